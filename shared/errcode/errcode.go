@@ -1,0 +1,89 @@
+// Package errcode provides the error type every package returns to the
+// triggers: a code the trigger maps to its own transport (HTTP status,
+// CloudFormation FAILED reason, EventBridge retry), the field at fault, and a
+// message that is safe to show the caller. Details that are not safe to show
+// belong in the log, never in Message.
+package errcode
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code says what kind of failure happened, independent of the trigger.
+type Code string
+
+const (
+	Invalid   Code = "invalid"   // the request breaks a rule; retrying cannot help
+	Forbidden Code = "forbidden" // the caller or the function may not do this
+	Conflict  Code = "conflict"  // the secret exists and is not ours
+	NotFound  Code = "not_found" // the thing asked about does not exist
+	Throttled Code = "throttled" // Secrets Manager asked us to slow down; retry later
+	Upstream  Code = "upstream"  // Secrets Manager failed or could not be reached
+	Internal  Code = "internal"  // our own bug
+)
+
+// Error is a failure with a code and a caller-safe message.
+type Error struct {
+	Code    Code
+	Field   string // the request field at fault, if any
+	Message string // safe to show the caller: names the field and the rule
+	Err     error  // the underlying cause, for the log only
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return e.Field + ": " + e.Message
+	}
+	return e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// New returns an error with the given code and message.
+func New(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalidf returns an Invalid error naming field.
+func Invalidf(field, format string, args ...any) *Error {
+	return &Error{Code: Invalid, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Wrap returns an error with the given code and caller-safe message that keeps
+// cause for the log.
+func Wrap(cause error, code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Err: cause}
+}
+
+// Of returns the code of err, or Internal when err carries none: an uncoded
+// error is a bug of ours, and its text must not reach the caller.
+func Of(err error) Code {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return Internal
+}
+
+// Message returns the caller-safe text of err; an uncoded error gets a generic
+// text so that internal details stay in the log.
+func Message(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Error()
+	}
+	return "internal error"
+}
+
+// FieldOf returns the request field err names, if any.
+func FieldOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Field
+	}
+	return ""
+}
