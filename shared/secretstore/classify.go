@@ -1,0 +1,69 @@
+package secretstore
+
+import (
+	"context"
+	"errors"
+
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	smithy "github.com/aws/smithy-go"
+
+	"github.com/dbcreds/provisioner/shared/errcode"
+)
+
+// Classify turns an SDK error into a coded error. The service's own message
+// is kept for the caller only where it is about the caller's input; anything
+// else keeps it as the cause, for the log.
+func Classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var (
+		exists       *types.ResourceExistsException
+		notFound     *types.ResourceNotFoundException
+		invalidParam *types.InvalidParameterException
+		invalidReq   *types.InvalidRequestException
+		malformed    *types.MalformedPolicyDocumentException
+		precondition *types.PreconditionNotMetException
+		publicPolicy *types.PublicPolicyException
+		encryption   *types.EncryptionFailure
+		decryption   *types.DecryptionFailure
+		limit        *types.LimitExceededException
+		internal     *types.InternalServiceError
+		apiErr       smithy.APIError
+	)
+	switch {
+	case errors.As(err, &exists):
+		return errcode.Wrap(err, errcode.Conflict, "the secret already exists")
+	case errors.As(err, &notFound):
+		return errcode.Wrap(err, errcode.NotFound, "the secret does not exist")
+	case errors.As(err, &invalidParam), errors.As(err, &invalidReq), errors.As(err, &malformed),
+		errors.As(err, &precondition), errors.As(err, &publicPolicy):
+		errors.As(err, &apiErr)
+		return errcode.Wrap(err, errcode.Invalid, "Secrets Manager rejected the request: %s", apiErr.ErrorMessage())
+	case errors.As(err, &encryption), errors.As(err, &decryption):
+		e := errcode.Wrap(err, errcode.Invalid, "Secrets Manager could not use the KMS key: check that it exists, is enabled and allows this function")
+		e.Field = "kmsKeyId"
+		return e
+	case errors.As(err, &limit):
+		return errcode.Wrap(err, errcode.Throttled, "a Secrets Manager quota was exceeded")
+	case errors.As(err, &internal):
+		return errcode.Wrap(err, errcode.Upstream, "Secrets Manager failed")
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return errcode.Wrap(err, errcode.Upstream, "Secrets Manager did not answer in time")
+	case errors.As(err, &apiErr):
+		code := apiErr.ErrorCode()
+		if _, throttle := retry.DefaultThrottleErrorCodes[code]; throttle {
+			return errcode.Wrap(err, errcode.Throttled, "Secrets Manager is throttling requests")
+		}
+		switch code {
+		case "AccessDeniedException", "AccessDenied", "UnrecognizedClientException",
+			"InvalidSignatureException", "ExpiredTokenException", "IncompleteSignature":
+			return errcode.Wrap(err, errcode.Forbidden, "the function is not allowed to do this in Secrets Manager")
+		}
+		return errcode.Wrap(err, errcode.Upstream, "Secrets Manager failed")
+	default:
+		// No API error at all: the request never got an answer.
+		return errcode.Wrap(err, errcode.Upstream, "Secrets Manager could not be reached")
+	}
+}

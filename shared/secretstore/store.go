@@ -1,0 +1,142 @@
+// Package secretstore creates secrets in AWS Secrets Manager through the SDK,
+// idempotently, and turns the SDK's errors into coded errors.
+package secretstore
+
+import (
+	"context"
+	"crypto/sha1"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/dbcreds/provisioner/shared/errcode"
+)
+
+// CreateSecretAPI and DescribeSecretAPI copy the SDK's method signatures so
+// that tests can stand in for the client.
+type CreateSecretAPI interface {
+	CreateSecret(ctx context.Context, params *secretsmanager.CreateSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error)
+}
+
+type DescribeSecretAPI interface {
+	DescribeSecret(ctx context.Context, params *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
+}
+
+// Client is the part of the Secrets Manager client the store uses.
+type Client interface {
+	CreateSecretAPI
+	DescribeSecretAPI
+}
+
+// Store creates secrets.
+type Store struct {
+	client Client
+}
+
+// New returns a store that calls client, normally a *secretsmanager.Client
+// built once at init.
+func New(client Client) *Store {
+	return &Store{client: client}
+}
+
+// ReplicaStatus is the state of one replica Region.
+type ReplicaStatus struct {
+	Region        string `json:"region"`
+	KmsKeyID      string `json:"kmsKeyId,omitempty"`
+	Status        string `json:"status"`
+	StatusMessage string `json:"statusMessage,omitempty"`
+}
+
+// Created describes a secret and the version this request stored.
+type Created struct {
+	ARN       string
+	Name      string
+	VersionID string
+	Replicas  []ReplicaStatus
+}
+
+// Create calls CreateSecret. When in carries a ClientRequestToken and the
+// secret already exists holding a version with that token, an earlier attempt
+// of the same request created it: Create answers with that secret instead of
+// an error. A retry generates a new password, so Secrets Manager cannot tell
+// the two attempts apart by value; the token is what links them.
+func (s *Store) Create(ctx context.Context, in *secretsmanager.CreateSecretInput) (Created, error) {
+	out, err := s.client.CreateSecret(ctx, in)
+	if err == nil {
+		return Created{
+			ARN:       aws.ToString(out.ARN),
+			Name:      aws.ToString(out.Name),
+			VersionID: aws.ToString(out.VersionId),
+			Replicas:  replicas(out.ReplicationStatus),
+		}, nil
+	}
+	var exists *types.ResourceExistsException
+	var invalidRequest *types.InvalidRequestException
+	if !errors.As(err, &exists) && !errors.As(err, &invalidRequest) {
+		return Created{}, Classify(err)
+	}
+	// Both errors can mean the name is taken: look at who holds it.
+	desc, derr := s.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: in.Name})
+	if derr != nil {
+		var notFound *types.ResourceNotFoundException
+		if errors.As(derr, &notFound) {
+			return Created{}, Classify(err)
+		}
+		return Created{}, Classify(derr)
+	}
+	if desc.DeletedDate != nil {
+		return Created{}, &errcode.Error{Code: errcode.Conflict, Field: "name", Err: err,
+			Message: fmt.Sprintf("secret %q is scheduled for deletion; restore it or choose another name", aws.ToString(in.Name))}
+	}
+	token := aws.ToString(in.ClientRequestToken)
+	if _, ours := desc.VersionIdsToStages[token]; token != "" && ours {
+		return Created{
+			ARN:       aws.ToString(desc.ARN),
+			Name:      aws.ToString(desc.Name),
+			VersionID: token,
+			Replicas:  replicas(desc.ReplicationStatus),
+		}, nil
+	}
+	if exists != nil {
+		return Created{}, &errcode.Error{Code: errcode.Conflict, Field: "name", Err: err,
+			Message: fmt.Sprintf("secret %q already exists and was not created by this request", aws.ToString(in.Name))}
+	}
+	return Created{}, Classify(err)
+}
+
+func replicas(in []types.ReplicationStatusType) []ReplicaStatus {
+	out := make([]ReplicaStatus, 0, len(in))
+	for _, r := range in {
+		out = append(out, ReplicaStatus{
+			Region:        aws.ToString(r.Region),
+			KmsKeyID:      aws.ToString(r.KmsKeyId),
+			Status:        string(r.Status),
+			StatusMessage: aws.ToString(r.StatusMessage),
+		})
+	}
+	return out
+}
+
+// tokenNamespace makes our tokens differ from any other UUIDv5 of the same key.
+var tokenNamespace = [16]byte{0x6d, 0x1c, 0x2b, 0x7e, 0x93, 0x4f, 0x4a, 0x0c, 0x8e, 0x21, 0x5b, 0xd4, 0x0f, 0x77, 0xa3, 0x19}
+
+// Token derives a ClientRequestToken from a caller's idempotency key (a
+// CloudFormation request id, an EventBridge event id, an HTTP
+// Idempotency-Key): a name-based UUID (version 5), 36 characters, within the
+// service's 32-64, the same for the same key. An empty key gives "", which
+// lets the SDK pick a random token.
+func Token(key string) string {
+	if key == "" {
+		return ""
+	}
+	h := sha1.New()
+	h.Write(tokenNamespace[:])
+	h.Write([]byte(key))
+	u := h.Sum(nil)[:16]
+	u[6] = u[6]&0x0f | 0x50
+	u[8] = u[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+}
