@@ -1,0 +1,46 @@
+package provision
+
+import (
+	"strings"
+
+	"github.com/dbcreds/provisioner/shared/errcode"
+)
+
+// Environment variables every function reads, set by the template from its
+// parameters, so that every trigger applies them the same way.
+const (
+	EnvNamePrefix      = "SECRET_NAME_PREFIX"      // every secret name must start with it
+	EnvDefaultReplicas = "DEFAULT_REPLICA_REGIONS" // comma-separated; used when a request names none
+)
+
+// Config is the deployment's policy for every request.
+type Config struct {
+	NamePrefix      string
+	DefaultReplicas Replicas
+	// Region is the primary Region, where the function runs and creates
+	// secrets; a replica there would be no replica.
+	Region string
+}
+
+// ConfigFromEnv reads the configuration; getenv is os.Getenv outside tests.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	cfg := Config{
+		NamePrefix: strings.TrimSpace(getenv(EnvNamePrefix)),
+		Region:     getenv("AWS_REGION"),
+	}
+	if cfg.Region == "" {
+		cfg.Region = getenv("AWS_DEFAULT_REGION")
+	}
+	for _, region := range strings.Split(getenv(EnvDefaultReplicas), ",") {
+		if region = strings.TrimSpace(region); region != "" {
+			cfg.DefaultReplicas = append(cfg.DefaultReplicas, Replica{Region: region})
+		}
+	}
+	if cfg.NamePrefix != "" && !namePattern.MatchString(cfg.NamePrefix) {
+		return cfg, errcode.New(errcode.Internal, "%s %q: may hold only ASCII letters, digits and /_+=.@-", EnvNamePrefix, cfg.NamePrefix)
+	}
+	if err := validateReplicas(cfg.DefaultReplicas, cfg.Region); err != nil {
+		return cfg, errcode.Wrap(err, errcode.Internal, "%s: %s", EnvDefaultReplicas, errcode.Message(err))
+	}
+	return cfg, nil
+}

@@ -1,0 +1,277 @@
+package provision_test
+
+// Integration tests against a real moto_server on a free loopback port,
+// started by TestMain. The SDK finds it through its own
+// AWS_ENDPOINT_URL_SECRETS_MANAGER variable, as a deployed function would
+// find the real endpoint.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/dbcreds/provisioner/local/motoserver"
+	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/provision"
+	"github.com/dbcreds/provisioner/shared/secretstore"
+)
+
+const primary, replica = "us-east-1", "eu-west-1"
+
+func TestMain(m *testing.M) {
+	server, err := motoserver.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if err := server.Setenv(); err == nil {
+		err = os.Setenv("AWS_REGION", primary)
+	}
+	if err != nil {
+		server.Stop()
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	server.Stop()
+	os.Exit(code)
+}
+
+// client is built the way the functions build theirs: from the environment.
+func client(t *testing.T, region string) *secretsmanager.Client {
+	t.Helper()
+	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion(region))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secretsmanager.NewFromConfig(cfg)
+}
+
+func service(t *testing.T) *provision.Service {
+	return provision.NewService(secretstore.New(client(t, primary)), provision.Config{NamePrefix: "app/", Region: primary})
+}
+
+// uniqueName keeps tests apart on the one server.
+func uniqueName(t *testing.T) string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return "app/it/" + strings.ReplaceAll(t.Name(), "/", "_") + "_" + hex.EncodeToString(b)
+}
+
+func decode(t *testing.T, body string) provision.Request {
+	t.Helper()
+	r, err := provision.DecodeRequest([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func secretValue(t *testing.T, c *secretsmanager.Client, id string) *secretsmanager.GetSecretValueOutput {
+	t.Helper()
+	out, err := c.GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestCreateWithReplicaReadBack(t *testing.T) {
+	ctx := context.Background()
+	name := uniqueName(t)
+	req := decode(t, `{"Name": "`+name+`", "Description": "orders", "Engine": "postgres", "Host": "orders.internal",
+		"DbName": "orders", "Ssl": "true", "Tags": [{"Key": "team", "Value": "orders"}], "ReplicaRegions": [{"Region": "`+replica+`"}]}`)
+	got, err := service(t).Create(ctx, req, "cfn-request-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(got.ARN, "arn:aws:secretsmanager:"+primary+":") || got.Name != name || got.VersionID != secretstore.Token("cfn-request-1") {
+		t.Fatalf("result %+v", got)
+	}
+	if len(got.ReplicationStatus) != 1 || got.ReplicationStatus[0].Region != replica || got.ReplicationStatus[0].Status == "" {
+		t.Fatalf("replication status %+v", got.ReplicationStatus)
+	}
+
+	primaryClient := client(t, primary)
+	value := secretValue(t, primaryClient, name)
+	var secret map[string]any
+	if err := json.Unmarshal([]byte(aws.ToString(value.SecretString)), &secret); err != nil {
+		t.Fatal(err)
+	}
+	if secret["engine"] != "postgres" || secret["host"] != "orders.internal" || secret["port"] != float64(5432) ||
+		secret["dbname"] != "orders" || secret["ssl"] != true || secret["username"] != got.Username {
+		t.Fatalf("stored secret %v", secret)
+	}
+	if pw, _ := secret["password"].(string); len(pw) != 32 || strings.ContainsAny(pw, `/@"'\:`) {
+		t.Fatalf("stored password of length %d breaks the postgres policy", len(pw))
+	}
+	if aws.ToString(value.VersionId) != got.VersionID {
+		t.Fatalf("current version %s, want %s", aws.ToString(value.VersionId), got.VersionID)
+	}
+
+	desc, err := primaryClient.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(desc.Description) != "orders" || len(desc.Tags) != 1 || aws.ToString(desc.Tags[0].Key) != "team" || aws.ToString(desc.Tags[0].Value) != "orders" {
+		t.Fatalf("description %q, tags %+v", aws.ToString(desc.Description), desc.Tags)
+	}
+
+	replicaValue := secretValue(t, client(t, replica), name)
+	if aws.ToString(replicaValue.SecretString) != aws.ToString(value.SecretString) {
+		t.Fatal("the replica holds another value")
+	}
+	if !strings.HasPrefix(aws.ToString(replicaValue.ARN), "arn:aws:secretsmanager:"+replica+":") {
+		t.Fatalf("replica ARN %s", aws.ToString(replicaValue.ARN))
+	}
+}
+
+// TestRetryIsIdempotent: the same request with the same key, as a Lambda
+// retry sends it, makes one secret with one version and the same answer,
+// although the retry generates a different password.
+func TestRetryIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	name := uniqueName(t)
+	body := `{"name": "` + name + `", "engine": "mysql", "host": "h", "replicaRegions": ["` + replica + `"]}`
+	svc := service(t)
+	first, err := svc.Create(ctx, decode(t, body), "event-42")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := client(t, primary)
+	before := aws.ToString(secretValue(t, c, name).SecretString)
+	second, err := svc.Create(ctx, decode(t, body), "event-42")
+	if err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if first.ARN != second.ARN || first.Name != second.Name || first.VersionID != second.VersionID || first.Username != second.Username ||
+		!reflect.DeepEqual(regions(first), regions(second)) {
+		t.Fatalf("answers differ:\nfirst  %+v\nsecond %+v", first, second)
+	}
+	versions, err := c.ListSecretVersionIds(ctx, &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String(name), IncludeDeprecated: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(versions.Versions) != 1 || aws.ToString(versions.Versions[0].VersionId) != first.VersionID {
+		t.Fatalf("versions %+v, want exactly %s", versions.Versions, first.VersionID)
+	}
+	if after := aws.ToString(secretValue(t, c, name).SecretString); after != before {
+		t.Fatal("the retry changed the stored value")
+	}
+}
+
+func regions(r provision.Result) []string {
+	var out []string
+	for _, s := range r.ReplicationStatus {
+		out = append(out, s.Region)
+	}
+	return out
+}
+
+func TestConflict(t *testing.T) {
+	ctx := context.Background()
+	name := uniqueName(t)
+	body := `{"name": "` + name + `", "engine": "mariadb", "host": "h"}`
+	svc := service(t)
+	if _, err := svc.Create(ctx, decode(t, body), "first"); err != nil {
+		t.Fatal(err)
+	}
+	c := client(t, primary)
+	before := aws.ToString(secretValue(t, c, name).SecretString)
+	for _, key := range []string{"second", ""} {
+		_, err := svc.Create(ctx, decode(t, body), key)
+		if errcode.Of(err) != errcode.Conflict || errcode.FieldOf(err) != "name" || !strings.Contains(errcode.Message(err), "already exists") {
+			t.Fatalf("key %q: got %v, want a conflict on name", key, err)
+		}
+	}
+	if after := aws.ToString(secretValue(t, c, name).SecretString); after != before {
+		t.Fatal("a conflicting request changed the secret")
+	}
+}
+
+func TestScheduledForDeletionIsAConflict(t *testing.T) {
+	ctx := context.Background()
+	name := uniqueName(t)
+	body := `{"name": "` + name + `", "secretString": "v1"}`
+	svc := service(t)
+	if _, err := svc.Create(ctx, decode(t, body), "k1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client(t, primary).DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String(name), RecoveryWindowInDays: aws.Int64(7)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := svc.Create(ctx, decode(t, body), "k2")
+	if errcode.Of(err) != errcode.Conflict || !strings.Contains(errcode.Message(err), "scheduled for deletion") {
+		t.Fatalf("got %v, want a conflict saying the secret is scheduled for deletion", err)
+	}
+}
+
+func TestOtherKindsReadBack(t *testing.T) {
+	ctx := context.Background()
+	c := client(t, primary)
+	t.Run("supplied string", func(t *testing.T) {
+		name := uniqueName(t)
+		if _, err := service(t).Create(ctx, decode(t, `{"name": "`+name+`", "secretString": "caller value"}`), ""); err != nil {
+			t.Fatal(err)
+		}
+		if got := aws.ToString(secretValue(t, c, name).SecretString); got != "caller value" {
+			t.Fatalf("stored %q", got)
+		}
+	})
+	t.Run("supplied binary", func(t *testing.T) {
+		name := uniqueName(t)
+		if _, err := service(t).Create(ctx, decode(t, `{"name": "`+name+`", "secretBinary": "AAEC/w=="}`), ""); err != nil {
+			t.Fatal(err)
+		}
+		if got := secretValue(t, c, name).SecretBinary; !reflect.DeepEqual(got, []byte{0, 1, 2, 255}) {
+			t.Fatalf("stored %v", got)
+		}
+	})
+	t.Run("template", func(t *testing.T) {
+		name := uniqueName(t)
+		req := decode(t, `{"name": "`+name+`", "secretStringTemplate": "{\"user\":\"svc\"}", "generateStringKey": "token", "passwordLength": "20"}`)
+		if _, err := service(t).Create(ctx, req, ""); err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]string
+		if err := json.Unmarshal([]byte(aws.ToString(secretValue(t, c, name).SecretString)), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got["user"] != "svc" || len(got["token"]) != 20 {
+			t.Fatalf("stored %v", got)
+		}
+	})
+}
+
+func TestUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String()
+	l.Close()
+	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion(primary), config.WithRetryMaxAttempts(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = aws.String(closed) })
+	svc := provision.NewService(secretstore.New(c), provision.Config{NamePrefix: "app/", Region: primary})
+	_, err = svc.Create(context.Background(), decode(t, `{"name": "app/x", "secretString": "v"}`), "k")
+	if errcode.Of(err) != errcode.Upstream || !strings.Contains(errcode.Message(err), "could not be reached") {
+		t.Fatalf("got %v, want upstream: could not be reached", err)
+	}
+	if strings.Contains(errcode.Message(err), "127.0.0.1") {
+		t.Fatalf("the caller's message leaks the endpoint: %s", errcode.Message(err))
+	}
+}

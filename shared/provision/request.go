@@ -1,0 +1,204 @@
+package provision
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/dbcreds/provisioner/shared/errcode"
+)
+
+// Request is what every trigger asks for: one secret, described by the same
+// fields whether they arrive as CloudFormation properties (PascalCase, every
+// value a string), an HTTP body or an EventBridge detail (camelCase). Decode
+// it with DecodeRequest.
+type Request struct {
+	Name                        string   `json:"name"`
+	Description                 string   `json:"description"`
+	KmsKeyID                    string   `json:"kmsKeyId"`
+	Tags                        Tags     `json:"tags"`
+	ReplicaRegions              Replicas `json:"replicaRegions"`
+	ForceOverwriteReplicaSecret Bool     `json:"forceOverwriteReplicaSecret"`
+
+	// A database secret, shaped for the engine's rotation function.
+	Engine               string                     `json:"engine"`
+	Host                 string                     `json:"host"`
+	Port                 *Int                       `json:"port"`
+	DBName               string                     `json:"dbname"`
+	Username             string                     `json:"username"`
+	MasterSecretARN      string                     `json:"masterSecretArn"`
+	SSL                  *Bool                      `json:"ssl"`
+	DBInstanceIdentifier string                     `json:"dbInstanceIdentifier"`
+	DBClusterIdentifier  string                     `json:"dbClusterIdentifier"`
+	ExtraFields          map[string]json.RawMessage `json:"extraFields"`
+
+	// Any other secret: a template with a generated key, as CloudFormation's
+	// GenerateSecretString, or a value the caller supplies.
+	SecretStringTemplate string    `json:"secretStringTemplate"`
+	GenerateStringKey    string    `json:"generateStringKey"`
+	SecretString         Sensitive `json:"secretString"`
+	SecretBinary         Binary    `json:"secretBinary"`
+
+	// The password policy, as Secrets Manager GetRandomPassword.
+	PasswordLength          *Int   `json:"passwordLength"`
+	ExcludeCharacters       string `json:"excludeCharacters"`
+	ExcludeNumbers          Bool   `json:"excludeNumbers"`
+	ExcludePunctuation      Bool   `json:"excludePunctuation"`
+	ExcludeUppercase        Bool   `json:"excludeUppercase"`
+	ExcludeLowercase        Bool   `json:"excludeLowercase"`
+	IncludeSpace            Bool   `json:"includeSpace"`
+	RequireEachIncludedType *Bool  `json:"requireEachIncludedType"`
+}
+
+// LogValue keeps a request's secret parts out of every log line.
+func (r Request) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("name", r.Name),
+		slog.String("engine", r.Engine),
+		slog.String("host", r.Host),
+		slog.Int("replicaRegions", len(r.ReplicaRegions)),
+		slog.Int("tags", len(r.Tags)),
+	)
+}
+
+// Tag is a secret tag.
+type Tag struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// Tags accepts a list of {key, value} or an object of key to value.
+type Tags []Tag
+
+// Replica is a Region to replicate the secret to, with its KMS key.
+type Replica struct {
+	Region   string `json:"region"`
+	KmsKeyID string `json:"kmsKeyId"`
+}
+
+// Replicas accepts a list of {region, kmsKeyId} or of plain Region names.
+type Replicas []Replica
+
+// Int accepts 5432 and "5432": CloudFormation passes every value as a string.
+type Int int
+
+// Bool accepts true and "true", in any letter case, for the same reason.
+type Bool bool
+
+// Sensitive is a secret string. It prints as [redacted] through fmt and slog
+// so that logging a request by mistake cannot show it.
+type Sensitive string
+
+func (Sensitive) String() string       { return "[redacted]" }
+func (Sensitive) GoString() string     { return "[redacted]" }
+func (Sensitive) LogValue() slog.Value { return slog.StringValue("[redacted]") }
+
+// Binary is secret bytes, given base64-encoded, and redacted like Sensitive.
+type Binary []byte
+
+func (Binary) String() string       { return "[redacted]" }
+func (Binary) GoString() string     { return "[redacted]" }
+func (Binary) LogValue() slog.Value { return slog.StringValue("[redacted]") }
+
+func (i *Int) decodeJSON(raw []byte, field string) error {
+	text := string(raw)
+	if raw[0] == '"' {
+		if err := json.Unmarshal(raw, &text); err != nil {
+			return errcode.Invalidf(field, "must be a whole number")
+		}
+	} else if raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
+		return errcode.Invalidf(field, "must be a whole number, or a string holding one")
+	}
+	n, err := strconv.ParseInt(text, 10, 32)
+	if errors.Is(err, strconv.ErrRange) {
+		return errcode.Invalidf(field, "is out of range")
+	}
+	if err != nil {
+		return errcode.Invalidf(field, "must be a whole number, got %q", truncate(text, 20))
+	}
+	*i = Int(n)
+	return nil
+}
+
+func (b *Bool) decodeJSON(raw []byte, field string) error {
+	text := string(raw)
+	if raw[0] == '"' {
+		if err := json.Unmarshal(raw, &text); err != nil {
+			return errcode.Invalidf(field, "must be true or false")
+		}
+	}
+	switch strings.ToLower(text) {
+	case "true":
+		*b = true
+	case "false":
+		*b = false
+	default:
+		return errcode.Invalidf(field, "must be true or false, or a string holding one")
+	}
+	return nil
+}
+
+func (s *Binary) decodeJSON(raw []byte, field string) error {
+	var text string
+	if err := json.Unmarshal(raw, &text); err != nil {
+		return errcode.Invalidf(field, "must be a base64-encoded string")
+	}
+	data, err := base64.StdEncoding.DecodeString(text)
+	if err != nil {
+		return errcode.Invalidf(field, "must be a base64-encoded string")
+	}
+	*s = data
+	return nil
+}
+
+func (t *Tags) decodeJSON(raw []byte, field string) error {
+	if raw[0] != '{' {
+		return decodeList(raw, field, "a list of {key, value} or an object of key to value", func(item []byte, path string) error {
+			var tag Tag
+			if err := decodeStruct(&tag, item, path); err != nil {
+				return err
+			}
+			*t = append(*t, tag)
+			return nil
+		})
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return errcode.Invalidf(field, "must be a list of {key, value} or an object of key to value")
+	}
+	*t = Tags{}
+	for _, k := range sortedKeys(obj) {
+		var v string
+		if err := decodeString(&v, obj[k], field+"."+k); err != nil {
+			return err
+		}
+		*t = append(*t, Tag{Key: k, Value: v})
+	}
+	return nil
+}
+
+func (rs *Replicas) decodeJSON(raw []byte, field string) error {
+	*rs = Replicas{}
+	return decodeList(raw, field, "a list of Region names or of {region, kmsKeyId}", func(item []byte, path string) error {
+		var r Replica
+		if item[0] == '"' {
+			if err := decodeString(&r.Region, item, path); err != nil {
+				return err
+			}
+		} else if err := decodeStruct(&r, item, path); err != nil {
+			return err
+		}
+		*rs = append(*rs, r)
+		return nil
+	})
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

@@ -1,0 +1,288 @@
+// Package provision is the core every trigger calls: it validates a Request
+// against the deployment's Config and the real Secrets Manager rules,
+// generates the credentials, shapes the secret and creates it, idempotently.
+// It knows nothing of Lambda events.
+package provision
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/dbcreds/provisioner/shared/credential"
+	"github.com/dbcreds/provisioner/shared/dbsecret"
+	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/secretstore"
+)
+
+// generatedUsernameLength fits every engine's clone cap (mysql and db2 allow
+// 16 - len("_clone") = 10).
+const generatedUsernameLength = 10
+
+// Service creates secrets. Build one at init and share it.
+type Service struct {
+	store  *secretstore.Store
+	config Config
+}
+
+// NewService returns a service creating secrets in store under config.
+func NewService(store *secretstore.Store, config Config) *Service {
+	return &Service{store: store, config: config}
+}
+
+// Result is what a trigger may show: never the password or secret value.
+type Result struct {
+	ARN               string                      `json:"arn"`
+	Name              string                      `json:"name"`
+	VersionID         string                      `json:"versionId"`
+	Username          string                      `json:"username,omitempty"`
+	ReplicationStatus []secretstore.ReplicaStatus `json:"replicationStatus"`
+}
+
+// Create validates r, generates its credentials and creates the secret.
+// idempotencyKey, when not empty, makes retries of one request (a Lambda
+// retry, a redelivered event, a repeated HTTP call) create one secret and
+// answer the same: the key becomes the version's ClientRequestToken, and a
+// generated username is derived from it.
+func (s *Service) Create(ctx context.Context, r Request, idempotencyKey string) (Result, error) {
+	in, username, err := s.build(r, idempotencyKey)
+	if err != nil {
+		return Result{}, err
+	}
+	created, err := s.store.Create(ctx, in)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{
+		ARN:               created.ARN,
+		Name:              created.Name,
+		VersionID:         created.VersionID,
+		Username:          username,
+		ReplicationStatus: created.Replicas,
+	}, nil
+}
+
+// build checks everything the real service would check, then generates the
+// secret value and the CreateSecret input. It returns the username, if any.
+func (s *Service) build(r Request, idempotencyKey string) (*secretsmanager.CreateSecretInput, string, error) {
+	if err := validateName(r.Name); err != nil {
+		return nil, "", err
+	}
+	if !strings.HasPrefix(r.Name, s.config.NamePrefix) {
+		return nil, "", &errcode.Error{Code: errcode.Forbidden, Field: "name",
+			Message: "must start with the configured prefix \"" + s.config.NamePrefix + "\""}
+	}
+	if n := utf8.RuneCountInString(r.Description); n > MaxDescriptionLength {
+		return nil, "", errcode.Invalidf("description", "must be at most %d characters, got %d", MaxDescriptionLength, n)
+	}
+	if len(r.KmsKeyID) > MaxKmsKeyIDLength {
+		return nil, "", errcode.Invalidf("kmsKeyId", "must be at most %d characters, got %d", MaxKmsKeyIDLength, len(r.KmsKeyID))
+	}
+	if err := validateTags(r.Tags); err != nil {
+		return nil, "", err
+	}
+	replicas := r.ReplicaRegions
+	if replicas == nil {
+		replicas = s.config.DefaultReplicas
+	}
+	if err := validateReplicas(replicas, s.config.Region); err != nil {
+		return nil, "", err
+	}
+
+	in := &secretsmanager.CreateSecretInput{
+		Name:                        aws.String(r.Name),
+		ForceOverwriteReplicaSecret: bool(r.ForceOverwriteReplicaSecret),
+	}
+	if token := secretstore.Token(idempotencyKey); token != "" {
+		in.ClientRequestToken = aws.String(token)
+	}
+	if r.Description != "" {
+		in.Description = aws.String(r.Description)
+	}
+	if r.KmsKeyID != "" {
+		in.KmsKeyId = aws.String(r.KmsKeyID)
+	}
+	for _, t := range r.Tags {
+		in.Tags = append(in.Tags, types.Tag{Key: aws.String(t.Key), Value: aws.String(t.Value)})
+	}
+	for _, rep := range replicas {
+		rt := types.ReplicaRegionType{Region: aws.String(rep.Region)}
+		if rep.KmsKeyID != "" {
+			rt.KmsKeyId = aws.String(rep.KmsKeyID)
+		}
+		in.AddReplicaRegions = append(in.AddReplicaRegions, rt)
+	}
+
+	username, err := s.value(r, idempotencyKey, in)
+	if err != nil {
+		return nil, "", err
+	}
+	return in, username, nil
+}
+
+// value sets the secret value of in from one of the three kinds of request.
+func (s *Service) value(r Request, idempotencyKey string, in *secretsmanager.CreateSecretInput) (string, error) {
+	kind, err := r.kind()
+	if err != nil {
+		return "", err
+	}
+	switch kind {
+	case kindSupplied:
+		if r.SecretString != "" {
+			if len(r.SecretString) > MaxSecretBytes {
+				return "", errcode.Invalidf("secretString", "must be at most %d bytes, got %d", MaxSecretBytes, len(r.SecretString))
+			}
+			in.SecretString = aws.String(string(r.SecretString))
+			return "", nil
+		}
+		if len(r.SecretBinary) > MaxSecretBytes {
+			return "", errcode.Invalidf("secretBinary", "must be at most %d bytes, got %d", MaxSecretBytes, len(r.SecretBinary))
+		}
+		in.SecretBinary = r.SecretBinary
+		return "", nil
+
+	case kindTemplate:
+		var template map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(r.SecretStringTemplate), &template); err != nil || template == nil {
+			return "", errcode.Invalidf("secretStringTemplate", "must be a JSON object, as in CloudFormation's GenerateSecretString")
+		}
+		if _, taken := template[r.GenerateStringKey]; taken {
+			return "", errcode.Invalidf("generateStringKey", "%q is already a key of secretStringTemplate", r.GenerateStringKey)
+		}
+		policy, _ := r.passwordPolicy()
+		password, err := credential.Password(policy)
+		if err != nil {
+			return "", err
+		}
+		value, err := insertKey(r.SecretStringTemplate, r.GenerateStringKey, password)
+		if err != nil {
+			return "", err
+		}
+		return "", setString(in, value, "secretStringTemplate")
+
+	default: // kindDatabase
+		engine, err := dbsecret.Lookup(r.Engine)
+		if err != nil {
+			return "", err
+		}
+		fields := dbsecret.Fields{
+			Host:                 r.Host,
+			DBName:               r.DBName,
+			Username:             r.Username,
+			MasterARN:            r.MasterSecretARN,
+			DBInstanceIdentifier: r.DBInstanceIdentifier,
+			DBClusterIdentifier:  r.DBClusterIdentifier,
+			Extra:                r.ExtraFields,
+		}
+		if r.Port != nil {
+			fields.Port = int(*r.Port)
+			if fields.Port == 0 {
+				return "", errcode.Invalidf("port", "must be between 1 and 65535, got 0")
+			}
+		}
+		if r.SSL != nil {
+			ssl := bool(*r.SSL)
+			fields.SSL = &ssl
+		}
+		if err := engine.Validate(fields); err != nil {
+			return "", err
+		}
+		base, lengthSet := r.passwordPolicy()
+		policy, err := engine.PasswordPolicy(base, lengthSet)
+		if err != nil {
+			return "", err
+		}
+		if fields.Username == "" {
+			src := io.Reader(rand.Reader)
+			if idempotencyKey != "" {
+				src = keyedStream(idempotencyKey)
+			}
+			if fields.Username, err = credential.NewGenerator(src).Username(generatedUsernameLength); err != nil {
+				return "", err
+			}
+		}
+		password, err := credential.Password(policy)
+		if err != nil {
+			return "", err
+		}
+		value, err := engine.Shape(fields, password)
+		if err != nil {
+			return "", err
+		}
+		return fields.Username, setString(in, string(value), "extraFields")
+	}
+}
+
+func setString(in *secretsmanager.CreateSecretInput, value, field string) error {
+	if len(value) > MaxSecretBytes {
+		return errcode.Invalidf(field, "makes the secret %d bytes; Secrets Manager stores at most %d", len(value), MaxSecretBytes)
+	}
+	in.SecretString = aws.String(value)
+	return nil
+}
+
+// insertKey adds "key": value as the last member of the JSON object template,
+// keeping the template's own text and key order as the caller wrote it.
+func insertKey(template, key, value string) (string, error) {
+	body := strings.TrimRight(template, " \t\r\n")
+	body = strings.TrimSuffix(body, "}")
+	var buf bytes.Buffer
+	buf.WriteString(body)
+	if strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(body), "{")) != "" {
+		buf.WriteByte(',')
+	}
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(key); err != nil {
+		return "", errcode.Wrap(err, errcode.Internal, "encoding the secret")
+	}
+	buf.Truncate(buf.Len() - 1)
+	buf.WriteByte(':')
+	if err := enc.Encode(value); err != nil {
+		return "", errcode.Wrap(err, errcode.Internal, "encoding the secret")
+	}
+	buf.Truncate(buf.Len() - 1)
+	buf.WriteByte('}')
+	return buf.String(), nil
+}
+
+// keyedStream is an endless deterministic byte stream derived from an
+// idempotency key. It feeds only username generation, so that a retry names
+// the same user; passwords always come from crypto/rand.
+func keyedStream(key string) io.Reader {
+	return &hashStream{seed: sha256.Sum256([]byte("username\x00" + key))}
+}
+
+type hashStream struct {
+	seed    [32]byte
+	counter uint64
+	block   []byte
+}
+
+func (h *hashStream) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		if len(h.block) == 0 {
+			var buf [40]byte
+			copy(buf[:], h.seed[:])
+			binary.BigEndian.PutUint64(buf[32:], h.counter)
+			h.counter++
+			sum := sha256.Sum256(buf[:])
+			h.block = sum[:]
+		}
+		c := copy(p[n:], h.block)
+		h.block = h.block[c:]
+		n += c
+	}
+	return n, nil
+}

@@ -1,0 +1,288 @@
+package provision
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/secretstore"
+)
+
+var testConfig = Config{NamePrefix: "app/", Region: "us-east-1", DefaultReplicas: Replicas{{Region: "eu-west-1"}}}
+
+func build(t *testing.T, body, key string) (*secretsmanager.CreateSecretInput, string, error) {
+	t.Helper()
+	r, err := DecodeRequest([]byte(body))
+	if err != nil {
+		t.Fatalf("decoding %s: %v", body, err)
+	}
+	return (&Service{config: testConfig}).build(r, key)
+}
+
+// db is a valid database request body with extra members.
+func db(extra string) string {
+	if extra != "" {
+		extra = "," + extra
+	}
+	return `{"name": "app/db", "engine": "postgres", "host": "h"` + extra + `}`
+}
+
+func tags(n int) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = `{"key": "k` + strings.Repeat("x", i) + `", "value": "v"}`
+	}
+	return `"tags": [` + strings.Join(parts, ",") + `]`
+}
+
+func b64(n int) string { return base64.StdEncoding.EncodeToString(make([]byte, n)) }
+
+// TestCreateSecretRules: each rule of the real CreateSecret API, and each of
+// ours, with the field it names; the boundary that passes is tested too.
+func TestCreateSecretRules(t *testing.T) {
+	long := func(n int) string { return strings.Repeat("a", n) }
+	tests := []struct {
+		name  string
+		body  string
+		code  errcode.Code // "" when the request is valid
+		field string
+		rule  string
+	}{
+		{"name required", `{"engine": "postgres", "host": "h"}`, errcode.Invalid, "name", "required"},
+		{"name at 512", `{"name": "app/` + long(508) + `", "engine": "postgres", "host": "h"}`, "", "", ""},
+		{"name over 512", `{"name": "app/` + long(509) + `", "engine": "postgres", "host": "h"}`, errcode.Invalid, "name", "at most 512"},
+		{"name with a space", `{"name": "app/my db", "engine": "postgres", "host": "h"}`, errcode.Invalid, "name", "ASCII letters, digits and /_+=.@-"},
+		{"name with non-ASCII", `{"name": "app/dé", "engine": "postgres", "host": "h"}`, errcode.Invalid, "name", "ASCII letters"},
+		{"name with every allowed character", `{"name": "app/A-z_0+9=.@x", "engine": "postgres", "host": "h"}`, "", "", ""},
+		{"name ending like an ARN suffix", `{"name": "app/db-AbC123", "engine": "postgres", "host": "h"}`, errcode.Invalid, "name", "hyphen followed by six"},
+		{"name with a hyphen and seven characters", `{"name": "app/db-AbC1234", "engine": "postgres", "host": "h"}`, "", "", ""},
+		{"name outside the prefix", `{"name": "other/db", "engine": "postgres", "host": "h"}`, errcode.Forbidden, "name", `prefix "app/"`},
+		{"prefix is case-sensitive", `{"name": "App/db", "engine": "postgres", "host": "h"}`, errcode.Forbidden, "name", "prefix"},
+		{"description at 2048 characters of two bytes", db(`"description": "` + strings.Repeat("é", 2048) + `"`), "", "", ""},
+		{"description over 2048", db(`"description": "` + long(2049) + `"`), errcode.Invalid, "description", "at most 2048"},
+		{"kms key id over 2048", db(`"kmsKeyId": "` + long(2049) + `"`), errcode.Invalid, "kmsKeyId", "at most 2048"},
+		{"50 tags", db(tags(50)), "", "", ""},
+		{"51 tags", db(tags(51)), errcode.Invalid, "tags", "at most 50"},
+		{"tag key at 127", db(`"tags": {"` + long(127) + `": "v"}`), "", "", ""},
+		{"tag key over 127", db(`"tags": {"` + long(128) + `": "v"}`), errcode.Invalid, "tags[0].key", "at most 127"},
+		{"tag value at 255", db(`"tags": {"k": "` + long(255) + `"}`), "", "", ""},
+		{"tag value over 255", db(`"tags": {"k": "` + long(256) + `"}`), errcode.Invalid, "tags[0].value", "at most 255"},
+		{"tag key empty", db(`"tags": [{"key": "", "value": "v"}]`), errcode.Invalid, "tags[0].key", "required"},
+		{"tag key aws: prefix", db(`"tags": {"aws:team": "x"}`), errcode.Invalid, "tags[0].key", `"aws:"`},
+		{"tag key AWS: prefix", db(`"tags": {"AWS:team": "x"}`), errcode.Invalid, "tags[0].key", `"aws:"`},
+		{"tag key twice", db(`"tags": [{"key": "a", "value": "1"}, {"key": "a", "value": "2"}]`), errcode.Invalid, "tags[1].key", "given twice"},
+		{"tag keys differing in case are two tags", db(`"tags": [{"key": "a", "value": "1"}, {"key": "A", "value": "2"}]`), "", "", ""},
+		{"replica region upper case", db(`"replicaRegions": ["EU-WEST-1"]`), errcode.Invalid, "replicaRegions[0].region", "not a Region name"},
+		{"replica region without number", db(`"replicaRegions": ["eu-west"]`), errcode.Invalid, "replicaRegions[0].region", "not a Region name"},
+		{"replica region empty", db(`"replicaRegions": [{"kmsKeyId": "k"}]`), errcode.Invalid, "replicaRegions[0].region", "not a Region name"},
+		{"replica in the primary Region", db(`"replicaRegions": ["us-east-1"]`), errcode.Invalid, "replicaRegions[0].region", "primary Region"},
+		{"replica twice", db(`"replicaRegions": ["eu-west-2", "eu-west-2"]`), errcode.Invalid, "replicaRegions[1].region", "given twice"},
+		{"replica kms key over 2048", db(`"replicaRegions": [{"region": "eu-west-2", "kmsKeyId": "` + long(2049) + `"}]`), errcode.Invalid, "replicaRegions[0].kmsKeyId", "at most 2048"},
+		{"gov cloud replica", db(`"replicaRegions": ["us-gov-west-1"]`), "", "", ""},
+		{"secret string at 65536 bytes", `{"name": "app/s", "secretString": "` + long(65536) + `"}`, "", "", ""},
+		{"secret string over 65536 bytes", `{"name": "app/s", "secretString": "` + long(65537) + `"}`, errcode.Invalid, "secretString", "at most 65536"},
+		{"secret binary at 65536 bytes", `{"name": "app/s", "secretBinary": "` + b64(65536) + `"}`, "", "", ""},
+		{"secret binary over 65536 bytes", `{"name": "app/s", "secretBinary": "` + b64(65537) + `"}`, errcode.Invalid, "secretBinary", "at most 65536"},
+		{"secret string and binary", `{"name": "app/s", "secretString": "x", "secretBinary": "AA=="}`, errcode.Invalid, "secretBinary", "cannot be given with secretString"},
+		{"secret string with an engine", `{"name": "app/s", "secretString": "x", "engine": "mysql"}`, errcode.Invalid, "engine", "cannot be given with secretString"},
+		{"secret string with a policy", `{"name": "app/s", "secretString": "x", "passwordLength": 12}`, errcode.Invalid, "passwordLength", "no password is generated"},
+		{"secret binary with a template", `{"name": "app/s", "secretBinary": "AA==", "generateStringKey": "k"}`, errcode.Invalid, "secretStringTemplate", "cannot be given with secretBinary"},
+		{"template without key", `{"name": "app/s", "secretStringTemplate": "{}"}`, errcode.Invalid, "generateStringKey", "required with secretStringTemplate"},
+		{"key without template", `{"name": "app/s", "generateStringKey": "k"}`, errcode.Invalid, "secretStringTemplate", "required with generateStringKey"},
+		{"template not an object", `{"name": "app/s", "secretStringTemplate": "[1]", "generateStringKey": "k"}`, errcode.Invalid, "secretStringTemplate", "JSON object"},
+		{"template already has the key", `{"name": "app/s", "secretStringTemplate": "{\"k\": 1}", "generateStringKey": "k"}`, errcode.Invalid, "generateStringKey", "already a key"},
+		{"template with an engine", `{"name": "app/s", "secretStringTemplate": "{}", "generateStringKey": "k", "host": "h"}`, errcode.Invalid, "host", "cannot be given with secretStringTemplate"},
+		{"template too large once generated", `{"name": "app/s", "secretStringTemplate": "{\"a\": \"` + long(65500) + `\"}", "generateStringKey": "k"}`, errcode.Invalid, "secretStringTemplate", "at most 65536"},
+		{"nothing to store", `{"name": "app/s"}`, errcode.Invalid, "engine", "is required"},
+		{"host without engine", `{"name": "app/s", "host": "h"}`, errcode.Invalid, "engine", "required with host"},
+		{"unknown engine", `{"name": "app/s", "engine": "cassandra", "host": "h"}`, errcode.Invalid, "engine", "known engines"},
+		{"port zero", db(`"port": 0`), errcode.Invalid, "port", "between 1 and 65535"},
+		{"extra fields too large", db(`"extraFields": {"blob": "` + long(65500) + `"}`), errcode.Invalid, "extraFields", "at most 65536"},
+		{"unsatisfiable policy", db(`"passwordLength": 2`), errcode.Invalid, "passwordLength", "at least 4"},
+		{"oracle length over 30", `{"name": "app/o", "engine": "oracle", "host": "h", "dbname": "ORCL", "passwordLength": "31"}`, errcode.Invalid, "passwordLength", "at most 30"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in, _, err := build(t, tt.body, "")
+			if tt.code == "" {
+				if err != nil || in == nil {
+					t.Fatalf("want valid, got %v", err)
+				}
+				return
+			}
+			var e *errcode.Error
+			if !errors.As(err, &e) || e.Code != tt.code || e.Field != tt.field || !strings.Contains(e.Message, tt.rule) {
+				t.Fatalf("got %v (%+v), want %s %q error containing %q", err, e, tt.code, tt.field, tt.rule)
+			}
+		})
+	}
+}
+
+// TestBuildDatabaseSecret follows the CloudFormation fixture to the
+// CreateSecret input: every property arrives where it belongs.
+func TestBuildDatabaseSecret(t *testing.T) {
+	in, username, err := build(t, string(readFixture(t, "request-cloudformation.json")), "request-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if username != "orders_app" {
+		t.Fatalf("username %q", username)
+	}
+	if aws.ToString(in.Name) != "app/orders/db" || aws.ToString(in.Description) != "orders database, application user" ||
+		!in.ForceOverwriteReplicaSecret || aws.ToString(in.ClientRequestToken) != secretstore.Token("request-1") {
+		t.Fatalf("input %+v", in)
+	}
+	if len(in.AddReplicaRegions) != 1 || aws.ToString(in.AddReplicaRegions[0].Region) != "us-west-2" || aws.ToString(in.AddReplicaRegions[0].KmsKeyId) != "alias/orders" {
+		t.Fatalf("replicas %+v", in.AddReplicaRegions)
+	}
+	if len(in.Tags) != 1 || aws.ToString(in.Tags[0].Key) != "team" || aws.ToString(in.Tags[0].Value) != "orders" {
+		t.Fatalf("tags %+v", in.Tags)
+	}
+	var secret map[string]any
+	if err := json.Unmarshal([]byte(aws.ToString(in.SecretString)), &secret); err != nil {
+		t.Fatal(err)
+	}
+	password, _ := secret["password"].(string)
+	delete(secret, "password")
+	want := map[string]any{
+		"engine": "postgres", "host": "orders.cluster-abc.eu-west-1.rds.amazonaws.com", "port": float64(5433),
+		"dbname": "orders", "username": "orders_app", "ssl": true, "dbClusterIdentifier": "orders",
+		"readerHost": "orders.cluster-ro-abc.eu-west-1.rds.amazonaws.com",
+	}
+	if len(secret) != len(want) {
+		t.Fatalf("secret keys %v, want %v", secret, want)
+	}
+	for k, v := range want {
+		if secret[k] != v {
+			t.Errorf("secret[%q] = %v, want %v", k, secret[k], v)
+		}
+	}
+	// Length 40 as asked; % excluded by the caller; / @ " ' \ and : by the
+	// postgres rotation template.
+	if len(password) != 40 || strings.ContainsAny(password, `%/@"'\:`) {
+		t.Fatalf("password of length %d breaks the policy", len(password))
+	}
+}
+
+func TestBuildTemplateSecret(t *testing.T) {
+	in, username, err := build(t, string(readFixture(t, "request-template.json")), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := aws.ToString(in.SecretString)
+	prefix := `{"client": "billing","apiKey":"`
+	if username != "" || !strings.HasPrefix(value, prefix) || !strings.HasSuffix(value, `"}`) {
+		t.Fatalf("secret string %q", value)
+	}
+	key := strings.TrimSuffix(strings.TrimPrefix(value, prefix), `"}`)
+	if len(key) != 48 || strings.Trim(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") != "" {
+		t.Fatalf("generated key %q: want 48 letters and digits", key)
+	}
+	if in.ClientRequestToken != nil {
+		t.Fatalf("no idempotency key, yet token %q", aws.ToString(in.ClientRequestToken))
+	}
+	if len(in.AddReplicaRegions) != 1 || aws.ToString(in.AddReplicaRegions[0].Region) != "eu-central-1" {
+		t.Fatalf("replicas %+v: the request's own list replaces the defaults", in.AddReplicaRegions)
+	}
+}
+
+func TestReplicaDefaults(t *testing.T) {
+	tests := []struct {
+		name string
+		body string
+		want []string
+	}{
+		{"omitted: the defaults", db(""), []string{"eu-west-1"}},
+		{"empty list: none", db(`"replicaRegions": []`), nil},
+		{"given: the request's", db(`"replicaRegions": ["ap-south-1"]`), []string{"ap-south-1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in, _, err := build(t, tt.body, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range in.AddReplicaRegions {
+				got = append(got, aws.ToString(r.Region))
+			}
+			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+				t.Fatalf("replicas %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestGeneratedUsernameFollowsKey: a retry of one request names the same
+// user, while the password is always new.
+func TestGeneratedUsernameFollowsKey(t *testing.T) {
+	secret := func(key string) map[string]any {
+		in, _, err := build(t, `{"name": "app/db", "engine": "mysql", "host": "h"}`, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(aws.ToString(in.SecretString)), &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	a1, a2, b := secret("key-a"), secret("key-a"), secret("key-b")
+	if a1["username"] != a2["username"] {
+		t.Fatalf("same key, usernames %v and %v", a1["username"], a2["username"])
+	}
+	if a1["username"] == b["username"] {
+		t.Fatalf("different keys, same username %v", b["username"])
+	}
+	if a1["password"] == a2["password"] {
+		t.Fatal("a retry repeated the password")
+	}
+	if u := a1["username"].(string); len(u) != 10 {
+		t.Fatalf("username %q: want 10 characters, within mysql's clone cap", u)
+	}
+	if n1, n2 := secret(""), secret(""); n1["username"] == n2["username"] {
+		t.Fatal("without a key, usernames repeat")
+	}
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+		want    Config
+	}{
+		{"defaults", map[string]string{"AWS_REGION": "us-east-1"}, "", Config{Region: "us-east-1"}},
+		{"list with spaces", map[string]string{"AWS_REGION": "us-east-1", EnvNamePrefix: "app/", EnvDefaultReplicas: " eu-west-1, ,ap-south-1 "}, "",
+			Config{NamePrefix: "app/", Region: "us-east-1", DefaultReplicas: Replicas{{Region: "eu-west-1"}, {Region: "ap-south-1"}}}},
+		{"fallback Region", map[string]string{"AWS_DEFAULT_REGION": "eu-west-2"}, "", Config{Region: "eu-west-2"}},
+		{"bad prefix", map[string]string{EnvNamePrefix: "app db/"}, EnvNamePrefix, Config{}},
+		{"bad replica", map[string]string{EnvDefaultReplicas: "Europe"}, EnvDefaultReplicas, Config{}},
+		{"replica is the primary", map[string]string{"AWS_REGION": "us-east-1", EnvDefaultReplicas: "us-east-1"}, "primary Region", Config{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ConfigFromEnv(func(k string) string { return tt.env[k] })
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(errcode.Message(err), tt.wantErr) {
+					t.Fatalf("got %v, want an error naming %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got.NamePrefix != tt.want.NamePrefix || got.Region != tt.want.Region || len(got.DefaultReplicas) != len(tt.want.DefaultReplicas) {
+				t.Fatalf("got %+v, %v; want %+v", got, err, tt.want)
+			}
+			for i := range got.DefaultReplicas {
+				if got.DefaultReplicas[i] != tt.want.DefaultReplicas[i] {
+					t.Fatalf("got %+v, want %+v", got.DefaultReplicas, tt.want.DefaultReplicas)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,93 @@
+package provision
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/dbcreds/provisioner/shared/errcode"
+)
+
+// Limits of the real CreateSecret API. moto enforces few of them, so we do,
+// before any call: a request that would fail in AWS fails the same way here.
+const (
+	MaxNameLength        = 512
+	MaxDescriptionLength = 2048
+	MaxKmsKeyIDLength    = 2048
+	MaxSecretBytes       = 65536
+	MaxTags              = 50
+	MaxTagKeyLength      = 127
+	MaxTagValueLength    = 255
+)
+
+var (
+	namePattern   = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]+$`)
+	regionPattern = regexp.MustCompile(`^([a-z]+-)+\d+$`)
+)
+
+// validateName checks a secret name against the CreateSecret rules.
+func validateName(name string) error {
+	switch {
+	case name == "":
+		return errcode.Invalidf("name", "is required")
+	case len(name) > MaxNameLength:
+		return errcode.Invalidf("name", "must be at most %d characters, got %d", MaxNameLength, len(name))
+	case !namePattern.MatchString(name):
+		return errcode.Invalidf("name", "may hold only ASCII letters, digits and /_+=.@-")
+	case len(name) >= 7 && name[len(name)-7] == '-':
+		// Secrets Manager appends "-" and six characters to make the ARN, so
+		// such a name would be mistaken for a partial ARN.
+		return errcode.Invalidf("name", "must not end with a hyphen followed by six characters (%q looks like an ARN suffix)", name[len(name)-7:])
+	}
+	return nil
+}
+
+func validateTags(tags Tags) error {
+	if len(tags) > MaxTags {
+		return errcode.Invalidf("tags", "at most %d tags, got %d", MaxTags, len(tags))
+	}
+	seen := make(map[string]bool, len(tags))
+	for i, t := range tags {
+		switch n := utf8.RuneCountInString(t.Key); {
+		case n == 0:
+			return errcode.Invalidf(indexed("tags", i, "key"), "is required")
+		case n > MaxTagKeyLength:
+			return errcode.Invalidf(indexed("tags", i, "key"), "must be at most %d characters, got %d", MaxTagKeyLength, n)
+		}
+		if n := utf8.RuneCountInString(t.Value); n > MaxTagValueLength {
+			return errcode.Invalidf(indexed("tags", i, "value"), "must be at most %d characters, got %d", MaxTagValueLength, n)
+		}
+		if strings.HasPrefix(strings.ToLower(t.Key), "aws:") {
+			return errcode.Invalidf(indexed("tags", i, "key"), "must not start with \"aws:\", which AWS reserves")
+		}
+		if seen[t.Key] {
+			return errcode.Invalidf(indexed("tags", i, "key"), "%q is given twice", t.Key)
+		}
+		seen[t.Key] = true
+	}
+	return nil
+}
+
+func validateReplicas(replicas Replicas, primary string) error {
+	seen := make(map[string]bool, len(replicas))
+	for i, r := range replicas {
+		field := indexed("replicaRegions", i, "region")
+		switch {
+		case !regionPattern.MatchString(r.Region):
+			return errcode.Invalidf(field, "%q is not a Region name (like eu-west-1)", r.Region)
+		case r.Region == primary:
+			return errcode.Invalidf(field, "%s is the primary Region, where the secret itself is created", r.Region)
+		case seen[r.Region]:
+			return errcode.Invalidf(field, "%s is given twice", r.Region)
+		case len(r.KmsKeyID) > MaxKmsKeyIDLength:
+			return errcode.Invalidf(indexed("replicaRegions", i, "kmsKeyId"), "must be at most %d characters", MaxKmsKeyIDLength)
+		}
+		seen[r.Region] = true
+	}
+	return nil
+}
+
+func indexed(list string, i int, field string) string {
+	return list + "[" + strconv.Itoa(i) + "]." + field
+}
