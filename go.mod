@@ -1,6 +1,6 @@
 module github.com/dbcreds/provisioner
 
-go 1.24.0
+go 1.26
 
 require (
 	github.com/aws/aws-sdk-go-v2 v1.47.8
@@ -10,6 +10,7 @@ require (
 )
 
 require (
+	github.com/aws/aws-lambda-go v1.55.1 // indirect
 	github.com/aws/aws-sdk-go-v2/credentials v1.20.16 // indirect
 	github.com/aws/aws-sdk-go-v2/feature/ec2/imds v1.20.8 // indirect
 	github.com/aws/aws-sdk-go-v2/internal/configsources v1.5.11 // indirect

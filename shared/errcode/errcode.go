@@ -8,6 +8,7 @@ package errcode
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 )
 
 // Code says what kind of failure happened, independent of the trigger.
@@ -86,4 +87,31 @@ func FieldOf(err error) string {
 		return e.Field
 	}
 	return ""
+}
+
+// Public returns err as the caller may see it: a coded error as it is, and
+// anything else as an Internal error with a generic message, keeping the
+// original as the cause for the log.
+func Public(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Code: Internal, Message: "internal error", Err: err}
+}
+
+// LogValue logs the code, field, message and cause: the log is where the
+// details the caller does not see belong.
+func (e *Error) LogValue() slog.Value {
+	attrs := []slog.Attr{slog.String("code", string(e.Code)), slog.String("message", e.Message)}
+	if e.Field != "" {
+		attrs = append(attrs, slog.String("field", e.Field))
+	}
+	if e.Err != nil {
+		attrs = append(attrs, slog.String("cause", e.Err.Error()))
+	}
+	return slog.GroupValue(attrs...)
 }

@@ -1,9 +1,15 @@
 package provision
 
 import (
+	"context"
+	"os"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
 	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/secretstore"
 )
 
 // Environment variables every function reads, set by the template from its
@@ -43,4 +49,19 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return cfg, errcode.Wrap(err, errcode.Internal, "%s: %s", EnvDefaultReplicas, errcode.Message(err))
 	}
 	return cfg, nil
+}
+
+// ServiceFromEnv builds the service a function runs, once at init: the SDK
+// client from the standard AWS environment (Region, credentials, and
+// AWS_ENDPOINT_URL_SECRETS_MANAGER for a local endpoint) and the Config.
+func ServiceFromEnv(ctx context.Context) (*Service, error) {
+	cfg, err := ConfigFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	awsConfig, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, errcode.Wrap(err, errcode.Internal, "loading the AWS configuration")
+	}
+	return NewService(secretstore.New(secretsmanager.NewFromConfig(awsConfig)), cfg), nil
 }
