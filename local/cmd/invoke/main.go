@@ -1,0 +1,226 @@
+// Command invoke runs one function's built bootstrap locally against a local
+// Secrets Manager: the stand-in for sam local invoke on a machine without
+// Docker or the SAM CLI.
+//
+//	go run ./local/cmd/invoke -function CustomResourceFunction -event events/custom-resource-create.json \
+//	    -bootstrap bin/CustomResourceFunction/bootstrap
+//
+// When AWS_ENDPOINT_URL_SECRETS_MANAGER is not set it starts moto_server on a
+// free loopback port and stops it on exit. It prints the function's response,
+// what CloudFormation would have received, and the stored secret read back
+// with its password masked. It exits 1 when the invocation failed.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/dbcreds/provisioner/local/invoke"
+	"github.com/dbcreds/provisioner/local/motoserver"
+	"github.com/dbcreds/provisioner/local/samtemplate"
+)
+
+func main() {
+	code, err := run()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "invoke:", err)
+		os.Exit(2)
+	}
+	os.Exit(code)
+}
+
+func run() (int, error) {
+	templatePath := flag.String("template", "template.yaml", "the SAM template")
+	function := flag.String("function", "CustomResourceFunction", "the function's logical id")
+	eventPath := flag.String("event", "events/custom-resource-create.json", "the event file")
+	bootstrap := flag.String("bootstrap", "", "the built bootstrap (default bin/<function>/bootstrap)")
+	overrides := flag.String("parameter-overrides", "", `template parameters, as sam takes them: Key=Value Key2="v 2"`)
+	region := flag.String("region", "us-east-1", "the Region the function runs in")
+	flag.Parse()
+	if *bootstrap == "" {
+		*bootstrap = "bin/" + *function + "/bootstrap"
+	}
+	params, err := samtemplate.ParseOverrides(*overrides)
+	if err != nil {
+		return 0, err
+	}
+	event, err := os.ReadFile(*eventPath)
+	if err != nil {
+		return 0, err
+	}
+
+	env := map[string]string{}
+	if endpoint := os.Getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER"); endpoint != "" {
+		// A Secrets Manager the caller runs: pass its endpoint and credentials on.
+		for _, k := range []string{"AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
+			env[k] = os.Getenv(k)
+		}
+		fmt.Fprintf(os.Stderr, "== using Secrets Manager at %s\n", endpoint)
+	} else {
+		server, err := motoserver.Start()
+		if err != nil {
+			return 0, err
+		}
+		defer server.Stop()
+		env = server.Env()
+		if err := server.Setenv(); err != nil {
+			return 0, err
+		}
+		fmt.Fprintf(os.Stderr, "== started moto_server at %s (stopped on exit)\n", server.Endpoint)
+	}
+
+	fmt.Fprintf(os.Stderr, "== invoking %s with %s; the function's log follows\n", *function, *eventPath)
+	out, err := invoke.Run(context.Background(), invoke.Options{
+		Template: *templatePath, Function: *function, Bootstrap: *bootstrap, Event: event,
+		ParameterOverrides: params, Region: *region, Env: env, Logs: os.Stderr,
+	})
+	if err != nil {
+		return 0, err
+	}
+	failed := false
+	if out.InitError != nil {
+		section("init error")
+		printJSON(out.InitError)
+		return 1, nil
+	}
+	if out.Error != nil {
+		section("function error (request " + out.RequestID + ")")
+		printJSON(out.Error)
+		failed = true
+	} else {
+		section("function response (request " + out.RequestID + ", " + out.Duration.Round(1e6).String() + ")")
+		fmt.Println(indent(out.Response))
+	}
+	if out.ResponseURL != "" {
+		section("CloudFormation received (PUT to the ResponseURL)")
+		if out.CloudFormation == nil {
+			fmt.Println("nothing: the stack would wait until CloudFormation's timeout")
+			failed = true
+		} else {
+			fmt.Println(indent(out.CloudFormation))
+			var answer struct{ Status string }
+			json.Unmarshal(out.CloudFormation, &answer)
+			failed = failed || answer.Status != "SUCCESS"
+		}
+	}
+	if arn := secretARN(out); arn != "" {
+		if err := showSecret(arn, *region, generatedKey(event)); err != nil {
+			return 0, err
+		}
+	}
+	if failed {
+		return 1, nil
+	}
+	return 0, nil
+}
+
+// secretARN finds the secret the invocation created: in CloudFormation's
+// Data, the HTTP API's body, or the EventBridge result.
+func secretARN(out *invoke.Outcome) string {
+	var answer struct{ Data struct{ Arn string } }
+	if json.Unmarshal(out.CloudFormation, &answer) == nil && answer.Data.Arn != "" {
+		return answer.Data.Arn
+	}
+	var result struct {
+		ARN  string `json:"arn"`
+		Body string `json:"body"`
+	}
+	if json.Unmarshal(out.Response, &result) != nil {
+		return ""
+	}
+	if result.ARN == "" && result.Body != "" {
+		json.Unmarshal([]byte(result.Body), &result)
+	}
+	return result.ARN
+}
+
+// showSecret reads the secret back, as its users will, and prints it with
+// the generated values masked.
+func showSecret(arn, region, generated string) error {
+	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion(region))
+	if err != nil {
+		return err
+	}
+	value, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(context.Background(),
+		&secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+	if err != nil {
+		return fmt.Errorf("reading the secret back: %w", err)
+	}
+	section("stored secret " + aws.ToString(value.Name) + " (version " + aws.ToString(value.VersionId) + ", password masked)")
+	fmt.Println(masked(aws.ToString(value.SecretString), generated))
+	return nil
+}
+
+// masked hides the password and the request's generateStringKey, keeping
+// the stored key order; a secret that is not a JSON object is hidden whole.
+func masked(secret, generated string) string {
+	dec := json.NewDecoder(strings.NewReader(secret))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return `"********"`
+	}
+	var out bytes.Buffer
+	out.WriteString("{")
+	for dec.More() {
+		t, err := dec.Token()
+		var value json.RawMessage
+		if err != nil || dec.Decode(&value) != nil {
+			return `"********"`
+		}
+		key, _ := t.(string)
+		if strings.EqualFold(key, "password") || (generated != "" && key == generated) {
+			value = json.RawMessage(`"********"`)
+		}
+		if out.Len() > 1 {
+			out.WriteString(",")
+		}
+		k, _ := json.Marshal(key)
+		fmt.Fprintf(&out, "%s:%s", k, value)
+	}
+	out.WriteString("}")
+	return indent(out.Bytes())
+}
+
+// generatedKey finds generateStringKey in a custom-resource, HTTP or
+// EventBridge request, so that its value is masked too.
+func generatedKey(event []byte) string {
+	var e struct {
+		ResourceProperties map[string]any
+		Body               string `json:"body"`
+		Detail             map[string]any
+	}
+	json.Unmarshal(event, &e)
+	var body map[string]any
+	json.Unmarshal([]byte(e.Body), &body)
+	for _, props := range []map[string]any{e.ResourceProperties, body, e.Detail} {
+		for k, v := range props {
+			if s, ok := v.(string); ok && strings.EqualFold(k, "generateStringKey") {
+				return s
+			}
+		}
+	}
+	return ""
+}
+
+func section(title string) { fmt.Printf("\n== %s\n", title) }
+
+func printJSON(v any) {
+	b, _ := json.MarshalIndent(v, "", "  ")
+	fmt.Println(string(b))
+}
+
+func indent(raw []byte) string {
+	var buf bytes.Buffer
+	if json.Indent(&buf, raw, "", "  ") != nil {
+		return string(raw)
+	}
+	return buf.String()
+}

@@ -1,0 +1,273 @@
+// Package invoke runs a function's built bootstrap locally, the way sam local
+// invoke does in its container: the environment the template gives the
+// function, the Runtime API on loopback, one event, and for a CloudFormation
+// custom-resource event a local receiver standing in for the presigned
+// ResponseURL.
+package invoke
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/dbcreds/provisioner/local/runtimeapi"
+	"github.com/dbcreds/provisioner/local/samtemplate"
+)
+
+// AccountID is the account local runs pretend to be in (moto's default).
+const AccountID = "123456789012"
+
+// Options describe one local invocation.
+type Options struct {
+	Template           string            // path to template.yaml
+	Function           string            // logical id
+	Bootstrap          string            // the built binary
+	Event              []byte            // the event, as a file in events/ holds it
+	ParameterOverrides map[string]string // template parameters
+	Region             string            // default us-east-1
+	// Env points the function at Secrets Manager (moto's endpoint and dummy
+	// credentials); it is applied after the template's environment.
+	Env map[string]string
+	// Logs receives the function's own output (its JSON log lines).
+	Logs io.Writer
+}
+
+// Outcome is what the invocation produced.
+type Outcome struct {
+	runtimeapi.Outcome
+	// InitError is set when the function failed before taking the event.
+	InitError *runtimeapi.FunctionError
+	// CloudFormation is the body PUT to the ResponseURL, for custom-resource
+	// events; nil when nothing arrived.
+	CloudFormation json.RawMessage
+	// ResponseURL is the local URL the event's ResponseURL was pointed at.
+	ResponseURL string
+	Duration    time.Duration
+}
+
+// Run performs one invocation.
+func Run(ctx context.Context, opts Options) (*Outcome, error) {
+	if opts.Region == "" {
+		opts.Region = "us-east-1"
+	}
+	if opts.Logs == nil {
+		opts.Logs = io.Discard
+	}
+	tpl, err := samtemplate.Load(opts.Template)
+	if err != nil {
+		return nil, err
+	}
+	fn, err := tpl.Function(opts.Function, opts.ParameterOverrides, map[string]string{
+		"AWS::Region": opts.Region, "AWS::AccountId": AccountID, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com",
+		"AWS::StackName": "local",
+	})
+	if err != nil {
+		return nil, err
+	}
+	bootstrap, err := filepath.Abs(opts.Bootstrap)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(bootstrap); err != nil {
+		return nil, fmt.Errorf("%s: %w (build it with make build)", opts.Bootstrap, err)
+	}
+
+	out := &Outcome{}
+	event := opts.Event
+	var receiver *cfnReceiver
+	if isCustomResourceEvent(event) {
+		if receiver, err = startReceiver(); err != nil {
+			return nil, err
+		}
+		defer receiver.close()
+		if event, out.ResponseURL, err = receiver.redirect(event); err != nil {
+			return nil, err
+		}
+	}
+
+	functionARN := "arn:aws:lambda:" + opts.Region + ":" + AccountID + ":function:" + fn.LogicalID
+	api, err := runtimeapi.Start(functionARN)
+	if err != nil {
+		return nil, err
+	}
+	defer api.Close()
+
+	cmd := exec.Command(bootstrap)
+	cmd.Dir = filepath.Dir(bootstrap)
+	cmd.Env = environment(fn, api.Addr, opts)
+	cmd.Stdout, cmd.Stderr = opts.Logs, opts.Logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", opts.Bootstrap, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-exited
+	}()
+
+	// The invocation ends early if the process exits or reports a failed init.
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var exitErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		select {
+		case err := <-exited:
+			exitErr = err
+			exited <- err // leave it for the deferred reaper
+			cancel(fmt.Errorf("the function exited: %v", err))
+		case fe := <-api.InitErrors():
+			out.InitError = &fe
+			cancel(errors.New("the function reported an init error"))
+		case <-runCtx.Done():
+		}
+	}()
+
+	result, err := api.Invoke(runCtx, event, fn.Timeout)
+	cancel(nil)
+	wg.Wait()
+	out.Duration = time.Since(start)
+	if err != nil {
+		if out.InitError == nil {
+			msg := "the function exited before answering"
+			if exitErr != nil {
+				msg += ": " + exitErr.Error()
+			}
+			out.InitError = &runtimeapi.FunctionError{Type: "Runtime.ExitError", Message: msg}
+		}
+		return out, nil
+	}
+	out.Outcome = result
+	if receiver != nil {
+		out.CloudFormation = receiver.received()
+	}
+	return out, nil
+}
+
+// environment is what Lambda gives a function: its own variables and the
+// runtime's, not the host's, so a local run cannot lean on the developer's
+// shell.
+func environment(fn samtemplate.Function, runtimeAPI string, opts Options) []string {
+	env := map[string]string{
+		"PATH":                            "/usr/local/bin:/usr/bin:/bin",
+		"LANG":                            "en_US.UTF-8",
+		"TZ":                              ":UTC",
+		"AWS_LAMBDA_RUNTIME_API":          runtimeAPI,
+		"AWS_LAMBDA_FUNCTION_NAME":        fn.LogicalID,
+		"AWS_LAMBDA_FUNCTION_VERSION":     "$LATEST",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": fmt.Sprint(fn.MemoryMB),
+		"AWS_LAMBDA_LOG_GROUP_NAME":       "/aws/lambda/" + fn.LogicalID,
+		"AWS_LAMBDA_LOG_STREAM_NAME":      "local",
+		"AWS_LAMBDA_INITIALIZATION_TYPE":  "on-demand",
+		"AWS_REGION":                      opts.Region,
+		"AWS_DEFAULT_REGION":              opts.Region,
+		"LAMBDA_TASK_ROOT":                filepath.Dir(opts.Bootstrap),
+		"_HANDLER":                        fn.Handler,
+	}
+	for k, v := range fn.Environment {
+		env[k] = v
+	}
+	for k, v := range opts.Env {
+		env[k] = v
+	}
+	list := make([]string, 0, len(env))
+	for k, v := range env {
+		list = append(list, k+"="+v)
+	}
+	return list
+}
+
+func isCustomResourceEvent(event []byte) bool {
+	var probe struct {
+		RequestType string
+		ResponseURL string
+	}
+	return json.Unmarshal(event, &probe) == nil && probe.RequestType != "" && probe.ResponseURL != ""
+}
+
+// cfnReceiver stands in for the presigned S3 URL CloudFormation waits on.
+type cfnReceiver struct {
+	server *http.Server
+	addr   string
+	mu     sync.Mutex
+	body   []byte
+}
+
+func startReceiver() (*cfnReceiver, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("CloudFormation receiver: %w", err)
+	}
+	rc := &cfnReceiver{addr: l.Addr().String()}
+	rc.server = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPut {
+			http.Error(w, "the ResponseURL takes PUT", http.StatusMethodNotAllowed)
+			return
+		}
+		// S3 rejects a PUT whose signature does not cover its content type.
+		if r.Header.Get("Content-Type") != "" {
+			http.Error(w, "SignatureDoesNotMatch: the presigned URL was signed without a Content-Type", http.StatusForbidden)
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		rc.mu.Lock()
+		rc.body = body
+		rc.mu.Unlock()
+	})}
+	go rc.server.Serve(l)
+	return rc, nil
+}
+
+// redirect points the event's ResponseURL at the receiver, keeping the path
+// and the presigned query string so the function sees a URL of the real form.
+func (rc *cfnReceiver) redirect(event []byte) ([]byte, string, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(event, &m); err != nil {
+		return nil, "", err
+	}
+	var original string
+	if err := json.Unmarshal(m["ResponseURL"], &original); err != nil {
+		return nil, "", fmt.Errorf("ResponseURL: %w", err)
+	}
+	u, err := url.Parse(original)
+	if err != nil {
+		return nil, "", fmt.Errorf("ResponseURL: %w", err)
+	}
+	u.Scheme, u.Host = "http", rc.addr
+	local := u.String()
+	m["ResponseURL"], _ = json.Marshal(local)
+	rewritten, err := json.Marshal(m)
+	return rewritten, local, err
+}
+
+func (rc *cfnReceiver) received() json.RawMessage {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.body == nil {
+		return nil
+	}
+	return bytes.Clone(rc.body)
+}
+
+func (rc *cfnReceiver) close() { rc.server.Close() }

@@ -1,0 +1,206 @@
+// Package samtemplate reads what a local run needs from the SAM template:
+// the functions and the environment, timeout and memory each one gets, with
+// parameters resolved to their defaults or to overrides, as sam local
+// invoke does.
+package samtemplate
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Function is one AWS::Serverless::Function as a local run sees it.
+type Function struct {
+	LogicalID   string
+	Environment map[string]string
+	Timeout     time.Duration
+	MemoryMB    int
+	Handler     string
+	Runtime     string
+	BuildMethod string
+}
+
+// Template is a parsed SAM template.
+type Template struct {
+	parameters map[string]string // defaults
+	globals    *yaml.Node        // Globals.Function, or nil
+	resources  map[string]*yaml.Node
+}
+
+// Load reads a template file.
+func Load(path string) (*Template, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(root.Content) == 0 {
+		return nil, fmt.Errorf("%s: empty template", path)
+	}
+	doc := root.Content[0]
+	t := &Template{parameters: map[string]string{}, resources: map[string]*yaml.Node{}}
+	for name, p := range mapping(get(doc, "Parameters")) {
+		if d := get(p, "Default"); d != nil {
+			t.parameters[name] = d.Value
+		}
+	}
+	t.globals = get(get(doc, "Globals"), "Function")
+	t.resources = mapping(get(doc, "Resources"))
+	return t, nil
+}
+
+// Functions lists the logical ids of the template's functions, sorted.
+func (t *Template) Functions() []string {
+	var ids []string
+	for id, r := range t.resources {
+		if scalar(get(r, "Type")) == "AWS::Serverless::Function" {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// Function resolves one function. overrides replace parameter defaults;
+// pseudo holds pseudo parameters such as AWS::Region.
+func (t *Template) Function(id string, overrides, pseudo map[string]string) (Function, error) {
+	r, ok := t.resources[id]
+	if !ok || scalar(get(r, "Type")) != "AWS::Serverless::Function" {
+		return Function{}, fmt.Errorf("the template has no function %q; it has %s", id, strings.Join(t.Functions(), ", "))
+	}
+	params := map[string]string{}
+	for k, v := range t.parameters {
+		params[k] = v
+	}
+	for k, v := range overrides {
+		if _, known := t.parameters[k]; !known {
+			return Function{}, fmt.Errorf("parameter override %q: the template has no such parameter", k)
+		}
+		params[k] = v
+	}
+	for k, v := range pseudo {
+		params[k] = v
+	}
+	f := Function{LogicalID: id, Environment: map[string]string{}, Timeout: 3 * time.Second, MemoryMB: 128,
+		BuildMethod: scalar(get(get(r, "Metadata"), "BuildMethod"))}
+	props := get(r, "Properties")
+	for _, source := range []*yaml.Node{t.globals, props} { // the function's own settings win
+		for name, v := range mapping(get(get(source, "Environment"), "Variables")) {
+			value, err := resolve(v, params)
+			if err != nil {
+				return Function{}, fmt.Errorf("%s environment %s: %w", id, name, err)
+			}
+			f.Environment[name] = value
+		}
+		if v := get(source, "Timeout"); v != nil {
+			seconds, err := strconv.Atoi(v.Value)
+			if err != nil {
+				return Function{}, fmt.Errorf("%s Timeout %q: %w", id, v.Value, err)
+			}
+			f.Timeout = time.Duration(seconds) * time.Second
+		}
+		if v := get(source, "MemorySize"); v != nil {
+			var err error
+			if f.MemoryMB, err = strconv.Atoi(v.Value); err != nil {
+				return Function{}, fmt.Errorf("%s MemorySize %q: %w", id, v.Value, err)
+			}
+		}
+		if v := get(source, "Handler"); v != nil {
+			f.Handler = v.Value
+		}
+		if v := get(source, "Runtime"); v != nil {
+			f.Runtime = v.Value
+		}
+		if format := scalar(get(get(source, "LoggingConfig"), "LogFormat")); format != "" {
+			f.Environment["AWS_LAMBDA_LOG_FORMAT"] = format
+		}
+	}
+	return f, nil
+}
+
+// resolve turns a value into a string: a plain scalar, or a Ref (!Ref X or
+// {Ref: X}) to a parameter or pseudo parameter. Other intrinsics cannot be
+// resolved without AWS, so they are an error rather than a wrong guess.
+func resolve(v *yaml.Node, params map[string]string) (string, error) {
+	ref := ""
+	switch {
+	case v.Kind == yaml.ScalarNode && v.Tag == "!Ref":
+		ref = v.Value
+	case v.Kind == yaml.ScalarNode && (v.Tag == "" || strings.HasPrefix(v.Tag, "!!")):
+		return v.Value, nil
+	case v.Kind == yaml.MappingNode && len(v.Content) == 2 && v.Content[0].Value == "Ref":
+		ref = v.Content[1].Value
+	default:
+		return "", fmt.Errorf("only plain values and Ref can be resolved locally")
+	}
+	value, ok := params[ref]
+	if !ok {
+		return "", fmt.Errorf("Ref %s: no such parameter, or it has no default and no override", ref)
+	}
+	return value, nil
+}
+
+// ParseOverrides reads sam's --parameter-overrides form: Key=Value pairs
+// separated by spaces, values optionally in double quotes.
+func ParseOverrides(s string) (map[string]string, error) {
+	out := map[string]string{}
+	s = strings.TrimSpace(s)
+	for s != "" {
+		key, rest, ok := strings.Cut(s, "=")
+		if !ok || key == "" || strings.ContainsAny(key, " \"") {
+			return nil, fmt.Errorf("parameter overrides: want Key=Value, got %q", s)
+		}
+		var value string
+		if strings.HasPrefix(rest, `"`) {
+			end := strings.Index(rest[1:], `"`)
+			if end < 0 {
+				return nil, fmt.Errorf("parameter overrides: unterminated quote in %q", rest)
+			}
+			value, rest = rest[1:end+1], rest[end+2:]
+		} else {
+			value, rest, _ = strings.Cut(rest, " ")
+		}
+		out[key] = value
+		s = strings.TrimSpace(rest)
+	}
+	return out, nil
+}
+
+func get(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func mapping(n *yaml.Node) map[string]*yaml.Node {
+	out := map[string]*yaml.Node{}
+	if n == nil || n.Kind != yaml.MappingNode {
+		return out
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		out[n.Content[i].Value] = n.Content[i+1]
+	}
+	return out
+}
+
+func scalar(n *yaml.Node) string {
+	if n == nil || n.Kind != yaml.ScalarNode {
+		return ""
+	}
+	return n.Value
+}
