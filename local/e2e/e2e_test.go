@@ -1,0 +1,315 @@
+// Package e2e tests the shipped artefacts: every function is built with the
+// Makefile's own build targets, and each real bootstrap is invoked through
+// the local Runtime API against a moto_server, the stored secrets then read
+// back with the SDK.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/dbcreds/provisioner/local/invoke"
+	"github.com/dbcreds/provisioner/local/motoserver"
+	"github.com/dbcreds/provisioner/local/samtemplate"
+)
+
+const root = "../.."
+
+var (
+	moto *motoserver.Server
+	bins string // <bins>/<LogicalId>/bootstrap
+)
+
+func TestMain(m *testing.M) {
+	code, err := setUp(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+func setUp(m *testing.M) (int, error) {
+	var err error
+	if bins, err = os.MkdirTemp("", "e2e-bins-"); err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(bins)
+	build := exec.Command("make", "-C", root, "--no-print-directory", "build", "BIN="+bins)
+	if out, err := build.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("make build: %v\n%s", err, out)
+	}
+	if moto, err = motoserver.Start(); err != nil {
+		return 0, err
+	}
+	defer moto.Stop()
+	if err := moto.Setenv(); err != nil {
+		return 0, err
+	}
+	return m.Run(), nil
+}
+
+// run invokes function with an event file, edited by edit when not nil.
+func run(t *testing.T, function, eventFile string, overrides map[string]string, edit func(map[string]any)) (*invoke.Outcome, string) {
+	t.Helper()
+	event, err := os.ReadFile(filepath.Join(root, "events", eventFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		var m map[string]any
+		if err := json.Unmarshal(event, &m); err != nil {
+			t.Fatal(err)
+		}
+		edit(m)
+		event, _ = json.Marshal(m)
+	}
+	var logs bytes.Buffer
+	out, err := invoke.Run(context.Background(), invoke.Options{
+		Template: filepath.Join(root, "template.yaml"), Function: function,
+		Bootstrap: filepath.Join(bins, function, "bootstrap"), Event: event,
+		ParameterOverrides: overrides, Env: moto.Env(), Logs: &logs,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s log:\n%s", function, logs.String())
+	return out, logs.String()
+}
+
+func secretsClient(t *testing.T, region string) *secretsmanager.Client {
+	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion(region))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secretsmanager.NewFromConfig(cfg)
+}
+
+// storedSecret reads a secret back and decodes its JSON.
+func storedSecret(t *testing.T, region, id string) (map[string]any, *secretsmanager.GetSecretValueOutput) {
+	t.Helper()
+	out, err := secretsClient(t, region).GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+	if err != nil {
+		t.Fatalf("reading %s in %s: %v", id, region, err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &m); err != nil {
+		t.Fatal(err)
+	}
+	return m, out
+}
+
+// noLeak fails when the password or the presigned query string shows up in
+// anything the function wrote or answered.
+func noLeak(t *testing.T, password string, outputs ...string) {
+	t.Helper()
+	if password == "" {
+		t.Fatal("no password to look for")
+	}
+	for _, s := range outputs {
+		if strings.Contains(s, password) {
+			t.Fatalf("the password leaked into: %s", s)
+		}
+		if strings.Contains(s, "X-Amz-Signature") || strings.Contains(s, "EXAMPLESIGNATURE") {
+			t.Fatalf("the presigned ResponseURL leaked into: %s", s)
+		}
+	}
+}
+
+func TestEveryFunctionIsBuilt(t *testing.T) {
+	tpl, err := samtemplate.Load(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	functions := tpl.Functions()
+	if len(functions) != 3 {
+		t.Fatalf("functions %v", functions)
+	}
+	for _, f := range functions {
+		if _, err := os.Stat(filepath.Join(bins, f, "bootstrap")); err != nil {
+			t.Errorf("make build did not build %s: %v", f, err)
+		}
+	}
+}
+
+func TestCustomResourceCreate(t *testing.T) {
+	out, logs := run(t, "CustomResourceFunction", "custom-resource-create.json", nil, nil)
+	if out.Error != nil || out.InitError != nil {
+		t.Fatalf("function failed: %+v %+v", out.Error, out.InitError)
+	}
+	var answer struct {
+		Status, Reason, PhysicalResourceId string
+		NoEcho                             bool
+		Data                               map[string]string
+	}
+	if err := json.Unmarshal(out.CloudFormation, &answer); err != nil {
+		t.Fatalf("CloudFormation got %q: %v", out.CloudFormation, err)
+	}
+	if answer.Status != "SUCCESS" || !strings.HasPrefix(answer.PhysicalResourceId, "arn:aws:secretsmanager:us-east-1:") || !answer.NoEcho ||
+		answer.Data["Arn"] != answer.PhysicalResourceId || answer.Data["Username"] != "orders_app" {
+		t.Fatalf("CloudFormation got %s", out.CloudFormation)
+	}
+	secret, value := storedSecret(t, "us-east-1", answer.PhysicalResourceId)
+	want := map[string]any{"engine": "postgres", "host": "orders.cluster-c1x2y3z4.us-east-1.rds.amazonaws.com", "port": float64(5432),
+		"dbname": "orders", "username": "orders_app", "ssl": true, "dbClusterIdentifier": "orders",
+		"readerHost": "orders.cluster-ro-c1x2y3z4.us-east-1.rds.amazonaws.com"}
+	password, _ := secret["password"].(string)
+	delete(secret, "password")
+	if !reflect.DeepEqual(secret, want) {
+		t.Fatalf("stored %v, want %v and a password", secret, want)
+	}
+	if aws.ToString(value.VersionId) != answer.Data["VersionId"] {
+		t.Fatalf("current version %s, CloudFormation was told %s", aws.ToString(value.VersionId), answer.Data["VersionId"])
+	}
+	replica, _ := storedSecret(t, "eu-west-1", "app/orders/postgres")
+	if replica["password"] != password {
+		t.Fatal("the eu-west-1 replica holds another password")
+	}
+	noLeak(t, password, logs, string(out.CloudFormation), string(out.Response))
+
+	// Lambda retries an invocation whose answer was lost: the same request
+	// must give the same answer and leave one version.
+	again, _ := run(t, "CustomResourceFunction", "custom-resource-create.json", nil, nil)
+	if string(again.CloudFormation) != string(out.CloudFormation) {
+		t.Fatalf("the retry answered\n%s\nnot\n%s", again.CloudFormation, out.CloudFormation)
+	}
+	versions, err := secretsClient(t, "us-east-1").ListSecretVersionIds(context.Background(),
+		&secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String(answer.PhysicalResourceId), IncludeDeprecated: aws.Bool(true)})
+	if err != nil || len(versions.Versions) != 1 {
+		t.Fatalf("versions after a retry: %+v, %v", versions, err)
+	}
+}
+
+func TestCustomResourceCreateFailure(t *testing.T) {
+	out, logs := run(t, "CustomResourceFunction", "custom-resource-create.json", nil, func(e map[string]any) {
+		e["RequestId"] = "7a7a7a7a-0000-4000-8000-000000000001"
+		e["ResourceProperties"].(map[string]any)["Name"] = "app/orders/postgres-AbC123"
+	})
+	var answer struct{ Status, Reason, PhysicalResourceId string }
+	json.Unmarshal(out.CloudFormation, &answer)
+	if answer.Status != "FAILED" || !strings.Contains(answer.Reason, "name: must not end with a hyphen followed by six characters") ||
+		answer.PhysicalResourceId != "7a7a7a7a-0000-4000-8000-000000000001" {
+		t.Fatalf("CloudFormation got %s", out.CloudFormation)
+	}
+	if !strings.Contains(logs, `"level":"ERROR"`) {
+		t.Fatalf("the failure is not in the log:\n%s", logs)
+	}
+}
+
+func TestCustomResourceDeleteTouchesNothing(t *testing.T) {
+	out, _ := run(t, "CustomResourceFunction", "custom-resource-delete.json", nil, nil)
+	var answer struct{ Status, PhysicalResourceId string }
+	json.Unmarshal(out.CloudFormation, &answer)
+	if answer.Status != "SUCCESS" || answer.PhysicalResourceId != "arn:aws:secretsmanager:us-east-1:123456789012:secret:app/orders/postgres-AbCdEf" {
+		t.Fatalf("CloudFormation got %s", out.CloudFormation)
+	}
+}
+
+func TestHttpApiCreate(t *testing.T) {
+	out, logs := run(t, "HttpApiFunction", "http-api-create.json", nil, nil)
+	if out.Error != nil || out.InitError != nil {
+		t.Fatalf("function failed: %+v %+v", out.Error, out.InitError)
+	}
+	var resp struct {
+		StatusCode int
+		Headers    map[string]string
+		Body       string
+	}
+	if err := json.Unmarshal(out.Response, &resp); err != nil {
+		t.Fatal(err)
+	}
+	var body struct{ Arn, Name, VersionId, Username string }
+	json.Unmarshal([]byte(resp.Body), &body)
+	if resp.StatusCode != 201 || resp.Headers["Content-Type"] != "application/json" || body.Name != "app/payments/mysql" {
+		t.Fatalf("response %s", out.Response)
+	}
+	secret, _ := storedSecret(t, "us-east-1", body.Arn)
+	if secret["engine"] != "mysql" || secret["port"] != float64(3306) || secret["dbname"] != "payments" || secret["username"] != body.Username {
+		t.Fatalf("stored %v", secret)
+	}
+	if u := body.Username; !regexp.MustCompile(`^[a-z][a-z0-9]{9}$`).MatchString(u) {
+		t.Fatalf("generated username %q", u)
+	}
+	desc, err := secretsClient(t, "us-east-1").DescribeSecret(context.Background(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(body.Arn)})
+	if err != nil || len(desc.Tags) != 1 || aws.ToString(desc.Tags[0].Key) != "team" {
+		t.Fatalf("tags %+v, %v", desc, err)
+	}
+	noLeak(t, secret["password"].(string), logs, string(out.Response))
+}
+
+func TestEventBridgeCreate(t *testing.T) {
+	out, logs := run(t, "EventBridgeFunction", "eventbridge-request.json", nil, nil)
+	if out.Error != nil || out.InitError != nil {
+		t.Fatalf("function failed: %+v %+v", out.Error, out.InitError)
+	}
+	var result struct{ Arn, Name string }
+	json.Unmarshal(out.Response, &result)
+	secret, _ := storedSecret(t, "us-east-1", result.Arn)
+	password, _ := secret["password"].(string)
+	if secret["engine"] != "redshift" || secret["port"] != float64(5439) || secret["username"] != "loader" ||
+		!regexp.MustCompile(`[A-Z]`).MatchString(password) || !regexp.MustCompile(`[a-z]`).MatchString(password) ||
+		!regexp.MustCompile(`[0-9]`).MatchString(password) || strings.ContainsAny(password, `:/@"'\`) {
+		t.Fatalf("stored %v with a password that breaks redshift's rules", secret)
+	}
+	noLeak(t, password, logs, string(out.Response))
+}
+
+func TestEventBridgeInvalidDetailIsAnError(t *testing.T) {
+	out, _ := run(t, "EventBridgeFunction", "eventbridge-request.json", nil, func(e map[string]any) {
+		e["detail"].(map[string]any)["port"] = "five"
+	})
+	if out.Error == nil || !strings.Contains(out.Error.Message, "port: must be a whole number") {
+		t.Fatalf("want a function error naming port, got response %s error %+v", out.Response, out.Error)
+	}
+}
+
+// TestParametersReachTheFunction: a parameter override becomes the
+// function's environment, here one its init rejects.
+func TestParametersReachTheFunction(t *testing.T) {
+	out, logs := run(t, "EventBridgeFunction", "eventbridge-request.json", map[string]string{"DefaultReplicaRegions": "Europe"}, nil)
+	if out.InitError == nil || !strings.Contains(logs, "DEFAULT_REPLICA_REGIONS") {
+		t.Fatalf("want an init failure naming DEFAULT_REPLICA_REGIONS, got %+v\n%s", out, logs)
+	}
+}
+
+// TestMakeInvoke runs the README's command as a user would, with no
+// Secrets Manager configured, so that it starts and stops its own moto.
+func TestMakeInvoke(t *testing.T) {
+	cmd := exec.Command("make", "-C", root, "--no-print-directory", "invoke")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("make invoke: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{`"Status": "SUCCESS"`, "arn:aws:secretsmanager:us-east-1:123456789012:secret:app/orders/postgres-",
+		`"engine": "postgres"`, `"password": "********"`, `"port": 5432`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("make invoke printed no %s:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(stderr.String(), "started moto_server") {
+		t.Errorf("make invoke did not start its own moto_server:\n%s", stderr.String())
+	}
+	if n := strings.Count(out, `"password"`); n != 1 {
+		t.Errorf("%d password keys printed, want the one masked: %s", n, out)
+	}
+}
