@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 
@@ -15,18 +14,8 @@ import (
 
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/provision"
+	"github.com/dbcreds/provisioner/shared/provision/provisiontest"
 )
-
-// fakeSecrets stands in for the core.
-type fakeSecrets struct {
-	create func(provision.Request, string) (provision.Result, error)
-	calls  int
-}
-
-func (f *fakeSecrets) Create(_ context.Context, r provision.Request, key string) (provision.Result, error) {
-	f.calls++
-	return f.create(r, key)
-}
 
 // receiver stands in for the presigned S3 URL and records what arrives.
 type receiver struct {
@@ -50,15 +39,8 @@ func (rc *receiver) start(t *testing.T) string {
 }
 
 func loadEvent(t *testing.T, name string) cfn.Event {
-	t.Helper()
-	raw, err := os.ReadFile("../../events/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var e cfn.Event
-	if err := json.Unmarshal(raw, &e); err != nil {
-		t.Fatal(err)
-	}
+	provisiontest.Event(t, name, &e)
 	return e
 }
 
@@ -74,7 +56,7 @@ func TestCreate(t *testing.T) {
 	event.ResponseURL = rc.start(t)
 	var got provision.Request
 	var gotKey string
-	secrets := &fakeSecrets{create: func(r provision.Request, key string) (provision.Result, error) {
+	secrets := &provisiontest.Creator{CreateFunc: func(r provision.Request, key string) (provision.Result, error) {
 		got, gotKey = r, key
 		return created(r, key)
 	}}
@@ -128,7 +110,7 @@ func TestCreateFailures(t *testing.T) {
 			for k, v := range tt.properties {
 				event.ResourceProperties[k] = v
 			}
-			secrets := &fakeSecrets{create: func(r provision.Request, key string) (provision.Result, error) {
+			secrets := &provisiontest.Creator{CreateFunc: func(r provision.Request, key string) (provision.Result, error) {
 				if tt.err != nil {
 					return provision.Result{}, tt.err
 				}
@@ -159,12 +141,12 @@ func TestUpdateAndDeleteKeepTheSecret(t *testing.T) {
 			event := loadEvent(t, name)
 			rc := &receiver{status: http.StatusOK}
 			event.ResponseURL = rc.start(t)
-			secrets := &fakeSecrets{create: created}
+			secrets := &provisiontest.Creator{CreateFunc: created}
 			if err := (&handler{secrets: secrets, responder: http.DefaultClient}).handle(context.Background(), event); err != nil {
 				t.Fatal(err)
 			}
-			if rc.body.Status != cfn.StatusSuccess || rc.body.PhysicalResourceID != event.PhysicalResourceID || secrets.calls != 0 {
-				t.Fatalf("answer %+v after %d core calls", rc.body, secrets.calls)
+			if rc.body.Status != cfn.StatusSuccess || rc.body.PhysicalResourceID != event.PhysicalResourceID || secrets.Calls() != 0 {
+				t.Fatalf("answer %+v after %d core calls", rc.body, secrets.Calls())
 			}
 		})
 	}
@@ -182,7 +164,7 @@ func TestDeliveryFailureIsRetriedAndHidesTheURL(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			event := loadEvent(t, "custom-resource-create.json")
 			event.ResponseURL = url
-			err := (&handler{secrets: &fakeSecrets{create: created}, responder: http.DefaultClient}).handle(context.Background(), event)
+			err := (&handler{secrets: &provisiontest.Creator{CreateFunc: created}, responder: http.DefaultClient}).handle(context.Background(), event)
 			if err == nil {
 				t.Fatal("an undelivered answer must be an error")
 			}

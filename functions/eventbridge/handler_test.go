@@ -4,35 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/provision"
+	"github.com/dbcreds/provisioner/shared/provision/provisiontest"
 )
 
-type fakeSecrets struct {
-	create func(provision.Request, string) (provision.Result, error)
-	calls  int
-}
-
-func (f *fakeSecrets) Create(_ context.Context, r provision.Request, key string) (provision.Result, error) {
-	f.calls++
-	return f.create(r, key)
-}
-
 func loadEvent(t *testing.T) events.EventBridgeEvent {
-	t.Helper()
-	raw, err := os.ReadFile("../../events/eventbridge-request.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var e events.EventBridgeEvent
-	if err := json.Unmarshal(raw, &e); err != nil {
-		t.Fatal(err)
-	}
+	provisiontest.Event(t, "eventbridge-request.json", &e)
 	return e
 }
 
@@ -41,7 +24,7 @@ func TestCreate(t *testing.T) {
 	want := provision.Result{ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:app/analytics/redshift-AbCdEf", Name: "app/analytics/redshift", VersionID: "v-1"}
 	var got provision.Request
 	var gotKey string
-	secrets := &fakeSecrets{create: func(r provision.Request, key string) (provision.Result, error) {
+	secrets := &provisiontest.Creator{CreateFunc: func(r provision.Request, key string) (provision.Result, error) {
 		got, gotKey = r, key
 		return want, nil
 	}}
@@ -77,10 +60,10 @@ func TestErrorsAreReturned(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			event := loadEvent(t)
 			event.Detail = json.RawMessage(tt.detail)
-			secrets := &fakeSecrets{create: func(provision.Request, string) (provision.Result, error) { return provision.Result{}, tt.err }}
+			secrets := &provisiontest.Creator{CreateFunc: func(provision.Request, string) (provision.Result, error) { return provision.Result{}, tt.err }}
 			_, err := (&handler{secrets: secrets}).handle(context.Background(), event)
-			if errcode.Of(err) != tt.code || errcode.FieldOf(err) != tt.field || secrets.calls != tt.calls {
-				t.Fatalf("got %v after %d calls, want %s on %q after %d", err, secrets.calls, tt.code, tt.field, tt.calls)
+			if errcode.Of(err) != tt.code || errcode.FieldOf(err) != tt.field || secrets.Calls() != tt.calls {
+				t.Fatalf("got %v after %d calls, want %s on %q after %d", err, secrets.Calls(), tt.code, tt.field, tt.calls)
 			}
 			if tt.code == errcode.Internal && err.Error() != "internal error" {
 				t.Fatalf("internal details returned: %v", err)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 
@@ -14,28 +13,12 @@ import (
 
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/provision"
+	"github.com/dbcreds/provisioner/shared/provision/provisiontest"
 )
 
-type fakeSecrets struct {
-	create func(provision.Request, string) (provision.Result, error)
-	calls  int
-}
-
-func (f *fakeSecrets) Create(_ context.Context, r provision.Request, key string) (provision.Result, error) {
-	f.calls++
-	return f.create(r, key)
-}
-
 func loadEvent(t *testing.T) events.APIGatewayV2HTTPRequest {
-	t.Helper()
-	raw, err := os.ReadFile("../../events/http-api-create.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var e events.APIGatewayV2HTTPRequest
-	if err := json.Unmarshal(raw, &e); err != nil {
-		t.Fatal(err)
-	}
+	provisiontest.Event(t, "http-api-create.json", &e)
 	return e
 }
 
@@ -50,7 +33,7 @@ func TestCreate(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var got provision.Request
 			var gotKey string
-			secrets := &fakeSecrets{create: func(r provision.Request, key string) (provision.Result, error) {
+			secrets := &provisiontest.Creator{CreateFunc: func(r provision.Request, key string) (provision.Result, error) {
 				got, gotKey = r, key
 				return result, nil
 			}}
@@ -99,7 +82,7 @@ func TestErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			event := loadEvent(t)
 			event.Body = tt.body
-			secrets := &fakeSecrets{create: func(provision.Request, string) (provision.Result, error) {
+			secrets := &provisiontest.Creator{CreateFunc: func(provision.Request, string) (provision.Result, error) {
 				if tt.err == nil {
 					t.Fatal("the core was called for a request that should not reach it")
 				}
@@ -126,7 +109,7 @@ func TestErrors(t *testing.T) {
 func TestUnknownRoute(t *testing.T) {
 	event := loadEvent(t)
 	event.RouteKey, event.RawPath = "GET /nothing", "/nothing"
-	resp, _ := (&handler{secrets: &fakeSecrets{}}).handle(context.Background(), event)
+	resp, _ := (&handler{secrets: &provisiontest.Creator{}}).handle(context.Background(), event)
 	if resp.StatusCode != http.StatusNotFound || !strings.Contains(resp.Body, `"code":"not_found"`) {
 		t.Fatalf("got %d %s", resp.StatusCode, resp.Body)
 	}
