@@ -106,7 +106,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 
 	cmd := exec.Command(bootstrap)
 	cmd.Dir = filepath.Dir(bootstrap)
-	cmd.Env = environment(fn, api.Addr, opts)
+	cmd.Env = environment(fn, api.Addr, filepath.Dir(bootstrap), opts)
 	cmd.Stdout, cmd.Stderr = opts.Logs, opts.Logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	start := time.Now()
@@ -164,7 +164,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 // environment is what Lambda gives a function: its own variables and the
 // runtime's, not the host's, so a local run cannot lean on the developer's
 // shell.
-func environment(fn samtemplate.Function, runtimeAPI string, opts Options) []string {
+func environment(fn samtemplate.Function, runtimeAPI, taskRoot string, opts Options) []string {
 	env := map[string]string{
 		"PATH":                            "/usr/local/bin:/usr/bin:/bin",
 		"LANG":                            "en_US.UTF-8",
@@ -178,7 +178,7 @@ func environment(fn samtemplate.Function, runtimeAPI string, opts Options) []str
 		"AWS_LAMBDA_INITIALIZATION_TYPE":  "on-demand",
 		"AWS_REGION":                      opts.Region,
 		"AWS_DEFAULT_REGION":              opts.Region,
-		"LAMBDA_TASK_ROOT":                filepath.Dir(opts.Bootstrap),
+		"LAMBDA_TASK_ROOT":                taskRoot,
 		"_HANDLER":                        fn.Handler,
 	}
 	for k, v := range fn.Environment {
