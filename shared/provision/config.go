@@ -2,7 +2,6 @@ package provision
 
 import (
 	"context"
-	"os"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -55,13 +54,17 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 // client from the standard AWS environment (Region, credentials, and
 // AWS_ENDPOINT_URL_SECRETS_MANAGER for a local endpoint) and the Config.
 func ServiceFromEnv(ctx context.Context) (*Service, error) {
-	cfg, err := ConfigFromEnv(os.Getenv)
+	cfg, client, err := fromEnv(ctx)
 	if err != nil {
 		return nil, err
 	}
+	return NewService(secretstore.New(client), cfg), nil
+}
+
+func clientFromEnv(ctx context.Context) (*secretsmanager.Client, error) {
 	awsConfig, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, errcode.Wrap(err, errcode.Internal, "loading the AWS configuration")
 	}
-	return NewService(secretstore.New(secretsmanager.NewFromConfig(awsConfig)), cfg), nil
+	return secretsmanager.NewFromConfig(awsConfig), nil
 }

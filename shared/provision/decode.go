@@ -29,6 +29,15 @@ func DecodeRequest(data []byte) (Request, error) {
 	return r, nil
 }
 
+// Decode parses a JSON object into v, a pointer to a struct whose fields
+// carry json tags, with the rules of DecodeRequest.
+func Decode(data []byte, v any) error {
+	if !json.Valid(data) {
+		return errcode.New(errcode.Invalid, "the request is not valid JSON")
+	}
+	return decodeStruct(v, data, "")
+}
+
 // decoder is implemented by the types that accept more than one JSON form.
 type decoder interface {
 	decodeJSON(raw []byte, field string) error

@@ -51,6 +51,44 @@ type Request struct {
 	ExcludeLowercase        Bool   `json:"excludeLowercase"`
 	IncludeSpace            Bool   `json:"includeSpace"`
 	RequireEachIncludedType *Bool  `json:"requireEachIncludedType"`
+
+	// Provenance is set by the trigger, never decoded: who asked and through
+	// what, added to the caller's tags.
+	Provenance Provenance `json:"-"`
+}
+
+// Provenance says who had a secret created and through which trigger. It is
+// stored as the tags provisioned-by and provisioned-via.
+type Provenance struct {
+	By  string
+	Via string
+}
+
+// Tag keys the provisioner sets itself.
+const (
+	TagProvisionedBy  = "provisioned-by"
+	TagProvisionedVia = "provisioned-via"
+)
+
+// tags are the provenance tags to add; values longer than a tag allows are
+// cut, which keeps them readable and still matching on every request.
+func (p Provenance) tags() Tags {
+	var out Tags
+	if p.By != "" {
+		out = append(out, Tag{Key: TagProvisionedBy, Value: truncateRunes(p.By, MaxTagValueLength)})
+	}
+	if p.Via != "" {
+		out = append(out, Tag{Key: TagProvisionedVia, Value: truncateRunes(p.Via, MaxTagValueLength)})
+	}
+	return out
+}
+
+func truncateRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n])
 }
 
 // LogValue keeps a request's secret parts out of every log line.

@@ -72,36 +72,55 @@ func (s *Service) Create(ctx context.Context, r Request, idempotencyKey string) 
 	}, nil
 }
 
-// build checks everything the real service would check, then generates the
-// secret value and the CreateSecret input. It returns the username, if any.
-func (s *Service) build(r Request, idempotencyKey string) (*secretsmanager.CreateSecretInput, string, error) {
+// check validates r against the CreateSecret rules and the deployment's
+// configuration, and returns the replicas it asks for (its own list or the
+// defaults) and its kind.
+func (s *Service) check(r Request) (Replicas, kind, error) {
 	if err := validateName(r.Name); err != nil {
-		return nil, "", err
+		return nil, 0, err
 	}
 	if !strings.HasPrefix(r.Name, s.config.NamePrefix) {
-		return nil, "", &errcode.Error{Code: errcode.Forbidden, Field: "name",
+		return nil, 0, &errcode.Error{Code: errcode.Forbidden, Field: "name",
 			Message: "must start with the configured prefix \"" + s.config.NamePrefix + "\""}
 	}
 	if n := utf8.RuneCountInString(r.Description); n > MaxDescriptionLength {
-		return nil, "", errcode.Invalidf("description", "must be at most %d characters, got %d", MaxDescriptionLength, n)
+		return nil, 0, errcode.Invalidf("description", "must be at most %d characters, got %d", MaxDescriptionLength, n)
 	}
 	if len(r.KmsKeyID) > MaxKmsKeyIDLength {
-		return nil, "", errcode.Invalidf("kmsKeyId", "must be at most %d characters, got %d", MaxKmsKeyIDLength, len(r.KmsKeyID))
+		return nil, 0, errcode.Invalidf("kmsKeyId", "must be at most %d characters, got %d", MaxKmsKeyIDLength, len(r.KmsKeyID))
 	}
-	if err := validateTags(r.Tags); err != nil {
-		return nil, "", err
+	if err := validateTags(r.Tags, len(r.Provenance.tags())); err != nil {
+		return nil, 0, err
 	}
-	replicas := r.ReplicaRegions
-	if replicas == nil {
-		replicas = s.config.DefaultReplicas
-	}
+	replicas := s.replicasOf(r)
 	if err := validateReplicas(replicas, s.config.Region); err != nil {
+		return nil, 0, err
+	}
+	k, err := r.kind()
+	return replicas, k, err
+}
+
+// replicasOf is the request's own replica list, or the defaults when it has
+// none.
+func (s *Service) replicasOf(r Request) Replicas {
+	if r.ReplicaRegions == nil {
+		return s.config.DefaultReplicas
+	}
+	return r.ReplicaRegions
+}
+
+// build checks everything the real service would check, then generates the
+// secret value and the CreateSecret input. It returns the username, if any.
+func (s *Service) build(r Request, idempotencyKey string) (*secretsmanager.CreateSecretInput, string, error) {
+	replicas, kind, err := s.check(r)
+	if err != nil {
 		return nil, "", err
 	}
-
 	in := &secretsmanager.CreateSecretInput{
 		Name:                        aws.String(r.Name),
 		ForceOverwriteReplicaSecret: bool(r.ForceOverwriteReplicaSecret),
+		Tags:                        sdkTags(append(r.Tags[:len(r.Tags):len(r.Tags)], r.Provenance.tags()...)),
+		AddReplicaRegions:           sdkReplicas(replicas),
 	}
 	if token := secretstore.Token(idempotencyKey); token != "" {
 		in.ClientRequestToken = aws.String(token)
@@ -112,68 +131,94 @@ func (s *Service) build(r Request, idempotencyKey string) (*secretsmanager.Creat
 	if r.KmsKeyID != "" {
 		in.KmsKeyId = aws.String(r.KmsKeyID)
 	}
-	for _, t := range r.Tags {
-		in.Tags = append(in.Tags, types.Tag{Key: aws.String(t.Key), Value: aws.String(t.Value)})
+	value, username, err := s.secretValue(r, kind, idempotencyKey, nil)
+	if err != nil {
+		return nil, "", err
 	}
+	if value.Binary != nil {
+		in.SecretBinary = value.Binary
+	} else {
+		in.SecretString = aws.String(value.String)
+	}
+	return in, username, nil
+}
+
+func sdkTags(tags Tags) []types.Tag {
+	var out []types.Tag
+	for _, t := range tags {
+		out = append(out, types.Tag{Key: aws.String(t.Key), Value: aws.String(t.Value)})
+	}
+	return out
+}
+
+func sdkReplicas(replicas Replicas) []types.ReplicaRegionType {
+	var out []types.ReplicaRegionType
 	for _, rep := range replicas {
 		rt := types.ReplicaRegionType{Region: aws.String(rep.Region)}
 		if rep.KmsKeyID != "" {
 			rt.KmsKeyId = aws.String(rep.KmsKeyID)
 		}
-		in.AddReplicaRegions = append(in.AddReplicaRegions, rt)
+		out = append(out, rt)
 	}
-
-	username, err := s.value(r, idempotencyKey, in)
-	if err != nil {
-		return nil, "", err
-	}
-	return in, username, nil
+	return out
 }
 
-// value sets the secret value of in from one of the three kinds of request.
-func (s *Service) value(r Request, idempotencyKey string, in *secretsmanager.CreateSecretInput) (string, error) {
-	kind, err := r.kind()
-	if err != nil {
-		return "", err
-	}
-	switch kind {
+// kept are the credentials an update keeps from the stored secret: a
+// password changes only through rotation, never through a property change.
+type kept struct {
+	Username string
+	Password string
+}
+
+// secretValue returns the value r describes. On create (keep nil) it
+// generates the password and, if none is given, the username; on update it
+// shapes the new fields around the kept credentials. Either way the password
+// policy is checked, so a template cannot carry an impossible one.
+func (s *Service) secretValue(r Request, k kind, idempotencyKey string, keep *kept) (secretstore.Value, string, error) {
+	switch k {
 	case kindSupplied:
 		if r.SecretString != "" {
 			if len(r.SecretString) > MaxSecretBytes {
-				return "", errcode.Invalidf("secretString", "must be at most %d bytes, got %d", MaxSecretBytes, len(r.SecretString))
+				return secretstore.Value{}, "", errcode.Invalidf("secretString", "must be at most %d bytes, got %d", MaxSecretBytes, len(r.SecretString))
 			}
-			in.SecretString = aws.String(string(r.SecretString))
-			return "", nil
+			return secretstore.Value{String: string(r.SecretString)}, "", nil
 		}
 		if len(r.SecretBinary) > MaxSecretBytes {
-			return "", errcode.Invalidf("secretBinary", "must be at most %d bytes, got %d", MaxSecretBytes, len(r.SecretBinary))
+			return secretstore.Value{}, "", errcode.Invalidf("secretBinary", "must be at most %d bytes, got %d", MaxSecretBytes, len(r.SecretBinary))
 		}
-		in.SecretBinary = r.SecretBinary
-		return "", nil
+		return secretstore.Value{Binary: r.SecretBinary}, "", nil
 
 	case kindTemplate:
 		var template map[string]json.RawMessage
 		if err := json.Unmarshal([]byte(r.SecretStringTemplate), &template); err != nil || template == nil {
-			return "", errcode.Invalidf("secretStringTemplate", "must be a JSON object, as in CloudFormation's GenerateSecretString")
+			return secretstore.Value{}, "", errcode.Invalidf("secretStringTemplate", "must be a JSON object, as in CloudFormation's GenerateSecretString")
 		}
 		if _, taken := template[r.GenerateStringKey]; taken {
-			return "", errcode.Invalidf("generateStringKey", "%q is already a key of secretStringTemplate", r.GenerateStringKey)
+			return secretstore.Value{}, "", errcode.Invalidf("generateStringKey", "%q is already a key of secretStringTemplate", r.GenerateStringKey)
 		}
 		policy, _ := r.passwordPolicy()
-		password, err := credential.Password(policy)
-		if err != nil {
-			return "", err
+		if err := policy.Check(); err != nil {
+			return secretstore.Value{}, "", err
+		}
+		var password string
+		if keep != nil {
+			password = keep.Password
+		} else {
+			var err error
+			if password, err = credential.Password(policy); err != nil {
+				return secretstore.Value{}, "", err
+			}
 		}
 		value, err := insertKey(r.SecretStringTemplate, r.GenerateStringKey, password)
 		if err != nil {
-			return "", err
+			return secretstore.Value{}, "", err
 		}
-		return "", setString(in, value, "secretStringTemplate")
+		return stringValue(value, "secretStringTemplate")
 
 	default: // kindDatabase
 		engine, err := dbsecret.Lookup(r.Engine)
 		if err != nil {
-			return "", err
+			return secretstore.Value{}, "", err
 		}
 		fields := dbsecret.Fields{
 			Host:                 r.Host,
@@ -187,7 +232,7 @@ func (s *Service) value(r Request, idempotencyKey string, in *secretsmanager.Cre
 		if r.Port != nil {
 			fields.Port = int(*r.Port)
 			if fields.Port == 0 {
-				return "", errcode.Invalidf("port", "must be between 1 and 65535, got 0")
+				return secretstore.Value{}, "", errcode.Invalidf("port", "must be between 1 and 65535, got 0")
 			}
 		}
 		if r.SSL != nil {
@@ -195,40 +240,56 @@ func (s *Service) value(r Request, idempotencyKey string, in *secretsmanager.Cre
 			fields.SSL = &ssl
 		}
 		if err := engine.Validate(fields); err != nil {
-			return "", err
+			return secretstore.Value{}, "", err
 		}
 		base, lengthSet := r.passwordPolicy()
 		policy, err := engine.PasswordPolicy(base, lengthSet)
 		if err != nil {
-			return "", err
+			return secretstore.Value{}, "", err
 		}
-		if fields.Username == "" {
-			src := io.Reader(rand.Reader)
-			if idempotencyKey != "" {
-				src = keyedStream(idempotencyKey)
+		var password string
+		switch {
+		case keep != nil:
+			password = keep.Password
+			if fields.Username == "" || isCloneOf(keep.Username, fields.Username) {
+				// No username asked for, or the alternating-users rotation
+				// has switched to the clone: the stored one is the live one.
+				fields.Username = keep.Username
 			}
-			if fields.Username, err = credential.NewGenerator(src).Username(generatedUsernameLength); err != nil {
-				return "", err
+		default:
+			if fields.Username == "" {
+				src := io.Reader(rand.Reader)
+				if idempotencyKey != "" {
+					src = keyedStream(idempotencyKey)
+				}
+				if fields.Username, err = credential.NewGenerator(src).Username(generatedUsernameLength); err != nil {
+					return secretstore.Value{}, "", err
+				}
 			}
-		}
-		password, err := credential.Password(policy)
-		if err != nil {
-			return "", err
+			if password, err = credential.Password(policy); err != nil {
+				return secretstore.Value{}, "", err
+			}
 		}
 		value, err := engine.Shape(fields, password)
 		if err != nil {
-			return "", err
+			return secretstore.Value{}, "", err
 		}
-		return fields.Username, setString(in, string(value), "extraFields")
+		v, _, err := stringValue(string(value), "extraFields")
+		return v, fields.Username, err
 	}
 }
 
-func setString(in *secretsmanager.CreateSecretInput, value, field string) error {
+// isCloneOf reports whether stored is the alternating-users clone of user
+// (Oracle's templates upper-case the suffix).
+func isCloneOf(stored, user string) bool {
+	return user != "" && strings.EqualFold(stored, user+"_clone")
+}
+
+func stringValue(value, field string) (secretstore.Value, string, error) {
 	if len(value) > MaxSecretBytes {
-		return errcode.Invalidf(field, "makes the secret %d bytes; Secrets Manager stores at most %d", len(value), MaxSecretBytes)
+		return secretstore.Value{}, "", errcode.Invalidf(field, "makes the secret %d bytes; Secrets Manager stores at most %d", len(value), MaxSecretBytes)
 	}
-	in.SecretString = aws.String(value)
-	return nil
+	return secretstore.Value{String: value}, "", nil
 }
 
 // insertKey adds "key": value as the last member of the JSON object template,

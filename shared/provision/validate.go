@@ -43,9 +43,14 @@ func validateName(name string) error {
 	return nil
 }
 
-func validateTags(tags Tags) error {
-	if len(tags) > MaxTags {
-		return errcode.Invalidf("tags", "at most %d tags, got %d", MaxTags, len(tags))
+// validateTags checks the caller's tags, leaving room for the reserved
+// provenance tags the provisioner adds.
+func validateTags(tags Tags, reserved int) error {
+	if max := MaxTags - reserved; len(tags) > max {
+		if reserved > 0 {
+			return errcode.Invalidf("tags", "at most %d tags, got %d (%d of Secrets Manager's %d are the provenance tags this provisioner adds)", max, len(tags), reserved, MaxTags)
+		}
+		return errcode.Invalidf("tags", "at most %d tags, got %d", max, len(tags))
 	}
 	seen := make(map[string]bool, len(tags))
 	for i, t := range tags {
@@ -60,6 +65,9 @@ func validateTags(tags Tags) error {
 		}
 		if strings.HasPrefix(strings.ToLower(t.Key), "aws:") {
 			return errcode.Invalidf(indexed("tags", i, "key"), "must not start with \"aws:\", which AWS reserves")
+		}
+		if reserved > 0 && (t.Key == TagProvisionedBy || t.Key == TagProvisionedVia) {
+			return errcode.Invalidf(indexed("tags", i, "key"), "%q is set by the provisioner itself", t.Key)
 		}
 		if seen[t.Key] {
 			return errcode.Invalidf(indexed("tags", i, "key"), "%q is given twice", t.Key)

@@ -40,28 +40,28 @@ func Classify(err error) error {
 	case errors.As(err, &invalidParam), errors.As(err, &invalidReq), errors.As(err, &malformed),
 		errors.As(err, &precondition), errors.As(err, &publicPolicy):
 		errors.As(err, &apiErr)
-		return errcode.Wrap(err, errcode.Invalid, "Secrets Manager rejected the request: %s", apiErr.ErrorMessage())
+		return errcode.Wrap(err, errcode.Invalid, "Secrets Manager rejected the request (%s): %s", apiErr.ErrorCode(), apiErr.ErrorMessage())
 	case errors.As(err, &encryption), errors.As(err, &decryption):
 		e := errcode.Wrap(err, errcode.Invalid, "Secrets Manager could not use the KMS key: check that it exists, is enabled and allows this function")
 		e.Field = "kmsKeyId"
 		return e
 	case errors.As(err, &limit):
-		return errcode.Wrap(err, errcode.Throttled, "a Secrets Manager quota was exceeded")
+		return errcode.Wrap(err, errcode.Throttled, "a Secrets Manager quota was exceeded (LimitExceededException)")
 	case errors.As(err, &internal):
-		return errcode.Wrap(err, errcode.Upstream, "Secrets Manager failed")
+		return errcode.Wrap(err, errcode.Upstream, "Secrets Manager failed (InternalServiceError)")
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return errcode.Wrap(err, errcode.Upstream, "Secrets Manager did not answer in time")
 	case errors.As(err, &apiErr):
 		code := apiErr.ErrorCode()
 		if _, throttle := retry.DefaultThrottleErrorCodes[code]; throttle {
-			return errcode.Wrap(err, errcode.Throttled, "Secrets Manager is throttling requests")
+			return errcode.Wrap(err, errcode.Throttled, "Secrets Manager is throttling requests (%s)", code)
 		}
 		switch code {
 		case "AccessDeniedException", "AccessDenied", "UnrecognizedClientException",
 			"InvalidSignatureException", "ExpiredTokenException", "IncompleteSignature":
-			return errcode.Wrap(err, errcode.Forbidden, "the function is not allowed to do this in Secrets Manager")
+			return errcode.Wrap(err, errcode.Forbidden, "the function is not allowed to do this in Secrets Manager (%s)", code)
 		}
-		return errcode.Wrap(err, errcode.Upstream, "Secrets Manager failed")
+		return errcode.Wrap(err, errcode.Upstream, "Secrets Manager failed (%s)", code)
 	default:
 		// No API error at all: the request never got an answer.
 		return errcode.Wrap(err, errcode.Upstream, "Secrets Manager could not be reached")

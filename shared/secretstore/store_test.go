@@ -125,7 +125,7 @@ func TestCreate(t *testing.T) {
 			describe: func(*secretsmanager.DescribeSecretInput) (*secretsmanager.DescribeSecretOutput, error) {
 				return nil, &types.ResourceNotFoundException{}
 			},
-			code: errcode.Invalid, rule: "rejected the request: bad",
+			code: errcode.Invalid, rule: "rejected the request (InvalidRequestException): bad",
 		},
 		{
 			name:  "the look-up fails",
