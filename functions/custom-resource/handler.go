@@ -10,7 +10,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strings"
+	"time"
+	"unicode"
 
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -19,9 +22,11 @@ import (
 	"github.com/dbcreds/provisioner/shared/provision"
 )
 
-// secretCreator is the core's Create.
-type secretCreator interface {
-	Create(ctx context.Context, r provision.Request, idempotencyKey string) (provision.Result, error)
+// lifecycle is the core's resource lifecycle.
+type lifecycle interface {
+	Create(ctx context.Context, res provision.Resource, r provision.Request) (provision.Result, error)
+	Update(ctx context.Context, res provision.Resource, id string, old, now provision.Request) (provision.Result, error)
+	Delete(ctx context.Context, res provision.Resource, id string, opts provision.DeleteOptions) (bool, error)
 }
 
 // responder sends the answer to CloudFormation's presigned URL.
@@ -30,84 +35,206 @@ type responder interface {
 }
 
 type handler struct {
-	secrets   secretCreator
+	secrets   lifecycle
 	responder responder
 }
 
-// notProperties are the properties CloudFormation or the delete path reads,
-// not part of the secret's request.
-var notProperties = []string{"ServiceToken", "RecoveryWindowInDays", "ForceDeleteWithoutRecovery"}
+const (
+	// maxResponseBytes is CloudFormation's limit on the whole answer.
+	maxResponseBytes = 4096
+	// sendAttempts, each bounded by sendTimeout, deliver the answer.
+	sendAttempts = 3
+	sendTimeout  = 2 * time.Second
+)
 
-// handle answers one CloudFormation request. It returns an error only when
-// the answer could not be delivered, so that Lambda retries the invocation;
-// the retry is idempotent and delivers the same answer.
+// deletionProperties are read on Delete, not part of the secret's request.
+var deletionProperties = []string{"RecoveryWindowInDays", "ForceDeleteWithoutRecovery"}
+
+// handle answers one CloudFormation request, always: on success, on error,
+// on a panic, and when Secrets Manager is still busy close to the deadline,
+// so a stack never waits out CloudFormation's hour. It returns an error only
+// when the answer could not be delivered, so that Lambda retries the
+// invocation; the retry is idempotent and delivers the same answer.
 func (h *handler) handle(ctx context.Context, event cfn.Event) error {
-	resp := h.respond(ctx, event)
 	log := slog.With("requestType", event.RequestType, "stackId", event.StackID,
 		"logicalResourceId", event.LogicalResourceID, "cfnRequestId", event.RequestID)
+	workCtx, cancel := workContext(ctx)
+	defer cancel()
+	resp := h.respond(workCtx, log, event)
+	body := fit(resp)
 	log.InfoContext(ctx, "answering CloudFormation", "status", resp.Status,
 		"physicalResourceId", resp.PhysicalResourceID, "reason", resp.Reason)
-	if err := h.send(ctx, event.ResponseURL, resp); err != nil {
+	if err := h.send(ctx, event.ResponseURL, body); err != nil {
 		log.ErrorContext(ctx, "could not deliver the answer to CloudFormation", "error", err)
 		return err
 	}
 	return nil
 }
 
-func (h *handler) respond(ctx context.Context, event cfn.Event) *cfn.Response {
+// workContext leaves room before the Lambda deadline to deliver the answer:
+// a quarter of the time left, at least one second and at most five.
+func workContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	reserve := min(5*time.Second, max(time.Second, time.Until(deadline)/4))
+	return context.WithDeadline(ctx, deadline.Add(-reserve))
+}
+
+type outcome struct {
+	physicalID string
+	data       map[string]any
+	err        error
+}
+
+// respond runs the request and builds the answer. The work runs apart so
+// that neither a panic nor a call that outlives the deadline can keep the
+// answer from being sent.
+func (h *handler) respond(ctx context.Context, log *slog.Logger, event cfn.Event) *cfn.Response {
+	done := make(chan outcome, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				log.ErrorContext(ctx, "panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				done <- outcome{err: errcode.New(errcode.Internal, "internal error")}
+			}
+		}()
+		done <- h.run(ctx, event)
+	}()
+	var out outcome
+	select {
+	case out = <-done:
+	case <-ctx.Done():
+		out.err = errcode.New(errcode.Upstream, "Secrets Manager did not finish before the function's deadline; nothing more will be done for this request, retry the stack operation")
+	}
+
 	resp := cfn.NewResponse(&event)
 	resp.NoEcho = true // Data names the secret; keep it out of console output all the same
 	resp.Status = cfn.StatusSuccess
-	resp.PhysicalResourceID = event.PhysicalResourceID
-
-	switch event.RequestType {
-	case cfn.RequestCreate:
-		result, err := h.create(ctx, event)
-		if err != nil {
-			fail(ctx, resp, err)
-			// Not an ARN: a Delete for it (after the rollback) touches nothing.
+	resp.PhysicalResourceID = out.physicalID
+	resp.Data = out.data
+	if out.err != nil {
+		public := errcode.Public(out.err)
+		log.ErrorContext(ctx, "request failed", "error", public)
+		resp.Status = cfn.StatusFailed
+		resp.Reason = reason(ctx, public)
+		resp.Data = nil
+	}
+	if resp.PhysicalResourceID == "" {
+		// A failed Create has no secret: the request id is no ARN, so the
+		// Delete that follows touches nothing. Otherwise keep what we had.
+		resp.PhysicalResourceID = event.PhysicalResourceID
+		if resp.PhysicalResourceID == "" {
 			resp.PhysicalResourceID = event.RequestID
-			return resp
 		}
-		resp.PhysicalResourceID = result.ARN
-		resp.Data = map[string]any{
-			"Arn":       result.ARN,
-			"Name":      result.Name,
-			"VersionId": result.VersionID,
-			"Username":  result.Username,
-		}
-	case cfn.RequestUpdate, cfn.RequestDelete:
-		// Updates and deletes arrive with the custom-resource lifecycle work;
-		// until then they change nothing and keep the secret.
-		slog.WarnContext(ctx, "request type not yet acted on; the secret is kept as it is", "requestType", event.RequestType)
-	default:
-		fail(ctx, resp, errcode.Invalidf("RequestType", "must be Create, Update or Delete, got %q", event.RequestType))
 	}
 	return resp
 }
 
-func (h *handler) create(ctx context.Context, event cfn.Event) (provision.Result, error) {
-	properties := make(map[string]any, len(event.ResourceProperties))
-	for k, v := range event.ResourceProperties {
-		if !isNotProperty(k) {
-			properties[k] = v
+func (h *handler) run(ctx context.Context, event cfn.Event) outcome {
+	res := resource(ctx, event)
+	switch event.RequestType {
+	case cfn.RequestCreate:
+		r, err := request(event.ResourceProperties)
+		if err != nil {
+			return outcome{err: err}
 		}
+		return answer(h.secrets.Create(ctx, res, r))
+	case cfn.RequestUpdate:
+		now, err := request(event.ResourceProperties)
+		if err != nil {
+			return outcome{err: err}
+		}
+		// The old properties were valid once; if they no longer read, the
+		// update goes on as though nothing but the name were known.
+		old, _ := request(event.OldResourceProperties)
+		return answer(h.secrets.Update(ctx, res, event.PhysicalResourceID, old, now))
+	case cfn.RequestDelete:
+		opts, _ := deletion(event.ResourceProperties)
+		deleted, err := h.secrets.Delete(ctx, res, event.PhysicalResourceID, opts)
+		if err == nil && !deleted {
+			slog.InfoContext(ctx, "nothing to delete: not a secret of ours, already gone or scheduled for deletion", "physicalResourceId", event.PhysicalResourceID)
+		}
+		return outcome{physicalID: event.PhysicalResourceID, err: err}
 	}
-	raw, err := json.Marshal(properties)
-	if err != nil {
-		return provision.Result{}, errcode.Wrap(err, errcode.Invalid, "ResourceProperties could not be read")
-	}
-	req, err := provision.DecodeRequest(raw)
-	if err != nil {
-		return provision.Result{}, err
-	}
-	// The request id is unique per CloudFormation request and repeated on
-	// Lambda's retries of it.
-	return h.secrets.Create(ctx, req, event.StackID+"/"+event.LogicalResourceID+"/"+event.RequestID)
+	return outcome{err: errcode.Invalidf("RequestType", "must be Create, Update or Delete, got %q", event.RequestType)}
 }
 
-func isNotProperty(key string) bool {
-	for _, p := range notProperties {
+func answer(result provision.Result, err error) outcome {
+	if err != nil {
+		return outcome{err: err}
+	}
+	return outcome{physicalID: result.ARN, data: map[string]any{
+		"Arn":       result.ARN,
+		"Name":      result.Name,
+		"VersionId": result.VersionID,
+		"Username":  result.Username,
+	}}
+}
+
+// resource identifies the stack resource: the generated-name base, the
+// account, the idempotency key (the request id, repeated on Lambda's
+// retries) and the provenance tags that let a rollback recognise the
+// resource's own secret.
+func resource(ctx context.Context, event cfn.Event) provision.Resource {
+	stackName := event.StackID
+	if parts := strings.Split(event.StackID, "/"); len(parts) >= 2 {
+		stackName = parts[1]
+	}
+	res := provision.Resource{
+		NameBase:       stackName + "-" + event.LogicalResourceID,
+		IdempotencyKey: event.StackID + "/" + event.LogicalResourceID + "/" + event.RequestID,
+		Provenance:     provision.Provenance{By: event.StackID + "#" + event.LogicalResourceID, Via: "cloudformation"},
+	}
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		if parts := strings.Split(lc.InvokedFunctionArn, ":"); len(parts) > 4 {
+			res.Account = parts[4]
+		}
+	}
+	return res
+}
+
+// request decodes the resource properties, less ServiceToken and the
+// deletion properties, which are checked here so that a stack cannot carry
+// settings that would fail only at its deletion.
+func request(properties map[string]any) (provision.Request, error) {
+	if _, err := deletion(properties); err != nil {
+		return provision.Request{}, err
+	}
+	own := make(map[string]any, len(properties))
+	for k, v := range properties {
+		if !strings.EqualFold(k, "ServiceToken") && !isDeletionProperty(k) {
+			own[k] = v
+		}
+	}
+	raw, err := json.Marshal(own)
+	if err != nil {
+		return provision.Request{}, errcode.Wrap(err, errcode.Invalid, "ResourceProperties could not be read")
+	}
+	return provision.DecodeRequest(raw)
+}
+
+func deletion(properties map[string]any) (provision.DeleteOptions, error) {
+	own := map[string]any{}
+	for k, v := range properties {
+		if isDeletionProperty(k) {
+			own[k] = v
+		}
+	}
+	var opts provision.DeleteOptions
+	raw, err := json.Marshal(own)
+	if err == nil {
+		err = provision.Decode(raw, &opts)
+	}
+	if err == nil {
+		err = opts.Check()
+	}
+	return opts, err
+}
+
+func isDeletionProperty(key string) bool {
+	for _, p := range deletionProperties {
 		if strings.EqualFold(key, p) {
 			return true
 		}
@@ -115,30 +242,106 @@ func isNotProperty(key string) bool {
 	return false
 }
 
-// fail marks resp FAILED with a reason CloudFormation shows to the stack's
-// operator: the caller-safe message, never internal details.
-func fail(ctx context.Context, resp *cfn.Response, err error) {
-	public := errcode.Public(err)
-	slog.ErrorContext(ctx, "request failed", "error", public)
-	resp.Status = cfn.StatusFailed
-	resp.Reason = public.Error()
-	if public.Code == errcode.Internal {
+// reason is what the stack's operator reads: the property in the template's
+// own spelling and the rule, or the Secrets Manager error code; never
+// internal details.
+func reason(ctx context.Context, e *errcode.Error) string {
+	text := e.Message
+	if e.Field != "" {
+		text = property(e.Field) + ": " + e.Message
+	}
+	if e.Code == errcode.Internal {
 		if lc, ok := lambdacontext.FromContext(ctx); ok {
-			resp.Reason += " (see the function's log, request " + lc.AwsRequestID + ")"
+			text += " (see the function's log, request " + lc.AwsRequestID + ")"
 		}
 	}
+	return text
 }
 
-// send PUTs the answer to the presigned URL. The URL's query string is a
-// credential, so no error or log line may carry it.
-func (h *handler) send(ctx context.Context, responseURL string, resp *cfn.Response) error {
-	body, err := json.Marshal(resp)
-	if err != nil {
-		return fmt.Errorf("encoding the answer: %w", err)
+// property spells a request field as a CloudFormation property:
+// replicaRegions[0].kmsKeyId is ReplicaRegions[0].KmsKeyId.
+func property(field string) string {
+	parts := strings.Split(field, ".")
+	for i, p := range parts {
+		if strings.HasPrefix(p, "dbname") {
+			p = "DbName" + strings.TrimPrefix(p, "dbname")
+		}
+		r := []rune(p)
+		if len(r) > 0 {
+			r[0] = unicode.ToUpper(r[0])
+		}
+		parts[i] = string(r)
 	}
+	return strings.Join(parts, ".")
+}
+
+// fit encodes resp within CloudFormation's 4096 bytes, cutting the reason
+// and saying so rather than failing to answer at all. Escaping makes some
+// characters several bytes of JSON, so the longest start of the reason that
+// fits is searched for.
+func fit(resp *cfn.Response) []byte {
+	const note = " [cut: too long for CloudFormation]"
+	body, _ := json.Marshal(resp)
+	if len(body) <= maxResponseBytes {
+		return body
+	}
+	reason := []rune(resp.Reason)
+	encode := func(n int) []byte {
+		resp.Reason = string(reason[:n]) + note
+		b, _ := json.Marshal(resp)
+		return b
+	}
+	lo, hi := 0, len(reason) // the longest fitting start is in [lo, hi]
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if len(encode(mid)) <= maxResponseBytes {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	body = encode(lo)
+	if len(body) > maxResponseBytes {
+		resp.Data = nil // never the case with our Data; an answer matters more
+		body, _ = json.Marshal(resp)
+	}
+	return body
+}
+
+// send PUTs the answer to the presigned URL, a few times if need be, each
+// try bounded. The URL's query string is a credential, so no error or log
+// line carries it.
+func (h *handler) send(ctx context.Context, responseURL string, body []byte) error {
+	var err error
+	for attempt := 1; attempt <= sendAttempts; attempt++ {
+		if err = h.put(ctx, responseURL, body); err == nil {
+			return nil
+		}
+		var permanent *permanentError
+		if errors.As(err, &permanent) || ctx.Err() != nil {
+			break
+		}
+		slog.WarnContext(ctx, "answer not delivered, trying again", "attempt", attempt, "error", err)
+		select {
+		case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+		case <-ctx.Done():
+		}
+	}
+	return err
+}
+
+type permanentError struct{ status int }
+
+func (e *permanentError) Error() string {
+	return fmt.Sprintf("the ResponseURL answered %d", e.status)
+}
+
+func (h *handler) put(ctx context.Context, responseURL string, body []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, responseURL, bytes.NewReader(body))
 	if err != nil {
-		return errors.New("the ResponseURL is not a valid URL")
+		return &permanentError{}
 	}
 	// The URL is presigned without a content type; sending one breaks the signature.
 	req.Header.Del("Content-Type")
@@ -152,8 +355,12 @@ func (h *handler) send(ctx context.Context, responseURL string, resp *cfn.Respon
 	}
 	defer res.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(res.Body, 1<<16))
-	if res.StatusCode != http.StatusOK {
+	switch {
+	case res.StatusCode == http.StatusOK:
+		return nil
+	case res.StatusCode >= 500:
 		return fmt.Errorf("sending the answer: the ResponseURL answered %d", res.StatusCode)
+	default:
+		return &permanentError{status: res.StatusCode}
 	}
-	return nil
 }

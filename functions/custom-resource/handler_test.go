@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/cfn"
 
@@ -17,60 +19,91 @@ import (
 	"github.com/dbcreds/provisioner/shared/provision/provisiontest"
 )
 
+// fakeLifecycle stands in for the core; each method is a function field.
+type fakeLifecycle struct {
+	create func(provision.Resource, provision.Request) (provision.Result, error)
+	update func(provision.Resource, string, provision.Request, provision.Request) (provision.Result, error)
+	delete func(provision.Resource, string, provision.DeleteOptions) (bool, error)
+}
+
+func (f *fakeLifecycle) Create(_ context.Context, res provision.Resource, r provision.Request) (provision.Result, error) {
+	return f.create(res, r)
+}
+
+func (f *fakeLifecycle) Update(_ context.Context, res provision.Resource, id string, old, now provision.Request) (provision.Result, error) {
+	return f.update(res, id, old, now)
+}
+
+func (f *fakeLifecycle) Delete(_ context.Context, res provision.Resource, id string, opts provision.DeleteOptions) (bool, error) {
+	return f.delete(res, id, opts)
+}
+
 // receiver stands in for the presigned S3 URL and records what arrives.
 type receiver struct {
-	status      int
-	method      string
-	contentType string
-	body        cfn.Response
+	statuses []int // answered in turn; the last one repeats
+	mu       sync.Mutex
+	attempts int
+	method   string
+	ctype    string
+	raw      []byte
+	body     cfn.Response
 }
 
 func (rc *receiver) start(t *testing.T) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc.method, rc.contentType = r.Method, r.Header.Get("Content-Type")
-		raw, _ := io.ReadAll(r.Body)
-		if err := json.Unmarshal(raw, &rc.body); err != nil {
-			t.Errorf("the answer is not JSON: %s", raw)
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		rc.attempts++
+		rc.method, rc.ctype = r.Method, r.Header.Get("Content-Type")
+		rc.raw, _ = io.ReadAll(r.Body)
+		if err := json.Unmarshal(rc.raw, &rc.body); err != nil {
+			t.Errorf("the answer is not JSON: %s", rc.raw)
 		}
-		w.WriteHeader(rc.status)
+		w.WriteHeader(rc.statuses[min(rc.attempts, len(rc.statuses))-1])
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL + "/stack-response?X-Amz-Signature=SIGNATURE-SECRET"
 }
 
-func loadEvent(t *testing.T, name string) cfn.Event {
+func loadEvent(t *testing.T, name string, rc *receiver) cfn.Event {
 	var e cfn.Event
 	provisiontest.Event(t, name, &e)
+	if rc != nil {
+		e.ResponseURL = rc.start(t)
+	}
 	return e
 }
 
 const arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:app/orders/postgres-AbCdEf"
 
-func created(provision.Request, string) (provision.Result, error) {
-	return provision.Result{ARN: arn, Name: "app/orders/postgres", VersionID: "v-1", Username: "orders_app"}, nil
+var result = provision.Result{ARN: arn, Name: "app/orders/postgres", VersionID: "v-1", Username: "orders_app"}
+
+func handle(t *testing.T, secrets lifecycle, event cfn.Event) error {
+	t.Helper()
+	return (&handler{secrets: secrets, responder: http.DefaultClient}).handle(context.Background(), event)
 }
 
 func TestCreate(t *testing.T) {
-	event := loadEvent(t, "custom-resource-create.json")
-	rc := &receiver{status: http.StatusOK}
-	event.ResponseURL = rc.start(t)
+	rc := &receiver{statuses: []int{200}}
+	event := loadEvent(t, "custom-resource-create.json", rc)
+	var gotRes provision.Resource
 	var got provision.Request
-	var gotKey string
-	secrets := &provisiontest.Creator{CreateFunc: func(r provision.Request, key string) (provision.Result, error) {
-		got, gotKey = r, key
-		return created(r, key)
+	secrets := &fakeLifecycle{create: func(res provision.Resource, r provision.Request) (provision.Result, error) {
+		gotRes, got = res, r
+		return result, nil
 	}}
-	if err := (&handler{secrets: secrets, responder: http.DefaultClient}).handle(context.Background(), event); err != nil {
+	if err := handle(t, secrets, event); err != nil {
 		t.Fatal(err)
 	}
 	if got.Name != "app/orders/postgres" || got.Engine != "postgres" || got.Port == nil || *got.Port != 5432 || len(got.ReplicaRegions) != 1 || len(got.Tags) != 2 {
 		t.Fatalf("the core got %+v", got)
 	}
-	if !strings.Contains(gotKey, event.RequestID) {
-		t.Fatalf("idempotency key %q does not follow the request id", gotKey)
+	if gotRes.NameBase != "orders-OrdersDbSecret" || !strings.HasSuffix(gotRes.IdempotencyKey, event.RequestID) ||
+		gotRes.Provenance != (provision.Provenance{By: event.StackID + "#OrdersDbSecret", Via: "cloudformation"}) {
+		t.Fatalf("resource %+v", gotRes)
 	}
-	if rc.method != http.MethodPut || rc.contentType != "" {
-		t.Fatalf("answer sent as %s with content type %q; the presigned URL wants a PUT without one", rc.method, rc.contentType)
+	if rc.method != http.MethodPut || rc.ctype != "" {
+		t.Fatalf("answer sent as %s with content type %q; the presigned URL wants a PUT without one", rc.method, rc.ctype)
 	}
 	b := rc.body
 	if b.Status != cfn.StatusSuccess || b.PhysicalResourceID != arn || !b.NoEcho || b.RequestID != event.RequestID ||
@@ -88,7 +121,9 @@ func TestCreate(t *testing.T) {
 	}
 }
 
-func TestCreateFailures(t *testing.T) {
+// TestFailedReasons: every failure says which property and which rule, in
+// the template's spelling, and never internal details.
+func TestFailedReasons(t *testing.T) {
 	tests := []struct {
 		name       string
 		properties map[string]any
@@ -96,27 +131,29 @@ func TestCreateFailures(t *testing.T) {
 		reason     string
 		hidden     string
 	}{
-		{"a rule the core enforces", nil, errcode.Invalidf("replicaRegions[0].region", "%q is not a Region name", "Europe"), "replicaRegions[0].region", ""},
-		{"a property of the wrong form", map[string]any{"Port": "fifty"}, nil, "port: must be a whole number", ""},
+		{"a rule the core enforces", nil, errcode.Invalidf("replicaRegions[0].region", "%q is not a Region name", "Europe"), `ReplicaRegions[0].Region: "Europe" is not a Region name`, ""},
+		{"a property of the wrong form", map[string]any{"Port": "fifty"}, nil, "Port: must be a whole number", ""},
 		{"an unknown property", map[string]any{"Colour": "blue"}, nil, "Colour: is not a known field", ""},
-		{"a conflict", nil, errcode.New(errcode.Conflict, "secret %q already exists", "app/orders/postgres"), "already exists", ""},
+		{"dbname spelled as in templates", nil, errcode.Invalidf("dbname", "is required for oracle"), "DbName: is required for oracle", ""},
+		{"a recovery window out of range", map[string]any{"RecoveryWindowInDays": "3"}, nil, "RecoveryWindowInDays: must be between 7 and 30", ""},
+		{"recovery window and force together", map[string]any{"RecoveryWindowInDays": "7", "ForceDeleteWithoutRecovery": "true"}, nil, "ForceDeleteWithoutRecovery: cannot be true with recoveryWindowInDays", ""},
+		{"a Secrets Manager error code", nil, errcode.New(errcode.Upstream, "Secrets Manager failed (InternalServiceError)"), "InternalServiceError", ""},
 		{"a bug of ours", nil, errors.New("nil pointer at 0xdeadbeef in db.internal:5432"), "internal error", "0xdeadbeef"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			event := loadEvent(t, "custom-resource-create.json")
-			rc := &receiver{status: http.StatusOK}
-			event.ResponseURL = rc.start(t)
+			rc := &receiver{statuses: []int{200}}
+			event := loadEvent(t, "custom-resource-create.json", rc)
 			for k, v := range tt.properties {
 				event.ResourceProperties[k] = v
 			}
-			secrets := &provisiontest.Creator{CreateFunc: func(r provision.Request, key string) (provision.Result, error) {
-				if tt.err != nil {
-					return provision.Result{}, tt.err
+			secrets := &fakeLifecycle{create: func(provision.Resource, provision.Request) (provision.Result, error) {
+				if tt.err == nil {
+					return result, nil
 				}
-				return created(r, key)
+				return provision.Result{}, tt.err
 			}}
-			if err := (&handler{secrets: secrets, responder: http.DefaultClient}).handle(context.Background(), event); err != nil {
+			if err := handle(t, secrets, event); err != nil {
 				t.Fatal(err)
 			}
 			b := rc.body
@@ -133,44 +170,155 @@ func TestCreateFailures(t *testing.T) {
 	}
 }
 
-// TestUpdateAndDeleteKeepTheSecret: until the lifecycle work lands they
-// change nothing, call nothing, and answer with the same physical id.
-func TestUpdateAndDeleteKeepTheSecret(t *testing.T) {
-	for _, name := range []string{"custom-resource-update.json", "custom-resource-delete.json"} {
-		t.Run(name, func(t *testing.T) {
-			event := loadEvent(t, name)
-			rc := &receiver{status: http.StatusOK}
-			event.ResponseURL = rc.start(t)
-			secrets := &provisiontest.Creator{CreateFunc: created}
-			if err := (&handler{secrets: secrets, responder: http.DefaultClient}).handle(context.Background(), event); err != nil {
-				t.Fatal(err)
-			}
-			if rc.body.Status != cfn.StatusSuccess || rc.body.PhysicalResourceID != event.PhysicalResourceID || secrets.Calls() != 0 {
-				t.Fatalf("answer %+v after %d core calls", rc.body, secrets.Calls())
-			}
-		})
+func TestUpdate(t *testing.T) {
+	rc := &receiver{statuses: []int{200}}
+	event := loadEvent(t, "custom-resource-update.json", rc)
+	replaced := provision.Result{ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:app/orders/new-GhIjKl", Name: "app/orders/new", VersionID: "v-9"}
+	secrets := &fakeLifecycle{update: func(res provision.Resource, id string, old, now provision.Request) (provision.Result, error) {
+		if id != event.PhysicalResourceID || old.Host != "orders.cluster-c1x2y3z4.us-east-1.rds.amazonaws.com" || now.Host != "orders-v2.cluster-c1x2y3z4.us-east-1.rds.amazonaws.com" {
+			t.Errorf("the core got id %q, old %+v, now %+v", id, old, now)
+		}
+		return replaced, nil
+	}}
+	if err := handle(t, secrets, event); err != nil {
+		t.Fatal(err)
+	}
+	if rc.body.Status != cfn.StatusSuccess || rc.body.PhysicalResourceID != replaced.ARN || rc.body.Data["VersionId"] != "v-9" {
+		t.Fatalf("answer %+v: want the id the core returned", rc.body)
+	}
+
+	// A failed update keeps the physical id, so CloudFormation rolls back
+	// instead of replacing anything.
+	rc = &receiver{statuses: []int{200}}
+	event = loadEvent(t, "custom-resource-update.json", rc)
+	secrets.update = func(provision.Resource, string, provision.Request, provision.Request) (provision.Result, error) {
+		return provision.Result{}, errcode.Invalidf("kmsKeyId", "too long")
+	}
+	handle(t, secrets, event)
+	if rc.body.Status != cfn.StatusFailed || rc.body.PhysicalResourceID != event.PhysicalResourceID {
+		t.Fatalf("answer %+v", rc.body)
 	}
 }
 
-// TestDeliveryFailureIsRetriedAndHidesTheURL: an undelivered answer is an
-// error, so Lambda retries, and its text holds no part of the presigned
-// query string.
-func TestDeliveryFailureIsRetriedAndHidesTheURL(t *testing.T) {
-	rejecting := &receiver{status: http.StatusForbidden}
-	closed := httptest.NewServer(http.NotFoundHandler())
-	closedURL := closed.URL + "/stack-response?X-Amz-Signature=SIGNATURE-SECRET"
-	closed.Close()
-	for name, url := range map[string]string{"rejected": rejecting.start(t), "unreachable": closedURL} {
-		t.Run(name, func(t *testing.T) {
-			event := loadEvent(t, "custom-resource-create.json")
-			event.ResponseURL = url
-			err := (&handler{secrets: &provisiontest.Creator{CreateFunc: created}, responder: http.DefaultClient}).handle(context.Background(), event)
-			if err == nil {
-				t.Fatal("an undelivered answer must be an error")
+func TestDelete(t *testing.T) {
+	rc := &receiver{statuses: []int{200}}
+	event := loadEvent(t, "custom-resource-delete.json", rc)
+	var gotOpts provision.DeleteOptions
+	secrets := &fakeLifecycle{delete: func(_ provision.Resource, id string, opts provision.DeleteOptions) (bool, error) {
+		gotOpts = opts
+		return true, nil
+	}}
+	if err := handle(t, secrets, event); err != nil {
+		t.Fatal(err)
+	}
+	if rc.body.Status != cfn.StatusSuccess || rc.body.PhysicalResourceID != event.PhysicalResourceID ||
+		gotOpts.RecoveryWindowInDays == nil || *gotOpts.RecoveryWindowInDays != 7 {
+		t.Fatalf("answer %+v, options %+v", rc.body, gotOpts)
+	}
+}
+
+func TestPanicStillAnswers(t *testing.T) {
+	rc := &receiver{statuses: []int{200}}
+	event := loadEvent(t, "custom-resource-create.json", rc)
+	secrets := &fakeLifecycle{create: func(provision.Resource, provision.Request) (provision.Result, error) {
+		var m map[string]int
+		m["boom"]++ // a nil map write panics
+		return result, nil
+	}}
+	if err := handle(t, secrets, event); err != nil {
+		t.Fatal(err)
+	}
+	if rc.body.Status != cfn.StatusFailed || rc.body.Reason != "internal error" {
+		t.Fatalf("answer %+v, want FAILED: internal error", rc.body)
+	}
+}
+
+// TestDeadline: a Secrets Manager call that never returns still ends in a
+// FAILED answer, delivered before the Lambda deadline.
+func TestDeadline(t *testing.T) {
+	rc := &receiver{statuses: []int{200}}
+	event := loadEvent(t, "custom-resource-create.json", rc)
+	release := make(chan struct{})
+	defer close(release)
+	secrets := &fakeLifecycle{create: func(provision.Resource, provision.Request) (provision.Result, error) {
+		<-release // ignores its context, as a stuck call might
+		return result, nil
+	}}
+	deadline := time.Now().Add(3 * time.Second)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	if err := (&handler{secrets: secrets, responder: http.DefaultClient}).handle(ctx, event); err != nil {
+		t.Fatal(err)
+	}
+	if answered := time.Now(); answered.After(deadline) {
+		t.Fatalf("answered %v after the deadline", answered.Sub(deadline))
+	}
+	if rc.body.Status != cfn.StatusFailed || !strings.Contains(rc.body.Reason, "deadline") {
+		t.Fatalf("answer %+v", rc.body)
+	}
+}
+
+// TestAnswerFitsCloudFormation: an answer over 4096 bytes has its reason cut,
+// and says so, rather than being refused.
+func TestAnswerFitsCloudFormation(t *testing.T) {
+	rc := &receiver{statuses: []int{200}}
+	event := loadEvent(t, "custom-resource-create.json", rc)
+	long := strings.Repeat(`<"quoted" & escaped> `, 500)
+	secrets := &fakeLifecycle{create: func(provision.Resource, provision.Request) (provision.Result, error) {
+		return provision.Result{}, errcode.Invalidf("engine", "unknown engine %q", long)
+	}}
+	handle(t, secrets, event)
+	if len(rc.raw) > maxResponseBytes || len(rc.raw) < maxResponseBytes-64 {
+		t.Fatalf("answer of %d bytes, want just within %d", len(rc.raw), maxResponseBytes)
+	}
+	if rc.body.Status != cfn.StatusFailed || !strings.HasPrefix(rc.body.Reason, `Engine: unknown engine "<\"quoted\"`) ||
+		!strings.HasSuffix(rc.body.Reason, "[cut: too long for CloudFormation]") {
+		t.Fatalf("reason %q", rc.body.Reason)
+	}
+}
+
+func TestDelivery(t *testing.T) {
+	tests := []struct {
+		name     string
+		statuses []int
+		attempts int
+		ok       bool
+	}{
+		{"delivered at once", []int{200}, 1, true},
+		{"delivered after two server errors", []int{500, 503, 200}, 3, true},
+		{"server errors every time", []int{500}, sendAttempts, false},
+		{"refused: no point trying again", []int{403}, 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rc := &receiver{statuses: tt.statuses}
+			event := loadEvent(t, "custom-resource-create.json", rc)
+			err := handle(t, &fakeLifecycle{create: func(provision.Resource, provision.Request) (provision.Result, error) { return result, nil }}, event)
+			if (err == nil) != tt.ok || rc.attempts != tt.attempts {
+				t.Fatalf("error %v after %d attempts; want ok=%v after %d", err, rc.attempts, tt.ok, tt.attempts)
 			}
-			if strings.Contains(err.Error(), "SIGNATURE-SECRET") || strings.Contains(err.Error(), "X-Amz") {
+			if err != nil && strings.Contains(err.Error(), "SIGNATURE-SECRET") {
 				t.Fatalf("the error shows the presigned URL: %v", err)
 			}
 		})
+	}
+	closed := httptest.NewServer(http.NotFoundHandler())
+	event := loadEvent(t, "custom-resource-create.json", nil)
+	event.ResponseURL = closed.URL + "/stack-response?X-Amz-Signature=SIGNATURE-SECRET"
+	closed.Close()
+	err := handle(t, &fakeLifecycle{create: func(provision.Resource, provision.Request) (provision.Result, error) { return result, nil }}, event)
+	if err == nil || strings.Contains(err.Error(), "SIGNATURE-SECRET") || strings.Contains(err.Error(), "X-Amz") {
+		t.Fatalf("unreachable receiver: got %v, want an error without the URL", err)
+	}
+}
+
+func TestProperty(t *testing.T) {
+	for field, want := range map[string]string{
+		"port": "Port", "dbname": "DbName", "masterSecretArn": "MasterSecretArn",
+		"replicaRegions[1].kmsKeyId": "ReplicaRegions[1].KmsKeyId", "tags.team": "Tags.Team", "": "",
+	} {
+		if got := property(field); got != want {
+			t.Errorf("property(%q) = %q, want %q", field, got, want)
+		}
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -18,11 +17,11 @@ import (
 
 func main() {
 	slog.SetDefault(lambdacontext.NewLogger())
-	service, err := provision.ServiceFromEnv(context.Background())
+	secrets, err := provision.LifecycleFromEnv(context.Background())
 	if err != nil {
 		slog.Error("cannot start", "error", err)
 		os.Exit(1)
 	}
-	h := &handler{secrets: service, responder: &http.Client{Timeout: 10 * time.Second}}
+	h := &handler{secrets: secrets, responder: &http.Client{}} // each try has its own timeout
 	lambda.Start(h.handle)
 }
