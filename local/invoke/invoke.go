@@ -42,6 +42,9 @@ type Options struct {
 	Env map[string]string
 	// Logs receives the function's own output (its JSON log lines).
 	Logs io.Writer
+	// Timeout replaces the template's, to try the function's deadline
+	// handling without waiting for the real one.
+	Timeout time.Duration
 }
 
 // Outcome is what the invocation produced.
@@ -75,6 +78,9 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if opts.Timeout > 0 {
+		fn.Timeout = opts.Timeout
 	}
 	bootstrap, err := filepath.Abs(opts.Bootstrap)
 	if err != nil {

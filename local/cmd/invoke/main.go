@@ -45,6 +45,7 @@ func run() (int, error) {
 	bootstrap := flag.String("bootstrap", "", "the built bootstrap (default bin/<function>/bootstrap)")
 	overrides := flag.String("parameter-overrides", "", `template parameters, as sam takes them: Key=Value Key2="v 2"`)
 	region := flag.String("region", "us-east-1", "the Region the function runs in")
+	timeout := flag.Duration("timeout", 0, "replaces the template's function timeout (e.g. 5s)")
 	flag.Parse()
 	if *bootstrap == "" {
 		*bootstrap = "bin/" + *function + "/bootstrap"
@@ -81,7 +82,7 @@ func run() (int, error) {
 	fmt.Fprintf(os.Stderr, "== invoking %s with %s; the function's log follows\n", *function, *eventPath)
 	out, err := invoke.Run(context.Background(), invoke.Options{
 		Template: *templatePath, Function: *function, Bootstrap: *bootstrap, Event: event,
-		ParameterOverrides: params, Region: *region, Env: env, Logs: os.Stderr,
+		ParameterOverrides: params, Region: *region, Env: env, Logs: os.Stderr, Timeout: *timeout,
 	})
 	if err != nil {
 		return 0, err
