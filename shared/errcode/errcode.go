@@ -15,13 +15,15 @@ import (
 type Code string
 
 const (
-	Invalid   Code = "invalid"   // the request breaks a rule; retrying cannot help
-	Forbidden Code = "forbidden" // the caller or the function may not do this
-	Conflict  Code = "conflict"  // the secret exists and is not ours
-	NotFound  Code = "not_found" // the thing asked about does not exist
-	Throttled Code = "throttled" // Secrets Manager asked us to slow down; retry later
-	Upstream  Code = "upstream"  // Secrets Manager failed or could not be reached
-	Internal  Code = "internal"  // our own bug
+	Invalid         Code = "invalid"         // the request breaks a rule; retrying cannot help
+	Unauthenticated Code = "unauthenticated" // the caller has no identity
+	Forbidden       Code = "forbidden"       // the caller or the function may not do this
+	Conflict        Code = "conflict"        // the secret exists and is not ours
+	NotFound        Code = "not_found"       // the thing asked about does not exist
+	Throttled       Code = "throttled"       // Secrets Manager asked us to slow down; retry later
+	Upstream        Code = "upstream"        // Secrets Manager answered with a failure
+	Unavailable     Code = "unavailable"     // Secrets Manager could not be reached or did not answer in time
+	Internal        Code = "internal"        // our own bug
 )
 
 // Error is a failure with a code and a caller-safe message.

@@ -14,8 +14,17 @@ import (
 // Environment variables every function reads, set by the template from its
 // parameters, so that every trigger applies them the same way.
 const (
-	EnvNamePrefix      = "SECRET_NAME_PREFIX"      // every secret name must start with it
-	EnvDefaultReplicas = "DEFAULT_REPLICA_REGIONS" // comma-separated; used when a request names none
+	EnvNamePrefix       = "SECRET_NAME_PREFIX"      // every secret name must start with it
+	EnvDefaultReplicas  = "DEFAULT_REPLICA_REGIONS" // comma-separated; used when a request names none
+	EnvCallerScope      = "CALLER_SCOPE"            // none, iam-role or jwt-claim: confines API callers to a sub-prefix
+	EnvCallerScopeClaim = "CALLER_SCOPE_CLAIM"      // the JWT claim naming the caller's sub-prefix (jwt-claim)
+)
+
+// Caller scopes: where an API caller's sub-prefix comes from.
+const (
+	ScopeNone     = "none"      // every caller may use the whole prefix
+	ScopeIAMRole  = "iam-role"  // the IAM role (or user) name: <prefix><role>/
+	ScopeJWTClaim = "jwt-claim" // a JWT claim, e.g. the team: <prefix><claim value>/
 )
 
 // Config is the deployment's policy for every request.
@@ -25,6 +34,9 @@ type Config struct {
 	// Region is the primary Region, where the function runs and creates
 	// secrets; a replica there would be no replica.
 	Region string
+	// CallerScope and CallerScopeClaim confine API callers to a sub-prefix.
+	CallerScope      string
+	CallerScopeClaim string
 }
 
 // ConfigFromEnv reads the configuration; getenv is os.Getenv outside tests.
@@ -40,6 +52,17 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		if region = strings.TrimSpace(region); region != "" {
 			cfg.DefaultReplicas = append(cfg.DefaultReplicas, Replica{Region: region})
 		}
+	}
+	cfg.CallerScope = strings.TrimSpace(getenv(EnvCallerScope))
+	if cfg.CallerScope == "" {
+		cfg.CallerScope = ScopeNone
+	}
+	cfg.CallerScopeClaim = strings.TrimSpace(getenv(EnvCallerScopeClaim))
+	switch {
+	case cfg.CallerScope != ScopeNone && cfg.CallerScope != ScopeIAMRole && cfg.CallerScope != ScopeJWTClaim:
+		return cfg, errcode.New(errcode.Internal, "%s %q: must be %s, %s or %s", EnvCallerScope, cfg.CallerScope, ScopeNone, ScopeIAMRole, ScopeJWTClaim)
+	case cfg.CallerScope == ScopeJWTClaim && cfg.CallerScopeClaim == "":
+		return cfg, errcode.New(errcode.Internal, "%s must name a claim when %s is %s", EnvCallerScopeClaim, EnvCallerScope, ScopeJWTClaim)
 	}
 	if cfg.NamePrefix != "" && !namePattern.MatchString(cfg.NamePrefix) {
 		return cfg, errcode.New(errcode.Internal, "%s %q: may hold only ASCII letters, digits and /_+=.@-", EnvNamePrefix, cfg.NamePrefix)

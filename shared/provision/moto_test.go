@@ -268,10 +268,92 @@ func TestUnreachable(t *testing.T) {
 	c := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = aws.String(closed) })
 	svc := provision.NewService(secretstore.New(c), provision.Config{NamePrefix: "app/", Region: primary})
 	_, err = svc.Create(context.Background(), decode(t, `{"name": "app/x", "secretString": "v"}`), "k")
-	if errcode.Of(err) != errcode.Upstream || !strings.Contains(errcode.Message(err), "could not be reached") {
-		t.Fatalf("got %v, want upstream: could not be reached", err)
+	if errcode.Of(err) != errcode.Unavailable || !strings.Contains(errcode.Message(err), "could not be reached") {
+		t.Fatalf("got %v, want unavailable: could not be reached", err)
 	}
 	if strings.Contains(errcode.Message(err), "127.0.0.1") {
 		t.Fatalf("the caller's message leaks the endpoint: %s", errcode.Message(err))
+	}
+}
+
+func apiService(t *testing.T, scope string) *provision.Service {
+	return provision.NewService(secretstore.New(client(t, primary)), provision.Config{NamePrefix: "app/", Region: primary, CallerScope: scope, CallerScopeClaim: "team"})
+}
+
+// TestCreateForIdempotencyKey: the same key and request replays the first
+// answer; the same key with another request is a conflict, even for another
+// name; another caller's equal key is its own.
+func TestCreateForIdempotencyKey(t *testing.T) {
+	ctx := context.Background()
+	svc := apiService(t, provision.ScopeNone)
+	alice := provision.Caller{ID: "arn:aws:iam::123456789012:user/alice", IAMName: "alice"}
+	bob := provision.Caller{ID: "arn:aws:iam::123456789012:user/bob", IAMName: "bob"}
+	name := uniqueName(t)
+	body := `{"name": "` + name + `", "engine": "mysql", "host": "h"}`
+	key := provision.IdempotencyKey{Key: "key-1", Fingerprint: "fp-a"}
+	first, err := svc.CreateFor(ctx, alice, "http-api", decode(t, body), key)
+	if err != nil || first.Replayed {
+		t.Fatalf("first: %+v, %v", first, err)
+	}
+	again, err := svc.CreateFor(ctx, alice, "http-api", decode(t, body), key)
+	if err != nil || !again.Replayed || again.ARN != first.ARN || again.VersionID != first.VersionID || again.Username != first.Username {
+		t.Fatalf("replay: %+v, %v; want %+v replayed", again, err, first)
+	}
+	for _, other := range []struct{ body, fp string }{
+		{body, "fp-b"}, // same name, another request
+		{`{"name": "` + name + `_other", "engine": "mysql", "host": "h"}`, "fp-c"}, // another name too
+	} {
+		if _, err := svc.CreateFor(ctx, alice, "http-api", decode(t, other.body), provision.IdempotencyKey{Key: "key-1", Fingerprint: other.fp}); errcode.Of(err) != errcode.Conflict ||
+			!strings.Contains(errcode.Message(err), "Idempotency-Key was already used") {
+			t.Fatalf("key reused for %s: got %v, want a conflict", other.fp, err)
+		}
+	}
+	if _, err := client(t, primary).DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name + "_other")}); err == nil {
+		t.Fatal("a reused key created a second secret")
+	}
+	theirs, err := svc.CreateFor(ctx, bob, "http-api", decode(t, `{"name": "`+name+`_bob", "engine": "mysql", "host": "h"}`), key)
+	if err != nil || theirs.Replayed {
+		t.Fatalf("another caller's key: %+v, %v", theirs, err)
+	}
+	tags := map[string]string{}
+	for _, tag := range describeOut(t, first.ARN).Tags {
+		tags[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
+	}
+	if tags["provisioned-by"] != alice.ID || tags["provisioned-via"] != "http-api" || !strings.HasSuffix(tags["idempotency-key"], ".fp-a") {
+		t.Fatalf("tags %v", tags)
+	}
+}
+
+func describeOut(t *testing.T, id string) *secretsmanager.DescribeSecretOutput {
+	t.Helper()
+	out, err := client(t, primary).DescribeSecret(context.Background(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(id)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestScopedCreateAndDescribe(t *testing.T) {
+	ctx := context.Background()
+	svc := apiService(t, provision.ScopeJWTClaim)
+	payments := provision.Caller{ID: "jwt:alice", Claims: map[string]string{"team": "payments"}}
+	name := "app/payments/" + strings.TrimPrefix(uniqueName(t), "app/")
+	created, err := svc.CreateFor(ctx, payments, "http-api", decode(t, `{"name": "`+name+`", "engine": "postgres", "host": "h", "replicaRegions": ["`+replica+`"]}`), provision.IdempotencyKey{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := svc.DescribeFor(ctx, payments, name)
+	if err != nil || d.ARN != created.ARN || len(d.ReplicationStatus) != 1 || d.ReplicationStatus[0].Region != replica || d.Tags["provisioned-by"] != "jwt:alice" {
+		t.Fatalf("describe: %+v, %v", d, err)
+	}
+	orders := provision.Caller{ID: "jwt:bob", Claims: map[string]string{"team": "orders"}}
+	if _, err := svc.DescribeFor(ctx, orders, name); errcode.Of(err) != errcode.Forbidden {
+		t.Fatalf("another team read it: %v", err)
+	}
+	if _, err := svc.CreateFor(ctx, orders, "http-api", decode(t, `{"name": "`+name+`_x", "secretString": "v"}`), provision.IdempotencyKey{}); errcode.Of(err) != errcode.Forbidden {
+		t.Fatalf("another team created under it: %v", err)
+	}
+	if _, err := svc.DescribeFor(ctx, payments, "app/payments/missing"); errcode.Of(err) != errcode.NotFound {
+		t.Fatalf("missing secret: %v", err)
 	}
 }

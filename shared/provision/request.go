@@ -62,12 +62,16 @@ type Request struct {
 type Provenance struct {
 	By  string
 	Via string
+	// Idempotency records the caller's Idempotency-Key (hashed) and the
+	// request it was first used for, so that a reuse can be told apart.
+	Idempotency string
 }
 
 // Tag keys the provisioner sets itself.
 const (
 	TagProvisionedBy  = "provisioned-by"
 	TagProvisionedVia = "provisioned-via"
+	TagIdempotencyKey = "idempotency-key"
 )
 
 // tags are the provenance tags to add; values longer than a tag allows are
@@ -79,6 +83,9 @@ func (p Provenance) tags() Tags {
 	}
 	if p.Via != "" {
 		out = append(out, Tag{Key: TagProvisionedVia, Value: truncateRunes(p.Via, MaxTagValueLength)})
+	}
+	if p.Idempotency != "" {
+		out = append(out, Tag{Key: TagIdempotencyKey, Value: p.Idempotency})
 	}
 	return out
 }

@@ -47,6 +47,9 @@ type Result struct {
 	VersionID         string                      `json:"versionId"`
 	Username          string                      `json:"username,omitempty"`
 	ReplicationStatus []secretstore.ReplicaStatus `json:"replicationStatus"`
+	// Replayed is set when an earlier attempt of the same request had
+	// created the secret and this answer repeats it.
+	Replayed bool `json:"-"`
 }
 
 // Create validates r, generates its credentials and creates the secret.
@@ -69,6 +72,7 @@ func (s *Service) Create(ctx context.Context, r Request, idempotencyKey string) 
 		VersionID:         created.VersionID,
 		Username:          username,
 		ReplicationStatus: created.Replicas,
+		Replayed:          created.Replayed,
 	}, nil
 }
 

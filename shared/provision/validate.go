@@ -35,6 +35,10 @@ func validateName(name string) error {
 		return errcode.Invalidf("name", "must be at most %d characters, got %d", MaxNameLength, len(name))
 	case !namePattern.MatchString(name):
 		return errcode.Invalidf("name", "may hold only ASCII letters, digits and /_+=.@-")
+	case hasBadSegment(name):
+		// Names are flat in Secrets Manager, but tools that map them to paths
+		// (and people reading them) would take these for traversal.
+		return errcode.Invalidf("name", "must not hold empty, \".\" or \"..\" path segments (like \"//\" or \"/../\")")
 	case len(name) >= 7 && name[len(name)-7] == '-':
 		// Secrets Manager appends "-" and six characters to make the ARN, so
 		// such a name would be mistaken for a partial ARN.
@@ -45,6 +49,15 @@ func validateName(name string) error {
 
 // validateTags checks the caller's tags, leaving room for the reserved
 // provenance tags the provisioner adds.
+func hasBadSegment(name string) bool {
+	for _, segment := range strings.Split(strings.TrimPrefix(name, "/"), "/") {
+		if segment == "" || segment == "." || segment == ".." {
+			return true
+		}
+	}
+	return false
+}
+
 func validateTags(tags Tags, reserved int) error {
 	if max := MaxTags - reserved; len(tags) > max {
 		if reserved > 0 {
@@ -66,7 +79,7 @@ func validateTags(tags Tags, reserved int) error {
 		if strings.HasPrefix(strings.ToLower(t.Key), "aws:") {
 			return errcode.Invalidf(indexed("tags", i, "key"), "must not start with \"aws:\", which AWS reserves")
 		}
-		if reserved > 0 && (t.Key == TagProvisionedBy || t.Key == TagProvisionedVia) {
+		if t.Key == TagProvisionedBy || t.Key == TagProvisionedVia || t.Key == TagIdempotencyKey {
 			return errcode.Invalidf(indexed("tags", i, "key"), "%q is set by the provisioner itself", t.Key)
 		}
 		if seen[t.Key] {

@@ -50,7 +50,7 @@ func Classify(err error) error {
 	case errors.As(err, &internal):
 		return errcode.Wrap(err, errcode.Upstream, "Secrets Manager failed (InternalServiceError)")
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return errcode.Wrap(err, errcode.Upstream, "Secrets Manager did not answer in time")
+		return errcode.Wrap(err, errcode.Unavailable, "Secrets Manager did not answer in time")
 	case errors.As(err, &apiErr):
 		code := apiErr.ErrorCode()
 		if _, throttle := retry.DefaultThrottleErrorCodes[code]; throttle {
@@ -64,6 +64,6 @@ func Classify(err error) error {
 		return errcode.Wrap(err, errcode.Upstream, "Secrets Manager failed (%s)", code)
 	default:
 		// No API error at all: the request never got an answer.
-		return errcode.Wrap(err, errcode.Upstream, "Secrets Manager could not be reached")
+		return errcode.Wrap(err, errcode.Unavailable, "Secrets Manager could not be reached")
 	}
 }

@@ -3,6 +3,7 @@ package secretstore
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -65,14 +66,18 @@ func NewManager(client ManagerClient) *Manager {
 
 // Secret is an existing secret's metadata.
 type Secret struct {
-	ARN            string
-	Name           string
-	Description    string
-	KmsKeyID       string
-	Tags           map[string]string
-	Replicas       []ReplicaStatus
-	CurrentVersion string
-	Deleted        bool // scheduled for deletion
+	ARN             string
+	Name            string
+	Description     string
+	KmsKeyID        string
+	Tags            map[string]string
+	Replicas        []ReplicaStatus
+	CurrentVersion  string
+	PrimaryRegion   string
+	CreatedDate     *time.Time
+	LastChangedDate *time.Time
+	DeletedDate     *time.Time
+	Deleted         bool // scheduled for deletion
 }
 
 // ErrNotFound is returned (wrapped) when the secret does not exist.
@@ -80,7 +85,11 @@ var ErrNotFound = errors.New("secret not found")
 
 // Describe returns the secret's metadata; a missing secret is ErrNotFound.
 func (m *Manager) Describe(ctx context.Context, id string) (Secret, error) {
-	out, err := m.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(id)})
+	return describe(ctx, m.client, id)
+}
+
+func describe(ctx context.Context, client DescribeSecretAPI, id string) (Secret, error) {
+	out, err := client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(id)})
 	if err != nil {
 		var notFound *types.ResourceNotFoundException
 		if errors.As(err, &notFound) {
@@ -89,13 +98,17 @@ func (m *Manager) Describe(ctx context.Context, id string) (Secret, error) {
 		return Secret{}, Classify(err)
 	}
 	s := Secret{
-		ARN:         aws.ToString(out.ARN),
-		Name:        aws.ToString(out.Name),
-		Description: aws.ToString(out.Description),
-		KmsKeyID:    aws.ToString(out.KmsKeyId),
-		Tags:        make(map[string]string, len(out.Tags)),
-		Replicas:    replicas(out.ReplicationStatus),
-		Deleted:     out.DeletedDate != nil,
+		ARN:             aws.ToString(out.ARN),
+		Name:            aws.ToString(out.Name),
+		Description:     aws.ToString(out.Description),
+		KmsKeyID:        aws.ToString(out.KmsKeyId),
+		Tags:            make(map[string]string, len(out.Tags)),
+		Replicas:        replicas(out.ReplicationStatus),
+		PrimaryRegion:   aws.ToString(out.PrimaryRegion),
+		CreatedDate:     out.CreatedDate,
+		LastChangedDate: out.LastChangedDate,
+		DeletedDate:     out.DeletedDate,
+		Deleted:         out.DeletedDate != nil,
 	}
 	for _, t := range out.Tags {
 		s.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)

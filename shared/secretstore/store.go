@@ -25,10 +25,15 @@ type DescribeSecretAPI interface {
 	DescribeSecret(ctx context.Context, params *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
 }
 
+type ListSecretsAPI interface {
+	ListSecrets(ctx context.Context, params *secretsmanager.ListSecretsInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error)
+}
+
 // Client is the part of the Secrets Manager client the store uses.
 type Client interface {
 	CreateSecretAPI
 	DescribeSecretAPI
+	ListSecretsAPI
 }
 
 // Store creates secrets.
@@ -56,6 +61,9 @@ type Created struct {
 	Name      string
 	VersionID string
 	Replicas  []ReplicaStatus
+	// Replayed is set when an earlier attempt of the same request had
+	// created the secret.
+	Replayed bool
 }
 
 // Create calls CreateSecret. When in carries a ClientRequestToken and the
@@ -98,6 +106,7 @@ func (s *Store) Create(ctx context.Context, in *secretsmanager.CreateSecretInput
 			Name:      aws.ToString(desc.Name),
 			VersionID: token,
 			Replicas:  replicas(desc.ReplicationStatus),
+			Replayed:  true,
 		}, nil
 	}
 	if exists != nil {
@@ -105,6 +114,37 @@ func (s *Store) Create(ctx context.Context, in *secretsmanager.CreateSecretInput
 			Message: fmt.Sprintf("secret %q already exists and was not created by this request", aws.ToString(in.Name))}
 	}
 	return Created{}, Classify(err)
+}
+
+// Describe returns a secret's metadata; a missing secret is ErrNotFound.
+func (s *Store) Describe(ctx context.Context, id string) (Secret, error) {
+	return describe(ctx, s.client, id)
+}
+
+// FindByTagValue lists the secrets with a tag whose value starts with
+// prefix (Secrets Manager's tag-value filter is a case-sensitive prefix
+// match), with their tags.
+func (s *Store) FindByTagValue(ctx context.Context, prefix string) ([]Secret, error) {
+	var found []Secret
+	in := &secretsmanager.ListSecretsInput{Filters: []types.Filter{{Key: types.FilterNameStringTypeTagValue, Values: []string{prefix}}}}
+	for pages := 0; pages < 10; pages++ { // a handful at most: the prefix is a hash
+		out, err := s.client.ListSecrets(ctx, in)
+		if err != nil {
+			return nil, Classify(err)
+		}
+		for _, e := range out.SecretList {
+			sec := Secret{ARN: aws.ToString(e.ARN), Name: aws.ToString(e.Name), Tags: map[string]string{}, Deleted: e.DeletedDate != nil}
+			for _, t := range e.Tags {
+				sec.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+			}
+			found = append(found, sec)
+		}
+		if aws.ToString(out.NextToken) == "" {
+			break
+		}
+		in.NextToken = out.NextToken
+	}
+	return found, nil
 }
 
 func replicas(in []types.ReplicationStatusType) []ReplicaStatus {

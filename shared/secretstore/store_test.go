@@ -28,6 +28,10 @@ func (f fakeClient) CreateSecret(_ context.Context, in *secretsmanager.CreateSec
 	return f.createSecret(in)
 }
 
+func (f fakeClient) ListSecrets(context.Context, *secretsmanager.ListSecretsInput, ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error) {
+	return nil, errors.New("ListSecrets was not expected")
+}
+
 func (f fakeClient) DescribeSecret(_ context.Context, in *secretsmanager.DescribeSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
 	if f.describeSecret == nil {
 		return nil, errors.New("DescribeSecret was not expected")
@@ -79,7 +83,7 @@ func TestCreate(t *testing.T) {
 				return nil, exists
 			},
 			describe: existing(token, false),
-			want:     Created{ARN: arn, Name: "app/db", VersionID: token, Replicas: []ReplicaStatus{{Region: "eu-west-1", Status: "InSync"}}},
+			want:     Created{ARN: arn, Name: "app/db", VersionID: token, Replicas: []ReplicaStatus{{Region: "eu-west-1", Status: "InSync"}}, Replayed: true},
 		},
 		{
 			name:  "a retry whose token conflicts on value finds its own version",
@@ -88,7 +92,7 @@ func TestCreate(t *testing.T) {
 				return nil, &types.InvalidRequestException{}
 			},
 			describe: existing(token, false),
-			want:     Created{ARN: arn, Name: "app/db", VersionID: token, Replicas: []ReplicaStatus{{Region: "eu-west-1", Status: "InSync"}}},
+			want:     Created{ARN: arn, Name: "app/db", VersionID: token, Replicas: []ReplicaStatus{{Region: "eu-west-1", Status: "InSync"}}, Replayed: true},
 		},
 		{
 			name:  "someone else's secret",
@@ -180,8 +184,8 @@ func TestClassify(t *testing.T) {
 		{"unknown 5xx", &smithy.GenericAPIError{Code: "ServiceUnavailable"}, errcode.Upstream},
 		{"access denied", &smithy.GenericAPIError{Code: "AccessDeniedException"}, errcode.Forbidden},
 		{"bad credentials", &smithy.GenericAPIError{Code: "UnrecognizedClientException"}, errcode.Forbidden},
-		{"timeout", fmt.Errorf("op: %w", context.DeadlineExceeded), errcode.Upstream},
-		{"unreachable", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, errcode.Upstream},
+		{"timeout", fmt.Errorf("op: %w", context.DeadlineExceeded), errcode.Unavailable},
+		{"unreachable", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, errcode.Unavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
