@@ -2,10 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"log/slog"
+	"mime"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -13,13 +18,41 @@ import (
 	"github.com/dbcreds/provisioner/shared/provision"
 )
 
-// secretCreator is the core's Create.
-type secretCreator interface {
-	Create(ctx context.Context, r provision.Request, idempotencyKey string) (provision.Result, error)
+// secrets is the core as the API uses it.
+type secrets interface {
+	CreateFor(ctx context.Context, c provision.Caller, via string, r provision.Request, key provision.IdempotencyKey) (provision.Result, error)
+	DescribeFor(ctx context.Context, c provision.Caller, name string) (provision.Description, error)
 }
 
 type handler struct {
-	secrets secretCreator
+	secrets secrets
+}
+
+// maxBody bounds a request body: a 64 KiB secret value, base64-encoded,
+// with room for the other fields.
+const maxBody = 256 << 10
+
+// Codes of the HTTP layer itself, beside the core's.
+const (
+	codeMethodNotAllowed     errcode.Code = "method_not_allowed"
+	codePayloadTooLarge      errcode.Code = "payload_too_large"
+	codeUnsupportedMediaType errcode.Code = "unsupported_media_type"
+)
+
+// statusFor maps an error code to its HTTP status, here at the edge.
+var statusFor = map[errcode.Code]int{
+	errcode.Invalid:          http.StatusBadRequest,
+	errcode.Unauthenticated:  http.StatusUnauthorized,
+	errcode.Forbidden:        http.StatusForbidden,
+	errcode.NotFound:         http.StatusNotFound,
+	codeMethodNotAllowed:     http.StatusMethodNotAllowed,
+	errcode.Conflict:         http.StatusConflict,
+	codePayloadTooLarge:      http.StatusRequestEntityTooLarge,
+	codeUnsupportedMediaType: http.StatusUnsupportedMediaType,
+	errcode.Throttled:        http.StatusTooManyRequests,
+	errcode.Upstream:         http.StatusBadGateway,
+	errcode.Unavailable:      http.StatusServiceUnavailable,
+	errcode.Internal:         http.StatusInternalServerError,
 }
 
 // errorBody is every error response: {"error": {"code", "message", "field"}}.
@@ -33,26 +66,50 @@ type errorDetail struct {
 	Field   string       `json:"field,omitempty"`
 }
 
-// statusFor maps an error code to its HTTP status, here at the edge.
-var statusFor = map[errcode.Code]int{
-	errcode.Invalid:   http.StatusBadRequest,
-	errcode.Forbidden: http.StatusForbidden,
-	errcode.NotFound:  http.StatusNotFound,
-	errcode.Conflict:  http.StatusConflict,
-	errcode.Throttled: http.StatusTooManyRequests,
-	errcode.Upstream:  http.StatusBadGateway,
-	errcode.Internal:  http.StatusInternalServerError,
+func (h *handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	method, path := req.RequestContext.HTTP.Method, routePath(req)
+	var resp events.APIGatewayV2HTTPResponse
+	switch {
+	case path == "/secrets":
+		resp = only(ctx, method, http.MethodPost, func() events.APIGatewayV2HTTPResponse { return h.create(ctx, req) })
+	case strings.HasPrefix(path, "/secrets/"):
+		resp = only(ctx, method, http.MethodGet, func() events.APIGatewayV2HTTPResponse { return h.describe(ctx, req, path) })
+	default:
+		resp = failure(ctx, errcode.New(errcode.NotFound, "no route %s %s; the API has POST /secrets and GET /secrets/{name}", method, path))
+	}
+	slog.InfoContext(ctx, "request", "method", method, "path", path, "status", resp.StatusCode, "caller", callerOf(req).ID)
+	return resp, nil
 }
 
-func (h *handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	switch req.RouteKey {
-	case "POST /secrets":
-		return h.create(ctx, req), nil
+// routePath is the request path without the stage, which API Gateway keeps
+// in rawPath for any stage but $default.
+func routePath(req events.APIGatewayV2HTTPRequest) string {
+	path := req.RawPath
+	if stage := req.RequestContext.Stage; stage != "" && stage != "$default" {
+		path = strings.TrimPrefix(path, "/"+stage)
 	}
-	return failure(ctx, errcode.New(errcode.NotFound, "no route %s %s", req.RequestContext.HTTP.Method, req.RawPath)), nil
+	if path != "/" {
+		path = strings.TrimSuffix(path, "/")
+	}
+	return path
+}
+
+func only(ctx context.Context, method, allowed string, serve func() events.APIGatewayV2HTTPResponse) events.APIGatewayV2HTTPResponse {
+	if method == allowed {
+		return serve()
+	}
+	resp := failure(ctx, errcode.New(codeMethodNotAllowed, "%s is not allowed here; use %s", method, allowed))
+	resp.Headers["Allow"] = allowed
+	return resp
 }
 
 func (h *handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+	if media, _, err := mime.ParseMediaType(req.Headers["content-type"]); err != nil || media != "application/json" && !strings.HasSuffix(media, "+json") {
+		return failure(ctx, errcode.New(codeUnsupportedMediaType, "send the request as JSON, with Content-Type: application/json"))
+	}
+	if len(req.Body) > base64.StdEncoding.EncodedLen(maxBody) {
+		return failure(ctx, errcode.New(codePayloadTooLarge, "the body must be at most %d bytes", maxBody))
+	}
 	body := []byte(req.Body)
 	if req.IsBase64Encoded {
 		decoded, err := base64.StdEncoding.DecodeString(req.Body)
@@ -61,32 +118,102 @@ func (h *handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		}
 		body = decoded
 	}
+	if len(body) > maxBody {
+		return failure(ctx, errcode.New(codePayloadTooLarge, "the body must be at most %d bytes", maxBody))
+	}
 	r, err := provision.DecodeRequest(body)
 	if err != nil {
 		return failure(ctx, err)
 	}
-	// An Idempotency-Key is the caller's: two callers may pick the same one.
-	key := ""
-	if k := req.Headers["idempotency-key"]; k != "" {
-		key = callerOf(req) + "\x00" + k
+	key := provision.IdempotencyKey{Key: req.Headers["idempotency-key"]}
+	if key.Key != "" {
+		if !validKey(key.Key) {
+			return failure(ctx, &errcode.Error{Code: errcode.Invalid, Field: "Idempotency-Key", Message: "must be 1-255 visible ASCII characters"})
+		}
+		key.Fingerprint = fingerprint(body)
 	}
-	result, err := h.secrets.Create(ctx, r, key)
+	result, err := h.secrets.CreateFor(ctx, callerOf(req), "http-api", r, key)
 	if err != nil {
 		return failure(ctx, err)
 	}
-	slog.InfoContext(ctx, "secret created", "arn", result.ARN, "versionId", result.VersionID, "caller", callerOf(req))
-	return respond(http.StatusCreated, result)
+	resp := respond(http.StatusCreated, result)
+	resp.Headers["Location"] = "/secrets/" + result.Name
+	if result.Replayed {
+		resp.Headers["Idempotent-Replayed"] = "true"
+	}
+	return resp
 }
 
-// callerOf names who called: the IAM principal, or the JWT subject.
-func callerOf(req events.APIGatewayV2HTTPRequest) string {
-	if a := req.RequestContext.Authorizer; a != nil {
-		if a.IAM != nil && a.IAM.UserARN != "" {
-			return a.IAM.UserARN
+func (h *handler) describe(ctx context.Context, req events.APIGatewayV2HTTPRequest, path string) events.APIGatewayV2HTTPResponse {
+	name := req.PathParameters["name"] // API Gateway decodes the greedy parameter
+	if name == "" {
+		var err error
+		if name, err = url.PathUnescape(strings.TrimPrefix(path, "/secrets/")); err != nil {
+			return failure(ctx, &errcode.Error{Code: errcode.Invalid, Field: "name", Message: "is not a valid URL path"})
 		}
-		if a.JWT != nil && a.JWT.Claims["sub"] != "" {
-			return "jwt:" + a.JWT.Claims["sub"]
+	}
+	d, err := h.secrets.DescribeFor(ctx, callerOf(req), name)
+	if err != nil {
+		return failure(ctx, err)
+	}
+	return respond(http.StatusOK, d)
+}
+
+func validKey(k string) bool {
+	if len(k) > 255 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x21 || k[i] > 0x7e {
+			return false
 		}
+	}
+	return true
+}
+
+// fingerprint identifies a request body by meaning: the same JSON with other
+// spacing or member order is the same request.
+func fingerprint(body []byte) string {
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.UseNumber()
+	var v any
+	canonical := body
+	if dec.Decode(&v) == nil {
+		if b, err := json.Marshal(v); err == nil { // maps marshal sorted
+			canonical = b
+		}
+	}
+	sum := sha256.Sum256(canonical)
+	return hex.EncodeToString(sum[:16])
+}
+
+// callerOf is who called, as the API's authorizer established it: the IAM
+// principal, or the JWT subject and claims.
+func callerOf(req events.APIGatewayV2HTTPRequest) provision.Caller {
+	a := req.RequestContext.Authorizer
+	switch {
+	case a == nil:
+	case a.IAM != nil && a.IAM.UserARN != "":
+		return provision.Caller{ID: a.IAM.UserARN, IAMName: iamName(a.IAM.UserARN)}
+	case a.JWT != nil && a.JWT.Claims["sub"] != "":
+		return provision.Caller{ID: "jwt:" + a.JWT.Claims["sub"], Claims: a.JWT.Claims}
+	}
+	return provision.Caller{}
+}
+
+// iamName is the role name of an assumed-role ARN, or the user or role name
+// of an IAM ARN: arn:aws:sts::1:assumed-role/payments/alice is payments.
+func iamName(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 {
+		return ""
+	}
+	resource := strings.Split(parts[5], "/")
+	switch {
+	case resource[0] == "assumed-role" && len(resource) >= 2:
+		return resource[1]
+	case (resource[0] == "user" || resource[0] == "role") && len(resource) >= 2:
+		return resource[len(resource)-1]
 	}
 	return ""
 }
@@ -98,7 +225,11 @@ func failure(ctx context.Context, err error) events.APIGatewayV2HTTPResponse {
 		status = http.StatusInternalServerError
 	}
 	slog.WarnContext(ctx, "request failed", "status", status, "error", public)
-	return respond(status, errorBody{Error: errorDetail{Code: public.Code, Message: public.Message, Field: public.Field}})
+	resp := respond(status, errorBody{Error: errorDetail{Code: public.Code, Message: public.Message, Field: public.Field}})
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		resp.Headers["Retry-After"] = "1"
+	}
+	return resp
 }
 
 func respond(status int, v any) events.APIGatewayV2HTTPResponse {

@@ -16,101 +16,218 @@ import (
 	"github.com/dbcreds/provisioner/shared/provision/provisiontest"
 )
 
-func loadEvent(t *testing.T) events.APIGatewayV2HTTPRequest {
+// fakeSecrets stands in for the core; each method is a function field.
+type fakeSecrets struct {
+	createFor   func(provision.Caller, provision.Request, provision.IdempotencyKey) (provision.Result, error)
+	describeFor func(provision.Caller, string) (provision.Description, error)
+}
+
+func (f *fakeSecrets) CreateFor(_ context.Context, c provision.Caller, via string, r provision.Request, k provision.IdempotencyKey) (provision.Result, error) {
+	if via != "http-api" {
+		return provision.Result{}, errors.New("wrong provenance " + via)
+	}
+	return f.createFor(c, r, k)
+}
+
+func (f *fakeSecrets) DescribeFor(_ context.Context, c provision.Caller, name string) (provision.Description, error) {
+	return f.describeFor(c, name)
+}
+
+func loadEvent(t *testing.T, name string) events.APIGatewayV2HTTPRequest {
 	var e events.APIGatewayV2HTTPRequest
-	provisiontest.Event(t, "http-api-create.json", &e)
+	provisiontest.Event(t, name, &e)
 	return e
 }
 
 var result = provision.Result{ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:app/payments/mysql-AbCdEf", Name: "app/payments/mysql", VersionID: "v-1", Username: "k3f9x0qz7m"}
 
+func serve(t *testing.T, f *fakeSecrets, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, errorBody) {
+	t.Helper()
+	resp, err := (&handler{secrets: f}).handle(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body errorBody
+	if resp.StatusCode >= 400 {
+		if err := json.Unmarshal([]byte(resp.Body), &body); err != nil {
+			t.Fatalf("error body %q: %v", resp.Body, err)
+		}
+	}
+	return resp, body
+}
+
 func TestCreate(t *testing.T) {
-	plain := loadEvent(t)
-	encoded := loadEvent(t)
+	plain := loadEvent(t, "http-api-create.json")
+	encoded := loadEvent(t, "http-api-create.json")
 	encoded.Body = base64.StdEncoding.EncodeToString([]byte(encoded.Body))
 	encoded.IsBase64Encoded = true
-	for name, event := range map[string]events.APIGatewayV2HTTPRequest{"plain body": plain, "base64 body": encoded} {
+	respaced := loadEvent(t, "http-api-create.json")
+	var m map[string]any
+	json.Unmarshal([]byte(respaced.Body), &m)
+	b, _ := json.MarshalIndent(m, "", "    ")
+	respaced.Body = string(b)
+
+	var fingerprints []string
+	for name, event := range map[string]events.APIGatewayV2HTTPRequest{"plain body": plain, "base64 body": encoded, "same body, other spacing": respaced} {
 		t.Run(name, func(t *testing.T) {
-			var got provision.Request
-			var gotKey string
-			secrets := &provisiontest.Creator{CreateFunc: func(r provision.Request, key string) (provision.Result, error) {
-				got, gotKey = r, key
+			f := &fakeSecrets{createFor: func(c provision.Caller, r provision.Request, k provision.IdempotencyKey) (provision.Result, error) {
+				if c.ID != "arn:aws:sts::123456789012:assumed-role/payments-team/alice" || c.IAMName != "payments-team" {
+					t.Errorf("caller %+v", c)
+				}
+				if r.Name != "app/payments/mysql" || r.Engine != "mysql" || len(r.Tags) != 1 {
+					t.Errorf("request %+v", r)
+				}
+				if k.Key != "2f6c1a9e-7d3b-4e8f-9a0b-1c2d3e4f5a6b" || k.Fingerprint == "" {
+					t.Errorf("key %+v", k)
+				}
+				fingerprints = append(fingerprints, k.Fingerprint)
 				return result, nil
 			}}
-			resp, err := (&handler{secrets: secrets}).handle(context.Background(), event)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if resp.StatusCode != http.StatusCreated || resp.Headers["Content-Type"] != "application/json" {
-				t.Fatalf("response %d %v: %s", resp.StatusCode, resp.Headers, resp.Body)
-			}
+			resp, _ := serve(t, f, event)
 			var body provision.Result
-			if err := json.Unmarshal([]byte(resp.Body), &body); err != nil || body.ARN != result.ARN || body.VersionID != "v-1" {
-				t.Fatalf("body %s", resp.Body)
+			if resp.StatusCode != http.StatusCreated || json.Unmarshal([]byte(resp.Body), &body) != nil || body.ARN != result.ARN ||
+				resp.Headers["Location"] != "/secrets/app/payments/mysql" || resp.Headers["Idempotent-Replayed"] != "" {
+				t.Fatalf("response %d %v %s", resp.StatusCode, resp.Headers, resp.Body)
 			}
-			if got.Name != "app/payments/mysql" || got.Engine != "mysql" || len(got.Tags) != 1 {
-				t.Fatalf("the core got %+v", got)
-			}
-			wantKey := "arn:aws:sts::123456789012:assumed-role/payments-team/alice\x00" + event.Headers["idempotency-key"]
-			if gotKey != wantKey {
-				t.Fatalf("idempotency key %q, want it scoped to the caller: %q", gotKey, wantKey)
+			if strings.Contains(resp.Body, "password") {
+				t.Fatalf("the response mentions a password: %s", resp.Body)
 			}
 		})
 	}
+	if len(fingerprints) != 3 || fingerprints[0] != fingerprints[1] || fingerprints[1] != fingerprints[2] {
+		t.Fatalf("fingerprints %v: the same request must have one", fingerprints)
+	}
 }
 
-func TestErrors(t *testing.T) {
+func TestReplayIsMarked(t *testing.T) {
+	replayed := result
+	replayed.Replayed = true
+	f := &fakeSecrets{createFor: func(provision.Caller, provision.Request, provision.IdempotencyKey) (provision.Result, error) {
+		return replayed, nil
+	}}
+	resp, _ := serve(t, f, loadEvent(t, "http-api-create.json"))
+	if resp.StatusCode != http.StatusCreated || resp.Headers["Idempotent-Replayed"] != "true" {
+		t.Fatalf("response %d %v", resp.StatusCode, resp.Headers)
+	}
+}
+
+func TestJWTCaller(t *testing.T) {
+	var got provision.Caller
+	f := &fakeSecrets{createFor: func(c provision.Caller, _ provision.Request, _ provision.IdempotencyKey) (provision.Result, error) {
+		got = c
+		return result, nil
+	}}
+	serve(t, f, loadEvent(t, "http-api-create-jwt.json"))
+	if got.ID != "jwt:alice" || got.Claims["team"] != "payments" {
+		t.Fatalf("caller %+v", got)
+	}
+}
+
+func TestGet(t *testing.T) {
+	f := &fakeSecrets{describeFor: func(c provision.Caller, name string) (provision.Description, error) {
+		if name != "app/payments/mysql" || c.ID == "" {
+			t.Errorf("describe %q for %+v", name, c)
+		}
+		return provision.Description{ARN: result.ARN, Name: name}, nil
+	}}
+	resp, _ := serve(t, f, loadEvent(t, "http-api-get.json"))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, `"arn":"`+result.ARN) {
+		t.Fatalf("response %d %s", resp.StatusCode, resp.Body)
+	}
+	// Without the path parameter (a $default route), the raw path is decoded.
+	event := loadEvent(t, "http-api-get.json")
+	event.PathParameters, event.RawPath = nil, "/secrets/app%2Fpayments%2Fmysql"
+	if resp, _ := serve(t, f, event); resp.StatusCode != http.StatusOK {
+		t.Fatalf("encoded path: %d %s", resp.StatusCode, resp.Body)
+	}
+}
+
+// TestStatuses: every status of the contract, with the code and field the
+// body names, and nothing internal in it.
+func TestStatuses(t *testing.T) {
+	tooBig := `{"name": "app/x", "secretString": "` + strings.Repeat("a", maxBody) + `"}`
 	tests := []struct {
 		name   string
-		body   string
-		err    error
+		event  string
+		edit   func(*events.APIGatewayV2HTTPRequest)
+		err    error // what the core answers, when it is reached
 		status int
 		code   errcode.Code
 		field  string
 		hidden string
 	}{
-		{"malformed JSON", `{"name":`, nil, 400, errcode.Invalid, "", ""},
-		{"wrong type names the field", `{"name": "app/x", "engine": "mysql", "host": "h", "port": "x"}`, nil, 400, errcode.Invalid, "port", ""},
-		{"core rule", `{"name": "app/x", "secretString": "v"}`, errcode.Invalidf("name", "must not end with a hyphen"), 400, errcode.Invalid, "name", ""},
-		{"outside the prefix", `{"name": "x", "secretString": "v"}`, &errcode.Error{Code: errcode.Forbidden, Field: "name", Message: "must start with the configured prefix"}, 403, errcode.Forbidden, "name", ""},
-		{"exists", `{"name": "app/x", "secretString": "v"}`, errcode.New(errcode.Conflict, "exists"), 409, errcode.Conflict, "", ""},
-		{"throttled", `{"name": "app/x", "secretString": "v"}`, errcode.New(errcode.Throttled, "slow down"), 429, errcode.Throttled, "", ""},
-		{"upstream", `{"name": "app/x", "secretString": "v"}`, errcode.Wrap(errors.New("dial tcp 10.1.2.3:443"), errcode.Upstream, "Secrets Manager could not be reached"), 502, errcode.Upstream, "", "10.1.2.3"},
-		{"a bug of ours", `{"name": "app/x", "secretString": "v"}`, errors.New("panic: index out of range in secretstore.go:42"), 500, errcode.Internal, "", "secretstore.go"},
+		{"malformed JSON", "http-api-create.json", func(e *events.APIGatewayV2HTTPRequest) { e.Body = `{"name":` }, nil, 400, errcode.Invalid, "", ""},
+		{"unknown field", "http-api-create.json", func(e *events.APIGatewayV2HTTPRequest) { e.Body = `{"name": "app/x", "colour": "blue"}` }, nil, 400, errcode.Invalid, "colour", ""},
+		{"wrong type", "http-api-create.json", func(e *events.APIGatewayV2HTTPRequest) { e.Body = `{"name": "app/x", "port": [1]}` }, nil, 400, errcode.Invalid, "port", ""},
+		{"a core rule", "http-api-create.json", nil, errcode.Invalidf("replicaRegions[0].region", "is not a Region name"), 400, errcode.Invalid, "replicaRegions[0].region", ""},
+		{"bad base64", "http-api-create.json", func(e *events.APIGatewayV2HTTPRequest) { e.IsBase64Encoded = true; e.Body = "%%%" }, nil, 400, errcode.Invalid, "", ""},
+		{"bad idempotency key", "http-api-create.json", func(e *events.APIGatewayV2HTTPRequest) { e.Headers["idempotency-key"] = "has space" }, nil, 400, errcode.Invalid, "Idempotency-Key", ""},
+		{"no caller identity", "http-api-create.json", nil, errcode.New(errcode.Unauthenticated, "the request carries no caller identity"), 401, errcode.Unauthenticated, "", ""},
+		{"outside the caller's prefix", "http-api-create.json", nil, &errcode.Error{Code: errcode.Forbidden, Field: "name", Message: "must start with \"app/payments/\""}, 403, errcode.Forbidden, "name", ""},
+		{"unknown route", "http-api-create.json", func(e *events.APIGatewayV2HTTPRequest) { e.RawPath = "/credentials" }, nil, 404, errcode.NotFound, "", ""},
+		{"unknown secret", "http-api-get.json", nil, &errcode.Error{Code: errcode.NotFound, Field: "name", Message: "no secret named \"app/payments/mysql\""}, 404, errcode.NotFound, "name", ""},
+		{"GET on the collection", "http-api-create.json", func(e *events.APIGatewayV2HTTPRequest) { e.RequestContext.HTTP.Method = "GET" }, nil, 405, codeMethodNotAllowed, "", ""},
+		{"DELETE on a secret", "http-api-get.json", func(e *events.APIGatewayV2HTTPRequest) { e.RequestContext.HTTP.Method = "DELETE" }, nil, 405, codeMethodNotAllowed, "", ""},
+		{"exists", "http-api-create.json", nil, errcode.New(errcode.Conflict, "secret exists"), 409, errcode.Conflict, "", ""},
+		{"key reused", "http-api-create.json", nil, errcode.New(errcode.Conflict, "this Idempotency-Key was already used for a different request"), 409, errcode.Conflict, "", ""},
+		{"too large", "http-api-create.json", func(e *events.APIGatewayV2HTTPRequest) { e.Body = tooBig }, nil, 413, codePayloadTooLarge, "", ""},
+		{"not JSON", "http-api-create.json", func(e *events.APIGatewayV2HTTPRequest) {
+			e.Headers["content-type"] = "application/x-www-form-urlencoded"
+		}, nil, 415, codeUnsupportedMediaType, "", ""},
+		{"no content type", "http-api-create.json", func(e *events.APIGatewayV2HTTPRequest) { delete(e.Headers, "content-type") }, nil, 415, codeUnsupportedMediaType, "", ""},
+		{"throttled", "http-api-create.json", nil, errcode.New(errcode.Throttled, "Secrets Manager is throttling requests (ThrottlingException)"), 429, errcode.Throttled, "", ""},
+		{"Secrets Manager failed", "http-api-create.json", nil, errcode.Wrap(errors.New("StatusCode: 500, RequestID: 1234"), errcode.Upstream, "Secrets Manager failed (InternalServiceError)"), 502, errcode.Upstream, "", "RequestID"},
+		{"Secrets Manager unreachable", "http-api-get.json", nil, errcode.Wrap(errors.New("dial tcp 10.0.0.1:443"), errcode.Unavailable, "Secrets Manager could not be reached"), 503, errcode.Unavailable, "", "10.0.0.1"},
+		{"a bug of ours", "http-api-create.json", nil, errors.New("index out of range in secretstore.go:42"), 500, errcode.Internal, "", "secretstore.go"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			event := loadEvent(t)
-			event.Body = tt.body
-			secrets := &provisiontest.Creator{CreateFunc: func(provision.Request, string) (provision.Result, error) {
+			event := loadEvent(t, tt.event)
+			if tt.edit != nil {
+				tt.edit(&event)
+			}
+			answer := func() error {
 				if tt.err == nil {
-					t.Fatal("the core was called for a request that should not reach it")
+					t.Error("the core was reached by a request the handler should have refused")
+					return errors.New("unexpected")
 				}
-				return provision.Result{}, tt.err
-			}}
-			resp, err := (&handler{secrets: secrets}).handle(context.Background(), event)
-			if err != nil {
-				t.Fatal(err)
+				return tt.err
 			}
-			var body errorBody
-			if jerr := json.Unmarshal([]byte(resp.Body), &body); jerr != nil {
-				t.Fatalf("error body %q: %v", resp.Body, jerr)
+			f := &fakeSecrets{
+				createFor: func(provision.Caller, provision.Request, provision.IdempotencyKey) (provision.Result, error) {
+					return provision.Result{}, answer()
+				},
+				describeFor: func(provision.Caller, string) (provision.Description, error) {
+					return provision.Description{}, answer()
+				},
 			}
+			resp, body := serve(t, f, event)
 			if resp.StatusCode != tt.status || body.Error.Code != tt.code || body.Error.Field != tt.field || body.Error.Message == "" {
-				t.Fatalf("got %d %s, want %d with code %s and field %q", resp.StatusCode, resp.Body, tt.status, tt.code, tt.field)
+				t.Fatalf("got %d %s, want %d %s on %q", resp.StatusCode, resp.Body, tt.status, tt.code, tt.field)
 			}
 			if tt.hidden != "" && strings.Contains(resp.Body, tt.hidden) {
 				t.Fatalf("internal details in the response: %s", resp.Body)
+			}
+			if tt.status == 405 && resp.Headers["Allow"] == "" {
+				t.Fatal("405 without an Allow header")
+			}
+			if (tt.status == 429 || tt.status == 503) && resp.Headers["Retry-After"] == "" {
+				t.Fatalf("%d without Retry-After", tt.status)
 			}
 		})
 	}
 }
 
-func TestUnknownRoute(t *testing.T) {
-	event := loadEvent(t)
-	event.RouteKey, event.RawPath = "GET /nothing", "/nothing"
-	resp, _ := (&handler{secrets: &provisiontest.Creator{}}).handle(context.Background(), event)
-	if resp.StatusCode != http.StatusNotFound || !strings.Contains(resp.Body, `"code":"not_found"`) {
-		t.Fatalf("got %d %s", resp.StatusCode, resp.Body)
+func TestIAMName(t *testing.T) {
+	for arn, want := range map[string]string{
+		"arn:aws:sts::123456789012:assumed-role/payments/alice": "payments",
+		"arn:aws:iam::123456789012:user/teams/payments":         "payments",
+		"arn:aws:iam::123456789012:role/payments":               "payments",
+		"arn:aws:iam::123456789012:root":                        "",
+		"not an arn":                                            "",
+	} {
+		if got := iamName(arn); got != want {
+			t.Errorf("iamName(%q) = %q, want %q", arn, got, want)
+		}
 	}
 }
