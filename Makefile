@@ -24,7 +24,7 @@ PARAMETERS ?=
 GO_BUILD = @test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set: sam build sets it; use 'make build' locally"; exit 1; }; \
 	CGO_ENABLED=0 GOOS=$(LAMBDA_GOOS) GOARCH=$(LAMBDA_GOARCH) $(GO) build -trimpath -tags lambda.norpc -ldflags='-s -w' -o $(ARTIFACTS_DIR)/bootstrap
 
-.PHONY: build test lint invoke $(addprefix build-,$(FUNCTIONS))
+.PHONY: build test lint invoke api $(addprefix build-,$(FUNCTIONS))
 
 build-CustomResourceFunction:
 	$(GO_BUILD) ./functions/custom-resource
@@ -44,6 +44,12 @@ build:
 invoke: build
 	$(GO) run ./local/cmd/invoke -template template.yaml -function $(FUNCTION) -event $(EVENT) \
 		-bootstrap $(BIN)/$(FUNCTION)/bootstrap -parameter-overrides '$(PARAMETERS)'
+
+# The HTTP API on http://$(API_ADDR), the stand-in for sam local start-api.
+API_ADDR ?= 127.0.0.1:3000
+api: build
+	$(GO) run ./local/cmd/api -template template.yaml -function HttpApiFunction \
+		-bootstrap $(BIN)/HttpApiFunction/bootstrap -addr $(API_ADDR) -parameter-overrides '$(PARAMETERS)'
 
 # Every test: unit tests, handler tests, the integration tests against a
 # moto_server they start, and the end-to-end tests of the built binaries.

@@ -60,8 +60,40 @@ type Outcome struct {
 	Duration    time.Duration
 }
 
-// Run performs one invocation.
+// Run performs one invocation in a fresh process: a cold start.
 func Run(ctx context.Context, opts Options) (*Outcome, error) {
+	fn, err := Start(opts)
+	if err != nil {
+		return nil, err
+	}
+	defer fn.Close()
+	return fn.Invoke(ctx, opts.Event)
+}
+
+// Function is a function's bootstrap kept running between invocations, as
+// Lambda keeps a warm execution environment. It serves one invocation at a
+// time; a process that dies is started again for the next one.
+type Function struct {
+	opts        Options
+	fn          samtemplate.Function
+	bootstrap   string
+	functionARN string
+
+	mu   sync.Mutex
+	proc *process
+}
+
+type process struct {
+	api     *runtimeapi.Server
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	exitErr error
+	started time.Time
+}
+
+// Start resolves the function from the template. Its process starts with
+// the first invocation.
+func Start(opts Options) (*Function, error) {
 	if opts.Region == "" {
 		opts.Region = "us-east-1"
 	}
@@ -89,81 +121,111 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	if _, err := os.Stat(bootstrap); err != nil {
 		return nil, fmt.Errorf("%s: %w (build it with make build)", opts.Bootstrap, err)
 	}
+	return &Function{opts: opts, fn: fn, bootstrap: bootstrap,
+		functionARN: "arn:aws:lambda:" + opts.Region + ":" + AccountID + ":function:" + fn.LogicalID}, nil
+}
 
+// Close stops the process.
+func (f *Function) Close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stop()
+}
+
+func (f *Function) stop() {
+	if f.proc == nil {
+		return
+	}
+	syscall.Kill(-f.proc.cmd.Process.Pid, syscall.SIGKILL)
+	<-f.proc.exited
+	f.proc.api.Close()
+	f.proc = nil
+}
+
+func (f *Function) start() error {
+	api, err := runtimeapi.Start(f.functionARN)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(f.bootstrap)
+	cmd.Dir = filepath.Dir(f.bootstrap)
+	cmd.Env = environment(f.fn, api.Addr, filepath.Dir(f.bootstrap), f.opts)
+	cmd.Stdout, cmd.Stderr = f.opts.Logs, f.opts.Logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	p := &process{api: api, cmd: cmd, exited: make(chan struct{}), started: time.Now()}
+	if err := cmd.Start(); err != nil {
+		api.Close()
+		return fmt.Errorf("starting %s: %w", f.opts.Bootstrap, err)
+	}
+	go func() { p.exitErr = cmd.Wait(); close(p.exited) }()
+	f.proc = p
+	return nil
+}
+
+// Invoke runs one event through the function, starting its process if none
+// runs. A custom-resource event's ResponseURL is pointed at a local receiver.
+func (f *Function) Invoke(ctx context.Context, event []byte) (*Outcome, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	out := &Outcome{}
-	event := opts.Event
-	var receiver *cfnReceiver
 	if isCustomResourceEvent(event) {
-		if receiver, err = startReceiver(); err != nil {
+		receiver, err := startReceiver()
+		if err != nil {
 			return nil, err
 		}
 		defer receiver.close()
 		if event, out.ResponseURL, err = receiver.redirect(event); err != nil {
 			return nil, err
 		}
+		defer func() { out.CloudFormation = receiver.received() }()
 	}
-
-	functionARN := "arn:aws:lambda:" + opts.Region + ":" + AccountID + ":function:" + fn.LogicalID
-	api, err := runtimeapi.Start(functionARN)
-	if err != nil {
-		return nil, err
-	}
-	defer api.Close()
-
-	cmd := exec.Command(bootstrap)
-	cmd.Dir = filepath.Dir(bootstrap)
-	cmd.Env = environment(fn, api.Addr, filepath.Dir(bootstrap), opts)
-	cmd.Stdout, cmd.Stderr = opts.Logs, opts.Logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", opts.Bootstrap, err)
+	if f.proc == nil {
+		if err := f.start(); err != nil {
+			return nil, err
+		}
+		start = f.proc.started
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-exited
-	}()
+	p := f.proc
 
 	// The invocation ends early if the process exits or reports a failed init.
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	var exitErr error
-	var wg sync.WaitGroup
-	wg.Add(1)
+	watched := make(chan struct{})
 	go func() {
-		defer wg.Done()
+		defer close(watched)
 		select {
-		case err := <-exited:
-			exitErr = err
-			exited <- err // leave it for the deferred reaper
-			cancel(fmt.Errorf("the function exited: %v", err))
-		case fe := <-api.InitErrors():
+		case <-p.exited:
+			cancel(fmt.Errorf("the function exited: %v", p.exitErr))
+		case fe := <-p.api.InitErrors():
 			out.InitError = &fe
 			cancel(errors.New("the function reported an init error"))
 		case <-runCtx.Done():
 		}
 	}()
-
-	result, err := api.Invoke(runCtx, event, fn.Timeout)
+	result, err := p.api.Invoke(runCtx, event, f.fn.Timeout)
 	cancel(nil)
-	wg.Wait()
+	<-watched
 	out.Duration = time.Since(start)
+	if err != nil || result.Error != nil && result.Error.Type == "Sandbox.Timedout" {
+		// Lambda discards an environment that failed or timed out.
+		f.stop()
+	}
 	if err != nil {
 		if out.InitError == nil {
 			msg := "the function exited before answering"
-			if exitErr != nil {
-				msg += ": " + exitErr.Error()
+			select {
+			case <-p.exited: // exitErr is set once exited is closed
+				if p.exitErr != nil {
+					msg += ": " + p.exitErr.Error()
+				}
+			default:
 			}
 			out.InitError = &runtimeapi.FunctionError{Type: "Runtime.ExitError", Message: msg}
 		}
 		return out, nil
 	}
 	out.Outcome = result
-	if receiver != nil {
-		out.CloudFormation = receiver.received()
-	}
 	return out, nil
 }
 

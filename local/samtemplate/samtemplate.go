@@ -70,6 +70,21 @@ func (t *Template) Functions() []string {
 	return ids
 }
 
+// RouteKeys lists the HTTP API route keys (like "ANY /secrets/{name+}")
+// declared as API Gateway v2 routes, sorted.
+func (t *Template) RouteKeys() []string {
+	var keys []string
+	for _, r := range t.resources {
+		if scalar(get(r, "Type")) == "AWS::ApiGatewayV2::Route" {
+			if key := scalar(get(get(r, "Properties"), "RouteKey")); key != "" {
+				keys = append(keys, key)
+			}
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
 // Function resolves one function. overrides replace parameter defaults;
 // pseudo holds pseudo parameters such as AWS::Region.
 func (t *Template) Function(id string, overrides, pseudo map[string]string) (Function, error) {

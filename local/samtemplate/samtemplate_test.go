@@ -18,6 +18,9 @@ func TestProjectTemplate(t *testing.T) {
 	if got := tpl.Functions(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("functions %v, want %v", got, want)
 	}
+	if got := tpl.RouteKeys(); !reflect.DeepEqual(got, []string{"ANY /secrets", "ANY /secrets/{name+}"}) {
+		t.Fatalf("routes %v", got)
+	}
 	for _, id := range want {
 		f, err := tpl.Function(id, map[string]string{"DefaultReplicaRegions": "eu-west-1"}, nil)
 		if err != nil {

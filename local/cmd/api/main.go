@@ -1,0 +1,101 @@
+// Command api serves a function's HTTP API locally: the stand-in for sam
+// local start-api. Real HTTP requests become API Gateway payload format 2.0
+// events for the built bootstrap, kept warm between requests, against a
+// local Secrets Manager, so curl works against it.
+//
+//	go run ./local/cmd/api -addr 127.0.0.1:3000
+//	curl -X POST localhost:3000/secrets -H 'Content-Type: application/json' -d '{"name":"app/x","engine":"mysql","host":"h"}'
+//
+// IAM authorization is not checked: requests come from -caller, or from the
+// principal in the X-Local-Caller header; a bearer JWT's claims are used
+// unverified.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/dbcreds/provisioner/local/apigateway"
+	"github.com/dbcreds/provisioner/local/invoke"
+	"github.com/dbcreds/provisioner/local/motoserver"
+	"github.com/dbcreds/provisioner/local/samtemplate"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "api:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	templatePath := flag.String("template", "template.yaml", "the SAM template")
+	function := flag.String("function", "HttpApiFunction", "the function behind the API")
+	bootstrap := flag.String("bootstrap", "", "the built bootstrap (default bin/<function>/bootstrap)")
+	addr := flag.String("addr", "127.0.0.1:3000", "where to listen")
+	overrides := flag.String("parameter-overrides", "", `template parameters, as sam takes them: Key=Value Key2="v 2"`)
+	caller := flag.String("caller", "arn:aws:iam::"+invoke.AccountID+":user/local-developer", "the IAM principal of requests that name none (empty: none)")
+	region := flag.String("region", "us-east-1", "the Region the function runs in")
+	flag.Parse()
+	if *bootstrap == "" {
+		*bootstrap = "bin/" + *function + "/bootstrap"
+	}
+	params, err := samtemplate.ParseOverrides(*overrides)
+	if err != nil {
+		return err
+	}
+	tpl, err := samtemplate.Load(*templatePath)
+	if err != nil {
+		return err
+	}
+
+	env := map[string]string{}
+	if endpoint := os.Getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER"); endpoint != "" {
+		for _, k := range []string{"AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
+			env[k] = os.Getenv(k)
+		}
+	} else {
+		server, err := motoserver.Start()
+		if err != nil {
+			return err
+		}
+		defer server.Stop()
+		env = server.Env()
+		fmt.Fprintf(os.Stderr, "== started moto_server at %s (stopped on exit)\n", server.Endpoint)
+	}
+	fn, err := invoke.Start(invoke.Options{Template: *templatePath, Function: *function, Bootstrap: *bootstrap,
+		ParameterOverrides: params, Region: *region, Env: env, Logs: os.Stderr})
+	if err != nil {
+		return err
+	}
+	defer fn.Close()
+	gateway := apigateway.New(fn, tpl.RouteKeys())
+	gateway.DefaultCaller = *caller
+
+	l, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: gateway, ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		srv.Shutdown(context.Background())
+	}()
+	fmt.Fprintf(os.Stderr, "== %s serving %v on http://%s (Ctrl-C stops)\n", *function, tpl.RouteKeys(), l.Addr())
+	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	slog.Info("stopped")
+	return nil
+}
