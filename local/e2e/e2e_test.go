@@ -226,38 +226,6 @@ func TestCustomResourceCreateFailure(t *testing.T) {
 	}
 }
 
-func TestHttpApiCreate(t *testing.T) {
-	out, logs := run(t, "HttpApiFunction", "http-api-create.json", nil, nil)
-	if out.Error != nil || out.InitError != nil {
-		t.Fatalf("function failed: %+v %+v", out.Error, out.InitError)
-	}
-	var resp struct {
-		StatusCode int
-		Headers    map[string]string
-		Body       string
-	}
-	if err := json.Unmarshal(out.Response, &resp); err != nil {
-		t.Fatal(err)
-	}
-	var body struct{ Arn, Name, VersionId, Username string }
-	json.Unmarshal([]byte(resp.Body), &body)
-	if resp.StatusCode != 201 || resp.Headers["Content-Type"] != "application/json" || body.Name != "app/payments/mysql" {
-		t.Fatalf("response %s", out.Response)
-	}
-	secret, _ := storedSecret(t, "us-east-1", body.Arn)
-	if secret["engine"] != "mysql" || secret["port"] != float64(3306) || secret["dbname"] != "payments" || secret["username"] != body.Username {
-		t.Fatalf("stored %v", secret)
-	}
-	if u := body.Username; !regexp.MustCompile(`^[a-z][a-z0-9]{9}$`).MatchString(u) {
-		t.Fatalf("generated username %q", u)
-	}
-	desc, err := secretsClient(t, "us-east-1").DescribeSecret(context.Background(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(body.Arn)})
-	if err != nil || len(desc.Tags) != 1 || aws.ToString(desc.Tags[0].Key) != "team" {
-		t.Fatalf("tags %+v, %v", desc, err)
-	}
-	noLeak(t, secret["password"].(string), logs, string(out.Response))
-}
-
 func TestEventBridgeCreate(t *testing.T) {
 	out, logs := run(t, "EventBridgeFunction", "eventbridge-request.json", nil, nil)
 	if out.Error != nil || out.InitError != nil {
