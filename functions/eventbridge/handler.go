@@ -26,6 +26,7 @@ type handler struct {
 func (h *handler) handle(ctx context.Context, event events.EventBridgeEvent) (provision.Result, error) {
 	log := slog.With("eventId", event.ID, "source", event.Source, "detailType", event.DetailType)
 	r, err := provision.DecodeRequest(event.Detail)
+	r.Provenance = provision.Provenance{By: event.Source + "@" + event.AccountID, Via: "eventbridge"}
 	if err == nil {
 		var result provision.Result
 		if result, err = h.secrets.Create(ctx, r, event.ID); err == nil {

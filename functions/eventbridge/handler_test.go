@@ -35,6 +35,9 @@ func TestCreate(t *testing.T) {
 	if result.ARN != want.ARN || gotKey != event.ID {
 		t.Fatalf("result %+v with key %q; want %+v with the event id", result, gotKey, want)
 	}
+	if got.Provenance != (provision.Provenance{By: "dbcreds.requests@123456789012", Via: "eventbridge"}) {
+		t.Fatalf("provenance %+v", got.Provenance)
+	}
 	if got.Engine != "redshift" || got.Username != "loader" || len(got.ReplicaRegions) != 1 || got.ReplicaRegions[0].Region != "eu-west-1" {
 		t.Fatalf("the core got %+v", got)
 	}

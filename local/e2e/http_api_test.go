@@ -6,11 +6,16 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -200,5 +205,56 @@ func TestHttpApiErrors(t *testing.T) {
 	}
 	if r := call(t, "GET", base+"/unknown", "", nil); r.status != 404 {
 		t.Fatalf("unknown route: %d %s", r.status, r.raw)
+	}
+}
+
+// TestMakeApi runs the README's make api as a user would, with no Secrets
+// Manager configured, and calls it with a real HTTP client.
+func TestMakeApi(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command("make", "-C", root, "--no-print-directory", "api", "API_ADDR="+addr)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	var output bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &output, &output
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			t.Errorf("make api did not stop on SIGTERM:\n%s", output.String())
+		}
+	}()
+	base := "http://" + addr
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if resp, err := http.Get(base + "/secrets/app/none"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("make api never answered:\n%s", output.String())
+		}
+	}
+	r := call(t, "POST", base+"/secrets", `{"name": "app/make-api", "engine": "postgres", "host": "h"}`, nil)
+	if r.status != 201 || !strings.HasPrefix(r.body["arn"].(string), "arn:aws:secretsmanager:us-east-1:") {
+		t.Fatalf("%d %s\n%s", r.status, r.raw, output.String())
+	}
+	if g := call(t, "GET", base+"/secrets/app/make-api", "", nil); g.status != 200 {
+		t.Fatalf("read back: %d %s", g.status, g.raw)
 	}
 }
