@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda/messages"
 
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/provision"
@@ -19,10 +20,20 @@ type handler struct {
 	secrets secretCreator
 }
 
+// Error types the failure destination shows: a permanent error comes back
+// the same on every attempt and needs a corrected event; a retryable one may
+// pass on a later attempt.
+const (
+	permanent = "Permanent."
+	retryable = "Retryable."
+)
+
 // handle creates the secret an event asks for. The event id is the
-// idempotency key, so every delivery of one event creates one secret. An
-// error is returned, never swallowed: Lambda then retries, and a request
-// that keeps failing reaches the failure destination.
+// idempotency key, so every delivery of one event creates one secret and
+// gives the same result. An error is returned, never swallowed: Lambda then
+// retries, and a request that keeps failing reaches the failure destination
+// and the dead-letter queue. Invalid input fails before any Secrets Manager
+// call, so its retries cost nothing.
 func (h *handler) handle(ctx context.Context, event events.EventBridgeEvent) (provision.Result, error) {
 	log := slog.With("eventId", event.ID, "source", event.Source, "detailType", event.DetailType)
 	r, err := provision.DecodeRequest(event.Detail)
@@ -30,11 +41,21 @@ func (h *handler) handle(ctx context.Context, event events.EventBridgeEvent) (pr
 	if err == nil {
 		var result provision.Result
 		if result, err = h.secrets.Create(ctx, r, event.ID); err == nil {
-			log.InfoContext(ctx, "secret created", "arn", result.ARN, "versionId", result.VersionID)
+			log.InfoContext(ctx, "secret created", "arn", result.ARN, "versionId", result.VersionID, "replayed", result.Replayed)
 			return result, nil
 		}
 	}
 	public := errcode.Public(err)
 	log.ErrorContext(ctx, "request failed", "error", public)
-	return provision.Result{}, public
+	return provision.Result{}, messages.InvokeResponse_Error{Type: errorType(public.Code), Message: public.Error()}
+}
+
+func errorType(code errcode.Code) string {
+	switch code {
+	case errcode.Throttled, errcode.Upstream, errcode.Unavailable:
+		return retryable + string(code)
+	case errcode.Internal:
+		return "Internal"
+	}
+	return permanent + string(code)
 }

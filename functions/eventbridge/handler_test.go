@@ -4,23 +4,25 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda/messages"
 
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/provision"
 	"github.com/dbcreds/provisioner/shared/provision/provisiontest"
 )
 
-func loadEvent(t *testing.T) events.EventBridgeEvent {
+func loadEvent(t *testing.T, name string) events.EventBridgeEvent {
 	var e events.EventBridgeEvent
-	provisiontest.Event(t, "eventbridge-request.json", &e)
+	provisiontest.Event(t, name, &e)
 	return e
 }
 
 func TestCreate(t *testing.T) {
-	event := loadEvent(t)
+	event := loadEvent(t, "eventbridge-request.json")
 	want := provision.Result{ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:app/analytics/redshift-AbCdEf", Name: "app/analytics/redshift", VersionID: "v-1"}
 	var got provision.Request
 	var gotKey string
@@ -44,32 +46,39 @@ func TestCreate(t *testing.T) {
 }
 
 // TestErrorsAreReturned: an error is never swallowed, so Lambda retries and
-// a request that keeps failing reaches the failure destination.
+// a request that keeps failing reaches the failure destination; its type
+// says whether a retry can help.
 func TestErrorsAreReturned(t *testing.T) {
+	invalid := loadEvent(t, "eventbridge-request-invalid.json")
 	tests := []struct {
-		name   string
-		detail string
-		err    error
-		code   errcode.Code
-		field  string
-		calls  int
+		name    string
+		detail  json.RawMessage
+		err     error
+		errType string
+		message string
+		calls   int
 	}{
-		{"malformed detail fails before any call", `{"name": "app/x", "port": "many"}`, nil, errcode.Invalid, "port", 0},
-		{"missing detail", ``, nil, errcode.Invalid, "", 0},
-		{"upstream failure", `{"name": "app/x", "secretString": "v"}`, errcode.New(errcode.Upstream, "Secrets Manager failed"), errcode.Upstream, "", 1},
-		{"a bug of ours", `{"name": "app/x", "secretString": "v"}`, errors.New("boom"), errcode.Internal, "", 1},
+		{"malformed detail fails before any call", invalid.Detail, nil, "Permanent.invalid", "port: must be a whole number", 0},
+		{"missing detail", json.RawMessage(``), nil, "Permanent.invalid", "not valid JSON", 0},
+		{"a secret this event did not create", nil, errcode.New(errcode.Conflict, "secret \"app/x\" already exists and was not created by this request"), "Permanent.conflict", "already exists", 1},
+		{"throttled", nil, errcode.New(errcode.Throttled, "Secrets Manager is throttling requests"), "Retryable.throttled", "throttling", 1},
+		{"unreachable", nil, errcode.Wrap(errors.New("dial tcp 10.0.0.1:443"), errcode.Unavailable, "Secrets Manager could not be reached"), "Retryable.unavailable", "could not be reached", 1},
+		{"a bug of ours", nil, errors.New("boom at handler.go:12"), "Internal", "internal error", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			event := loadEvent(t)
-			event.Detail = json.RawMessage(tt.detail)
+			event := loadEvent(t, "eventbridge-request.json")
+			if tt.detail != nil || tt.err == nil {
+				event.Detail = tt.detail
+			}
 			secrets := &provisiontest.Creator{CreateFunc: func(provision.Request, string) (provision.Result, error) { return provision.Result{}, tt.err }}
 			_, err := (&handler{secrets: secrets}).handle(context.Background(), event)
-			if errcode.Of(err) != tt.code || errcode.FieldOf(err) != tt.field || secrets.Calls() != tt.calls {
-				t.Fatalf("got %v after %d calls, want %s on %q after %d", err, secrets.Calls(), tt.code, tt.field, tt.calls)
+			var ie messages.InvokeResponse_Error
+			if !errors.As(err, &ie) || ie.Type != tt.errType || !strings.Contains(ie.Message, tt.message) || secrets.Calls() != tt.calls {
+				t.Fatalf("got %#v after %d calls, want %s with %q after %d", err, secrets.Calls(), tt.errType, tt.message, tt.calls)
 			}
-			if tt.code == errcode.Internal && err.Error() != "internal error" {
-				t.Fatalf("internal details returned: %v", err)
+			if strings.Contains(ie.Message, "10.0.0.1") || strings.Contains(ie.Message, "handler.go") {
+				t.Fatalf("internal details in the error: %q", ie.Message)
 			}
 		})
 	}
