@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -223,32 +222,6 @@ func TestCustomResourceCreateFailure(t *testing.T) {
 	}
 	if !strings.Contains(logs, `"level":"ERROR"`) {
 		t.Fatalf("the failure is not in the log:\n%s", logs)
-	}
-}
-
-func TestEventBridgeCreate(t *testing.T) {
-	out, logs := run(t, "EventBridgeFunction", "eventbridge-request.json", nil, nil)
-	if out.Error != nil || out.InitError != nil {
-		t.Fatalf("function failed: %+v %+v", out.Error, out.InitError)
-	}
-	var result struct{ Arn, Name string }
-	json.Unmarshal(out.Response, &result)
-	secret, _ := storedSecret(t, "us-east-1", result.Arn)
-	password, _ := secret["password"].(string)
-	if secret["engine"] != "redshift" || secret["port"] != float64(5439) || secret["username"] != "loader" ||
-		!regexp.MustCompile(`[A-Z]`).MatchString(password) || !regexp.MustCompile(`[a-z]`).MatchString(password) ||
-		!regexp.MustCompile(`[0-9]`).MatchString(password) || strings.ContainsAny(password, `:/@"'\`) {
-		t.Fatalf("stored %v with a password that breaks redshift's rules", secret)
-	}
-	noLeak(t, password, logs, string(out.Response))
-}
-
-func TestEventBridgeInvalidDetailIsAnError(t *testing.T) {
-	out, _ := run(t, "EventBridgeFunction", "eventbridge-request.json", nil, func(e map[string]any) {
-		e["detail"].(map[string]any)["port"] = "five"
-	})
-	if out.Error == nil || !strings.Contains(out.Error.Message, "port: must be a whole number") {
-		t.Fatalf("want a function error naming port, got response %s error %+v", out.Response, out.Error)
 	}
 }
 
