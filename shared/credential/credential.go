@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/dbcreds/provisioner/shared/errcode"
 )
@@ -78,6 +79,9 @@ func (p Policy) Includes(class string) bool {
 type alphabet struct {
 	all      []byte
 	required [][]byte
+	classOf  [256]uint8 // bit i set: the byte belongs to required class i
+	want     uint8      // every required class's bit
+	reject   uint32     // 256 % len(all): the low bytes accept8 rejects
 }
 
 // Check reports whether a password can be generated under p, naming the field
@@ -87,12 +91,30 @@ func (p Policy) Check() error {
 	return err
 }
 
-func (p Policy) alphabet() (alphabet, error) {
+// alphabets caches checked policies: a deployment uses a handful, and
+// building one is most of a password's cost.
+var alphabets sync.Map // Policy -> *alphabet
+
+func (p Policy) alphabet() (*alphabet, error) {
+	if a, ok := alphabets.Load(p); ok {
+		return a.(*alphabet), nil
+	}
+	a, err := p.build()
+	if err != nil {
+		return nil, err
+	}
+	if len(p.ExcludeCharacters) <= 256 { // keep odd, huge policies out of the cache
+		alphabets.Store(p, a)
+	}
+	return a, nil
+}
+
+func (p Policy) build() (*alphabet, error) {
 	if p.Length < 1 || p.Length > MaxLength {
-		return alphabet{}, errcode.Invalidf("passwordLength", "must be between 1 and %d, got %d", MaxLength, p.Length)
+		return nil, errcode.Invalidf("passwordLength", "must be between 1 and %d, got %d", MaxLength, p.Length)
 	}
 	if n := len([]rune(p.ExcludeCharacters)); n > MaxExcludeChars {
-		return alphabet{}, errcode.Invalidf("excludeCharacters", "must be at most %d characters, got %d", MaxExcludeChars, n)
+		return nil, errcode.Invalidf("excludeCharacters", "must be at most %d characters, got %d", MaxExcludeChars, n)
 	}
 	var excluded [128]bool
 	for _, r := range p.ExcludeCharacters {
@@ -100,7 +122,7 @@ func (p Policy) alphabet() (alphabet, error) {
 			excluded[r] = true
 		}
 	}
-	var a alphabet
+	a := &alphabet{}
 	for _, class := range []string{Uppercase, Lowercase, Digits, Punctuation, Space} {
 		if !p.Includes(class) {
 			continue
@@ -115,26 +137,35 @@ func (p Policy) alphabet() (alphabet, error) {
 		// Space is never a required type: GetRandomPassword requires "one upper
 		// and lowercase letter, one number, and one punctuation".
 		if p.RequireEachIncludedType && class != Space {
+			bit := uint8(1) << len(a.required)
+			for _, c := range kept {
+				a.classOf[c] |= bit
+			}
+			a.want |= bit
 			a.required = append(a.required, kept)
 		}
 	}
 	if len(a.all) == 0 {
-		return alphabet{}, errcode.Invalidf("excludeCharacters", "the password policy excludes every character: nothing is left to build a password from")
+		return nil, errcode.Invalidf("excludeCharacters", "the password policy excludes every character: nothing is left to build a password from")
 	}
+	a.reject = 256 % uint32(len(a.all))
 	if len(a.required) > p.Length {
-		return alphabet{}, errcode.Invalidf("passwordLength",
+		return nil, errcode.Invalidf("passwordLength",
 			"must be at least %d to hold one character of each included type (requireEachIncludedType is true), got %d",
 			len(a.required), p.Length)
 	}
 	return a, nil
 }
 
-// Generator draws credentials from a random source. A Generator is not safe
-// for concurrent use; the package-level functions are.
+// Generator draws credentials from a random source, read in blocks. A
+// Generator is not safe for concurrent use; the package-level functions are.
 type Generator struct {
 	src io.Reader
-	buf [64]byte
+	buf [512]byte
 	pos int
+	// The last policy used, and its alphabet: callers mostly repeat one.
+	policy   Policy
+	alphabet *alphabet
 }
 
 // NewGenerator returns a generator reading from src, which must be a
@@ -143,29 +174,60 @@ func NewGenerator(src io.Reader) *Generator {
 	return &Generator{src: src, pos: len(Generator{}.buf)}
 }
 
+// generators hold crypto/rand generators between calls, so that one read
+// of random bytes serves several passwords.
+var generators = sync.Pool{New: func() any { return NewGenerator(rand.Reader) }}
+
 // Password returns a new password under p from crypto/rand.
 func Password(p Policy) (string, error) {
-	return NewGenerator(rand.Reader).Password(p)
+	g := generators.Get().(*Generator)
+	defer generators.Put(g)
+	return g.Password(p)
 }
 
-// Password returns a password satisfying p: one character of each required
-// class at a random place, the rest drawn from the whole alphabet. This takes
-// the same time whatever the policy, so no policy can make it loop.
+// drawsBeforeFallback bounds the whole-password redraws: for any sensible
+// policy one draw in a few succeeds (32 characters of the default alphabet:
+// 97%), but a policy with a tiny required class could need many.
+const drawsBeforeFallback = 16
+
+// Password returns a password satisfying p, drawn uniformly from all the
+// passwords that do: each character from the whole alphabet, the whole
+// password drawn again if a required class is missing. Should that keep
+// happening (a policy whose required class has one character, say), the
+// last draw places one character of each required class at random and
+// fills the rest, which still satisfies p; so no policy makes it loop.
 func (g *Generator) Password(p Policy) (string, error) {
-	a, err := p.alphabet()
-	if err != nil {
-		return "", err
-	}
-	out := make([]byte, p.Length)
-	for i, class := range a.required {
-		c, err := g.pick(class)
-		if err != nil {
+	a := g.alphabet
+	if a == nil || p != g.policy {
+		var err error
+		if a, err = p.alphabet(); err != nil {
 			return "", err
 		}
-		out[i] = c
+		g.policy, g.alphabet = p, a
 	}
-	for i := len(a.required); i < len(out); i++ {
-		c, err := g.pick(a.all)
+	out := make([]byte, p.Length)
+	n := uint32(len(a.all))
+	for draw := 0; draw < drawsBeforeFallback; draw++ {
+		var have uint8
+		for i := range out {
+			for { // accept8 with the alphabet's precomputed rejection bound
+				b, err := g.byte()
+				if err != nil {
+					return "", err
+				}
+				if m := uint32(b) * n; m&0xff >= a.reject {
+					out[i] = a.all[m>>8]
+					break
+				}
+			}
+			have |= a.classOf[out[i]]
+		}
+		if have == a.want {
+			return string(out), nil
+		}
+	}
+	for i, class := range a.required {
+		c, err := g.pick(class)
 		if err != nil {
 			return "", err
 		}
@@ -185,11 +247,11 @@ func (g *Generator) Username(n int) (string, error) {
 	}
 	out := make([]byte, n)
 	for i := range out {
-		set := Lowercase + Digits
+		set := usernameRest
 		if i == 0 {
-			set = Lowercase
+			set = usernameFirst
 		}
-		c, err := g.pick([]byte(set))
+		c, err := g.pick(set)
 		if err != nil {
 			return "", err
 		}
@@ -197,6 +259,11 @@ func (g *Generator) Username(n int) (string, error) {
 	}
 	return string(out), nil
 }
+
+var (
+	usernameFirst = []byte(Lowercase)
+	usernameRest  = []byte(Lowercase + Digits)
+)
 
 func (g *Generator) pick(set []byte) (byte, error) {
 	i, err := g.uniform(len(set))
@@ -218,22 +285,21 @@ func (g *Generator) shuffle(b []byte) error {
 	return nil
 }
 
-// uniform returns an integer in [0, n) for 1 <= n <= 65536, rejecting the
-// random values that would make some results likelier than others.
+// uniform returns an integer in [0, n) for 1 <= n <= 65536 by Lemire's
+// multiply-and-shift method: no division on the common path, and the random
+// values that would make some results likelier than others are rejected.
 func (g *Generator) uniform(n int) (int, error) {
 	if n <= 256 {
-		limit := 256 - 256%n
 		for {
 			b, err := g.byte()
 			if err != nil {
 				return 0, err
 			}
-			if int(b) < limit {
-				return int(b) % n, nil
+			if v, ok := accept8(b, n); ok {
+				return v, nil
 			}
 		}
 	}
-	limit := 65536 - 65536%n
 	for {
 		hi, err := g.byte()
 		if err != nil {
@@ -243,10 +309,29 @@ func (g *Generator) uniform(n int) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		if v := int(hi)<<8 | int(lo); v < limit {
-			return v % n, nil
+		if v, ok := accept16(uint16(hi)<<8|uint16(lo), n); ok {
+			return v, nil
 		}
 	}
+}
+
+// accept8 maps a random byte onto [0, n), or rejects it: of the 256 bytes,
+// exactly 256 % n are rejected and every result has 256 / n of the rest.
+func accept8(x byte, n int) (int, bool) {
+	m := uint32(x) * uint32(n)
+	if low := m & 0xff; low < uint32(n) && low < (256-uint32(n))%uint32(n) {
+		return 0, false
+	}
+	return int(m >> 8), true
+}
+
+// accept16 is accept8 for 16-bit values.
+func accept16(x uint16, n int) (int, bool) {
+	m := uint32(x) * uint32(n)
+	if low := m & 0xffff; low < uint32(n) && low < (65536-uint32(n))%uint32(n) {
+		return 0, false
+	}
+	return int(m >> 16), true
 }
 
 func (g *Generator) byte() (byte, error) {

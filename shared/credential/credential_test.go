@@ -1,7 +1,6 @@
 package credential
 
 import (
-	"bytes"
 	"errors"
 	"math/rand/v2"
 	"strings"
@@ -118,17 +117,58 @@ func satisfies(pw string, p Policy) error {
 	return nil
 }
 
-// TestUniformRejectsBiasedBytes feeds bytes that a modulo would fold onto
-// small digits: 250-255 must be skipped when choosing one of ten.
-func TestUniformRejectsBiasedBytes(t *testing.T) {
-	src := bytes.NewReader(append([]byte{255, 254, 250, 7}, make([]byte, 60)...))
-	g := NewGenerator(src)
-	got, err := g.uniform(10)
-	if err != nil {
-		t.Fatal(err)
+// TestSamplerIsExactlyUniform goes through every random value: for every
+// n, each result in [0, n) comes from the same number of byte values (and
+// of 16-bit values), and exactly the remainder is rejected. A modulo, or a
+// wrong rejection bound, fails here.
+func TestSamplerIsExactlyUniform(t *testing.T) {
+	for n := 1; n <= 256; n++ {
+		counts := make([]int, n)
+		rejected := 0
+		for x := 0; x < 256; x++ {
+			if v, ok := accept8(byte(x), n); ok {
+				counts[v]++
+			} else {
+				rejected++
+			}
+		}
+		for v, c := range counts {
+			if c != 256/n {
+				t.Fatalf("n=%d: %d comes from %d bytes, want %d", n, v, c, 256/n)
+			}
+		}
+		if rejected != 256%n {
+			t.Fatalf("n=%d: %d bytes rejected, want %d", n, rejected, 256%n)
+		}
 	}
-	if got != 7 {
-		t.Fatalf("uniform(10) = %d, want 7 (bytes 250-255 rejected)", got)
+	for _, n := range []int{257, 1000, 4095, 4096, 65536} {
+		counts := make([]int, n)
+		for x := 0; x < 65536; x++ {
+			if v, ok := accept16(uint16(x), n); ok {
+				counts[v]++
+			}
+		}
+		for v, c := range counts {
+			if c != 65536/n {
+				t.Fatalf("n=%d: %d comes from %d values, want %d", n, v, c, 65536/n)
+			}
+		}
+	}
+}
+
+// TestFallbackStillSatisfies: a policy that whole draws rarely satisfy (one
+// digit and one punctuation character in a large alphabet, four characters)
+// ends in the fallback, which must hold the policy too.
+func TestFallbackStillSatisfies(t *testing.T) {
+	p := Policy{Length: 4, RequireEachIncludedType: true, ExcludeCharacters: "123456789" + strings.Trim(Punctuation, "!")}
+	for i := 0; i < 2000; i++ {
+		pw, err := Password(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := satisfies(pw, p); err != nil || !strings.ContainsAny(pw, "0") || !strings.ContainsAny(pw, "!") {
+			t.Fatalf("%q: %v", pw, err)
+		}
 	}
 }
 
