@@ -22,6 +22,15 @@ import (
 	"github.com/dbcreds/provisioner/shared/provision"
 )
 
+// event is CloudFormation's request with the properties kept as JSON, so
+// that they are decoded once, by the request's own strict rules, rather
+// than into maps and back.
+type event struct {
+	cfn.Event
+	ResourceProperties    json.RawMessage `json:"ResourceProperties"`
+	OldResourceProperties json.RawMessage `json:"OldResourceProperties"`
+}
+
 // lifecycle is the core's resource lifecycle.
 type lifecycle interface {
 	Create(ctx context.Context, res provision.Resource, r provision.Request) (provision.Result, error)
@@ -55,7 +64,7 @@ var deletionProperties = []string{"RecoveryWindowInDays", "ForceDeleteWithoutRec
 // so a stack never waits out CloudFormation's hour. It returns an error only
 // when the answer could not be delivered, so that Lambda retries the
 // invocation; the retry is idempotent and delivers the same answer.
-func (h *handler) handle(ctx context.Context, event cfn.Event) error {
+func (h *handler) handle(ctx context.Context, event event) error {
 	log := slog.With("requestType", event.RequestType, "stackId", event.StackID,
 		"logicalResourceId", event.LogicalResourceID, "cfnRequestId", event.RequestID)
 	workCtx, cancel := workContext(ctx)
@@ -91,7 +100,7 @@ type outcome struct {
 // respond runs the request and builds the answer. The work runs apart so
 // that neither a panic nor a call that outlives the deadline can keep the
 // answer from being sent.
-func (h *handler) respond(ctx context.Context, log *slog.Logger, event cfn.Event) *cfn.Response {
+func (h *handler) respond(ctx context.Context, log *slog.Logger, event event) *cfn.Response {
 	done := make(chan outcome, 1)
 	go func() {
 		defer func() {
@@ -109,7 +118,7 @@ func (h *handler) respond(ctx context.Context, log *slog.Logger, event cfn.Event
 		out.err = errcode.New(errcode.Upstream, "Secrets Manager did not finish before the function's deadline; nothing more will be done for this request, retry the stack operation")
 	}
 
-	resp := cfn.NewResponse(&event)
+	resp := cfn.NewResponse(&event.Event)
 	resp.NoEcho = true // Data names the secret; keep it out of console output all the same
 	resp.Status = cfn.StatusSuccess
 	resp.PhysicalResourceID = out.physicalID
@@ -132,7 +141,7 @@ func (h *handler) respond(ctx context.Context, log *slog.Logger, event cfn.Event
 	return resp
 }
 
-func (h *handler) run(ctx context.Context, event cfn.Event) outcome {
+func (h *handler) run(ctx context.Context, event event) outcome {
 	res := resource(ctx, event)
 	switch event.RequestType {
 	case cfn.RequestCreate:
@@ -177,7 +186,7 @@ func answer(result provision.Result, err error) outcome {
 // account, the idempotency key (the request id, repeated on Lambda's
 // retries) and the provenance tags that let a rollback recognise the
 // resource's own secret.
-func resource(ctx context.Context, event cfn.Event) provision.Resource {
+func resource(ctx context.Context, event event) provision.Resource {
 	stackName := event.StackID
 	if parts := strings.Split(event.StackID, "/"); len(parts) >= 2 {
 		stackName = parts[1]
@@ -198,35 +207,20 @@ func resource(ctx context.Context, event cfn.Event) provision.Resource {
 // request decodes the resource properties, less ServiceToken and the
 // deletion properties, which are checked here so that a stack cannot carry
 // settings that would fail only at its deletion.
-func request(properties map[string]any) (provision.Request, error) {
+func request(properties json.RawMessage) (provision.Request, error) {
 	if _, err := deletion(properties); err != nil {
 		return provision.Request{}, err
 	}
-	own := make(map[string]any, len(properties))
-	for k, v := range properties {
-		if !strings.EqualFold(k, "ServiceToken") && !isDeletionProperty(k) {
-			own[k] = v
-		}
-	}
-	raw, err := json.Marshal(own)
-	if err != nil {
-		return provision.Request{}, errcode.Wrap(err, errcode.Invalid, "ResourceProperties could not be read")
-	}
-	return provision.DecodeRequest(raw)
+	var r provision.Request
+	err := provision.DecodeFields(properties, &r, func(key string) bool {
+		return !strings.EqualFold(key, "ServiceToken") && !isDeletionProperty(key)
+	})
+	return r, err
 }
 
-func deletion(properties map[string]any) (provision.DeleteOptions, error) {
-	own := map[string]any{}
-	for k, v := range properties {
-		if isDeletionProperty(k) {
-			own[k] = v
-		}
-	}
+func deletion(properties json.RawMessage) (provision.DeleteOptions, error) {
 	var opts provision.DeleteOptions
-	raw, err := json.Marshal(own)
-	if err == nil {
-		err = provision.Decode(raw, &opts)
-	}
+	err := provision.DecodeFields(properties, &opts, isDeletionProperty)
 	if err == nil {
 		err = opts.Check()
 	}

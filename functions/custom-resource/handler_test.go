@@ -65,8 +65,8 @@ func (rc *receiver) start(t *testing.T) string {
 	return srv.URL + "/stack-response?X-Amz-Signature=SIGNATURE-SECRET"
 }
 
-func loadEvent(t *testing.T, name string, rc *receiver) cfn.Event {
-	var e cfn.Event
+func loadEvent(t *testing.T, name string, rc *receiver) event {
+	var e event
 	provisiontest.Event(t, name, &e)
 	if rc != nil {
 		e.ResponseURL = rc.start(t)
@@ -78,7 +78,24 @@ const arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:app/orders/pos
 
 var result = provision.Result{ARN: arn, Name: "app/orders/postgres", VersionID: "v-1", Username: "orders_app"}
 
-func handle(t *testing.T, secrets lifecycle, event cfn.Event) error {
+// setProperties changes resource properties in the raw event.
+func setProperties(t *testing.T, e *event, changes map[string]any) {
+	t.Helper()
+	var props map[string]any
+	if err := json.Unmarshal(e.ResourceProperties, &props); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range changes {
+		props[k] = v
+	}
+	raw, err := json.Marshal(props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ResourceProperties = raw
+}
+
+func handle(t *testing.T, secrets lifecycle, event event) error {
 	t.Helper()
 	return (&handler{secrets: secrets, responder: http.DefaultClient}).handle(context.Background(), event)
 }
@@ -144,9 +161,7 @@ func TestFailedReasons(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			rc := &receiver{statuses: []int{200}}
 			event := loadEvent(t, "custom-resource-create.json", rc)
-			for k, v := range tt.properties {
-				event.ResourceProperties[k] = v
-			}
+			setProperties(t, &event, tt.properties)
 			secrets := &fakeLifecycle{create: func(provision.Resource, provision.Request) (provision.Result, error) {
 				if tt.err == nil {
 					return result, nil

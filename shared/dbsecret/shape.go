@@ -161,6 +161,7 @@ func (e Engine) Shape(f Fields, password string) ([]byte, error) {
 // escaping is off so that punctuation in passwords stays readable.
 type objectWriter struct {
 	buf bytes.Buffer
+	enc *json.Encoder
 	err error
 }
 
@@ -179,9 +180,11 @@ func (w *objectWriter) add(key string, value any) {
 }
 
 func (w *objectWriter) encode(v any) {
-	enc := json.NewEncoder(&w.buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	if w.enc == nil {
+		w.enc = json.NewEncoder(&w.buf)
+		w.enc.SetEscapeHTML(false)
+	}
+	if err := w.enc.Encode(v); err != nil {
 		w.err = fmt.Errorf("encoding secret JSON: %w", err)
 		return
 	}

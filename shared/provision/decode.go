@@ -3,9 +3,8 @@ package provision
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"reflect"
-	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -20,22 +19,23 @@ import (
 // field.
 func DecodeRequest(data []byte) (Request, error) {
 	var r Request
-	if !json.Valid(data) {
-		return r, errcode.New(errcode.Invalid, "the request is not valid JSON")
-	}
-	if err := decodeStruct(&r, data, ""); err != nil {
+	if err := DecodeFields(data, &r, nil); err != nil {
 		return Request{}, err
 	}
 	return r, nil
 }
 
-// Decode parses a JSON object into v, a pointer to a struct whose fields
-// carry json tags, with the rules of DecodeRequest.
-func Decode(data []byte, v any) error {
+// DecodeFields parses a JSON object into v, a pointer to a struct whose
+// fields carry json tags, with the rules of DecodeRequest; keep, when not
+// nil, picks the top-level members that are v's to decode (the others
+// belong to someone else, like CloudFormation's ServiceToken).
+func DecodeFields(data []byte, v any, keep func(key string) bool) error {
+	data = bytes.TrimSpace(data)
+	// One check of the whole document; below, the scanner relies on it.
 	if !json.Valid(data) {
 		return errcode.New(errcode.Invalid, "the request is not valid JSON")
 	}
-	return decodeStruct(v, data, "")
+	return decodeObject(reflect.ValueOf(v).Elem(), data, "", keep)
 }
 
 // decoder is implemented by the types that accept more than one JSON form.
@@ -54,6 +54,9 @@ func decodeStruct(ptr any, raw []byte, field string) error {
 
 func decodeValue(v reflect.Value, raw []byte, field string) error {
 	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return errcode.New(errcode.Invalid, "the request is not valid JSON")
+	}
 	if string(raw) == "null" {
 		return nil
 	}
@@ -81,71 +84,85 @@ func decodeValue(v reflect.Value, raw []byte, field string) error {
 		}
 		v.SetString(s)
 		return nil
-	case reflect.Map:
+	case reflect.Map: // of JSON values, as extraFields
 		if raw[0] != '{' {
 			return errcode.Invalidf(field, "must be an object")
 		}
-		m := reflect.New(v.Type())
-		if err := json.Unmarshal(raw, m.Interface()); err != nil {
-			return errcode.Invalidf(field, "must be an object")
-		}
-		v.Set(m.Elem())
+		m := map[string]json.RawMessage{}
+		members(raw, func(key string, value []byte) error {
+			m[key] = json.RawMessage(value)
+			return nil
+		})
+		v.Set(reflect.ValueOf(m))
 		return nil
 	case reflect.Struct:
-		return decodeObject(v, raw, field)
+		return decodeObject(v, raw, field, nil)
 	}
 	return errcode.New(errcode.Internal, "no decoder for %s", v.Type())
 }
 
-func decodeObject(v reflect.Value, raw []byte, field string) error {
-	var obj map[string]json.RawMessage
-	if raw[0] != '{' || json.Unmarshal(raw, &obj) != nil {
+func decodeObject(v reflect.Value, raw []byte, field string, keep func(string) bool) error {
+	if len(raw) == 0 || raw[0] != '{' {
 		if field == "" {
 			return errcode.New(errcode.Invalid, "the request must be a JSON object")
 		}
 		return errcode.Invalidf(field, "must be an object")
 	}
 	fields := fieldsOf(v.Type())
-	seen := make(map[string]string, len(obj))
-	for _, key := range sortedKeys(obj) {
-		lower := strings.ToLower(key)
-		f, ok := fields[lower]
+	seen := make([]string, v.NumField()) // the key each field was given as
+	var lower [64]byte
+	return members(raw, func(key string, value []byte) error {
+		if keep != nil && !keep(key) {
+			return nil
+		}
+		f, ok := fields[string(appendLower(lower[:0], key))]
 		if !ok {
 			return errcode.Invalidf(join(field, key), "is not a known field")
 		}
-		if other, dup := seen[lower]; dup {
+		if other := seen[f.index]; other != "" {
 			return errcode.Invalidf(join(field, f.name), "is given twice, as %q and %q", other, key)
 		}
-		seen[lower] = key
-		if err := decodeValue(v.Field(f.index), obj[key], join(field, f.name)); err != nil {
-			return err
+		seen[f.index] = key
+		return decodeValue(v.Field(f.index), value, join(field, f.name))
+	})
+}
+
+// appendLower appends the ASCII lower case of s; field names are ASCII, and
+// a lookup with string(bytes) does not allocate.
+func appendLower(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
 		}
+		b = append(b, c)
 	}
-	return nil
+	return b
 }
 
 func decodeString(s *string, raw []byte, field string) error {
-	if raw[0] != '"' || json.Unmarshal(raw, s) != nil {
+	if raw[0] != '"' {
 		return errcode.Invalidf(field, "must be a string")
 	}
+	text, err := unquote(raw)
+	if err != nil {
+		return errcode.Invalidf(field, "must be a string")
+	}
+	*s = text
 	return nil
 }
 
 func decodeList(raw []byte, field, want string, each func(item []byte, path string) error) error {
-	var items []json.RawMessage
-	if raw[0] != '[' || json.Unmarshal(raw, &items) != nil {
+	if raw[0] != '[' {
 		return errcode.Invalidf(field, "must be %s", want)
 	}
-	for i, item := range items {
-		item = bytes.TrimSpace(item)
+	return elements(raw, func(i int, item []byte) error {
+		path := field + "[" + strconv.Itoa(i) + "]"
 		if string(item) == "null" {
-			return errcode.Invalidf(fmt.Sprintf("%s[%d]", field, i), "must not be null")
+			return errcode.Invalidf(path, "must not be null")
 		}
-		if err := each(item, fmt.Sprintf("%s[%d]", field, i)); err != nil {
-			return err
-		}
-	}
-	return nil
+		return each(item, path)
+	})
 }
 
 type structField struct {
@@ -170,15 +187,6 @@ func fieldsOf(t reflect.Type) map[string]structField {
 	}
 	fieldCache.Store(t, m)
 	return m
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func join(parent, name string) string {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -210,19 +211,17 @@ func (t *Tags) decodeJSON(raw []byte, field string) error {
 			return nil
 		})
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		return errcode.Invalidf(field, "must be a list of {key, value} or an object of key to value")
-	}
 	*t = Tags{}
-	for _, k := range sortedKeys(obj) {
+	err := members(raw, func(k string, value []byte) error {
 		var v string
-		if err := decodeString(&v, obj[k], field+"."+k); err != nil {
+		if err := decodeString(&v, value, field+"."+k); err != nil {
 			return err
 		}
 		*t = append(*t, Tag{Key: k, Value: v})
-	}
-	return nil
+		return nil
+	})
+	sort.Slice(*t, func(i, j int) bool { return (*t)[i].Key < (*t)[j].Key })
+	return err
 }
 
 func (rs *Replicas) decodeJSON(raw []byte, field string) error {

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/dbcreds/provisioner/shared/provision"
+	"github.com/dbcreds/provisioner/shared/secretstore"
+)
+
+// instant answers every request at once: CreateSecret for the SDK, 200 for
+// the ResponseURL.
+type instant struct{ body string }
+
+func (s instant) Do(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+	}
+	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/x-amz-json-1.1"}},
+		Body: io.NopCloser(strings.NewReader(s.body)), Request: r}, nil
+}
+
+// BenchmarkInvocation is one warm invocation of a Create, as make bench
+// records it: decode the event, validate, generate, shape, build and sign
+// the CreateSecret request (sent to a transport that answers at once),
+// encode and send the answer. Logs are formatted, then discarded.
+func BenchmarkInvocation(b *testing.B) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "events", "custom-resource-create.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	client := secretsmanager.New(secretsmanager.Options{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
+		BaseEndpoint: aws.String("https://secretsmanager.us-east-1.amazonaws.com"),
+		HTTPClient: instant{body: `{"ARN":"arn:aws:secretsmanager:us-east-1:123456789012:secret:app/orders/postgres-AbCdEf",` +
+			`"Name":"app/orders/postgres","VersionId":"v-1","ReplicationStatus":[{"Region":"eu-west-1","Status":"InProgress"}]}`},
+	})
+	service := provision.NewService(secretstore.New(client), provision.Config{NamePrefix: "app/", Region: "us-east-1"})
+	h := &handler{secrets: provision.NewLifecycle(service, secretstore.NewManager(client)), responder: instant{}}
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	ctx := context.Background()
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var e event
+		if err := json.Unmarshal(raw, &e); err != nil {
+			b.Fatal(err)
+		}
+		if err := h.handle(ctx, e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
