@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -219,4 +220,25 @@ func TestGeneratedPasswordsPerEngine(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestMatchersMeanTheExpressions compares the written-out username and
+// identifier checks with the expressions they implement.
+func TestMatchersMeanTheExpressions(t *testing.T) {
+	username := regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
+	identifier := regexp.MustCompile(`^[A-Za-z](?:[A-Za-z0-9]|-[A-Za-z0-9])*$`)
+	chars := []string{"a", "Z", "0", "_", "-", "é", " ", "."}
+	var all func(prefix string, n int)
+	all = func(prefix string, n int) {
+		if isUsername(prefix) != username.MatchString(prefix) || isIdentifier(prefix) != identifier.MatchString(prefix) {
+			t.Fatalf("%q: username %v/%v, identifier %v/%v", prefix, isUsername(prefix), username.MatchString(prefix), isIdentifier(prefix), identifier.MatchString(prefix))
+		}
+		if n == 0 {
+			return
+		}
+		for _, c := range chars {
+			all(prefix+c, n-1)
+		}
+	}
+	all("", 4) // every string of up to four of these characters
 }

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"unicode"
 
+	"github.com/dbcreds/provisioner/shared/awsname"
 	"github.com/dbcreds/provisioner/shared/errcode"
 )
 
@@ -32,11 +32,35 @@ type Fields struct {
 // at the first rotation.
 var reservedKeys = []string{"engine", "host", "username", "password", "dbname", "port", "masterarn", "ssl", "dbInstanceIdentifier", "dbClusterIdentifier"}
 
-var (
-	usernamePattern   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
-	identifierPattern = regexp.MustCompile(`^[A-Za-z](?:[A-Za-z0-9]|-[A-Za-z0-9])*$`)
-	secretARNPattern  = regexp.MustCompile(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$`)
-)
+// isUsername matches ^[A-Za-z][A-Za-z0-9_]*$: safe unquoted in every engine.
+func isUsername(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+		if !letter && (i == 0 || c != '_' && (c < '0' || c > '9')) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// isIdentifier matches RDS identifiers, ^[A-Za-z](?:[A-Za-z0-9]|-[A-Za-z0-9])*$:
+// a letter first, no two hyphens in a row, none at the end.
+func isIdentifier(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		switch {
+		case i == 0 && !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'):
+			return false
+		case c == '-' && (i+1 == len(s) || s[i+1] == '-'):
+			return false
+		case c != '-' && !alnum:
+			return false
+		}
+	}
+	return s != ""
+}
 
 // Validate checks f against what the engine's rotation function needs. An
 // empty Username is allowed: the caller generates one.
@@ -57,7 +81,7 @@ func (e Engine) Validate(f Fields) error {
 		return err
 	}
 	if f.Username != "" {
-		if !usernamePattern.MatchString(f.Username) {
+		if !isUsername(f.Username) {
 			return errcode.Invalidf("username", "must start with a letter and hold only ASCII letters, digits and underscores")
 		}
 		if max := e.MaxUsername(); len(f.Username) > max {
@@ -68,14 +92,14 @@ func (e Engine) Validate(f Fields) error {
 	if f.MasterARN == "" && e.RequiresMaster {
 		return errcode.Invalidf("masterSecretArn", "is required for %s: its users cannot change their own passwords, so rotation needs the admin secret", e.Name)
 	}
-	if f.MasterARN != "" && !secretARNPattern.MatchString(f.MasterARN) {
+	if _, ok := awsname.ParseSecretARN(f.MasterARN); f.MasterARN != "" && !ok {
 		return errcode.Invalidf("masterSecretArn", "must be a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)")
 	}
 	for _, id := range []struct{ field, value string }{
 		{"dbInstanceIdentifier", f.DBInstanceIdentifier},
 		{"dbClusterIdentifier", f.DBClusterIdentifier},
 	} {
-		if id.value != "" && (len(id.value) > 63 || !identifierPattern.MatchString(id.value)) {
+		if id.value != "" && (len(id.value) > 63 || !isIdentifier(id.value)) {
 			return errcode.Invalidf(id.field, "must be 1-63 letters, digits or hyphens, start with a letter, and have no two hyphens in a row nor end with one")
 		}
 	}

@@ -5,10 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"regexp"
 	"strings"
 	"time"
 
+	"github.com/dbcreds/provisioner/shared/awsname"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 )
@@ -23,7 +23,19 @@ type Caller struct {
 	Claims map[string]string
 }
 
-var scopePattern = regexp.MustCompile(`^[A-Za-z0-9_+=@-][A-Za-z0-9_+=.@-]{0,63}$`)
+// isScope reports whether s can be a name segment of its own: 1-64 of
+// A-Z a-z 0-9 _+=.@-, not starting with a dot (so never "." or "..").
+func isScope(s string) bool {
+	if s == "" || len(s) > 64 || s[0] == '.' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] == '/' || !awsname.IsSecretNameByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
 
 // ScopeFor is the prefix the caller's secret names must start with: the
 // configured prefix, and under CALLER_SCOPE the caller's own sub-prefix.
@@ -42,7 +54,7 @@ func (s *Service) ScopeFor(c Caller) (string, error) {
 	default:
 		return s.config.NamePrefix, nil
 	}
-	if !scopePattern.MatchString(scope) {
+	if !isScope(scope) {
 		return "", errcode.New(errcode.Forbidden, "the caller's %s does not name a usable scope (1-64 of A-Z a-z 0-9 _+=.@-)", source)
 	}
 	return s.config.NamePrefix + scope + "/", nil

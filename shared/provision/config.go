@@ -2,11 +2,12 @@ package provision
 
 import (
 	"context"
+	"os"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/dbcreds/provisioner/shared/awsname"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 )
@@ -64,7 +65,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	case cfg.CallerScope == ScopeJWTClaim && cfg.CallerScopeClaim == "":
 		return cfg, errcode.New(errcode.Internal, "%s must name a claim when %s is %s", EnvCallerScopeClaim, EnvCallerScope, ScopeJWTClaim)
 	}
-	if cfg.NamePrefix != "" && !namePattern.MatchString(cfg.NamePrefix) {
+	if cfg.NamePrefix != "" && !awsname.IsSecretName(cfg.NamePrefix) {
 		return cfg, errcode.New(errcode.Internal, "%s %q: may hold only ASCII letters, digits and /_+=.@-", EnvNamePrefix, cfg.NamePrefix)
 	}
 	if err := validateReplicas(cfg.DefaultReplicas, cfg.Region); err != nil {
@@ -84,10 +85,10 @@ func ServiceFromEnv(ctx context.Context) (*Service, error) {
 	return NewService(secretstore.New(client), cfg), nil
 }
 
-func clientFromEnv(ctx context.Context) (*secretsmanager.Client, error) {
-	awsConfig, err := config.LoadDefaultConfig(ctx)
+func clientFromEnv(context.Context) (*secretsmanager.Client, error) {
+	client, err := secretstore.ClientFromEnvironment(os.Getenv)
 	if err != nil {
-		return nil, errcode.Wrap(err, errcode.Internal, "loading the AWS configuration")
+		return nil, errcode.Wrap(err, errcode.Internal, "%s", err.Error())
 	}
-	return secretsmanager.NewFromConfig(awsConfig), nil
+	return client, nil
 }

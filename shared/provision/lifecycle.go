@@ -7,11 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"regexp"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/dbcreds/provisioner/shared/awsname"
 	"github.com/dbcreds/provisioner/shared/credential"
 	"github.com/dbcreds/provisioner/shared/dbsecret"
 	"github.com/dbcreds/provisioner/shared/errcode"
@@ -58,21 +58,19 @@ func (l *Lifecycle) Create(ctx context.Context, res Resource, r Request) (Result
 	return l.svc.Create(ctx, r, res.IdempotencyKey)
 }
 
-// secretARN is the ARN of a secret: the name, a hyphen, six characters.
-var secretARN = regexp.MustCompile(`^arn:(aws[a-z-]*):secretsmanager:([a-z0-9-]+):(\d{12}):secret:([A-Za-z0-9/_+=.@-]+)-[A-Za-z0-9]{6}$`)
-
 // NameFromARN returns the secret name an ARN of ours carries, or "" when id
 // is not a secret ARN this deployment could have created: another Region
 // or account (when account is known), or a name outside the prefix. Failed
 // creates, placeholders and the ids CloudFormation invents during a rollback
 // are none of these, so nothing is ever done to them.
 func (s *Service) NameFromARN(id, account string) string {
-	m := secretARN.FindStringSubmatch(id)
-	if m == nil || (s.config.Region != "" && m[2] != s.config.Region) || (account != "" && m[3] != account) ||
-		!strings.HasPrefix(m[4], s.config.NamePrefix) {
+	arn, ok := awsname.ParseSecretARN(id)
+	name := arn.Name() // "" unless the ARN ends in "-" and six characters
+	if !ok || name == "" || (s.config.Region != "" && arn.Region != s.config.Region) || (account != "" && arn.Account != account) ||
+		!strings.HasPrefix(name, s.config.NamePrefix) {
 		return ""
 	}
-	return m[4]
+	return name
 }
 
 var nameSuffix = base32.StdEncoding.WithPadding(base32.NoPadding)

@@ -1,11 +1,11 @@
 package provision
 
 import (
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/dbcreds/provisioner/shared/awsname"
 	"github.com/dbcreds/provisioner/shared/errcode"
 )
 
@@ -21,11 +21,6 @@ const (
 	MaxTagValueLength    = 255
 )
 
-var (
-	namePattern   = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]+$`)
-	regionPattern = regexp.MustCompile(`^([a-z]+-)+\d+$`)
-)
-
 // validateName checks a secret name against the CreateSecret rules.
 func validateName(name string) error {
 	switch {
@@ -33,7 +28,7 @@ func validateName(name string) error {
 		return errcode.Invalidf("name", "is required")
 	case len(name) > MaxNameLength:
 		return errcode.Invalidf("name", "must be at most %d characters, got %d", MaxNameLength, len(name))
-	case !namePattern.MatchString(name):
+	case !awsname.IsSecretName(name):
 		return errcode.Invalidf("name", "may hold only ASCII letters, digits and /_+=.@-")
 	case hasBadSegment(name):
 		// Names are flat in Secrets Manager, but tools that map them to paths
@@ -95,7 +90,7 @@ func validateReplicas(replicas Replicas, primary string) error {
 	for i, r := range replicas {
 		field := indexed("replicaRegions", i, "region")
 		switch {
-		case !regionPattern.MatchString(r.Region):
+		case !awsname.IsRegion(r.Region):
 			return errcode.Invalidf(field, "%q is not a Region name (like eu-west-1)", r.Region)
 		case r.Region == primary:
 			return errcode.Invalidf(field, "%s is the primary Region, where the secret itself is created", r.Region)
