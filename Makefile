@@ -24,7 +24,7 @@ PARAMETERS ?=
 GO_BUILD = @test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set: sam build sets it; use 'make build' locally"; exit 1; }; \
 	CGO_ENABLED=0 GOOS=$(LAMBDA_GOOS) GOARCH=$(LAMBDA_GOARCH) $(GO) build -trimpath -tags lambda.norpc -ldflags='-s -w' -o $(ARTIFACTS_DIR)/bootstrap
 
-.PHONY: build test lint invoke api $(addprefix build-,$(FUNCTIONS))
+.PHONY: build test lint invoke api bench $(addprefix build-,$(FUNCTIONS))
 
 build-CustomResourceFunction:
 	$(GO_BUILD) ./functions/custom-resource
@@ -55,6 +55,11 @@ api: build
 # moto_server they start, and the end-to-end tests of the built binaries.
 test: lint
 	$(GO) test -count=1 ./...
+
+# Speed, size and memory against issue 7's budgets, into BENCHMARKS.md;
+# fails when a budget is missed. Not part of make test.
+bench:
+	$(GO) run ./local/cmd/bench
 
 lint:
 	@unformatted=$$(gofmt -l .); \

@@ -75,6 +75,22 @@ type invocation struct {
 	timeout         time.Duration
 }
 
+// invokeWith runs an event through another bootstrap under the
+// CustomResourceFunction's environment.
+func invokeWith(t *testing.T, bootstrap, eventFile string, edit func(map[string]any)) (*invoke.Outcome, error) {
+	t.Helper()
+	event, err := os.ReadFile(filepath.Join(root, "events", eventFile))
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	json.Unmarshal(event, &m)
+	edit(m)
+	event, _ = json.Marshal(m)
+	return invoke.Run(context.Background(), invoke.Options{Template: filepath.Join(root, "template.yaml"), Function: "CustomResourceFunction",
+		Bootstrap: bootstrap, Event: event, Env: moto.Env()})
+}
+
 func runWith(t *testing.T, inv invocation) (*invoke.Outcome, string) {
 	t.Helper()
 	event, err := os.ReadFile(filepath.Join(root, "events", inv.event))

@@ -57,7 +57,16 @@ type Outcome struct {
 	CloudFormation json.RawMessage
 	// ResponseURL is the local URL the event's ResponseURL was pointed at.
 	ResponseURL string
-	Duration    time.Duration
+	// Duration runs from the process's start (on a cold invocation) or from
+	// the event's hand-over to the function's answer.
+	Duration time.Duration
+	// Cold is set when this invocation started the process; Init is then
+	// the time from its start to its first request for an event.
+	Cold bool
+	Init time.Duration
+	// MaxRSSKiB is the process's peak resident memory, known once it has
+	// stopped: Run fills it in.
+	MaxRSSKiB int64
 }
 
 // Run performs one invocation in a fresh process: a cold start.
@@ -66,8 +75,12 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer fn.Close()
-	return fn.Invoke(ctx, opts.Event)
+	out, err := fn.Invoke(ctx, opts.Event)
+	fn.Close()
+	if out != nil {
+		out.MaxRSSKiB = fn.lastMaxRSS
+	}
+	return out, err
 }
 
 // Function is a function's bootstrap kept running between invocations, as
@@ -81,6 +94,8 @@ type Function struct {
 
 	mu   sync.Mutex
 	proc *process
+	// lastMaxRSS is the peak resident memory of the last process stopped.
+	lastMaxRSS int64
 }
 
 type process struct {
@@ -138,6 +153,9 @@ func (f *Function) stop() {
 	}
 	syscall.Kill(-f.proc.cmd.Process.Pid, syscall.SIGKILL)
 	<-f.proc.exited
+	if usage, ok := f.proc.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		f.lastMaxRSS = usage.Maxrss // KiB on Linux
+	}
 	f.proc.api.Close()
 	f.proc = nil
 }
@@ -184,7 +202,7 @@ func (f *Function) Invoke(ctx context.Context, event []byte) (*Outcome, error) {
 		if err := f.start(); err != nil {
 			return nil, err
 		}
-		start = f.proc.started
+		start, out.Cold = f.proc.started, true
 	}
 	p := f.proc
 
@@ -207,6 +225,9 @@ func (f *Function) Invoke(ctx context.Context, event []byte) (*Outcome, error) {
 	cancel(nil)
 	<-watched
 	out.Duration = time.Since(start)
+	if first := p.api.FirstNext(); out.Cold && !first.IsZero() {
+		out.Init = first.Sub(p.started)
+	}
 	if err != nil || result.Error != nil && result.Error.Type == "Sandbox.Timedout" {
 		// Lambda discards an environment that failed or timed out.
 		f.stop()

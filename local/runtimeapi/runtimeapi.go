@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -56,6 +57,8 @@ type Server struct {
 
 	mu      sync.Mutex
 	pending map[string]*invocation
+
+	firstNext atomic.Int64 // unix nanoseconds of the first /next: the end of init
 }
 
 // Start serves the API for a function with the given ARN.
@@ -122,7 +125,17 @@ func (s *Server) Invoke(ctx context.Context, event []byte, timeout time.Duration
 	}
 }
 
+// FirstNext is when the runtime first asked for an event, which is when its
+// init ended; zero before that.
+func (s *Server) FirstNext() time.Time {
+	if n := s.firstNext.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
+
 func (s *Server) handleNext(w http.ResponseWriter, r *http.Request) {
+	s.firstNext.CompareAndSwap(0, time.Now().UnixNano())
 	select {
 	case inv := <-s.next:
 		h := w.Header()

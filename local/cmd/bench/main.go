@@ -1,0 +1,381 @@
+// Command bench measures what issue 7 budgets and writes BENCHMARKS.md:
+// cold invocations of the real bootstrap against the Python peer, init
+// against a hello-world function, warm invocation overhead and password
+// throughput (Go benchmarks), binary sizes and peak memory. It exits 1 when
+// a budget is missed. Run it with make bench.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dbcreds/provisioner/local/invoke"
+	"github.com/dbcreds/provisioner/local/motoserver"
+)
+
+// Budgets, from issue 7.
+const (
+	maxColdRatio      = 0.10 // ours / Python, median of the pairs
+	maxInitAboveHello = 2 * time.Millisecond
+	maxWarmInvocation = 100 * time.Microsecond
+	minPasswordsPerS  = 1_000_000
+	maxBinaryBytes    = 10 << 20
+	maxPeakRSSKiB     = 25 << 10
+)
+
+var functions = []string{"CustomResourceFunction", "HttpApiFunction", "EventBridgeFunction"}
+
+type report struct {
+	lines  []string
+	failed []string
+}
+
+func (r *report) printf(format string, args ...any) {
+	r.lines = append(r.lines, fmt.Sprintf(format, args...))
+}
+
+// check records a budget's outcome.
+func (r *report) check(what string, ok bool, measured, budget string) string {
+	mark := "ok"
+	if !ok {
+		mark = "**missed**"
+		r.failed = append(r.failed, what+": "+measured+" against "+budget)
+	}
+	return mark
+}
+
+func main() {
+	runs := flag.Int("runs", 21, "cold invocations of each kind")
+	count := flag.Int("count", 7, "runs of each Go benchmark; the median counts")
+	out := flag.String("out", "BENCHMARKS.md", "where to write the results")
+	flag.Parse()
+	r := &report{}
+	if err := run(r, *runs, *count); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	if err := write(*out, r); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	fmt.Println(strings.Join(r.lines, "\n"))
+	if len(r.failed) > 0 {
+		fmt.Fprintln(os.Stderr, "\nbudgets missed:\n  "+strings.Join(r.failed, "\n  "))
+		os.Exit(1)
+	}
+}
+
+func run(r *report, runs, count int) error {
+	work, err := os.MkdirTemp("", "bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	machine(r)
+
+	// Sizes, for Lambda's arm64 and this machine's amd64, and no SDK v1.
+	r.printf("\n## Size\n\n| function | arm64 | amd64 | budget |\n|---|---|---|---|")
+	for _, f := range functions {
+		row := "| " + f
+		for _, arch := range []string{"arm64", "amd64"} {
+			dir := filepath.Join(work, arch, f)
+			if err := makeBuild(f, dir, "linux", arch); err != nil {
+				return err
+			}
+			st, err := os.Stat(filepath.Join(dir, "bootstrap"))
+			if err != nil {
+				return err
+			}
+			row += fmt.Sprintf(" | %.2f MiB", float64(st.Size())/(1<<20))
+			r.check(f+" "+arch+" size", st.Size() <= maxBinaryBytes, mib(st.Size()), "10 MiB")
+			if err := noSDKv1(filepath.Join(dir, "bootstrap")); err != nil {
+				r.failed = append(r.failed, err.Error())
+			}
+		}
+		r.printf("%s | 10 MiB |", row)
+	}
+	r.printf("\n`go version -m` shows no AWS SDK for Go v1 in any of them.")
+
+	// Binaries for this machine: ours, hello-world, the Python peer.
+	host := filepath.Join(work, "host")
+	if err := makeBuild("CustomResourceFunction", filepath.Join(host, "ours"), "linux", runtime.GOARCH); err != nil {
+		return err
+	}
+	hello := filepath.Join(host, "hello", "bootstrap")
+	if out, err := exec.Command("go", "build", "-trimpath", "-tags", "lambda.norpc", "-ldflags=-s -w", "-o", hello, "./local/bench/hello").CombinedOutput(); err != nil {
+		return fmt.Errorf("building hello: %v\n%s", err, out)
+	}
+	peer, err := pythonPeer(filepath.Join(host, "python"))
+	if err != nil {
+		return err
+	}
+
+	moto, err := motoserver.Start()
+	if err != nil {
+		return err
+	}
+	defer moto.Stop()
+	env := moto.Env()
+	event, err := os.ReadFile("events/custom-resource-create.json")
+	if err != nil {
+		return err
+	}
+
+	var ours, python, oursInit, helloInit []time.Duration
+	var ratios []float64
+	var rss, pythonRSS []int64
+	for i := 0; i < runs; i++ {
+		// Alternate who goes first, so that drift on the machine falls on both.
+		order := []string{"ours", "python"}
+		if i%2 == 1 {
+			order = []string{"python", "ours"}
+		}
+		var pair [2]time.Duration
+		for _, who := range order {
+			bootstrap := filepath.Join(host, "ours", "bootstrap")
+			if who == "python" {
+				bootstrap = peer
+			}
+			out, err := coldCreate(bootstrap, fmt.Sprintf("app/bench/%s-%d", who, i), fmt.Sprintf("%08x-0000-4000-8000-%012d", i, map[string]int{"ours": 1, "python": 2}[who]), event, env)
+			if err != nil {
+				return fmt.Errorf("%s run %d: %w", who, i, err)
+			}
+			if who == "ours" {
+				ours, oursInit, rss = append(ours, out.Duration), append(oursInit, out.Init), append(rss, out.MaxRSSKiB)
+				pair[0] = out.Duration
+			} else {
+				python, pythonRSS = append(python, out.Duration), append(pythonRSS, out.MaxRSSKiB)
+				pair[1] = out.Duration
+			}
+		}
+		ratios = append(ratios, float64(pair[0])/float64(pair[1]))
+		out, err := invoke.Run(context.Background(), invoke.Options{Template: "template.yaml", Function: "CustomResourceFunction",
+			Bootstrap: hello, Event: []byte(`{}`), Env: env})
+		if err != nil || out.Error != nil || out.InitError != nil {
+			return fmt.Errorf("hello run %d: %v %+v %+v", i, err, out.Error, out.InitError)
+		}
+		helloInit = append(helloInit, out.Init)
+	}
+	ratio := medianFloat(ratios)
+	r.printf("\n## Cold invocation\n\nA custom-resource Create (postgres, one replica, two tags) from starting the process under the local Runtime API to the answer, with the CloudFormation response PUT to the local receiver, against moto_server on loopback; %d fresh processes each, alternating.\n", runs)
+	r.printf("| | median | min | max | p90 |\n|---|---|---|---|---|")
+	r.printf("| ours (Go) | %s | %s | %s | %s |", ms(median(ours)), ms(minD(ours)), ms(maxD(ours)), ms(pct(ours, 90)))
+	r.printf("| Python peer (boto3) | %s | %s | %s | %s |", ms(median(python)), ms(minD(python)), ms(maxD(python)), ms(pct(python, 90)))
+	mark := r.check("cold invoke ratio", ratio <= maxColdRatio, fmt.Sprintf("%.3f", ratio), "0.10")
+	r.printf("\nRatio ours / Python, median of the %d pairs: **%.3f** (budget 0.10: %s).", runs, ratio, mark)
+
+	above := median(oursInit) - median(helloInit)
+	r.printf("\n## Init\n\nProcess start to the first request for an event.\n\n| | median | min | max |\n|---|---|---|---|")
+	r.printf("| ours | %s | %s | %s |", ms(median(oursInit)), ms(minD(oursInit)), ms(maxD(oursInit)))
+	r.printf("| aws-lambda-go hello-world, built the same way | %s | %s | %s |", ms(median(helloInit)), ms(minD(helloInit)), ms(maxD(helloInit)))
+	mark = r.check("init above hello-world", above <= maxInitAboveHello, ms(above), "2 ms")
+	r.printf("\nOurs above hello-world: **%s** (budget 2 ms: %s).", ms(above), mark)
+
+	sort.Slice(rss, func(i, j int) bool { return rss[i] < rss[j] })
+	sort.Slice(pythonRSS, func(i, j int) bool { return pythonRSS[i] < pythonRSS[j] })
+	peak := rss[len(rss)-1]
+	mark = r.check("peak RSS", peak <= maxPeakRSSKiB, fmt.Sprintf("%.1f MiB", float64(peak)/1024), "25 MiB")
+	r.printf("\n## Memory\n\nPeak resident memory of a cold invocation: ours **%.1f MiB** at most (median %.1f; budget 25 MiB: %s); the Python peer %.1f MiB (median).",
+		float64(peak)/1024, float64(rss[len(rss)/2])/1024, mark, float64(pythonRSS[len(pythonRSS)/2])/1024)
+
+	return goBenchmarks(r, count)
+}
+
+// coldCreate runs one Create in a fresh process and checks CloudFormation
+// heard SUCCESS.
+func coldCreate(bootstrap, name, requestID string, event []byte, env map[string]string) (*invoke.Outcome, error) {
+	var e map[string]any
+	json.Unmarshal(event, &e)
+	e["RequestId"] = requestID
+	e["ResourceProperties"].(map[string]any)["Name"] = name
+	raw, _ := json.Marshal(e)
+	var logs bytes.Buffer
+	out, err := invoke.Run(context.Background(), invoke.Options{Template: "template.yaml", Function: "CustomResourceFunction",
+		Bootstrap: bootstrap, Event: raw, Env: env, Logs: &logs})
+	if err != nil {
+		return nil, err
+	}
+	var answer struct{ Status, Reason string }
+	if json.Unmarshal(out.CloudFormation, &answer) != nil || answer.Status != "SUCCESS" {
+		return nil, fmt.Errorf("CloudFormation got %s (%+v %+v)\n%s", out.CloudFormation, out.Error, out.InitError, logs.String())
+	}
+	return out, nil
+}
+
+// pythonPeer writes a bootstrap that runs the peer with this machine's
+// python3, which has boto3 beside moto.
+func pythonPeer(dir string) (string, error) {
+	python, err := exec.Command("python3", "-c", "import sys, boto3; print(sys.executable)").Output()
+	if err != nil {
+		return "", errors.New("python3 with boto3 is needed for the peer (pip install boto3; moto brings it)")
+	}
+	handler, err := filepath.Abs("local/bench/pythonpeer/handler.py")
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	bootstrap := filepath.Join(dir, "bootstrap")
+	script := "#!/bin/sh\nexec " + strings.TrimSpace(string(python)) + " " + handler + "\n"
+	return bootstrap, os.WriteFile(bootstrap, []byte(script), 0o755)
+}
+
+func makeBuild(function, dir, goos, goarch string) error {
+	out, err := exec.Command("make", "--no-print-directory", "build-"+function, "ARTIFACTS_DIR="+dir, "LAMBDA_GOOS="+goos, "LAMBDA_GOARCH="+goarch).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("make build-%s: %v\n%s", function, err, out)
+	}
+	return nil
+}
+
+func noSDKv1(binary string) error {
+	out, err := exec.Command("go", "version", "-m", binary).Output()
+	if err != nil {
+		return err
+	}
+	if regexp.MustCompile(`\sgithub\.com/aws/aws-sdk-go\s`).Match(out) {
+		return fmt.Errorf("%s links the AWS SDK for Go v1", binary)
+	}
+	return nil
+}
+
+// goBenchmarks runs the Go benchmarks count times on one core and keeps the
+// medians.
+func goBenchmarks(r *report, count int) error {
+	results, err := benchmarks(count, "./functions/custom-resource/", "BenchmarkInvocation$")
+	if err != nil {
+		return err
+	}
+	inv := results["BenchmarkInvocation"]
+	mark := r.check("warm invocation", time.Duration(inv.ns) <= maxWarmInvocation, fmt.Sprintf("%.1f µs", inv.ns/1000), "100 µs")
+	r.printf("\n## Warm invocation\n\nOne full custom-resource Create in a warm function (decode the event, validate, generate, shape, build and sign the CreateSecret request for a transport that answers at once, send the answer), on one core, median of %d runs:\n", count)
+	r.printf("| ns/op | B/op | allocs/op | budget |\n|---|---|---|---|\n| %.0f | %.0f | %.0f | 100 µs: %s |", inv.ns, inv.bytes, inv.allocs, mark)
+
+	results, err = benchmarks(count, "./shared/credential/", "BenchmarkPassword$")
+	if err != nil {
+		return err
+	}
+	engines, err := benchmarks(count, "./shared/dbsecret/", "BenchmarkEnginePassword")
+	if err != nil {
+		return err
+	}
+	pw := results["BenchmarkPassword"]
+	perSecond := 1e9 / pw.ns
+	mark = r.check("password throughput", perSecond >= minPasswordsPerS, fmt.Sprintf("%.0f/s", perSecond), "1,000,000/s")
+	r.printf("\n## Password generation\n\n32 characters, on one core, median of %d runs.\n\n| policy | passwords/s | ns/op | allocs/op |\n|---|---|---|---|", count)
+	r.printf("| GetRandomPassword default | **%.0f** (budget 1,000,000: %s) | %.0f | %.0f |", perSecond, mark, pw.ns, pw.allocs)
+	var names []string
+	for name := range engines {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		e := engines[name]
+		r.printf("| %s | %.0f | %.0f | %.0f |", strings.TrimPrefix(name, "BenchmarkEnginePassword/"), 1e9/e.ns, e.ns, e.allocs)
+	}
+	return nil
+}
+
+type result struct{ ns, bytes, allocs float64 }
+
+var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op(?:\s+([\d.]+) B/op)?(?:\s+([\d.]+) allocs/op)?`)
+
+func benchmarks(count int, pkg, pattern string) (map[string]result, error) {
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", pattern, "-benchmem", "-cpu", "1", "-count", strconv.Itoa(count), pkg)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("go test -bench %s %s: %v\n%s", pattern, pkg, err, out)
+	}
+	samples := map[string][]result{}
+	for _, line := range strings.Split(string(out), "\n") {
+		m := benchLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		var res result
+		res.ns, _ = strconv.ParseFloat(m[2], 64)
+		res.bytes, _ = strconv.ParseFloat(m[3], 64)
+		res.allocs, _ = strconv.ParseFloat(m[4], 64)
+		samples[m[1]] = append(samples[m[1]], res)
+	}
+	medians := map[string]result{}
+	for name, rs := range samples {
+		sort.Slice(rs, func(i, j int) bool { return rs[i].ns < rs[j].ns })
+		medians[name] = rs[len(rs)/2]
+	}
+	if len(medians) == 0 {
+		return nil, fmt.Errorf("no benchmark matched %s in %s:\n%s", pattern, pkg, out)
+	}
+	return medians, nil
+}
+
+func machine(r *report) {
+	cpu := "unknown"
+	if info, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		if m := regexp.MustCompile(`(?m)^model name\s*:\s*(.+)$`).FindSubmatch(info); m != nil {
+			cpu = string(m[1])
+		}
+	}
+	kernel, _ := exec.Command("uname", "-r").Output()
+	python, _ := exec.Command("python3", "-c", "import sys, boto3; print(sys.version.split()[0], 'boto3', boto3.__version__)").Output()
+	r.printf("Measured %s on %d cores (%s), Linux %s, %s, Python %s, with `make bench`.",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), cpu, strings.TrimSpace(string(kernel)), runtime.Version(), strings.TrimSpace(string(python)))
+}
+
+// write replaces the measured part of BENCHMARKS.md, between its markers,
+// and keeps the rest, which people write.
+func write(path string, r *report) error {
+	const begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+	body := begin + "\n" + strings.Join(r.lines, "\n") + "\n"
+	if len(r.failed) > 0 {
+		body += "\n**Budgets missed:** " + strings.Join(r.failed, "; ") + "\n"
+	} else {
+		body += "\nEvery budget is met.\n"
+	}
+	body += end
+	old, err := os.ReadFile(path)
+	if err != nil || !bytes.Contains(old, []byte(begin)) || !bytes.Contains(old, []byte(end)) {
+		return os.WriteFile(path, []byte("# Benchmarks\n\n"+body+"\n"), 0o644)
+	}
+	s := string(old)
+	s = s[:strings.Index(s, begin)] + body + s[strings.Index(s, end)+len(end):]
+	return os.WriteFile(path, []byte(s), 0o644)
+}
+
+func median(d []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func pct(d []time.Duration, p int) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[min(len(s)-1, len(s)*p/100)]
+}
+
+func minD(d []time.Duration) time.Duration { return pct(d, 0) }
+func maxD(d []time.Duration) time.Duration { return pct(d, 100) }
+
+func medianFloat(f []float64) float64 {
+	s := append([]float64(nil), f...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+func mib(n int64) string        { return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20)) }
