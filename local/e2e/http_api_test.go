@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,14 +29,33 @@ import (
 // The HTTP API through a real HTTP client, the local gateway (payload 2.0)
 // and the built bootstrap, against moto.
 
+// syncBuffer collects a running process's output, which its copier writes
+// while a test may read.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // api serves the HttpApiFunction with the template's routes.
-func api(t *testing.T, overrides map[string]string) (string, *bytes.Buffer) {
+func api(t *testing.T, overrides map[string]string) (string, *syncBuffer) {
 	t.Helper()
 	tpl, err := samtemplate.Load(filepath.Join(root, "template.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &bytes.Buffer{}
+	logs := &syncBuffer{}
 	fn, err := invoke.Start(invoke.Options{Template: filepath.Join(root, "template.yaml"), Function: "HttpApiFunction",
 		Bootstrap: filepath.Join(bins, "HttpApiFunction", "bootstrap"), ParameterOverrides: overrides, Env: moto.Env(), Logs: logs})
 	if err != nil {
@@ -223,7 +243,7 @@ func TestMakeApi(t *testing.T) {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	var output bytes.Buffer
+	var output syncBuffer
 	cmd.Stdout, cmd.Stderr = &output, &output
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
