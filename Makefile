@@ -72,7 +72,7 @@ fuzz-short:
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg > /tmp/fuzz-$$name-$$$$.log 2>&1 \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 20s $$pkg > /tmp/fuzz-$$name-$$$$.log 2>&1 \
 			|| { grep -v '"level"' /tmp/fuzz-$$name-$$$$.log | tail -30; rm -f /tmp/fuzz-$$name-$$$$.log; exit 1; }; \
 		rm -f /tmp/fuzz-$$name-$$$$.log; \
 	done

@@ -113,3 +113,15 @@ func TestEventBridgeSecretsManagerUnreachable(t *testing.T) {
 		t.Fatalf("%s %q", errType, msg)
 	}
 }
+
+// TestEventBridgeOutsidePrefix: an event cannot create outside the prefix.
+func TestEventBridgeOutsidePrefix(t *testing.T) {
+	_, errType, msg, _ := deliver(t, "eventbridge-request.json", func(e map[string]any) {
+		e["id"] = "outside-prefix-1"
+		e["detail"].(map[string]any)["name"] = "other/analytics/redshift"
+	}, nil)
+	if errType != "Permanent.forbidden" || !strings.Contains(msg, `must start with the configured prefix "app/"`) {
+		t.Fatalf("%s %q", errType, msg)
+	}
+	notCreated(t, "other/analytics/redshift")
+}

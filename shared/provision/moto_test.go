@@ -357,3 +357,79 @@ func TestScopedCreateAndDescribe(t *testing.T) {
 		t.Fatalf("missing secret: %v", err)
 	}
 }
+
+// TestConcurrentCreatesOfOneName: 50 requests for one name, each with its
+// own key, at once: exactly one creates the secret, the others are clean
+// conflicts, and the secret has one version.
+func TestConcurrentCreatesOfOneName(t *testing.T) {
+	ctx := context.Background()
+	svc := service(t)
+	name := uniqueName(t)
+	const n = 50
+	errs := make(chan error, n)
+	results := make(chan provision.Result, n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			r, err := svc.Create(ctx, decode(t, `{"name": "`+name+`", "engine": "postgres", "host": "h"}`), fmt.Sprintf("key-%d", i))
+			if err == nil {
+				results <- r
+			}
+			errs <- err
+		}(i)
+	}
+	created, conflicts := 0, 0
+	for i := 0; i < n; i++ {
+		switch err := <-errs; {
+		case err == nil:
+			created++
+		case errcode.Of(err) == errcode.Conflict && errcode.FieldOf(err) == "name":
+			conflicts++
+		default:
+			t.Errorf("not a clean conflict: %v", err)
+		}
+	}
+	if created != 1 || conflicts != n-1 {
+		t.Fatalf("%d created, %d conflicts; want 1 and %d", created, conflicts, n-1)
+	}
+	winner := <-results
+	versions, err := client(t, primary).ListSecretVersionIds(ctx, &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String(name), IncludeDeprecated: aws.Bool(true)})
+	if err != nil || len(versions.Versions) != 1 || aws.ToString(versions.Versions[0].VersionId) != winner.VersionID {
+		t.Fatalf("versions %+v, %v; want only the winner's %s", versions, err, winner.VersionID)
+	}
+}
+
+// TestConcurrentRetriesOfOneRequest: one request delivered 20 times at once
+// (one key): one secret, one version, the same answer every time.
+func TestConcurrentRetriesOfOneRequest(t *testing.T) {
+	ctx := context.Background()
+	svc := service(t)
+	name := uniqueName(t)
+	const n = 20
+	type outcome struct {
+		r   provision.Result
+		err error
+	}
+	out := make(chan outcome, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			r, err := svc.Create(ctx, decode(t, `{"name": "`+name+`", "engine": "mysql", "host": "h", "replicaRegions": ["`+replica+`"]}`), "the-one-key")
+			out <- outcome{r, err}
+		}()
+	}
+	var first provision.Result
+	for i := 0; i < n; i++ {
+		o := <-out
+		if o.err != nil {
+			t.Fatalf("delivery failed: %v", o.err)
+		}
+		if i == 0 {
+			first = o.r
+		} else if o.r.ARN != first.ARN || o.r.VersionID != first.VersionID || o.r.Username != first.Username {
+			t.Fatalf("answers differ: %+v and %+v", o.r, first)
+		}
+	}
+	versions, err := client(t, primary).ListSecretVersionIds(ctx, &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String(name), IncludeDeprecated: aws.Bool(true)})
+	if err != nil || len(versions.Versions) != 1 {
+		t.Fatalf("versions %+v, %v", versions, err)
+	}
+}

@@ -1,0 +1,119 @@
+// Package faultproxy stands between a function and moto_server and makes
+// chosen Secrets Manager calls fail the ways the real service can: server
+// errors, throttling, dropped connections, and a response lost after the
+// call took effect. Tests use it to prove that retries, errors and answers
+// hold up.
+package faultproxy
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Fault is what happens to one call.
+type Fault int
+
+const (
+	Pass         Fault = iota // forwarded, answered
+	ServerError               // 500 InternalServiceError, not forwarded
+	Throttle                  // 400 ThrottlingException, not forwarded
+	Drop                      // the connection closed without an answer, not forwarded
+	LoseResponse              // forwarded, then answered 500: the call took effect unseen
+)
+
+func (f Fault) String() string {
+	return [...]string{"pass", "server-error", "throttle", "drop", "lose-response"}[f]
+}
+
+// Plan decides the fault for the attempt-th call (from 1) of an operation
+// (CreateSecret, DescribeSecret, ...).
+type Plan func(operation string, attempt int) Fault
+
+// Proxy is a running fault proxy.
+type Proxy struct {
+	URL string
+
+	plan     Plan
+	forward  *httputil.ReverseProxy
+	server   *http.Server
+	mu       sync.Mutex
+	attempts map[string]int
+}
+
+// Start proxies to target (moto's endpoint) on a loopback port.
+func Start(target string, plan Plan) (*Proxy, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p := &Proxy{URL: "http://" + l.Addr().String(), plan: plan, forward: httputil.NewSingleHostReverseProxy(u), attempts: map[string]int{}}
+	p.server = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
+	go p.server.Serve(l)
+	return p, nil
+}
+
+// Close stops the proxy.
+func (p *Proxy) Close() { p.server.Close() }
+
+// Attempts says how many calls of operation arrived.
+func (p *Proxy) Attempts(operation string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.attempts[operation]
+}
+
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The JSON protocol names the operation in a header: secretsmanager.CreateSecret.
+	_, op, _ := strings.Cut(r.Header.Get("X-Amz-Target"), ".")
+	p.mu.Lock()
+	p.attempts[op]++
+	n := p.attempts[op]
+	p.mu.Unlock()
+	switch p.plan(op, n) {
+	case ServerError:
+		fail(w, http.StatusInternalServerError, "InternalServiceError", "An error occurred on the server side.")
+	case Throttle:
+		fail(w, http.StatusBadRequest, "ThrottlingException", "Rate exceeded")
+	case Drop:
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+		fail(w, http.StatusBadGateway, "InternalServiceError", "dropped")
+	case LoseResponse:
+		rec := &discard{header: http.Header{}}
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		p.forward.ServeHTTP(rec, r)
+		fail(w, http.StatusInternalServerError, "InternalServiceError", "An error occurred on the server side.")
+	default:
+		p.forward.ServeHTTP(w, r)
+	}
+}
+
+func fail(w http.ResponseWriter, status int, code, message string) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("X-Amzn-ErrorType", code)
+	w.WriteHeader(status)
+	io.WriteString(w, `{"__type":"`+code+`","message":"`+message+`"}`)
+}
+
+// discard takes a response nobody will see.
+type discard struct{ header http.Header }
+
+func (d *discard) Header() http.Header         { return d.header }
+func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discard) WriteHeader(int)             {}

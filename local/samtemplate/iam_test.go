@@ -1,0 +1,110 @@
+package samtemplate
+
+import (
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// statement is an IAM statement as the template writes it.
+type statement struct {
+	where     string
+	actions   []string
+	resources []string // as written: a string, or the text of a !Sub
+	condition *yaml.Node
+}
+
+func statements(where string, doc *yaml.Node) []statement {
+	var out []statement
+	list := get(doc, "Statement")
+	if list == nil {
+		return nil
+	}
+	for _, s := range list.Content {
+		st := statement{where: where, actions: strings1(get(s, "Action")), resources: strings1(get(s, "Resource")), condition: get(s, "Condition")}
+		out = append(out, st)
+	}
+	return out
+}
+
+// strings1 reads a scalar or a list of scalars (a !Sub keeps its text).
+func strings1(n *yaml.Node) []string {
+	if n == nil {
+		return nil
+	}
+	if n.Kind == yaml.SequenceNode {
+		var out []string
+		for _, c := range n.Content {
+			out = append(out, c.Value)
+		}
+		return out
+	}
+	return []string{n.Value}
+}
+
+// TestIAMIsScopedToThePrefix: no Secrets Manager write action is granted on
+// "*" or outside the prefix, no action is a wildcard, KMS is used only
+// through Secrets Manager, and every function's role has only such policies.
+func TestIAMIsScopedToThePrefix(t *testing.T) {
+	tpl, err := Load("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	managed := map[string][]statement{}
+	for id, r := range tpl.resources {
+		if scalar(get(r, "Type")) == "AWS::IAM::ManagedPolicy" {
+			managed[id] = statements(id, get(get(r, "Properties"), "PolicyDocument"))
+		}
+	}
+	readOnlyOnAnything := map[string]bool{"secretsmanager:ListSecrets": true} // no resource-level permissions exist for it
+	prefixed := "arn:${AWS::Partition}:secretsmanager:*:${AWS::AccountId}:secret:${SecretNamePrefix}*"
+	check := func(st statement) {
+		for _, a := range st.actions {
+			if strings.Contains(a, "*") {
+				t.Errorf("%s grants a wildcard action %s", st.where, a)
+			}
+			switch {
+			case strings.HasPrefix(a, "secretsmanager:") && !readOnlyOnAnything[a]:
+				for _, r := range st.resources {
+					if r != prefixed {
+						t.Errorf("%s grants %s on %q, not only under the prefix", st.where, a, r)
+					}
+				}
+			case strings.HasPrefix(a, "kms:"):
+				if via := get(get(st.condition, "StringLike"), "kms:ViaService"); via == nil || !strings.HasPrefix(via.Value, "secretsmanager.") {
+					t.Errorf("%s grants %s outside Secrets Manager", st.where, a)
+				}
+			}
+		}
+	}
+	for _, sts := range managed {
+		for _, st := range sts {
+			check(st)
+		}
+	}
+	for _, id := range tpl.Functions() {
+		policies := get(get(tpl.resources[id], "Properties"), "Policies")
+		if policies == nil || len(policies.Content) == 0 {
+			t.Errorf("%s has no policies: SAM would give it none, but say so", id)
+			continue
+		}
+		for _, p := range policies.Content {
+			switch {
+			case p.Tag == "!Ref":
+				if _, ok := managed[p.Value]; !ok {
+					t.Errorf("%s uses policy %s, which is not one of the template's", id, p.Value)
+				}
+			case p.Kind == yaml.MappingNode:
+				for _, st := range statements(id, p) {
+					check(st)
+				}
+			default:
+				t.Errorf("%s uses a policy this test cannot read (%q): SAM policy templates and AWS managed policies are not allowed", id, p.Value)
+			}
+		}
+	}
+	if len(managed) < 2 {
+		t.Fatalf("read %d managed policies; the template has two", len(managed))
+	}
+}
