@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/dbcreds/provisioner/local/invoke"
+	"github.com/dbcreds/provisioner/local/motoserver"
 )
 
 // The custom resource's lifecycle through the real bootstrap: what
@@ -231,12 +232,10 @@ func TestCustomResourceOversizedAnswer(t *testing.T) {
 // fast; a Secrets Manager that accepts and never answers still gets
 // CloudFormation a FAILED answer before the function's deadline.
 func TestCustomResourceSecretsManagerUnreachable(t *testing.T) {
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	refused, err := motoserver.UnusedEndpoint()
 	if err != nil {
 		t.Fatal(err)
 	}
-	refused := "http://" + closed.Addr().String()
-	closed.Close()
 
 	hanging, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -3,13 +3,14 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/dbcreds/provisioner/local/motoserver"
 )
 
 // EventBridge requests through the real bootstrap: deliveries are at least
@@ -100,12 +101,10 @@ func TestEventBridgePermanentErrors(t *testing.T) {
 // TestEventBridgeSecretsManagerUnreachable: an error comes back, marked
 // retryable, so Lambda tries again.
 func TestEventBridgeSecretsManagerUnreachable(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	endpoint, err := motoserver.UnusedEndpoint()
 	if err != nil {
 		t.Fatal(err)
 	}
-	endpoint := "http://" + l.Addr().String()
-	l.Close()
 	_, errType, msg, _ := deliver(t, "eventbridge-request.json",
 		func(e map[string]any) { e["id"] = "11111111-eb00-4000-8000-000000000003" },
 		map[string]string{"AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint, "AWS_MAX_ATTEMPTS": "1"})

@@ -114,3 +114,32 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// ForLocalRun is the Secrets Manager a local run uses: the one
+// AWS_ENDPOINT_URL_SECRETS_MANAGER names, with the caller's credentials, or
+// else a moto_server started for the run. It returns the environment to
+// give the function, and stop, to call when the run ends.
+func ForLocalRun() (env map[string]string, started *Server, stop func(), err error) {
+	if os.Getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER") != "" {
+		env = map[string]string{}
+		for _, k := range []string{"AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
+			env[k] = os.Getenv(k)
+		}
+		return env, nil, func() {}, nil
+	}
+	s, err := Start()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return s.Env(), s, s.Stop, nil
+}
+
+// UnusedEndpoint is a loopback URL where nothing listens, for tests of an
+// unreachable Secrets Manager.
+func UnusedEndpoint() (string, error) {
+	port, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	return "http://127.0.0.1:" + strconv.Itoa(port), nil
+}

@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"reflect"
 	"strings"
@@ -255,12 +254,10 @@ func TestOtherKindsReadBack(t *testing.T) {
 }
 
 func TestUnreachable(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	closed, err := motoserver.UnusedEndpoint()
 	if err != nil {
 		t.Fatal(err)
 	}
-	closed := "http://" + l.Addr().String()
-	l.Close()
 	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion(primary), config.WithRetryMaxAttempts(1))
 	if err != nil {
 		t.Fatal(err)

@@ -58,19 +58,13 @@ func run() error {
 		return err
 	}
 
-	env := map[string]string{}
-	if endpoint := os.Getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER"); endpoint != "" {
-		for _, k := range []string{"AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
-			env[k] = os.Getenv(k)
-		}
-	} else {
-		server, err := motoserver.Start()
-		if err != nil {
-			return err
-		}
-		defer server.Stop()
-		env = server.Env()
-		fmt.Fprintf(os.Stderr, "== started moto_server at %s (stopped on exit)\n", server.Endpoint)
+	env, moto, stop, err := motoserver.ForLocalRun()
+	if err != nil {
+		return err
+	}
+	defer stop()
+	if moto != nil {
+		fmt.Fprintf(os.Stderr, "== started moto_server at %s (stopped on exit)\n", moto.Endpoint)
 	}
 	fn, err := invoke.Start(invoke.Options{Template: *templatePath, Function: *function, Bootstrap: *bootstrap,
 		ParameterOverrides: params, Region: *region, Env: env, Logs: os.Stderr})

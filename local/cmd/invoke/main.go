@@ -59,24 +59,19 @@ func run() (int, error) {
 		return 0, err
 	}
 
-	env := map[string]string{}
-	if endpoint := os.Getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER"); endpoint != "" {
-		// A Secrets Manager the caller runs: pass its endpoint and credentials on.
-		for _, k := range []string{"AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
-			env[k] = os.Getenv(k)
+	env, moto, stop, err := motoserver.ForLocalRun()
+	if err != nil {
+		return 0, err
+	}
+	defer stop()
+	if moto != nil {
+		// showSecret reads the secret back from the same moto.
+		if err := moto.Setenv(); err != nil {
+			return 0, err
 		}
-		fmt.Fprintf(os.Stderr, "== using Secrets Manager at %s\n", endpoint)
+		fmt.Fprintf(os.Stderr, "== started moto_server at %s (stopped on exit)\n", moto.Endpoint)
 	} else {
-		server, err := motoserver.Start()
-		if err != nil {
-			return 0, err
-		}
-		defer server.Stop()
-		env = server.Env()
-		if err := server.Setenv(); err != nil {
-			return 0, err
-		}
-		fmt.Fprintf(os.Stderr, "== started moto_server at %s (stopped on exit)\n", server.Endpoint)
+		fmt.Fprintf(os.Stderr, "== using Secrets Manager at %s\n", env["AWS_ENDPOINT_URL_SECRETS_MANAGER"])
 	}
 
 	fmt.Fprintf(os.Stderr, "== invoking %s with %s; the function's log follows\n", *function, *eventPath)
