@@ -34,7 +34,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	if err := server.Setenv(); err == nil {
+	err = server.Setenv()
+	if err == nil {
 		err = os.Setenv("AWS_REGION", primary)
 	}
 	if err != nil {
@@ -47,7 +48,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// client is built the way the functions build theirs: from the environment.
+// client reads and checks what the service stored, in any Region, with the
+// SDK's standard configuration.
 func client(t *testing.T, region string) *secretsmanager.Client {
 	t.Helper()
 	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion(region))
@@ -57,8 +59,14 @@ func client(t *testing.T, region string) *secretsmanager.Client {
 	return secretsmanager.NewFromConfig(cfg)
 }
 
+// service is built as the functions build theirs: the client from the
+// environment Lambda gives them.
 func service(t *testing.T) *provision.Service {
-	return provision.NewService(secretstore.New(client(t, primary)), provision.Config{NamePrefix: "app/", Region: primary})
+	c, err := secretstore.ClientFromEnvironment(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return provision.NewService(secretstore.New(c), provision.Config{NamePrefix: "app/", Region: primary})
 }
 
 // uniqueName keeps tests apart on the one server.
