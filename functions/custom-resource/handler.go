@@ -54,6 +54,9 @@ const (
 	// sendAttempts, each bounded by sendTimeout, deliver the answer.
 	sendAttempts = 3
 	sendTimeout  = 2 * time.Second
+	// idLogLength bounds the ids a log line repeats: a stack id is an ARN
+	// of at most about 220 characters.
+	idLogLength = 256
 )
 
 // deletionProperties are read on Delete, not part of the secret's request.
@@ -65,14 +68,16 @@ var deletionProperties = []string{"RecoveryWindowInDays", "ForceDeleteWithoutRec
 // when the answer could not be delivered, so that Lambda retries the
 // invocation; the retry is idempotent and delivers the same answer.
 func (h *handler) handle(ctx context.Context, event event) error {
-	log := slog.With("requestType", event.RequestType, "stackId", event.StackID,
-		"logicalResourceId", event.LogicalResourceID, "cfnRequestId", event.RequestID)
+	// CloudFormation's ids run to a few hundred characters; anything longer
+	// did not come from CloudFormation and is cut.
+	log := slog.With("requestType", errcode.Clip(string(event.RequestType)), "stackId", errcode.ClipTo(event.StackID, idLogLength),
+		"logicalResourceId", errcode.ClipTo(event.LogicalResourceID, idLogLength), "cfnRequestId", errcode.ClipTo(event.RequestID, idLogLength))
 	workCtx, cancel := workContext(ctx)
 	defer cancel()
 	resp := h.respond(workCtx, log, event)
 	body := fit(resp)
 	log.InfoContext(ctx, "answering CloudFormation", "status", resp.Status,
-		"physicalResourceId", resp.PhysicalResourceID, "reason", resp.Reason)
+		"physicalResourceId", errcode.ClipTo(resp.PhysicalResourceID, idLogLength), "reason", errcode.ClipTo(resp.Reason, maxResponseBytes))
 	if err := h.send(ctx, event.ResponseURL, body); err != nil {
 		log.ErrorContext(ctx, "could not deliver the answer to CloudFormation", "error", err)
 		return err
@@ -163,11 +168,11 @@ func (h *handler) run(ctx context.Context, event event) outcome {
 		opts, _ := deletion(event.ResourceProperties)
 		deleted, err := h.secrets.Delete(ctx, res, event.PhysicalResourceID, opts)
 		if err == nil && !deleted {
-			slog.InfoContext(ctx, "nothing to delete: not a secret of ours, already gone or scheduled for deletion", "physicalResourceId", event.PhysicalResourceID)
+			slog.InfoContext(ctx, "nothing to delete: not a secret of ours, already gone or scheduled for deletion", "physicalResourceId", errcode.ClipTo(event.PhysicalResourceID, idLogLength))
 		}
 		return outcome{physicalID: event.PhysicalResourceID, err: err}
 	}
-	return outcome{err: errcode.Invalidf("RequestType", "must be Create, Update or Delete, got %q", event.RequestType)}
+	return outcome{err: errcode.Invalidf("RequestType", "must be Create, Update or Delete, got %s", errcode.Quote(string(event.RequestType)))}
 }
 
 func answer(result provision.Result, err error) outcome {

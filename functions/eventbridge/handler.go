@@ -35,7 +35,7 @@ const (
 // and the dead-letter queue. Invalid input fails before any Secrets Manager
 // call, so its retries cost nothing.
 func (h *handler) handle(ctx context.Context, event events.EventBridgeEvent) (provision.Result, error) {
-	log := slog.With("eventId", event.ID, "source", event.Source, "detailType", event.DetailType)
+	log := slog.With("eventId", errcode.Clip(event.ID), "source", errcode.Clip(event.Source), "detailType", errcode.Clip(event.DetailType))
 	r, err := provision.DecodeRequest(event.Detail)
 	r.Provenance = provision.Provenance{By: event.Source + "@" + event.AccountID, Via: "eventbridge"}
 	if err == nil {

@@ -75,9 +75,9 @@ func (h *handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	case strings.HasPrefix(path, "/secrets/"):
 		resp = only(ctx, method, http.MethodGet, func() events.APIGatewayV2HTTPResponse { return h.describe(ctx, req, path) })
 	default:
-		resp = failure(ctx, errcode.New(errcode.NotFound, "no route %s %s; the API has POST /secrets and GET /secrets/{name}", method, path))
+		resp = failure(ctx, errcode.New(errcode.NotFound, "no route %s %s; the API has POST /secrets and GET /secrets/{name}", errcode.Clip(method), errcode.Clip(path)))
 	}
-	slog.InfoContext(ctx, "request", "method", method, "path", path, "status", resp.StatusCode, "caller", callerOf(req).ID)
+	slog.InfoContext(ctx, "request", "method", errcode.Clip(method), "path", errcode.Clip(path), "status", resp.StatusCode, "caller", callerOf(req).ID)
 	return resp, nil
 }
 
@@ -98,7 +98,7 @@ func only(ctx context.Context, method, allowed string, serve func() events.APIGa
 	if method == allowed {
 		return serve()
 	}
-	resp := failure(ctx, errcode.New(codeMethodNotAllowed, "%s is not allowed here; use %s", method, allowed))
+	resp := failure(ctx, errcode.New(codeMethodNotAllowed, "%s is not allowed here; use %s", errcode.Clip(method), allowed))
 	resp.Headers["Allow"] = allowed
 	return resp
 }

@@ -39,6 +39,14 @@ func IsRegion(s string) bool {
 	return true
 }
 
+// isManagedSecretNameByte reports whether c may appear in the name of a
+// secret that AWS itself creates: the caller's characters and "!", which
+// services use to mark their own secrets (rds!cluster-<uuid>, rds!db-<uuid>,
+// events!connection/...). CreateSecret refuses "!" from callers.
+func isManagedSecretNameByte(c byte) bool {
+	return c == '!' || IsSecretNameByte(c)
+}
+
 // SecretARN is a parsed arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME.
 type SecretARN struct {
 	Partition, Region, Account string
@@ -58,19 +66,121 @@ func (a SecretARN) Name() string {
 }
 
 // ParseSecretARN parses s when it matches
-// ^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$.
+// ^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$:
+// the ARN of a secret a caller could have created.
 func ParseSecretARN(s string) (SecretARN, bool) {
-	parts := strings.SplitN(s, ":", 7)
-	if len(parts) != 7 || parts[0] != "arn" || parts[2] != "secretsmanager" || parts[5] != "secret" {
+	return parseSecretARN(s, IsSecretNameByte)
+}
+
+// ParseAnySecretARN parses any secret ARN that AWS issues, in every
+// partition, including the secrets services create for themselves
+// (arn:aws:secretsmanager:REGION:ACCOUNT:secret:rds!cluster-<uuid>-AbCdEf,
+// which RDS and Aurora make for ManageMasterUserPassword): it matches
+// ^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@!-]+$.
+func ParseAnySecretARN(s string) (SecretARN, bool) {
+	return parseSecretARN(s, isManagedSecretNameByte)
+}
+
+func parseSecretARN(s string, nameByte func(byte) bool) (SecretARN, bool) {
+	a, ok := parseARN(s, "secretsmanager")
+	if !ok || !strings.HasPrefix(a.Resource, "secret:") {
 		return SecretARN{}, false
 	}
-	a := SecretARN{Partition: parts[1], Region: parts[3], Account: parts[4], Resource: parts[6]}
+	a.Resource = a.Resource[len("secret:"):]
+	if a.Resource == "" || len(a.Resource) > 2048 {
+		return SecretARN{}, false
+	}
+	for i := 0; i < len(a.Resource); i++ {
+		if !nameByte(a.Resource[i]) {
+			return SecretARN{}, false
+		}
+	}
+	return a, true
+}
+
+// parseARN splits arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE for service,
+// checking the partition (aws, aws-cn, aws-us-gov, aws-iso, aws-iso-b, ...),
+// a non-empty Region of lower-case letters, digits and hyphens, and a
+// twelve-digit account.
+func parseARN(s, service string) (SecretARN, bool) {
+	parts := strings.SplitN(s, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != service {
+		return SecretARN{}, false
+	}
+	a := SecretARN{Partition: parts[1], Region: parts[3], Account: parts[4], Resource: parts[5]}
 	if !strings.HasPrefix(a.Partition, "aws") || !isLowerOrHyphen(a.Partition[3:]) ||
 		a.Region == "" || !isLowerDigitHyphen(a.Region) ||
-		len(a.Account) != 12 || !isDigits(a.Account) || !IsSecretName(a.Resource) {
+		len(a.Account) != 12 || !isDigits(a.Account) {
 		return SecretARN{}, false
 	}
 	return a, true
+}
+
+// IsKMSKeyID reports whether s names a KMS key in one of the forms
+// Secrets Manager's KmsKeyId takes: a key id (a UUID, or mrk- and 32 hex
+// digits for a multi-Region key), a key ARN, an alias name (alias/NAME) or
+// an alias ARN. Alias names are 1-256 characters of A-Z a-z 0-9 / _ -
+// after "alias/".
+func IsKMSKeyID(s string) bool {
+	if strings.HasPrefix(s, "arn:") {
+		a, ok := parseARN(s, "kms")
+		if !ok {
+			return false
+		}
+		s = a.Resource
+		if strings.HasPrefix(s, "key/") {
+			return isKeyID(s[len("key/"):])
+		}
+		return isAlias(s)
+	}
+	return isKeyID(s) || isAlias(s)
+}
+
+// isKeyID matches a UUID (8-4-4-4-12 hex digits) or mrk- and 32 hex digits.
+func isKeyID(s string) bool {
+	if rest, ok := strings.CutPrefix(s, "mrk-"); ok {
+		return len(rest) == 32 && isHex(rest, true)
+	}
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if s[i] != '-' {
+				return false
+			}
+		} else if !isHex(s[i:i+1], true) {
+			return false
+		}
+	}
+	return true
+}
+
+// isAlias matches ^alias/[A-Za-z0-9/_-]{1,250}$ (256 characters in all).
+func isAlias(s string) bool {
+	name, ok := strings.CutPrefix(s, "alias/")
+	if !ok || name == "" || len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '/' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// isHex reports whether s is lower-case hexadecimal (or either case when
+// upper is set; key ids are shown in lower case, and KMS accepts both).
+func isHex(s string, upper bool) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || upper && 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func isDigits(s string) bool {

@@ -75,3 +75,71 @@ func TestSameAsTheRegularExpressions(t *testing.T) {
 		t.Fatalf("parsed %+v", a)
 	}
 }
+
+func TestParseAnySecretARN(t *testing.T) {
+	for _, tc := range []struct {
+		arn       string
+		any, ours bool
+	}{
+		// What RDS and Aurora make for ManageMasterUserPassword, in every partition.
+		{"arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!cluster-0b7b2f5e-3c1d-4a59-9b1e-2f0f7c6a9d11-AbCdEf", true, false},
+		{"arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-8f14e45f-ceea-467f-a8c4-5c5b2a4a7b3d-1a2B3c", true, false},
+		{"arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:rds!db-8f14e45f-ceea-467f-a8c4-5c5b2a4a7b3d-1a2B3c", true, false},
+		{"arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:rds!cluster-0b7b2f5e-3c1d-4a59-9b1e-2f0f7c6a9d11-AbCdEf", true, false},
+		{"arn:aws-iso-b:secretsmanager:us-isob-east-1:123456789012:secret:events!connection/orders/1b2c-AbCdEf", true, false},
+		// Caller-made secrets are both.
+		{"arn:aws:secretsmanager:us-east-1:123456789012:secret:app/admin-AbCdEf", true, true},
+		{"arn:aws-us-gov:secretsmanager:us-gov-east-1:123456789012:secret:app/admin-AbCdEf", true, true},
+		// Not secret ARNs at all.
+		{"arn:aws:secretsmanager:us-east-1:123456789012:secret:", false, false},
+		{"arn:aws:secretsmanager:us-east-1:123456789012:secret:rds?db-1", false, false},
+		{"arn:aws:secretsmanager:us-east-1:12345678901:secret:rds!db-1", false, false},
+		{"arn:aws:rds:us-east-1:123456789012:secret:rds!db-1", false, false},
+		{"arn:gcp:secretsmanager:us-east-1:123456789012:secret:rds!db-1", false, false},
+		{"arn:aws:secretsmanager::123456789012:secret:rds!db-1", false, false},
+		{"rds!db-8f14e45f", false, false},
+	} {
+		if _, ok := ParseAnySecretARN(tc.arn); ok != tc.any {
+			t.Errorf("ParseAnySecretARN(%q) ok = %v, want %v", tc.arn, ok, tc.any)
+		}
+		if _, ok := ParseSecretARN(tc.arn); ok != tc.ours {
+			t.Errorf("ParseSecretARN(%q) ok = %v, want %v", tc.arn, ok, tc.ours)
+		}
+	}
+}
+
+func TestIsKMSKeyID(t *testing.T) {
+	for _, tc := range []struct {
+		id   string
+		want bool
+	}{
+		{"1234abcd-12ab-34cd-56ef-1234567890ab", true},
+		{"mrk-1234abcd12ab34cd56ef1234567890ab", true},
+		{"arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", true},
+		{"arn:aws:kms:eu-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab", true},
+		{"arn:aws-cn:kms:cn-north-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", true},
+		{"arn:aws-us-gov:kms:us-gov-west-1:123456789012:alias/orders-key", true},
+		{"alias/orders-key", true},
+		{"alias/aws/secretsmanager", true},
+		{"alias/team/orders_key-2", true},
+		{"arn:aws:kms:us-east-1:123456789012:alias/aws/secretsmanager", true},
+		{"", false},
+		{"alias/", false},
+		{"alias/orders key", false},
+		{"alias/" + strings.Repeat("a", 251), false},
+		{"orders-key", false},
+		{"1234abcd-12ab-34cd-56ef-1234567890a", false},
+		{"1234abcd_12ab-34cd-56ef-1234567890ab", false},
+		{"1234abcg-12ab-34cd-56ef-1234567890ab", false},
+		{"mrk-1234abcd12ab34cd56ef1234567890a", false},
+		{"mrk-1234abcd12ab34cd56ef1234567890ax", false},
+		{"arn:aws:kms:us-east-1:123456789012:key/orders", false},
+		{"arn:aws:kms:us-east-1:123456789012:keys/1234abcd-12ab-34cd-56ef-1234567890ab", false},
+		{"arn:aws:secretsmanager:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", false},
+		{"arn:aws:kms:us-east-1:1234:key/1234abcd-12ab-34cd-56ef-1234567890ab", false},
+	} {
+		if got := IsKMSKeyID(tc.id); got != tc.want {
+			t.Errorf("IsKMSKeyID(%q) = %v, want %v", tc.id, got, tc.want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ package dbsecret
 import (
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/dbcreds/provisioner/shared/credential"
 	"github.com/dbcreds/provisioner/shared/errcode"
@@ -67,7 +68,7 @@ func Names() []string {
 func Lookup(name string) (Engine, error) {
 	e, ok := engines[strings.ToLower(name)]
 	if !ok {
-		return Engine{}, errcode.Invalidf("engine", "unknown engine %q; known engines: %s", name, strings.Join(Names(), ", "))
+		return Engine{}, errcode.Invalidf("engine", "unknown engine %s; known engines: %s", errcode.Quote(name), strings.Join(Names(), ", "))
 	}
 	return e, nil
 }
@@ -80,7 +81,15 @@ func (e Engine) MaxUsername() int { return e.UsernameCap - len(cloneSuffix) }
 // template's excluded characters are added, and an unset length takes the
 // engine's cap. lengthSet says whether the caller chose the length.
 func (e Engine) PasswordPolicy(p credential.Policy, lengthSet bool) (credential.Policy, error) {
+	// The limit is on what the caller wrote, not on what the engine adds.
+	if n := utf8.RuneCountInString(p.ExcludeCharacters); n > credential.MaxExcludeChars {
+		return p, errcode.Invalidf("excludeCharacters", "must be at most %d characters, got %d", credential.MaxExcludeChars, n)
+	}
 	p.ExcludeCharacters = mergeChars(p.ExcludeCharacters, AlwaysExcluded+e.ExtraExcluded)
+	if p.IncludeSpace && !p.Includes(credential.Uppercase) && !p.Includes(credential.Lowercase) &&
+		!p.Includes(credential.Digits) && !p.Includes(credential.Punctuation) {
+		return p, errcode.Invalidf("includeSpace", "a database password cannot be made of spaces only: the policy excludes every other character")
+	}
 	if e.MaxPassword > 0 {
 		if !lengthSet && p.Length > e.MaxPassword {
 			p.Length = e.MaxPassword
@@ -106,12 +115,25 @@ func (e Engine) PasswordPolicy(p credential.Policy, lengthSet bool) (credential.
 	return p, p.Check()
 }
 
-// mergeChars returns a with every character of b it lacks appended.
+// mergeChars returns a with every character of b it lacks appended. Should
+// that pass GetRandomPassword's limit, only the distinct ASCII characters
+// are kept: passwords are drawn from ASCII, so the rest excludes nothing.
 func mergeChars(a, b string) string {
 	for _, r := range b {
 		if !strings.ContainsRune(a, r) {
 			a += string(r)
 		}
+	}
+	if utf8.RuneCountInString(a) > credential.MaxExcludeChars {
+		var seen [utf8.RuneSelf]bool
+		var kept []byte
+		for _, r := range a {
+			if r < utf8.RuneSelf && !seen[r] {
+				seen[r] = true
+				kept = append(kept, byte(r))
+			}
+		}
+		a = string(kept)
 	}
 	return a
 }

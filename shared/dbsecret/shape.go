@@ -92,8 +92,10 @@ func (e Engine) Validate(f Fields) error {
 	if f.MasterARN == "" && e.RequiresMaster {
 		return errcode.Invalidf("masterSecretArn", "is required for %s: its users cannot change their own passwords, so rotation needs the admin secret", e.Name)
 	}
-	if _, ok := awsname.ParseSecretARN(f.MasterARN); f.MasterARN != "" && !ok {
-		return errcode.Invalidf("masterSecretArn", "must be a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)")
+	// Any secret AWS issues will do, RDS's own rds!cluster-... master
+	// secrets included.
+	if _, ok := awsname.ParseAnySecretARN(f.MasterARN); f.MasterARN != "" && !ok {
+		return errcode.Invalidf("masterSecretArn", "must be a Secrets Manager secret ARN (arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME)")
 	}
 	for _, id := range []struct{ field, value string }{
 		{"dbInstanceIdentifier", f.DBInstanceIdentifier},
@@ -106,7 +108,7 @@ func (e Engine) Validate(f Fields) error {
 	for key := range f.Extra {
 		for _, r := range reservedKeys {
 			if strings.EqualFold(key, r) {
-				return errcode.Invalidf("extraFields", "key %q is reserved for the database secret itself", key)
+				return errcode.Invalidf("extraFields", "key %s is reserved for the database secret itself", errcode.Quote(key))
 			}
 		}
 		if key == "" {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 )
 
 // Code says what kind of failure happened, independent of the trigger.
@@ -116,4 +117,32 @@ func (e *Error) LogValue() slog.Value {
 		attrs = append(attrs, slog.String("cause", e.Err.Error()))
 	}
 	return slog.GroupValue(attrs...)
+}
+
+// MaxEcho is how many characters of a caller's value a message or a log line
+// repeats: enough to recognise it, never a 200 KB value played back.
+const MaxEcho = 100
+
+// Clip returns s cut to MaxEcho characters, saying how long it was when cut.
+func Clip(s string) string { return ClipTo(s, MaxEcho) }
+
+// ClipTo is Clip for values AWS itself makes long, such as a stack id (an
+// ARN of up to about 220 characters) in a log line.
+func ClipTo(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	n := 0
+	for i := range s {
+		if n == max {
+			return s[:i] + fmt.Sprintf("... (%d bytes in all)", len(s))
+		}
+		n++
+	}
+	return s
+}
+
+// Quote is Clip(s) as a Go string literal, for messages that show a value.
+func Quote(s string) string {
+	return strconv.Quote(Clip(s))
 }

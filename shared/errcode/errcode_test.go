@@ -3,7 +3,9 @@ package errcode
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestCodeMessageField(t *testing.T) {
@@ -37,5 +39,29 @@ func TestCodeMessageField(t *testing.T) {
 	}
 	if !errors.Is(Wrap(cause, Upstream, "x"), cause) {
 		t.Fatal("Wrap loses the cause, which the log needs")
+	}
+}
+
+func TestClip(t *testing.T) {
+	long := strings.Repeat("é", 200_000)
+	for _, tc := range []struct {
+		in        string
+		wantLen   int // in runes, before the note
+		wantNoted bool
+	}{
+		{"", 0, false},
+		{"mysql", 5, false},
+		{strings.Repeat("x", MaxEcho), MaxEcho, false},
+		{strings.Repeat("x", MaxEcho+1), MaxEcho, true},
+		{long, MaxEcho, true},
+	} {
+		got := Clip(tc.in)
+		kept, _, noted := strings.Cut(got, "... (")
+		if noted != tc.wantNoted || utf8.RuneCountInString(kept) != tc.wantLen || !utf8.ValidString(got) {
+			t.Errorf("Clip(%d bytes) = %q", len(tc.in), got)
+		}
+		if q := Quote(tc.in); len(q) > 4*MaxEcho+40 {
+			t.Errorf("Quote(%d bytes) is %d bytes", len(tc.in), len(q))
+		}
 	}
 }

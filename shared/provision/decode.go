@@ -89,10 +89,16 @@ func decodeValue(v reflect.Value, raw []byte, field string) error {
 			return errcode.Invalidf(field, "must be an object")
 		}
 		m := map[string]json.RawMessage{}
-		members(raw, func(key string, value []byte) error {
+		err := members(raw, func(key string, value []byte) error {
+			if _, twice := m[key]; twice {
+				return errcode.Invalidf(field, "key %s is given twice", errcode.Quote(key))
+			}
 			m[key] = json.RawMessage(value)
 			return nil
 		})
+		if err != nil {
+			return err
+		}
 		v.Set(reflect.ValueOf(m))
 		return nil
 	case reflect.Struct:
@@ -117,7 +123,7 @@ func decodeObject(v reflect.Value, raw []byte, field string, keep func(string) b
 		}
 		f, ok := fields[string(appendLower(lower[:0], key))]
 		if !ok {
-			return errcode.Invalidf(join(field, key), "is not a known field")
+			return errcode.Invalidf(join(field, errcode.Clip(key)), "is not a known field")
 		}
 		if other := seen[f.index]; other != "" {
 			return errcode.Invalidf(join(field, f.name), "is given twice, as %q and %q", other, key)

@@ -83,6 +83,17 @@ func TestDecodeForms(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
+// TestNullTagValueInBothForms: a null tag value is an empty value whichever
+// form the tags take.
+func TestNullTagValueInBothForms(t *testing.T) {
+	for _, body := range []string{`{"tags": [{"key": "a", "value": null}]}`, `{"tags": {"a": null}}`} {
+		r, err := DecodeRequest([]byte(body))
+		if err != nil || len(r.Tags) != 1 || r.Tags[0] != (Tag{Key: "a"}) {
+			t.Errorf("%s: got %+v, %v", body, r.Tags, err)
+		}
+	}
+}
+
 func TestDecodeErrors(t *testing.T) {
 	tests := []struct {
 		name, body, field, rule string
@@ -109,6 +120,9 @@ func TestDecodeErrors(t *testing.T) {
 		{"binary not base64", `{"secretBinary": "%%%"}`, "secretBinary", "base64"},
 		{"extra fields not an object", `{"extraFields": ["a"]}`, "extraFields", "must be an object"},
 		{"nested junk", `{"host": {"a": [1, {"b": null}]}}`, "host", "must be a string"},
+		{"extra field given twice", `{"extraFields": {"readerHost": "a", "readerHost": "b"}}`, "extraFields", "given twice"},
+		{"empty secret binary", `{"secretBinary": ""}`, "secretBinary", "must not be empty"},
+		{"huge unknown field is not echoed", `{"` + strings.Repeat("x", 200_000) + `": 1}`, strings.Repeat("x", 100) + "... (200000 bytes in all)", "not a known field"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -105,7 +105,7 @@ func (s *Service) GeneratedName(base, idempotencyKey string) string {
 func (l *Lifecycle) Update(ctx context.Context, res Resource, id string, old, now Request) (Result, error) {
 	name := l.svc.NameFromARN(id, res.Account)
 	if name == "" {
-		return Result{}, errcode.New(errcode.NotFound, "physical id %q is not a secret this function manages", id)
+		return Result{}, errcode.New(errcode.NotFound, "physical id %s is not a secret this function manages", errcode.Quote(id))
 	}
 	// An omitted name is the generated one, kept while it stays omitted; a
 	// name dropped from the template is a new generated name, as natively.
@@ -208,7 +208,7 @@ func (l *Lifecycle) updateValue(ctx context.Context, id string, old, now Request
 		var stored map[string]json.RawMessage
 		var password string
 		if json.Unmarshal([]byte(current.String), &stored) != nil || json.Unmarshal(stored[old.GenerateStringKey], &password) != nil || password == "" {
-			return "", "", errcode.New(errcode.Conflict, "the stored secret holds no generated value under %q; it was changed outside this stack", old.GenerateStringKey)
+			return "", "", errcode.New(errcode.Conflict, "the stored secret holds no generated value under %s; it was changed outside this stack", errcode.Quote(old.GenerateStringKey))
 		}
 		keep = &kept{Password: password}
 	}

@@ -102,9 +102,9 @@ func truncateRunes(s string, n int) string {
 // LogValue keeps a request's secret parts out of every log line.
 func (r Request) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("name", r.Name),
-		slog.String("engine", r.Engine),
-		slog.String("host", r.Host),
+		slog.String("name", errcode.Clip(r.Name)),
+		slog.String("engine", errcode.Clip(r.Engine)),
+		slog.String("host", errcode.Clip(r.Host)),
 		slog.Int("replicaRegions", len(r.ReplicaRegions)),
 		slog.Int("tags", len(r.Tags)),
 	)
@@ -192,6 +192,9 @@ func (s *Binary) decodeJSON(raw []byte, field string) error {
 	if err := json.Unmarshal(raw, &text); err != nil {
 		return errcode.Invalidf(field, "must be a base64-encoded string")
 	}
+	if text == "" {
+		return errcode.Invalidf(field, "must not be empty: give the secret's bytes, base64-encoded")
+	}
 	data, err := base64.StdEncoding.DecodeString(text)
 	if err != nil {
 		return errcode.Invalidf(field, "must be a base64-encoded string")
@@ -213,9 +216,11 @@ func (t *Tags) decodeJSON(raw []byte, field string) error {
 	}
 	*t = Tags{}
 	err := members(raw, func(k string, value []byte) error {
-		var v string
-		if err := decodeString(&v, value, field+"."+k); err != nil {
-			return err
+		var v string // null is an empty value, as in the list form
+		if string(value) != "null" {
+			if err := decodeString(&v, value, field+"."+errcode.Clip(k)); err != nil {
+				return err
+			}
 		}
 		*t = append(*t, Tag{Key: k, Value: v})
 		return nil

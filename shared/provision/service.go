@@ -90,8 +90,8 @@ func (s *Service) check(r Request) (Replicas, kind, error) {
 	if n := utf8.RuneCountInString(r.Description); n > MaxDescriptionLength {
 		return nil, 0, errcode.Invalidf("description", "must be at most %d characters, got %d", MaxDescriptionLength, n)
 	}
-	if len(r.KmsKeyID) > MaxKmsKeyIDLength {
-		return nil, 0, errcode.Invalidf("kmsKeyId", "must be at most %d characters, got %d", MaxKmsKeyIDLength, len(r.KmsKeyID))
+	if err := validateKMSKey("kmsKeyId", r.KmsKeyID); err != nil {
+		return nil, 0, err
 	}
 	if err := validateTags(r.Tags, len(r.Provenance.tags())); err != nil {
 		return nil, 0, err
@@ -198,7 +198,7 @@ func (s *Service) secretValue(r Request, k kind, idempotencyKey string, keep *ke
 			return secretstore.Value{}, "", errcode.Invalidf("secretStringTemplate", "must be a JSON object, as in CloudFormation's GenerateSecretString")
 		}
 		if _, taken := template[r.GenerateStringKey]; taken {
-			return secretstore.Value{}, "", errcode.Invalidf("generateStringKey", "%q is already a key of secretStringTemplate", r.GenerateStringKey)
+			return secretstore.Value{}, "", errcode.Invalidf("generateStringKey", "%s is already a key of secretStringTemplate", errcode.Quote(r.GenerateStringKey))
 		}
 		policy, _ := r.passwordPolicy()
 		if err := policy.Check(); err != nil {
@@ -270,8 +270,12 @@ func (s *Service) secretValue(r Request, k kind, idempotencyKey string, keep *ke
 					return secretstore.Value{}, "", err
 				}
 			}
-			if password, err = credential.Password(policy); err != nil {
-				return secretstore.Value{}, "", err
+			// Without requireEachIncludedType a policy that allows spaces
+			// can draw nothing else; no database takes such a password.
+			for tries := 0; tries == 0 || strings.Trim(password, " ") == "" && tries < 100; tries++ {
+				if password, err = credential.Password(policy); err != nil {
+					return secretstore.Value{}, "", err
+				}
 			}
 		}
 		value, err := engine.Shape(fields, password)

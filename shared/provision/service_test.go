@@ -72,6 +72,19 @@ func TestCreateSecretRules(t *testing.T) {
 		{"description at 2048 characters of two bytes", db(`"description": "` + strings.Repeat("é", 2048) + `"`), "", "", ""},
 		{"description over 2048", db(`"description": "` + long(2049) + `"`), errcode.Invalid, "description", "at most 2048"},
 		{"kms key id over 2048", db(`"kmsKeyId": "` + long(2049) + `"`), errcode.Invalid, "kmsKeyId", "at most 2048"},
+		{"kms key id", db(`"kmsKeyId": "1234abcd-12ab-34cd-56ef-1234567890ab"`), "", "", ""},
+		{"kms multi-Region key id", db(`"kmsKeyId": "mrk-1234abcd12ab34cd56ef1234567890ab"`), "", "", ""},
+		{"kms key ARN", db(`"kmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"`), "", "", ""},
+		{"kms alias", db(`"kmsKeyId": "alias/orders"`), "", "", ""},
+		{"kms alias ARN in GovCloud", db(`"kmsKeyId": "arn:aws-us-gov:kms:us-gov-west-1:123456789012:alias/orders"`), "", "", ""},
+		{"kms key by a bare name", db(`"kmsKeyId": "orders"`), errcode.Invalid, "kmsKeyId", "alias name (alias/NAME)"},
+		{"kms key ARN of another service", db(`"kmsKeyId": "arn:aws:s3:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"`), errcode.Invalid, "kmsKeyId", "KMS key id"},
+		{"replica kms alias", db(`"replicaRegions": [{"region": "eu-west-2", "kmsKeyId": "alias/orders"}]`), "", "", ""},
+		{"replica kms key malformed", db(`"replicaRegions": [{"region": "eu-west-2", "kmsKeyId": "key/1"}]`), errcode.Invalid, "replicaRegions[0].kmsKeyId", "KMS key id"},
+		{"RDS-managed master secret", db(`"masterSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!cluster-0b7b2f5e-3c1d-4a59-9b1e-2f0f7c6a9d11-AbCdEf"`), "", "", ""},
+		{"RDS-managed master secret in China", db(`"masterSecretArn": "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:rds!db-8f14e45f-ceea-467f-a8c4-5c5b2a4a7b3d-1a2B3c"`), "", "", ""},
+		{"db2 with an RDS-managed master secret", `{"name": "app/d", "engine": "db2", "host": "h", "masterSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-8f14e45f-ceea-467f-a8c4-5c5b2a4a7b3d-1a2B3c"}`, "", "", ""},
+		{"master secret not an ARN", db(`"masterSecretArn": "rds!db-1"`), errcode.Invalid, "masterSecretArn", "secret ARN"},
 		{"50 tags", db(tags(50)), "", "", ""},
 		{"51 tags", db(tags(51)), errcode.Invalid, "tags", "at most 50"},
 		{"tag key at 127", db(`"tags": {"` + long(127) + `": "v"}`), "", "", ""},
@@ -81,6 +94,9 @@ func TestCreateSecretRules(t *testing.T) {
 		{"tag key empty", db(`"tags": [{"key": "", "value": "v"}]`), errcode.Invalid, "tags[0].key", "required"},
 		{"tag key aws: prefix", db(`"tags": {"aws:team": "x"}`), errcode.Invalid, "tags[0].key", `"aws:"`},
 		{"tag key AWS: prefix", db(`"tags": {"AWS:team": "x"}`), errcode.Invalid, "tags[0].key", `"aws:"`},
+		{"reserved tag key", db(`"tags": {"provisioned-by": "x"}`), errcode.Invalid, "tags[0].key", "set by the provisioner"},
+		{"reserved tag key in another case", db(`"tags": {"Provisioned-Via": "x"}`), errcode.Invalid, "tags[0].key", "set by the provisioner"},
+		{"reserved tag key in upper case", db(`"tags": {"IDEMPOTENCY-KEY": "x"}`), errcode.Invalid, "tags[0].key", "set by the provisioner"},
 		{"tag key twice", db(`"tags": [{"key": "a", "value": "1"}, {"key": "a", "value": "2"}]`), errcode.Invalid, "tags[1].key", "given twice"},
 		{"tag keys differing in case are two tags", db(`"tags": [{"key": "a", "value": "1"}, {"key": "A", "value": "2"}]`), "", "", ""},
 		{"replica region upper case", db(`"replicaRegions": ["EU-WEST-1"]`), errcode.Invalid, "replicaRegions[0].region", "not a Region name"},
@@ -107,6 +123,11 @@ func TestCreateSecretRules(t *testing.T) {
 		{"nothing to store", `{"name": "app/s"}`, errcode.Invalid, "engine", "is required"},
 		{"host without engine", `{"name": "app/s", "host": "h"}`, errcode.Invalid, "engine", "required with host"},
 		{"unknown engine", `{"name": "app/s", "engine": "cassandra", "host": "h"}`, errcode.Invalid, "engine", "known engines"},
+		{"huge engine is not echoed", `{"name": "app/s", "engine": "` + long(200_000) + `", "host": "h"}`, errcode.Invalid, "engine", `"` + long(100) + `... (200000 bytes in all)"; known engines`},
+		{"exclude 4096 characters the caller wrote", db(`"excludeCharacters": "` + strings.Repeat("ab", 2048) + `"`), "", "", ""},
+		{"exclude 4097 characters the caller wrote", db(`"excludeCharacters": "` + strings.Repeat("ab", 2048) + `c"`), errcode.Invalid, "excludeCharacters", "at most 4096"},
+		{"database password of spaces only", db(`"includeSpace": true, "excludeUppercase": true, "excludeLowercase": true, "excludeNumbers": true, "excludePunctuation": true`), errcode.Invalid, "includeSpace", "spaces only"},
+		{"template password of spaces only is the caller's choice", `{"name": "app/s", "secretStringTemplate": "{}", "generateStringKey": "k", "includeSpace": true, "excludeUppercase": true, "excludeLowercase": true, "excludeNumbers": true, "excludePunctuation": true}`, "", "", ""},
 		{"port zero", db(`"port": 0`), errcode.Invalid, "port", "between 1 and 65535"},
 		{"extra fields too large", db(`"extraFields": {"blob": "` + long(65500) + `"}`), errcode.Invalid, "extraFields", "at most 65536"},
 		{"unsatisfiable policy", db(`"passwordLength": 2`), errcode.Invalid, "passwordLength", "at least 4"},
@@ -289,5 +310,21 @@ func TestConfigFromEnv(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDatabasePasswordNeverOnlySpaces: a one-character policy that allows
+// spaces and requires no type would give " " one time in 95.
+func TestDatabasePasswordNeverOnlySpaces(t *testing.T) {
+	for i := 0; i < 2000; i++ {
+		in, _, err := build(t, db(`"passwordLength": 1, "includeSpace": true, "requireEachIncludedType": false`), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct{ Password string }
+		json.Unmarshal([]byte(aws.ToString(in.SecretString)), &v)
+		if strings.TrimSpace(v.Password) == "" {
+			t.Fatalf("attempt %d made the password %q", i, v.Password)
+		}
 	}
 }

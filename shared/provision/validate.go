@@ -74,15 +74,22 @@ func validateTags(tags Tags, reserved int) error {
 		if strings.HasPrefix(strings.ToLower(t.Key), "aws:") {
 			return errcode.Invalidf(indexed("tags", i, "key"), "must not start with \"aws:\", which AWS reserves")
 		}
-		if t.Key == TagProvisionedBy || t.Key == TagProvisionedVia || t.Key == TagIdempotencyKey {
-			return errcode.Invalidf(indexed("tags", i, "key"), "%q is set by the provisioner itself", t.Key)
+		if isReservedTag(t.Key) {
+			return errcode.Invalidf(indexed("tags", i, "key"), "%s is set by the provisioner itself", errcode.Quote(t.Key))
 		}
 		if seen[t.Key] {
-			return errcode.Invalidf(indexed("tags", i, "key"), "%q is given twice", t.Key)
+			return errcode.Invalidf(indexed("tags", i, "key"), "%s is given twice", errcode.Quote(t.Key))
 		}
 		seen[t.Key] = true
 	}
 	return nil
+}
+
+// isReservedTag reports whether key is one of the provisioner's own tags,
+// in any letter case: "Provisioned-By" beside "provisioned-by" would confuse
+// every reader of the provenance, human or IAM condition.
+func isReservedTag(key string) bool {
+	return strings.EqualFold(key, TagProvisionedBy) || strings.EqualFold(key, TagProvisionedVia) || strings.EqualFold(key, TagIdempotencyKey)
 }
 
 func validateReplicas(replicas Replicas, primary string) error {
@@ -91,15 +98,30 @@ func validateReplicas(replicas Replicas, primary string) error {
 		field := indexed("replicaRegions", i, "region")
 		switch {
 		case !awsname.IsRegion(r.Region):
-			return errcode.Invalidf(field, "%q is not a Region name (like eu-west-1)", r.Region)
+			return errcode.Invalidf(field, "%s is not a Region name (like eu-west-1)", errcode.Quote(r.Region))
 		case r.Region == primary:
 			return errcode.Invalidf(field, "%s is the primary Region, where the secret itself is created", r.Region)
 		case seen[r.Region]:
-			return errcode.Invalidf(field, "%s is given twice", r.Region)
-		case len(r.KmsKeyID) > MaxKmsKeyIDLength:
-			return errcode.Invalidf(indexed("replicaRegions", i, "kmsKeyId"), "must be at most %d characters", MaxKmsKeyIDLength)
+			return errcode.Invalidf(field, "%s is given twice", errcode.Clip(r.Region))
+		}
+		if err := validateKMSKey(indexed("replicaRegions", i, "kmsKeyId"), r.KmsKeyID); err != nil {
+			return err
 		}
 		seen[r.Region] = true
+	}
+	return nil
+}
+
+// validateKMSKey checks a KmsKeyId against the forms KMS issues; empty
+// means the AWS managed key.
+func validateKMSKey(field, id string) error {
+	switch {
+	case id == "":
+		return nil
+	case len(id) > MaxKmsKeyIDLength:
+		return errcode.Invalidf(field, "must be at most %d characters, got %d", MaxKmsKeyIDLength, len(id))
+	case !awsname.IsKMSKeyID(id):
+		return errcode.Invalidf(field, "must be a KMS key id (a UUID, or mrk-... for a multi-Region key), a key ARN, an alias name (alias/NAME) or an alias ARN")
 	}
 	return nil
 }
