@@ -44,7 +44,7 @@ func FuzzEvent(f *testing.F) {
 		update: func(provision.Resource, string, provision.Request, provision.Request) (provision.Result, error) {
 			return ok, nil
 		},
-		delete: func(provision.Resource, string, provision.DeleteOptions) (bool, error) { return true, nil },
+		delete: func(provision.Resource, string, provision.DeleteOptions) (string, error) { return "", nil },
 	}
 	// Fuzz workers share their output pipe with the coordinator: a handler
 	// logging every input can fill it and stall the worker.

@@ -35,7 +35,7 @@ type event struct {
 type lifecycle interface {
 	Create(ctx context.Context, res provision.Resource, r provision.Request) (provision.Result, error)
 	Update(ctx context.Context, res provision.Resource, id string, old, now provision.Request) (provision.Result, error)
-	Delete(ctx context.Context, res provision.Resource, id string, opts provision.DeleteOptions) (bool, error)
+	Delete(ctx context.Context, res provision.Resource, id string, opts provision.DeleteOptions) (skipped string, err error)
 }
 
 // responder sends the answer to CloudFormation's presigned URL.
@@ -166,9 +166,9 @@ func (h *handler) run(ctx context.Context, event event) outcome {
 		return answer(h.secrets.Update(ctx, res, event.PhysicalResourceID, old, now))
 	case cfn.RequestDelete:
 		opts, _ := deletion(event.ResourceProperties)
-		deleted, err := h.secrets.Delete(ctx, res, event.PhysicalResourceID, opts)
-		if err == nil && !deleted {
-			slog.InfoContext(ctx, "nothing to delete: not a secret of ours, already gone or scheduled for deletion", "physicalResourceId", errcode.ClipTo(event.PhysicalResourceID, idLogLength))
+		skipped, err := h.secrets.Delete(ctx, res, event.PhysicalResourceID, opts)
+		if err == nil && skipped != "" {
+			slog.InfoContext(ctx, "nothing deleted", "why", skipped, "physicalResourceId", errcode.ClipTo(event.PhysicalResourceID, idLogLength))
 		}
 		return outcome{physicalID: event.PhysicalResourceID, err: err}
 	}
@@ -201,10 +201,10 @@ func resource(ctx context.Context, event event) provision.Resource {
 		IdempotencyKey: event.StackID + "/" + event.LogicalResourceID + "/" + event.RequestID,
 		Provenance:     provision.Provenance{By: event.StackID + "#" + event.LogicalResourceID, Via: "cloudformation"},
 	}
-	if lc, ok := lambdacontext.FromContext(ctx); ok {
-		if parts := strings.Split(lc.InvokedFunctionArn, ":"); len(parts) > 4 {
-			res.Account = parts[4]
-		}
+	// The stack's own account, from its id: the function ARN that sam local
+	// invoke's emulator gives is invented (account 012345678912).
+	if parts := strings.Split(event.StackID, ":"); len(parts) > 4 {
+		res.Account = parts[4]
 	}
 	return res
 }

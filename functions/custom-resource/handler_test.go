@@ -23,7 +23,7 @@ import (
 type fakeLifecycle struct {
 	create func(provision.Resource, provision.Request) (provision.Result, error)
 	update func(provision.Resource, string, provision.Request, provision.Request) (provision.Result, error)
-	delete func(provision.Resource, string, provision.DeleteOptions) (bool, error)
+	delete func(provision.Resource, string, provision.DeleteOptions) (string, error)
 }
 
 func (f *fakeLifecycle) Create(_ context.Context, res provision.Resource, r provision.Request) (provision.Result, error) {
@@ -34,7 +34,7 @@ func (f *fakeLifecycle) Update(_ context.Context, res provision.Resource, id str
 	return f.update(res, id, old, now)
 }
 
-func (f *fakeLifecycle) Delete(_ context.Context, res provision.Resource, id string, opts provision.DeleteOptions) (bool, error) {
+func (f *fakeLifecycle) Delete(_ context.Context, res provision.Resource, id string, opts provision.DeleteOptions) (string, error) {
 	return f.delete(res, id, opts)
 }
 
@@ -219,9 +219,9 @@ func TestDelete(t *testing.T) {
 	rc := &receiver{statuses: []int{200}}
 	event := loadEvent(t, "custom-resource-delete.json", rc)
 	var gotOpts provision.DeleteOptions
-	secrets := &fakeLifecycle{delete: func(_ provision.Resource, id string, opts provision.DeleteOptions) (bool, error) {
+	secrets := &fakeLifecycle{delete: func(_ provision.Resource, id string, opts provision.DeleteOptions) (string, error) {
 		gotOpts = opts
-		return true, nil
+		return "", nil
 	}}
 	if err := handle(t, secrets, event); err != nil {
 		t.Fatal(err)

@@ -176,7 +176,7 @@ func TestCustomResourceDeleteNothing(t *testing.T) {
 	for _, event := range []string{"custom-resource-delete-placeholder.json", "custom-resource-delete.json"} {
 		out, logs := run(t, "CustomResourceFunction", event, nil, nil)
 		a := answerOf(t, out)
-		if a.Status != "SUCCESS" || !strings.Contains(logs, "nothing to delete") {
+		if a.Status != "SUCCESS" || !strings.Contains(logs, "nothing deleted") {
 			t.Fatalf("%s: answer %+v\n%s", event, a, logs)
 		}
 	}
@@ -217,14 +217,17 @@ func TestCustomResourceBadProperties(t *testing.T) {
 	}
 }
 
-// TestCustomResourceOversizedAnswer: a reason too long for CloudFormation is
-// cut, and the answer still arrives.
+// TestCustomResourceOversizedAnswer: a 5 KB property value is repeated only
+// in part, in the reason and in the log, and the answer arrives whole.
 func TestCustomResourceOversizedAnswer(t *testing.T) {
-	out := mustRun(t, "custom-resource-create-oversized.json")
+	out, logs := run(t, "CustomResourceFunction", "custom-resource-create-oversized.json", nil, nil)
 	a := answerOf(t, out)
-	if len(out.CloudFormation) > 4096 || a.Status != "FAILED" || !strings.HasPrefix(a.Reason, `Engine: unknown engine "postgres-xxx`) ||
-		!strings.HasSuffix(a.Reason, "[cut: too long for CloudFormation]") {
+	x100 := "postgres-" + strings.Repeat("x", 91)
+	if len(out.CloudFormation) > 4096 || a.Status != "FAILED" || !strings.HasPrefix(a.Reason, `Engine: unknown engine "`+x100+`... (5009 bytes in all)"`) {
 		t.Fatalf("%d bytes: %+v", len(out.CloudFormation), a)
+	}
+	if strings.Contains(logs, x100+"x") {
+		t.Fatalf("the log repeats more than 100 characters of the engine:\n%s", logs)
 	}
 }
 
@@ -280,5 +283,48 @@ func TestCustomResourceSecretsManagerUnreachable(t *testing.T) {
 				t.Fatalf("after %v: answer %+v, want FAILED with %q", out.Duration, a, tt.reason)
 			}
 		})
+	}
+}
+
+// TestCustomResourceOnlyItsOwnSecret: another stack naming this stack's
+// secret as its physical id can neither repoint it (Update FAILED) nor
+// delete it (Delete SUCCESS, nothing done); its own stack still can both.
+func TestCustomResourceOnlyItsOwnSecret(t *testing.T) {
+	const name = "app/ownership/orders"
+	created := customResource(t, "custom-resource-create.json", "55555555-0000-4000-8000-000000000001", name, "", nil)
+	if created.Status != "SUCCESS" {
+		t.Fatalf("create %+v", created)
+	}
+	attacker := func(e map[string]any) {
+		e["StackId"] = "arn:aws:cloudformation:us-east-1:123456789012:stack/intruder/9c1d7f20-a9e3-11ef-8d3f-0a1b2c3d4e5f"
+		e["RequestId"] = "55555555-0000-4000-8000-000000000002"
+		e["PhysicalResourceId"] = created.PhysicalResourceId
+		for _, key := range []string{"ResourceProperties", "OldResourceProperties"} {
+			if props, ok := e[key].(map[string]any); ok {
+				props["Name"] = name
+			}
+		}
+		e["ResourceProperties"].(map[string]any)["Host"] = "attacker.example.com"
+	}
+	out, _ := run(t, "CustomResourceFunction", "custom-resource-update.json", nil, attacker)
+	if a := answerOf(t, out); a.Status != "FAILED" || !strings.Contains(a.Reason, "was not made by this stack's resource") {
+		t.Fatalf("another stack's update answered %+v", a)
+	}
+	out, logs := run(t, "CustomResourceFunction", "custom-resource-delete.json", nil, attacker)
+	if a := answerOf(t, out); a.Status != "SUCCESS" || !strings.Contains(logs, "not made by this stack's resource") {
+		t.Fatalf("another stack's delete answered %+v\n%s", a, logs)
+	}
+	if v, _ := storedSecret(t, "us-east-1", created.PhysicalResourceId); v["host"] == "attacker.example.com" || describeSecret(t, created.PhysicalResourceId).DeletedDate != nil {
+		t.Fatalf("another stack changed the secret: host %v, deleted %v", v["host"], describeSecret(t, created.PhysicalResourceId).DeletedDate)
+	}
+
+	// The stack that made it updates and deletes it.
+	updated := customResource(t, "custom-resource-update.json", "55555555-0000-4000-8000-000000000003", name, created.PhysicalResourceId, nil)
+	if updated.Status != "SUCCESS" {
+		t.Fatalf("own update %+v", updated)
+	}
+	deleted := customResource(t, "custom-resource-delete.json", "55555555-0000-4000-8000-000000000004", name, created.PhysicalResourceId, nil)
+	if deleted.Status != "SUCCESS" || describeSecret(t, created.PhysicalResourceId).DeletedDate == nil {
+		t.Fatalf("own delete %+v", deleted)
 	}
 }

@@ -1,6 +1,7 @@
 package samtemplate
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -58,7 +59,12 @@ func TestIAMIsScopedToThePrefix(t *testing.T) {
 		}
 	}
 	readOnlyOnAnything := map[string]bool{"secretsmanager:ListSecrets": true} // no resource-level permissions exist for it
-	prefixed := "arn:${AWS::Partition}:secretsmanager:*:${AWS::AccountId}:secret:${SecretNamePrefix}*"
+	prefixed := "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretNamePrefix}*"
+	// What changes or deletes an existing secret (or reads its value) needs
+	// the provenance tag a stack's secret carries.
+	stackOnly := map[string]bool{"secretsmanager:GetSecretValue": true, "secretsmanager:PutSecretValue": true, "secretsmanager:UpdateSecret": true,
+		"secretsmanager:UntagResource": true, "secretsmanager:RemoveRegionsFromReplication": true, "secretsmanager:DeleteSecret": true}
+	conditioned := 0
 	check := func(st statement) {
 		for _, a := range st.actions {
 			if strings.Contains(a, "*") {
@@ -68,12 +74,22 @@ func TestIAMIsScopedToThePrefix(t *testing.T) {
 			case strings.HasPrefix(a, "secretsmanager:") && !readOnlyOnAnything[a]:
 				for _, r := range st.resources {
 					if r != prefixed {
-						t.Errorf("%s grants %s on %q, not only under the prefix", st.where, a, r)
+						t.Errorf("%s grants %s on %q, not only under the prefix in the stack's Region", st.where, a, r)
+					}
+				}
+				if stackOnly[a] {
+					if via := get(get(st.condition, "StringEquals"), "aws:ResourceTag/provisioned-via"); via == nil || via.Value != "cloudformation" {
+						t.Errorf("%s grants %s without the condition aws:ResourceTag/provisioned-via = cloudformation", st.where, a)
+					} else {
+						conditioned++
 					}
 				}
 			case strings.HasPrefix(a, "kms:"):
 				if via := get(get(st.condition, "StringLike"), "kms:ViaService"); via == nil || !strings.HasPrefix(via.Value, "secretsmanager.") {
 					t.Errorf("%s grants %s outside Secrets Manager", st.where, a)
+				}
+				if acct := get(get(st.condition, "StringEquals"), "kms:CallerAccount"); acct == nil || acct.Tag != "!Ref" || acct.Value != "AWS::AccountId" {
+					t.Errorf("%s grants %s without kms:CallerAccount = the stack's account", st.where, a)
 				}
 			}
 		}
@@ -106,5 +122,26 @@ func TestIAMIsScopedToThePrefix(t *testing.T) {
 	}
 	if len(managed) < 2 {
 		t.Fatalf("read %d managed policies; the template has two", len(managed))
+	}
+	if conditioned != len(stackOnly) {
+		t.Errorf("%d of the %d actions on existing secrets carry the provenance condition", conditioned, len(stackOnly))
+	}
+}
+
+// TestPrefixEndsAtAPathBoundary: the template refuses a prefix that would
+// also cover its neighbours ("app" and "application-billing/db").
+func TestPrefixEndsAtAPathBoundary(t *testing.T) {
+	tpl, err := Load("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pattern := regexp.MustCompile(scalar(get(tpl.parameterNodes["SecretNamePrefix"], "AllowedPattern")))
+	for prefix, want := range map[string]bool{"app/": true, "team/app/": true, "a.b@c/": true, "app": false, "app/x": false, "/": false, "/app/": false, "": false, "app db/": false} {
+		if got := pattern.MatchString(prefix); got != want {
+			t.Errorf("SecretNamePrefix %q allowed %v, want %v", prefix, got, want)
+		}
+	}
+	if d := tpl.parameters["SecretNamePrefix"]; !pattern.MatchString(d) {
+		t.Errorf("the default %q breaks the pattern", d)
 	}
 }

@@ -28,9 +28,10 @@ type Function struct {
 
 // Template is a parsed SAM template.
 type Template struct {
-	parameters map[string]string // defaults
-	globals    *yaml.Node        // Globals.Function, or nil
-	resources  map[string]*yaml.Node
+	parameters     map[string]string // defaults
+	parameterNodes map[string]*yaml.Node
+	globals        *yaml.Node // Globals.Function, or nil
+	resources      map[string]*yaml.Node
 }
 
 // Load reads a template file.
@@ -47,8 +48,8 @@ func Load(path string) (*Template, error) {
 		return nil, fmt.Errorf("%s: empty template", path)
 	}
 	doc := root.Content[0]
-	t := &Template{parameters: map[string]string{}, resources: map[string]*yaml.Node{}}
-	for name, p := range mapping(get(doc, "Parameters")) {
+	t := &Template{parameters: map[string]string{}, resources: map[string]*yaml.Node{}, parameterNodes: mapping(get(doc, "Parameters"))}
+	for name, p := range t.parameterNodes {
 		if d := get(p, "Default"); d != nil {
 			t.parameters[name] = d.Value
 		}

@@ -65,8 +65,10 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	case cfg.CallerScope == ScopeJWTClaim && cfg.CallerScopeClaim == "":
 		return cfg, errcode.New(errcode.Internal, "%s must name a claim when %s is %s", EnvCallerScopeClaim, EnvCallerScope, ScopeJWTClaim)
 	}
-	if cfg.NamePrefix != "" && !awsname.IsSecretName(cfg.NamePrefix) {
-		return cfg, errcode.New(errcode.Internal, "%s %q: may hold only ASCII letters, digits and /_+=.@-", EnvNamePrefix, cfg.NamePrefix)
+	if !awsname.IsSecretName(cfg.NamePrefix) || !strings.HasSuffix(cfg.NamePrefix, "/") || strings.HasPrefix(cfg.NamePrefix, "/") {
+		// A prefix ends at a path boundary: "app" would also cover
+		// "application-billing/db", in the functions and in IAM alike.
+		return cfg, errcode.New(errcode.Internal, "%s %q: must be ASCII letters, digits and /_+=.@-, not start with \"/\" and end with \"/\", like app/", EnvNamePrefix, cfg.NamePrefix)
 	}
 	if err := validateReplicas(cfg.DefaultReplicas, cfg.Region); err != nil {
 		return cfg, errcode.Wrap(err, errcode.Internal, "%s: %s", EnvDefaultReplicas, errcode.Message(err))

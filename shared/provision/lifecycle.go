@@ -49,6 +49,14 @@ type Resource struct {
 	Provenance     Provenance
 }
 
+// made reports whether the resource made s: its provenance tags name this
+// stack's resource and the trigger. Update and Delete act on nothing else.
+func (res Resource) made(s secretstore.Secret) bool {
+	return res.Provenance.By != "" && res.Provenance.Via != "" &&
+		s.Tags[TagProvisionedBy] == truncateRunes(res.Provenance.By, MaxTagValueLength) &&
+		s.Tags[TagProvisionedVia] == res.Provenance.Via
+}
+
 // Create creates the resource's secret, naming it when the request does not.
 func (l *Lifecycle) Create(ctx context.Context, res Resource, r Request) (Result, error) {
 	if r.Name == "" {
@@ -107,6 +115,16 @@ func (l *Lifecycle) Update(ctx context.Context, res Resource, id string, old, no
 	if name == "" {
 		return Result{}, errcode.New(errcode.NotFound, "physical id %s is not a secret this function manages", errcode.Quote(id))
 	}
+	// Only the secret this very resource made: anyone who can deploy a stack
+	// can name any physical id, and must not repoint another team's secret.
+	switch current, err := l.manager.Describe(ctx, id); {
+	case errors.Is(err, secretstore.ErrNotFound):
+	case err != nil:
+		return Result{}, err
+	case !res.made(current):
+		return Result{}, errcode.New(errcode.Forbidden, "secret %s was not made by this stack's resource (its %s and %s tags say otherwise), so this resource may not change it",
+			errcode.Quote(name), TagProvisionedVia, TagProvisionedBy)
+	}
 	// An omitted name is the generated one, kept while it stays omitted; a
 	// name dropped from the template is a new generated name, as natively.
 	switch {
@@ -134,9 +152,7 @@ func (l *Lifecycle) replace(ctx context.Context, res Resource, now Request) (Res
 	case errors.Is(err, secretstore.ErrNotFound):
 	case err != nil:
 		return Result{}, err
-	case !existing.Deleted && res.Provenance.By != "" &&
-		existing.Tags[TagProvisionedBy] == truncateRunes(res.Provenance.By, MaxTagValueLength) &&
-		existing.Tags[TagProvisionedVia] == res.Provenance.Via:
+	case !existing.Deleted && res.made(existing):
 		return l.updateInPlace(ctx, existing.ARN, now.Name, now, now, res.IdempotencyKey)
 	}
 	return l.svc.Create(ctx, now, res.IdempotencyKey)
@@ -346,26 +362,31 @@ func (o DeleteOptions) Check() error {
 
 // Delete deletes the secret id: its replicas first (Secrets Manager refuses
 // to delete a primary that has any), then the secret, recoverable for the
-// window unless forced. An id that is not a secret of ours, a missing secret
-// and one already scheduled for deletion are left as they are: deleted
-// reports whether anything was done.
-func (l *Lifecycle) Delete(ctx context.Context, res Resource, id string, opts DeleteOptions) (deleted bool, err error) {
+// window unless forced. An id that is not a secret of ours, a secret another
+// resource made, a missing secret and one already scheduled for deletion are
+// left as they are, so that a stack can always be deleted: skipped then says
+// why nothing was done.
+func (l *Lifecycle) Delete(ctx context.Context, res Resource, id string, opts DeleteOptions) (skipped string, err error) {
 	if l.svc.NameFromARN(id, res.Account) == "" {
-		return false, nil
+		return "not a secret ARN of this Region, account and prefix", nil
 	}
 	current, err := l.manager.Describe(ctx, id)
-	if errors.Is(err, secretstore.ErrNotFound) || err == nil && current.Deleted {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
+	switch {
+	case errors.Is(err, secretstore.ErrNotFound):
+		return "the secret no longer exists", nil
+	case err != nil:
+		return "", err
+	case current.Deleted:
+		return "the secret is already scheduled for deletion", nil
+	case !res.made(current):
+		return "the secret was not made by this stack's resource (provenance tags)", nil
 	}
 	regions := make([]string, 0, len(current.Replicas))
 	for _, r := range current.Replicas {
 		regions = append(regions, r.Region)
 	}
 	if err := l.manager.RemoveReplicas(ctx, id, regions); err != nil {
-		return false, err
+		return "", err
 	}
 	days := DefaultRecoveryWindowInDays
 	if opts.Check() == nil && opts.RecoveryWindowInDays != nil {
@@ -375,9 +396,9 @@ func (l *Lifecycle) Delete(ctx context.Context, res Resource, id string, opts De
 	// here anyway, the recoverable default is the safe reading.
 	force := opts.Check() == nil && bool(opts.ForceDeleteWithoutRecovery)
 	if err := l.manager.Delete(ctx, id, days, force); err != nil {
-		return false, err
+		return "", err
 	}
-	return true, nil
+	return "", nil
 }
 
 // fromEnv reads the configuration and builds the SDK client.

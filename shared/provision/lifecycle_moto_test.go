@@ -22,9 +22,12 @@ func lifecycle(t *testing.T) *provision.Lifecycle {
 	return provision.NewLifecycle(provision.NewService(secretstore.New(c), provision.Config{NamePrefix: "app/", Region: primary}), secretstore.NewManager(c))
 }
 
+// resource is the stack resource of the test: subtests share their
+// parent's, so that they act on the secret it made.
 func resource(t *testing.T, request string) provision.Resource {
+	test, _, _ := strings.Cut(t.Name(), "/")
 	return provision.Resource{NameBase: "stack-" + strings.ReplaceAll(t.Name(), "/", "-"), Account: account,
-		IdempotencyKey: t.Name() + "/" + request, Provenance: provision.Provenance{By: "stack#" + t.Name(), Via: "cloudformation"}}
+		IdempotencyKey: t.Name() + "/" + request, Provenance: provision.Provenance{By: "stack#" + test, Via: "cloudformation"}}
 }
 
 // stored reads the current secret JSON.
@@ -243,8 +246,8 @@ func TestReplacementAndItsRollback(t *testing.T) {
 	// Another stack's resource with the same old name is not adopted.
 	other := resource(t, "rollback")
 	other.Provenance.By = "another-stack#Db"
-	if _, err := l.Update(ctx, other, replaced.ARN, decode(t, newBody), decode(t, oldBody)); errcode.Of(err) != errcode.Conflict {
-		t.Fatalf("got %v, want a conflict for a secret this resource did not make", err)
+	if _, err := l.Update(ctx, other, replaced.ARN, decode(t, newBody), decode(t, oldBody)); errcode.Of(err) != errcode.Forbidden {
+		t.Fatalf("got %v, want forbidden for a secret this resource did not make", err)
 	}
 }
 
@@ -257,16 +260,16 @@ func TestDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	days := provision.Int(7)
-	deleted, err := l.Delete(ctx, resource(t, "delete"), created.ARN, provision.DeleteOptions{RecoveryWindowInDays: &days})
-	if err != nil || !deleted {
-		t.Fatalf("deleted %v, %v", deleted, err)
+	skipped, err := l.Delete(ctx, resource(t, "delete"), created.ARN, provision.DeleteOptions{RecoveryWindowInDays: &days})
+	if err != nil || skipped != "" {
+		t.Fatalf("skipped %q, %v", skipped, err)
 	}
 	desc := describe(t, created.ARN)
 	if desc.DeletedDate == nil || len(desc.ReplicationStatus) != 0 {
 		t.Fatalf("after delete: deleted %v, replicas %+v", desc.DeletedDate, desc.ReplicationStatus)
 	}
-	if deleted, err := l.Delete(ctx, resource(t, "delete"), created.ARN, provision.DeleteOptions{}); err != nil || deleted {
-		t.Fatalf("a repeated delete: deleted %v, %v; want nothing done", deleted, err)
+	if skipped, err := l.Delete(ctx, resource(t, "delete"), created.ARN, provision.DeleteOptions{}); err != nil || skipped == "" {
+		t.Fatalf("a repeated delete: skipped %q, %v; want nothing done", skipped, err)
 	}
 }
 
@@ -294,15 +297,79 @@ func TestDeleteTouchesOnlyOurs(t *testing.T) {
 		strings.TrimSuffix(mine.ARN, mine.ARN[len(mine.ARN)-7:]), // a name, not an ARN
 	}
 	for _, id := range ids {
-		deleted, err := l.Delete(ctx, resource(t, "delete"), id, provision.DeleteOptions{ForceDeleteWithoutRecovery: true})
-		if err != nil || deleted {
-			t.Fatalf("%q: deleted %v, %v; want no action", id, deleted, err)
+		skipped, err := l.Delete(ctx, resource(t, "delete"), id, provision.DeleteOptions{ForceDeleteWithoutRecovery: true})
+		if err != nil || skipped == "" {
+			t.Fatalf("%q: skipped %q, %v; want no action", id, skipped, err)
 		}
 	}
 	for _, id := range []string{aws.ToString(outside.ARN), mine.ARN} {
 		if describe(t, id).DeletedDate != nil {
 			t.Fatalf("%s was deleted", id)
 		}
+	}
+}
+
+// TestOnlyWhatTheResourceMade: Update and Delete of a secret under the
+// prefix that another stack's resource, another trigger or nobody of ours
+// made are refused (Update) or skipped (Delete), leaving it as it was.
+func TestOnlyWhatTheResourceMade(t *testing.T) {
+	ctx := context.Background()
+	l := lifecycle(t)
+	body := func(name string) string { return `{"Name": "` + name + `", "Engine": "mysql", "Host": "h"}` }
+	attack := func(name string) string { return `{"Name": "` + name + `", "Engine": "mysql", "Host": "attacker.example.com"}` }
+
+	otherStack := resource(t, "create")
+	otherStack.Provenance.By = "arn:aws:cloudformation:us-east-1:123456789012:stack/payments/1#Db"
+	viaAPI := resource(t, "create")
+	viaAPI.Provenance.Via = "http-api"
+	made := map[string]string{}
+	for label, res := range map[string]provision.Resource{"another stack": otherStack, "another trigger": viaAPI} {
+		name := uniqueName(t) + "_" + strings.ReplaceAll(label, " ", "_")
+		created, err := l.Create(ctx, res, decode(t, body(name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		made[label] = created.ARN
+	}
+	untagged, err := client(t, primary).CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(uniqueName(t) + "_untagged"),
+		SecretString: aws.String(`{"engine":"mysql","host":"h","username":"u","password":"p"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	made["nobody of ours"] = aws.ToString(untagged.ARN)
+
+	for label, arn := range made {
+		t.Run(label, func(t *testing.T) {
+			name := aws.ToString(describe(t, arn).Name)
+			before, _ := stored(t, arn)
+			if _, err := l.Update(ctx, resource(t, "update"), arn, decode(t, body(name)), decode(t, attack(name))); errcode.Of(err) != errcode.Forbidden ||
+				!strings.Contains(errcode.Message(err), "not made by this stack's resource") {
+				t.Fatalf("update: got %v, want forbidden", err)
+			}
+			if skipped, err := l.Delete(ctx, resource(t, "delete"), arn, provision.DeleteOptions{ForceDeleteWithoutRecovery: true}); err != nil || !strings.Contains(skipped, "not made by this stack's resource") {
+				t.Fatalf("delete: skipped %q, %v", skipped, err)
+			}
+			after, _ := stored(t, arn)
+			if after["host"] != before["host"] || describe(t, arn).DeletedDate != nil {
+				t.Fatalf("the secret was changed: %v, deleted %v", after["host"], describe(t, arn).DeletedDate)
+			}
+		})
+	}
+
+	// The resource's own secret: updated in place and deleted as ever.
+	mine := uniqueName(t) + "_mine"
+	created, err := l.Create(ctx, resource(t, "create"), decode(t, body(mine)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Update(ctx, resource(t, "update"), created.ARN, decode(t, body(mine)), decode(t, attack(mine))); err != nil {
+		t.Fatalf("own update: %v", err)
+	}
+	if v, _ := stored(t, created.ARN); v["host"] != "attacker.example.com" {
+		t.Fatalf("own update stored host %v", v["host"])
+	}
+	if skipped, err := l.Delete(ctx, resource(t, "delete"), created.ARN, provision.DeleteOptions{ForceDeleteWithoutRecovery: true}); err != nil || skipped != "" {
+		t.Fatalf("own delete: skipped %q, %v", skipped, err)
 	}
 }
 

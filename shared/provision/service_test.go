@@ -284,13 +284,17 @@ func TestConfigFromEnv(t *testing.T) {
 		wantErr string
 		want    Config
 	}{
-		{"defaults", map[string]string{"AWS_REGION": "us-east-1"}, "", Config{Region: "us-east-1"}},
+		{"defaults", map[string]string{"AWS_REGION": "us-east-1", EnvNamePrefix: "app/"}, "", Config{NamePrefix: "app/", Region: "us-east-1"}},
+		{"no prefix", map[string]string{"AWS_REGION": "us-east-1"}, EnvNamePrefix, Config{}},
+		{"prefix not at a path boundary", map[string]string{"AWS_REGION": "us-east-1", EnvNamePrefix: "app"}, `end with "/"`, Config{}},
+		{"prefix of a slash only", map[string]string{"AWS_REGION": "us-east-1", EnvNamePrefix: "/"}, `not start with "/"`, Config{}},
+		{"nested prefix", map[string]string{"AWS_REGION": "us-east-1", EnvNamePrefix: "team/app/"}, "", Config{NamePrefix: "team/app/", Region: "us-east-1"}},
 		{"list with spaces", map[string]string{"AWS_REGION": "us-east-1", EnvNamePrefix: "app/", EnvDefaultReplicas: " eu-west-1, ,ap-south-1 "}, "",
 			Config{NamePrefix: "app/", Region: "us-east-1", DefaultReplicas: Replicas{{Region: "eu-west-1"}, {Region: "ap-south-1"}}}},
-		{"fallback Region", map[string]string{"AWS_DEFAULT_REGION": "eu-west-2"}, "", Config{Region: "eu-west-2"}},
+		{"fallback Region", map[string]string{"AWS_DEFAULT_REGION": "eu-west-2", EnvNamePrefix: "app/"}, "", Config{NamePrefix: "app/", Region: "eu-west-2"}},
 		{"bad prefix", map[string]string{EnvNamePrefix: "app db/"}, EnvNamePrefix, Config{}},
-		{"bad replica", map[string]string{EnvDefaultReplicas: "Europe"}, EnvDefaultReplicas, Config{}},
-		{"replica is the primary", map[string]string{"AWS_REGION": "us-east-1", EnvDefaultReplicas: "us-east-1"}, "primary Region", Config{}},
+		{"bad replica", map[string]string{EnvNamePrefix: "app/", EnvDefaultReplicas: "Europe"}, EnvDefaultReplicas, Config{}},
+		{"replica is the primary", map[string]string{"AWS_REGION": "us-east-1", EnvNamePrefix: "app/", EnvDefaultReplicas: "us-east-1"}, "primary Region", Config{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
