@@ -316,7 +316,9 @@ func TestOnlyWhatTheResourceMade(t *testing.T) {
 	ctx := context.Background()
 	l := lifecycle(t)
 	body := func(name string) string { return `{"Name": "` + name + `", "Engine": "mysql", "Host": "h"}` }
-	attack := func(name string) string { return `{"Name": "` + name + `", "Engine": "mysql", "Host": "attacker.example.com"}` }
+	attack := func(name string) string {
+		return `{"Name": "` + name + `", "Engine": "mysql", "Host": "attacker.example.com"}`
+	}
 
 	otherStack := resource(t, "create")
 	otherStack.Provenance.By = "arn:aws:cloudformation:us-east-1:123456789012:stack/payments/1#Db"
