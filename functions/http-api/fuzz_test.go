@@ -33,7 +33,7 @@ func FuzzEvent(f *testing.F) {
 	}
 	allowed[http.StatusCreated], allowed[http.StatusOK] = true, true
 	secrets := &fakeSecrets{
-		createFor: func(c provision.Caller, r provision.Request, k provision.IdempotencyKey) (provision.Result, error) {
+		createFor: func(c provision.Caller, r provision.Request, k string) (provision.Result, error) {
 			return provision.Result{ARN: "arn", Name: r.Name}, nil
 		},
 		describeFor: func(provision.Caller, string) (provision.Description, error) { return provision.Description{}, nil },

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"mime"
@@ -20,7 +18,7 @@ import (
 
 // secrets is the core as the API uses it.
 type secrets interface {
-	CreateFor(ctx context.Context, c provision.Caller, via string, r provision.Request, key provision.IdempotencyKey) (provision.Result, error)
+	CreateFor(ctx context.Context, c provision.Caller, via string, r provision.Request, idempotencyKey string) (provision.Result, error)
 	DescribeFor(ctx context.Context, c provision.Caller, name string) (provision.Description, error)
 }
 
@@ -77,7 +75,9 @@ func (h *handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	default:
 		resp = failure(ctx, errcode.New(errcode.NotFound, "no route %s %s; the API has POST /secrets and GET /secrets/{name}", errcode.Clip(method), errcode.Clip(path)))
 	}
-	slog.InfoContext(ctx, "request", "method", errcode.Clip(method), "path", errcode.Clip(path), "status", resp.StatusCode, "caller", callerOf(req).ID)
+	caller := callerOf(req)
+	slog.InfoContext(ctx, "request", "method", errcode.Clip(method), "path", errcode.Clip(path), "status", resp.StatusCode,
+		"caller", errcode.ClipTo(caller.ID, 2048), "session", errcode.ClipTo(caller.Session, 64))
 	return resp, nil
 }
 
@@ -125,12 +125,9 @@ func (h *handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if err != nil {
 		return failure(ctx, err)
 	}
-	key := provision.IdempotencyKey{Key: req.Headers["idempotency-key"]}
-	if key.Key != "" {
-		if !validKey(key.Key) {
-			return failure(ctx, &errcode.Error{Code: errcode.Invalid, Field: "Idempotency-Key", Message: "must be 1-255 visible ASCII characters"})
-		}
-		key.Fingerprint = fingerprint(body)
+	key := req.Headers["idempotency-key"]
+	if key != "" && !validKey(key) {
+		return failure(ctx, &errcode.Error{Code: errcode.Invalid, Field: "Idempotency-Key", Message: "must be 1-255 visible ASCII characters"})
 	}
 	result, err := h.secrets.CreateFor(ctx, callerOf(req), "http-api", r, key)
 	if err != nil {
@@ -171,22 +168,6 @@ func validKey(k string) bool {
 	return true
 }
 
-// fingerprint identifies a request body by meaning: the same JSON with other
-// spacing or member order is the same request.
-func fingerprint(body []byte) string {
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.UseNumber()
-	var v any
-	canonical := body
-	if dec.Decode(&v) == nil {
-		if b, err := json.Marshal(v); err == nil { // maps marshal sorted
-			canonical = b
-		}
-	}
-	sum := sha256.Sum256(canonical)
-	return hex.EncodeToString(sum[:16])
-}
-
 // callerOf is who called, as the API's authorizer established it: the IAM
 // principal, or the JWT subject and claims.
 func callerOf(req events.APIGatewayV2HTTPRequest) provision.Caller {
@@ -194,28 +175,11 @@ func callerOf(req events.APIGatewayV2HTTPRequest) provision.Caller {
 	switch {
 	case a == nil:
 	case a.IAM != nil && a.IAM.UserARN != "":
-		return provision.Caller{ID: a.IAM.UserARN, IAMName: iamName(a.IAM.UserARN)}
+		return provision.IAMCaller(a.IAM.UserARN)
 	case a.JWT != nil && a.JWT.Claims["sub"] != "":
 		return provision.Caller{ID: "jwt:" + a.JWT.Claims["sub"], Claims: a.JWT.Claims}
 	}
 	return provision.Caller{}
-}
-
-// iamName is the role name of an assumed-role ARN, or the user or role name
-// of an IAM ARN: arn:aws:sts::1:assumed-role/payments/alice is payments.
-func iamName(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) < 6 {
-		return ""
-	}
-	resource := strings.Split(parts[5], "/")
-	switch {
-	case resource[0] == "assumed-role" && len(resource) >= 2:
-		return resource[1]
-	case (resource[0] == "user" || resource[0] == "role") && len(resource) >= 2:
-		return resource[len(resource)-1]
-	}
-	return ""
 }
 
 func failure(ctx context.Context, err error) events.APIGatewayV2HTTPResponse {

@@ -18,11 +18,11 @@ import (
 
 // fakeSecrets stands in for the core; each method is a function field.
 type fakeSecrets struct {
-	createFor   func(provision.Caller, provision.Request, provision.IdempotencyKey) (provision.Result, error)
+	createFor   func(provision.Caller, provision.Request, string) (provision.Result, error)
 	describeFor func(provision.Caller, string) (provision.Description, error)
 }
 
-func (f *fakeSecrets) CreateFor(_ context.Context, c provision.Caller, via string, r provision.Request, k provision.IdempotencyKey) (provision.Result, error) {
+func (f *fakeSecrets) CreateFor(_ context.Context, c provision.Caller, via string, r provision.Request, k string) (provision.Result, error) {
 	if via != "http-api" {
 		return provision.Result{}, errors.New("wrong provenance " + via)
 	}
@@ -70,17 +70,18 @@ func TestCreate(t *testing.T) {
 	var fingerprints []string
 	for name, event := range map[string]events.APIGatewayV2HTTPRequest{"plain body": plain, "base64 body": encoded, "same body, other spacing": respaced} {
 		t.Run(name, func(t *testing.T) {
-			f := &fakeSecrets{createFor: func(c provision.Caller, r provision.Request, k provision.IdempotencyKey) (provision.Result, error) {
-				if c.ID != "arn:aws:sts::123456789012:assumed-role/payments-team/alice" || c.IAMName != "payments-team" {
+			f := &fakeSecrets{createFor: func(c provision.Caller, r provision.Request, k string) (provision.Result, error) {
+				// The role, not the session: a caller stays one caller when its credentials refresh.
+				if c.ID != "arn:aws:sts::123456789012:assumed-role/payments-team" || c.IAMName != "payments-team" || c.Session != "alice" {
 					t.Errorf("caller %+v", c)
 				}
 				if r.Name != "app/payments/mysql" || r.Engine != "mysql" || len(r.Tags) != 1 {
 					t.Errorf("request %+v", r)
 				}
-				if k.Key != "2f6c1a9e-7d3b-4e8f-9a0b-1c2d3e4f5a6b" || k.Fingerprint == "" {
-					t.Errorf("key %+v", k)
+				if k != "2f6c1a9e-7d3b-4e8f-9a0b-1c2d3e4f5a6b" {
+					t.Errorf("key %q", k)
 				}
-				fingerprints = append(fingerprints, k.Fingerprint)
+				fingerprints = append(fingerprints, provision.Fingerprint(r))
 				return result, nil
 			}}
 			resp, _ := serve(t, f, event)
@@ -102,7 +103,7 @@ func TestCreate(t *testing.T) {
 func TestReplayIsMarked(t *testing.T) {
 	replayed := result
 	replayed.Replayed = true
-	f := &fakeSecrets{createFor: func(provision.Caller, provision.Request, provision.IdempotencyKey) (provision.Result, error) {
+	f := &fakeSecrets{createFor: func(provision.Caller, provision.Request, string) (provision.Result, error) {
 		return replayed, nil
 	}}
 	resp, _ := serve(t, f, loadEvent(t, "http-api-create.json"))
@@ -113,7 +114,7 @@ func TestReplayIsMarked(t *testing.T) {
 
 func TestJWTCaller(t *testing.T) {
 	var got provision.Caller
-	f := &fakeSecrets{createFor: func(c provision.Caller, _ provision.Request, _ provision.IdempotencyKey) (provision.Result, error) {
+	f := &fakeSecrets{createFor: func(c provision.Caller, _ provision.Request, _ string) (provision.Result, error) {
 		got = c
 		return result, nil
 	}}
@@ -194,7 +195,7 @@ func TestStatuses(t *testing.T) {
 				return tt.err
 			}
 			f := &fakeSecrets{
-				createFor: func(provision.Caller, provision.Request, provision.IdempotencyKey) (provision.Result, error) {
+				createFor: func(provision.Caller, provision.Request, string) (provision.Result, error) {
 					return provision.Result{}, answer()
 				},
 				describeFor: func(provision.Caller, string) (provision.Description, error) {
@@ -215,19 +216,5 @@ func TestStatuses(t *testing.T) {
 				t.Fatalf("%d without Retry-After", tt.status)
 			}
 		})
-	}
-}
-
-func TestIAMName(t *testing.T) {
-	for arn, want := range map[string]string{
-		"arn:aws:sts::123456789012:assumed-role/payments/alice": "payments",
-		"arn:aws:iam::123456789012:user/teams/payments":         "payments",
-		"arn:aws:iam::123456789012:role/payments":               "payments",
-		"arn:aws:iam::123456789012:root":                        "",
-		"not an arn":                                            "",
-	} {
-		if got := iamName(arn); got != want {
-			t.Errorf("iamName(%q) = %q, want %q", arn, got, want)
-		}
 	}
 }

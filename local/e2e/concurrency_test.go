@@ -1,11 +1,18 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/dbcreds/provisioner/local/faultproxy"
 )
 
 // One request delivered many times at once, each delivery in its own
@@ -91,6 +98,96 @@ func TestConcurrentDeliveries(t *testing.T) {
 		var body struct{ Arn string }
 		if status != "201" || json.Unmarshal([]byte(raw), &body) != nil || versionsOf(t, body.Arn) != 1 {
 			t.Fatalf("answer %s", answers[0])
+		}
+	})
+}
+
+// TestIdempotencyKeyRace: six HTTP API requests with one caller and key,
+// each in its own process, every look-up (DynamoDB GetItem, Secrets Manager
+// DescribeSecret) lagging through the fault proxy. With six bodies and six
+// names, one creates and five are conflicts; with one body, one creates and
+// five replay its answer. Either way one secret.
+func TestIdempotencyKeyRace(t *testing.T) {
+	lagging := func(op string, _ int) faultproxy.Fault {
+		if op == "GetItem" || op == "DescribeSecret" || op == "ListSecrets" {
+			return faultproxy.Slow
+		}
+		return faultproxy.Pass
+	}
+	request := func(t *testing.T, env map[string]string, key, body string) (int, http.Header, string) {
+		out, _ := runWith(t, invocation{function: "HttpApiFunction", event: "http-api-create.json", env: env,
+			edit: func(e map[string]any) {
+				e["body"] = body
+				e["headers"].(map[string]any)["idempotency-key"] = key
+			}})
+		var resp struct {
+			StatusCode int
+			Headers    map[string]string
+			Body       string
+		}
+		if err := json.Unmarshal(out.Response, &resp); err != nil {
+			t.Errorf("response %s: %v", out.Response, err)
+		}
+		header := http.Header{}
+		for k, v := range resp.Headers {
+			header.Set(k, v)
+		}
+		return resp.StatusCode, header, resp.Body
+	}
+	t.Run("different bodies and names", func(t *testing.T) {
+		t.Parallel()
+		_, env := proxy(t, lagging)
+		env["AWS_ENDPOINT_URL_DYNAMODB"] = env["AWS_ENDPOINT_URL_SECRETS_MANAGER"]
+		name := func(i int) string { return fmt.Sprintf("app/race/different_%d", i) }
+		answers := concurrently(deliveries, func(i int) string {
+			status, header, body := request(t, env, "race-key-different", fmt.Sprintf(`{"name": %q, "engine": "mysql", "host": "h%d"}`, name(i), i))
+			return fmt.Sprint(status, " ", header.Get("Idempotent-Replayed"), " ", body)
+		})
+		created, conflicts, made := 0, 0, 0
+		for i, a := range answers {
+			switch {
+			case strings.HasPrefix(a, "201  "):
+				created++
+			case strings.HasPrefix(a, "409  ") && strings.Contains(a, "Idempotency-Key was already used"):
+				conflicts++
+			default:
+				t.Errorf("answer %d: %s", i, a)
+			}
+			if _, err := secretsClient(t, "us-east-1").DescribeSecret(context.Background(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(name(i))}); err == nil {
+				made++
+			}
+		}
+		if created != 1 || conflicts != deliveries-1 || made != 1 {
+			t.Fatalf("%d created, %d conflicts, %d secrets made:\n%s", created, conflicts, made, strings.Join(answers, "\n"))
+		}
+	})
+	t.Run("one body", func(t *testing.T) {
+		t.Parallel()
+		_, env := proxy(t, lagging)
+		env["AWS_ENDPOINT_URL_DYNAMODB"] = env["AWS_ENDPOINT_URL_SECRETS_MANAGER"]
+		answers := concurrently(deliveries, func(i int) string {
+			status, header, body := request(t, env, "race-key-same", `{"name": "app/race/same", "engine": "mysql", "host": "h"}`)
+			return fmt.Sprint(status, " ", header.Get("Idempotent-Replayed"), " ", body)
+		})
+		first, replayed := 0, 0
+		var bodies []string
+		for i, a := range answers {
+			status, rest, _ := strings.Cut(a, " ")
+			flag, body, _ := strings.Cut(rest, " ")
+			switch {
+			case status == "201" && flag == "":
+				first++
+			case status == "201" && flag == "true":
+				replayed++
+			default:
+				t.Errorf("answer %d: %s", i, a)
+			}
+			bodies = append(bodies, body)
+		}
+		sameAnswers(t, bodies)
+		var result struct{ Arn string }
+		if first != 1 || replayed != deliveries-1 || json.Unmarshal([]byte(bodies[0]), &result) != nil || versionsOf(t, result.Arn) != 1 {
+			t.Fatalf("%d created, %d replayed:\n%s", first, replayed, strings.Join(answers, "\n"))
 		}
 	})
 }

@@ -113,6 +113,8 @@ func TestPersistentFaults(t *testing.T) {
 	}{
 		{faultproxy.ServerError, "InternalServiceError", 502, "Retryable.upstream"},
 		{faultproxy.Throttle, "ThrottlingException", 429, "Retryable.throttled"},
+		// An answer the SDK cannot read is still an answer: upstream, not unavailable.
+		{faultproxy.BadGateway, "HTTP 502", 502, "Retryable.upstream"},
 	} {
 		always := func(string, int) faultproxy.Fault { return tt.fault }
 		t.Run(fmt.Sprint(tt.fault)+"/cloudformation", func(t *testing.T) {

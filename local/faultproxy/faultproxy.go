@@ -26,10 +26,15 @@ const (
 	Throttle                  // 400 ThrottlingException, not forwarded
 	Drop                      // the connection closed without an answer, not forwarded
 	LoseResponse              // forwarded, then answered 500: the call took effect unseen
+	BadGateway                // 502 with an HTML page, as a load balancer answers; not forwarded
+	Slow                      // forwarded after SlowBy: a look-up that lags
 )
 
+// SlowBy is how long a Slow call waits before it is forwarded.
+const SlowBy = 1500 * time.Millisecond
+
 func (f Fault) String() string {
-	return [...]string{"pass", "server-error", "throttle", "drop", "lose-response"}[f]
+	return [...]string{"pass", "server-error", "throttle", "drop", "lose-response", "bad-gateway", "slow"}[f]
 }
 
 // Plan decides the fault for the attempt-th call (from 1) of an operation
@@ -74,7 +79,8 @@ func (p *Proxy) Attempts(operation string) int {
 }
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	// The JSON protocol names the operation in a header: secretsmanager.CreateSecret.
+	// The JSON protocol names the operation in a header:
+	// secretsmanager.CreateSecret, DynamoDB_20120810.GetItem.
 	_, op, _ := strings.Cut(r.Header.Get("X-Amz-Target"), ".")
 	p.mu.Lock()
 	p.attempts[op]++
@@ -93,6 +99,17 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		fail(w, http.StatusBadGateway, "InternalServiceError", "dropped")
+	case BadGateway:
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusBadGateway)
+		io.WriteString(w, "<html><body><h1>502 Bad Gateway</h1></body></html>")
+	case Slow:
+		select {
+		case <-time.After(SlowBy):
+		case <-r.Context().Done():
+			return
+		}
+		p.forward.ServeHTTP(w, r)
 	case LoseResponse:
 		rec := &discard{header: http.Header{}}
 		body, _ := io.ReadAll(r.Body)

@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dbcreds/provisioner/local/motoserver"
 	"github.com/dbcreds/provisioner/local/runtimeapi"
 	"github.com/dbcreds/provisioner/local/samtemplate"
 )
@@ -129,6 +130,9 @@ func Start(opts Options) (*Function, error) {
 	if opts.Timeout > 0 {
 		fn.Timeout = opts.Timeout
 	}
+	if err := createTables(tpl, opts); err != nil {
+		return nil, err
+	}
 	bootstrap, err := filepath.Abs(opts.Bootstrap)
 	if err != nil {
 		return nil, err
@@ -138,6 +142,26 @@ func Start(opts Options) (*Function, error) {
 	}
 	return &Function{opts: opts, fn: fn, bootstrap: bootstrap,
 		functionARN: "arn:aws:lambda:" + opts.Region + ":" + AccountID + ":function:" + fn.LogicalID}, nil
+}
+
+// tablesMade remembers the tables made at each endpoint in this process.
+var tablesMade sync.Map
+
+// createTables makes the template's DynamoDB tables at the local DynamoDB
+// endpoint, as the stack would have made them; never in a real account.
+func createTables(tpl *samtemplate.Template, opts Options) error {
+	for _, id := range tpl.Tables() {
+		name := samtemplate.TableName("local", id)
+		made := opts.Env["AWS_ENDPOINT_URL_DYNAMODB"] + " " + name
+		if _, done := tablesMade.Load(made); done {
+			continue
+		}
+		if err := motoserver.CreateTable(context.Background(), opts.Env, opts.Region, name, tpl.TablePartitionKey(id)); err != nil {
+			return err
+		}
+		tablesMade.Store(made, true)
+	}
+	return nil
 }
 
 // Close stops the process.

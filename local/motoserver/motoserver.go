@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -18,10 +21,12 @@ import (
 // InstallHint is what to do when moto is missing.
 const InstallHint = `moto_server not found: install it with pip install "moto[server]"`
 
-// Server is a running moto_server.
+// Server is a running moto_server, behind a front that makes its DynamoDB
+// writes atomic (see atomicWrites).
 type Server struct {
 	Endpoint string
 	cmd      *exec.Cmd
+	front    *http.Server
 }
 
 // Start starts moto_server on a free loopback port and waits until it answers.
@@ -66,6 +71,10 @@ func startOn(bin string, port int) (*Server, error) {
 		}
 		if resp, err := client.Get(s.Endpoint + "/moto-api/"); err == nil {
 			resp.Body.Close()
+			if err := s.startFront(); err != nil {
+				s.Stop()
+				return nil, err
+			}
 			return s, nil
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -74,11 +83,13 @@ func startOn(bin string, port int) (*Server, error) {
 	return nil, fmt.Errorf("moto_server did not answer on port %d within 30s", port)
 }
 
-// Env is the environment that points the SDK at this server with dummy
-// credentials and no shared config, so no real account can be reached.
+// Env is the environment that points the SDK at this server (Secrets
+// Manager and DynamoDB) with dummy credentials and no shared config, so no
+// real account can be reached.
 func (s *Server) Env() map[string]string {
 	return map[string]string{
 		"AWS_ENDPOINT_URL_SECRETS_MANAGER": s.Endpoint,
+		"AWS_ENDPOINT_URL_DYNAMODB":        s.Endpoint,
 		"AWS_ACCESS_KEY_ID":                "test",
 		"AWS_SECRET_ACCESS_KEY":            "test",
 		"AWS_SESSION_TOKEN":                "",
@@ -103,7 +114,43 @@ func (s *Server) Stop() {
 	if s == nil || s.cmd.Process == nil {
 		return
 	}
+	if s.front != nil {
+		s.front.Close()
+	}
 	syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+}
+
+// startFront puts the front before moto and points Endpoint at it.
+func (s *Server) startFront() error {
+	target, err := url.Parse(s.Endpoint)
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	s.front = &http.Server{Handler: atomicWrites(httputil.NewSingleHostReverseProxy(target)), ReadHeaderTimeout: 10 * time.Second}
+	go s.front.Serve(l)
+	s.Endpoint = "http://" + l.Addr().String()
+	return nil
+}
+
+// atomicWrites applies DynamoDB's item writes one at a time. DynamoDB
+// applies a conditional write atomically; moto checks the condition and
+// writes without a lock, so two conditional puts of one new item can both
+// succeed under load, which the real service never allows.
+func atomicWrites(next http.Handler) http.Handler {
+	var mu sync.Mutex
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Header.Get("X-Amz-Target") {
+		case "DynamoDB_20120810.PutItem", "DynamoDB_20120810.UpdateItem", "DynamoDB_20120810.DeleteItem",
+			"DynamoDB_20120810.TransactWriteItems", "DynamoDB_20120810.BatchWriteItem":
+			mu.Lock()
+			defer mu.Unlock()
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func freePort() (int, error) {
@@ -117,13 +164,18 @@ func freePort() (int, error) {
 
 // ForLocalRun is the Secrets Manager a local run uses: the one
 // AWS_ENDPOINT_URL_SECRETS_MANAGER names, with the caller's credentials, or
-// else a moto_server started for the run. It returns the environment to
-// give the function, and stop, to call when the run ends.
+// else a moto_server started for the run. DynamoDB (the HTTP API's
+// idempotency records) is at AWS_ENDPOINT_URL_DYNAMODB, or else at the same
+// endpoint, as moto serves both. It returns the environment to give the
+// function, and stop, to call when the run ends.
 func ForLocalRun() (env map[string]string, started *Server, stop func(), err error) {
 	if os.Getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER") != "" {
 		env = map[string]string{}
-		for _, k := range []string{"AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
+		for _, k := range []string{"AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
 			env[k] = os.Getenv(k)
+		}
+		if env["AWS_ENDPOINT_URL_DYNAMODB"] == "" {
+			env["AWS_ENDPOINT_URL_DYNAMODB"] = env["AWS_ENDPOINT_URL_SECRETS_MANAGER"]
 		}
 		return env, nil, func() {}, nil
 	}

@@ -71,6 +71,37 @@ func (t *Template) Functions() []string {
 	return ids
 }
 
+// Tables lists the logical ids of the template's DynamoDB tables, sorted.
+func (t *Template) Tables() []string {
+	var ids []string
+	for id, r := range t.resources {
+		if scalar(get(r, "Type")) == "AWS::DynamoDB::Table" {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// TablePartitionKey is the (string) partition key of a table.
+func (t *Template) TablePartitionKey(id string) string {
+	for _, k := range get(get(t.resources[id], "Properties"), "KeySchema").Content {
+		if scalar(get(k, "KeyType")) == "HASH" {
+			return scalar(get(k, "AttributeName"))
+		}
+	}
+	return ""
+}
+
+// TableName is the name a local run gives a table: CloudFormation would
+// make one of the stack's name, the logical id and a random suffix.
+func TableName(stack, id string) string {
+	if stack == "" {
+		stack = "local"
+	}
+	return stack + "-" + id
+}
+
 // RouteKeys lists the HTTP API route keys (like "ANY /secrets/{name+}")
 // declared as API Gateway v2 routes, sorted.
 func (t *Template) RouteKeys() []string {
@@ -105,6 +136,11 @@ func (t *Template) Function(id string, overrides, pseudo map[string]string) (Fun
 	}
 	for k, v := range pseudo {
 		params[k] = v
+	}
+	// A Ref to a table is its name; locally, the stack's name and the
+	// logical id, as CreateTables makes it.
+	for _, table := range t.Tables() {
+		params[table] = TableName(pseudo["AWS::StackName"], table)
 	}
 	f := Function{LogicalID: id, Environment: map[string]string{}, Timeout: 3 * time.Second, MemoryMB: 128,
 		BuildMethod: scalar(get(get(r, "Metadata"), "BuildMethod"))}

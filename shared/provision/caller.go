@@ -4,23 +4,58 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"log/slog"
+	"sort"
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
 	"github.com/dbcreds/provisioner/shared/awsname"
 	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/idempotency"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 )
 
 // Caller is who calls the API, as its authorizer established it.
 type Caller struct {
-	// ID is the IAM principal ARN, or "jwt:" and the token's subject.
+	// ID is the IAM principal ARN, without the session of an assumed role,
+	// or "jwt:" and the token's subject. Scope, idempotency and provenance
+	// key on it, so a caller is the same caller after its credentials
+	// refresh.
 	ID string
+	// Session is an assumed role's session name: for the log, for audit.
+	Session string
 	// IAMName is the role (or user) name of an IAM caller.
 	IAMName string
 	// Claims are a JWT caller's claims.
 	Claims map[string]string
+}
+
+// IAMCaller is the caller an IAM principal ARN names: for
+// arn:aws:sts::1:assumed-role/payments/session-1 the role,
+// arn:aws:sts::1:assumed-role/payments, its name payments, and the session
+// session-1 apart; a user or role ARN as it is.
+func IAMCaller(arn string) Caller {
+	c := Caller{ID: arn}
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 {
+		return c
+	}
+	resource := strings.Split(parts[5], "/")
+	switch {
+	case resource[0] == "assumed-role" && len(resource) >= 2:
+		c.IAMName = resource[1]
+		if len(resource) >= 3 {
+			c.Session = strings.Join(resource[2:], "/")
+			c.ID = strings.Join(parts[:5], ":") + ":assumed-role/" + resource[1]
+		}
+	case (resource[0] == "user" || resource[0] == "role") && len(resource) >= 2:
+		c.IAMName = resource[len(resource)-1]
+	}
+	return c
 }
 
 // isScope reports whether s can be a name segment of its own: 1-64 of
@@ -74,18 +109,30 @@ func (s *Service) confine(c Caller, name string) error {
 	return nil
 }
 
-// IdempotencyKey is an API caller's Idempotency-Key with a fingerprint of
-// the request it came with.
-type IdempotencyKey struct {
-	Key         string
-	Fingerprint string
+// IdempotencyRecords keeps one record per caller and Idempotency-Key
+// (idempotency.Records, a DynamoDB table), so that exactly one request
+// with a key does the work.
+type IdempotencyRecords interface {
+	Claim(ctx context.Context, key, fingerprint string) (idempotency.Claim, error)
+	Complete(ctx context.Context, key, fingerprint string, result []byte) error
+	Release(ctx context.Context, key, fingerprint string) error
 }
+
+// inProgressWait bounds how long a request waits for another request with
+// its key and body to finish, before it answers that the key is busy; well
+// inside API Gateway's 30 seconds.
+const inProgressWait = 10 * time.Second
+
+// inProgressPoll is how often it looks meanwhile.
+const inProgressPoll = 250 * time.Millisecond
 
 // CreateFor creates r for an API caller: inside the caller's scope, tagged
 // with who asked and through what, and, with a key, at most once per caller
-// and key. Repeating the key with the same request answers as the first time
-// (Result.Replayed); with another request it is a conflict.
-func (s *Service) CreateFor(ctx context.Context, c Caller, via string, r Request, key IdempotencyKey) (Result, error) {
+// and key. Of any number of requests with one key, however they race, one
+// creates; the others with the same request get its answer
+// (Result.Replayed), those with another request a conflict, whatever name
+// they ask for.
+func (s *Service) CreateFor(ctx context.Context, c Caller, via string, r Request, key string) (Result, error) {
 	if err := validateName(r.Name); err != nil {
 		return Result{}, err
 	}
@@ -93,23 +140,94 @@ func (s *Service) CreateFor(ctx context.Context, c Caller, via string, r Request
 		return Result{}, err
 	}
 	r.Provenance = Provenance{By: c.ID, Via: via}
-	if key.Key == "" {
+	if key == "" {
 		return s.Create(ctx, r, "")
 	}
-	scoped := c.ID + "\x00" + key.Key
-	sum := sha256.Sum256([]byte(scoped))
-	keyHash := hex.EncodeToString(sum[:])
-	r.Provenance.Idempotency = keyHash + "." + key.Fingerprint
-	used, err := s.store.FindByTagValue(ctx, keyHash+".")
+	if s.records == nil {
+		return Result{}, errcode.New(errcode.Internal, "no idempotency table is configured (%s)", EnvIdempotencyTable)
+	}
+	// The caller's role, not its session, owns the key: a retry after the
+	// credentials refreshed is the same request.
+	scoped := c.ID + "\x00" + key
+	in, username, err := s.build(r, scoped) // an invalid request never holds a key
 	if err != nil {
 		return Result{}, err
 	}
-	for _, prior := range used {
-		if v, ok := prior.Tags[TagIdempotencyKey]; ok && strings.HasPrefix(v, keyHash+".") && v != r.Provenance.Idempotency {
-			return Result{}, errcode.New(errcode.Conflict, "this Idempotency-Key was already used for a different request (which created %q); use a new key for a new request", prior.Name)
+	sum := sha256.Sum256([]byte(scoped))
+	recordKey, fingerprint := hex.EncodeToString(sum[:]), Fingerprint(r)
+	deadline := time.Now().Add(inProgressWait)
+	for {
+		claim, err := s.records.Claim(ctx, recordKey, fingerprint)
+		switch {
+		case err != nil:
+			return Result{}, err
+		case claim.Won:
+			return s.createClaimed(ctx, in, username, recordKey, fingerprint)
+		case claim.Fingerprint != fingerprint:
+			return Result{}, errcode.New(errcode.Conflict, "this Idempotency-Key was already used for a different request; use a new key for a new request")
+		case claim.Completed:
+			var result Result
+			if err := json.Unmarshal(claim.Result, &result); err != nil {
+				return Result{}, errcode.Wrap(err, errcode.Internal, "reading the idempotency record")
+			}
+			result.Replayed = true
+			return result, nil
+		case time.Now().After(deadline):
+			return Result{}, errcode.New(errcode.Conflict, "a request with this Idempotency-Key is still in progress; retry it in a few seconds")
+		}
+		select {
+		case <-time.After(inProgressPoll):
+		case <-ctx.Done():
+			return Result{}, errcode.Wrap(ctx.Err(), errcode.Unavailable, "gave up waiting for the request in progress with this Idempotency-Key")
 		}
 	}
-	return s.Create(ctx, r, scoped)
+}
+
+// createClaimed creates the secret for the request that holds the key, and
+// records the answer for the others; a failure frees the key for a retry.
+func (s *Service) createClaimed(ctx context.Context, in *secretsmanager.CreateSecretInput, username, recordKey, fingerprint string) (Result, error) {
+	result, err := s.createBuilt(ctx, in, username)
+	if err != nil {
+		if rerr := s.records.Release(ctx, recordKey, fingerprint); rerr != nil {
+			// The lease frees it later.
+			slog.WarnContext(ctx, "could not release the Idempotency-Key", "error", errcode.Public(rerr))
+		}
+		return Result{}, err
+	}
+	answer, err := json.Marshal(result)
+	if err == nil {
+		err = s.records.Complete(ctx, recordKey, fingerprint, answer)
+	}
+	if err != nil {
+		// The secret exists: answer. A retry with the key waits out the
+		// lease, then finds the secret by its ClientRequestToken.
+		slog.WarnContext(ctx, "could not record the answer for the Idempotency-Key", "error", errcode.Public(err))
+	}
+	return result, nil
+}
+
+// Fingerprint identifies a request by meaning, for Idempotency-Key
+// purposes: bodies that decode to the same request ("Name" or "name", other
+// spacing, member order, tags as a list or an object, in any order) have
+// the same fingerprint.
+func Fingerprint(r Request) string {
+	r.Provenance = Provenance{}
+	r.Tags = append(Tags(nil), r.Tags...)
+	sort.Slice(r.Tags, func(i, j int) bool { return r.Tags[i].Key < r.Tags[j].Key })
+	if r.ExtraFields != nil {
+		extra := make(map[string]json.RawMessage, len(r.ExtraFields))
+		for k, v := range r.ExtraFields {
+			var value any
+			if json.Unmarshal(v, &value) == nil {
+				v, _ = json.Marshal(value) // maps marshal sorted
+			}
+			extra[k] = v
+		}
+		r.ExtraFields = extra
+	}
+	canonical, _ := json.Marshal(r)
+	sum := sha256.Sum256(canonical)
+	return hex.EncodeToString(sum[:16])
 }
 
 // Description is a secret's metadata, never its value.

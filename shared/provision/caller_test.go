@@ -51,3 +51,48 @@ func TestConfine(t *testing.T) {
 		}
 	}
 }
+
+func TestIAMCaller(t *testing.T) {
+	for arn, want := range map[string]Caller{
+		"arn:aws:sts::123456789012:assumed-role/payments/session-1": {ID: "arn:aws:sts::123456789012:assumed-role/payments", IAMName: "payments", Session: "session-1"},
+		"arn:aws:sts::123456789012:assumed-role/payments/session-2": {ID: "arn:aws:sts::123456789012:assumed-role/payments", IAMName: "payments", Session: "session-2"},
+		"arn:aws-cn:sts::123456789012:assumed-role/payments/a/b":    {ID: "arn:aws-cn:sts::123456789012:assumed-role/payments", IAMName: "payments", Session: "a/b"},
+		"arn:aws:iam::123456789012:user/teams/payments":             {ID: "arn:aws:iam::123456789012:user/teams/payments", IAMName: "payments"},
+		"arn:aws:iam::123456789012:role/payments":                   {ID: "arn:aws:iam::123456789012:role/payments", IAMName: "payments"},
+		"arn:aws:iam::123456789012:root":                            {ID: "arn:aws:iam::123456789012:root"},
+		"not an arn":                                                {ID: "not an arn"},
+	} {
+		if got := IAMCaller(arn); got.ID != want.ID || got.IAMName != want.IAMName || got.Session != want.Session {
+			t.Errorf("IAMCaller(%q) = %+v, want %+v", arn, got, want)
+		}
+	}
+}
+
+func TestFingerprint(t *testing.T) {
+	fp := func(body string) string {
+		r, err := DecodeRequest([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Fingerprint(r)
+	}
+	base := fp(`{"name": "app/x", "engine": "mysql", "host": "h", "tags": {"a": "1", "b": "2"}, "extraFields": {"r": {"x": 1, "y": 2}}}`)
+	for _, same := range []string{
+		`{"Name": "app/x", "Engine": "mysql", "Host": "h", "Tags": [{"Key": "b", "Value": "2"}, {"Key": "a", "Value": "1"}], "ExtraFields": {"r": {"y": 2, "x": 1}}}`,
+		`{"host": "h",   "engine": "mysql", "name": "app/x", "tags": [{"key": "a", "value": "1"}, {"key": "b", "value": "2"}], "extraFields": {"r": {"x":1,"y":2}}}`,
+	} {
+		if got := fp(same); got != base {
+			t.Errorf("%s: fingerprint %s, want %s", same, got, base)
+		}
+	}
+	for _, other := range []string{
+		`{"name": "app/y", "engine": "mysql", "host": "h", "tags": {"a": "1", "b": "2"}, "extraFields": {"r": {"x": 1, "y": 2}}}`,
+		`{"name": "app/x", "engine": "mysql", "host": "h", "tags": {"a": "1", "b": "3"}, "extraFields": {"r": {"x": 1, "y": 2}}}`,
+		`{"name": "app/x", "engine": "mysql", "host": "h", "tags": {"a": "1", "b": "2"}, "extraFields": {"r": {"x": 1, "y": 3}}}`,
+		`{"name": "app/x", "engine": "mysql", "host": "h", "tags": {"a": "1", "b": "2"}, "extraFields": {"r": {"x": 1, "y": 2}}, "passwordLength": 20}`,
+	} {
+		if fp(other) == base {
+			t.Errorf("%s has the fingerprint of another request", other)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dbcreds/provisioner/shared/awsname"
 	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/idempotency"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 )
 
@@ -19,6 +20,7 @@ const (
 	EnvDefaultReplicas  = "DEFAULT_REPLICA_REGIONS" // comma-separated; used when a request names none
 	EnvCallerScope      = "CALLER_SCOPE"            // none, iam-role or jwt-claim: confines API callers to a sub-prefix
 	EnvCallerScopeClaim = "CALLER_SCOPE_CLAIM"      // the JWT claim naming the caller's sub-prefix (jwt-claim)
+	EnvIdempotencyTable = "IDEMPOTENCY_TABLE"       // the DynamoDB table of the HTTP API's Idempotency-Keys
 )
 
 // Caller scopes: where an API caller's sub-prefix comes from.
@@ -85,6 +87,25 @@ func ServiceFromEnv(ctx context.Context) (*Service, error) {
 		return nil, err
 	}
 	return NewService(secretstore.New(client), cfg), nil
+}
+
+// APIServiceFromEnv is ServiceFromEnv with the Idempotency-Key records in
+// the DynamoDB table IDEMPOTENCY_TABLE names: the HTTP API's service.
+func APIServiceFromEnv(ctx context.Context) (*Service, error) {
+	svc, err := ServiceFromEnv(ctx)
+	if err != nil {
+		return nil, err
+	}
+	table := strings.TrimSpace(os.Getenv(EnvIdempotencyTable))
+	if table == "" {
+		return nil, errcode.New(errcode.Internal, "%s is not set: the HTTP API keeps Idempotency-Keys in that DynamoDB table", EnvIdempotencyTable)
+	}
+	client, err := idempotency.ClientFromEnvironment(os.Getenv)
+	if err != nil {
+		return nil, errcode.Wrap(err, errcode.Internal, "%s", err.Error())
+	}
+	svc.UseIdempotencyRecords(idempotency.New(client, table))
+	return svc, nil
 }
 
 func clientFromEnv(context.Context) (*secretsmanager.Client, error) {

@@ -22,11 +22,14 @@ import (
 
 	"github.com/dbcreds/provisioner/local/motoserver"
 	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/idempotency"
 	"github.com/dbcreds/provisioner/shared/provision"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 )
 
 const primary, replica = "us-east-1", "eu-west-1"
+
+const idempotencyTable = "idempotency-records"
 
 func TestMain(m *testing.M) {
 	server, err := motoserver.Start()
@@ -37,6 +40,9 @@ func TestMain(m *testing.M) {
 	err = server.Setenv()
 	if err == nil {
 		err = os.Setenv("AWS_REGION", primary)
+	}
+	if err == nil {
+		err = motoserver.CreateTable(context.Background(), server.Env(), primary, idempotencyTable, "id")
 	}
 	if err != nil {
 		server.Stop()
@@ -281,13 +287,22 @@ func TestUnreachable(t *testing.T) {
 	}
 }
 
+// apiService is the HTTP API's service, with its Idempotency-Key records
+// in moto's DynamoDB.
 func apiService(t *testing.T, scope string) *provision.Service {
-	return provision.NewService(secretstore.New(client(t, primary)), provision.Config{NamePrefix: "app/", Region: primary, CallerScope: scope, CallerScopeClaim: "team"})
+	svc := provision.NewService(secretstore.New(client(t, primary)), provision.Config{NamePrefix: "app/", Region: primary, CallerScope: scope, CallerScopeClaim: "team"})
+	dynamo, err := idempotency.ClientFromEnvironment(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.UseIdempotencyRecords(idempotency.New(dynamo, idempotencyTable))
+	return svc
 }
 
 // TestCreateForIdempotencyKey: the same key and request replays the first
 // answer; the same key with another request is a conflict, even for another
-// name; another caller's equal key is its own.
+// name; another caller's equal key is its own; the same role under a new
+// session is the same caller.
 func TestCreateForIdempotencyKey(t *testing.T) {
 	ctx := context.Background()
 	svc := apiService(t, provision.ScopeNone)
@@ -295,28 +310,30 @@ func TestCreateForIdempotencyKey(t *testing.T) {
 	bob := provision.Caller{ID: "arn:aws:iam::123456789012:user/bob", IAMName: "bob"}
 	name := uniqueName(t)
 	body := `{"name": "` + name + `", "engine": "mysql", "host": "h"}`
-	key := provision.IdempotencyKey{Key: "key-1", Fingerprint: "fp-a"}
-	first, err := svc.CreateFor(ctx, alice, "http-api", decode(t, body), key)
+	first, err := svc.CreateFor(ctx, alice, "http-api", decode(t, body), "key-1")
 	if err != nil || first.Replayed {
 		t.Fatalf("first: %+v, %v", first, err)
 	}
-	again, err := svc.CreateFor(ctx, alice, "http-api", decode(t, body), key)
-	if err != nil || !again.Replayed || again.ARN != first.ARN || again.VersionID != first.VersionID || again.Username != first.Username {
-		t.Fatalf("replay: %+v, %v; want %+v replayed", again, err, first)
+	// The same request spelled otherwise is the same request.
+	for _, same := range []string{body, `{"Name": "` + name + `", "ENGINE": "mysql",  "host": "h"}`} {
+		again, err := svc.CreateFor(ctx, alice, "http-api", decode(t, same), "key-1")
+		if err != nil || !again.Replayed || again.ARN != first.ARN || again.VersionID != first.VersionID || again.Username != first.Username {
+			t.Fatalf("replay of %s: %+v, %v; want %+v replayed", same, again, err, first)
+		}
 	}
-	for _, other := range []struct{ body, fp string }{
-		{body, "fp-b"}, // same name, another request
-		{`{"name": "` + name + `_other", "engine": "mysql", "host": "h"}`, "fp-c"}, // another name too
+	for _, other := range []string{
+		`{"name": "` + name + `", "engine": "mysql", "host": "other"}`,   // same name, another request
+		`{"name": "` + name + `_other", "engine": "mysql", "host": "h"}`, // another name too
 	} {
-		if _, err := svc.CreateFor(ctx, alice, "http-api", decode(t, other.body), provision.IdempotencyKey{Key: "key-1", Fingerprint: other.fp}); errcode.Of(err) != errcode.Conflict ||
+		if _, err := svc.CreateFor(ctx, alice, "http-api", decode(t, other), "key-1"); errcode.Of(err) != errcode.Conflict ||
 			!strings.Contains(errcode.Message(err), "Idempotency-Key was already used") {
-			t.Fatalf("key reused for %s: got %v, want a conflict", other.fp, err)
+			t.Fatalf("key reused for %s: got %v, want a conflict", other, err)
 		}
 	}
 	if _, err := client(t, primary).DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name + "_other")}); err == nil {
 		t.Fatal("a reused key created a second secret")
 	}
-	theirs, err := svc.CreateFor(ctx, bob, "http-api", decode(t, `{"name": "`+name+`_bob", "engine": "mysql", "host": "h"}`), key)
+	theirs, err := svc.CreateFor(ctx, bob, "http-api", decode(t, `{"name": "`+name+`_bob", "engine": "mysql", "host": "h"}`), "key-1")
 	if err != nil || theirs.Replayed {
 		t.Fatalf("another caller's key: %+v, %v", theirs, err)
 	}
@@ -324,8 +341,20 @@ func TestCreateForIdempotencyKey(t *testing.T) {
 	for _, tag := range describeOut(t, first.ARN).Tags {
 		tags[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
 	}
-	if tags["provisioned-by"] != alice.ID || tags["provisioned-via"] != "http-api" || !strings.HasSuffix(tags["idempotency-key"], ".fp-a") {
+	if tags["provisioned-by"] != alice.ID || tags["provisioned-via"] != "http-api" {
 		t.Fatalf("tags %v", tags)
+	}
+
+	// A role's new session is the same caller: its retry replays.
+	session1 := provision.IAMCaller("arn:aws:sts::123456789012:assumed-role/payments/session-1")
+	session2 := provision.IAMCaller("arn:aws:sts::123456789012:assumed-role/payments/session-2")
+	roleBody := `{"name": "` + name + `_role", "engine": "mysql", "host": "h"}`
+	made, err := svc.CreateFor(ctx, session1, "http-api", decode(t, roleBody), "key-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := svc.CreateFor(ctx, session2, "http-api", decode(t, roleBody), "key-2"); err != nil || !again.Replayed || again.ARN != made.ARN {
+		t.Fatalf("a new session's retry: %+v, %v; want a replay of %s", again, err, made.ARN)
 	}
 }
 
@@ -343,7 +372,7 @@ func TestScopedCreateAndDescribe(t *testing.T) {
 	svc := apiService(t, provision.ScopeJWTClaim)
 	payments := provision.Caller{ID: "jwt:alice", Claims: map[string]string{"team": "payments"}}
 	name := "app/payments/" + strings.TrimPrefix(uniqueName(t), "app/")
-	created, err := svc.CreateFor(ctx, payments, "http-api", decode(t, `{"name": "`+name+`", "engine": "postgres", "host": "h", "replicaRegions": ["`+replica+`"]}`), provision.IdempotencyKey{})
+	created, err := svc.CreateFor(ctx, payments, "http-api", decode(t, `{"name": "`+name+`", "engine": "postgres", "host": "h", "replicaRegions": ["`+replica+`"]}`), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +384,7 @@ func TestScopedCreateAndDescribe(t *testing.T) {
 	if _, err := svc.DescribeFor(ctx, orders, name); errcode.Of(err) != errcode.Forbidden {
 		t.Fatalf("another team read it: %v", err)
 	}
-	if _, err := svc.CreateFor(ctx, orders, "http-api", decode(t, `{"name": "`+name+`_x", "secretString": "v"}`), provision.IdempotencyKey{}); errcode.Of(err) != errcode.Forbidden {
+	if _, err := svc.CreateFor(ctx, orders, "http-api", decode(t, `{"name": "`+name+`_x", "secretString": "v"}`), ""); errcode.Of(err) != errcode.Forbidden {
 		t.Fatalf("another team created under it: %v", err)
 	}
 	if _, err := svc.DescribeFor(ctx, payments, "app/payments/missing"); errcode.Of(err) != errcode.NotFound {

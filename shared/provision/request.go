@@ -63,12 +63,11 @@ type Request struct {
 type Provenance struct {
 	By  string
 	Via string
-	// Idempotency records the caller's Idempotency-Key (hashed) and the
-	// request it was first used for, so that a reuse can be told apart.
-	Idempotency string
 }
 
-// Tag keys the provisioner sets itself.
+// Tag keys the provisioner sets itself. idempotency-key is no longer set
+// (Idempotency-Keys live in their own table) but stays reserved: secrets
+// made before carry it.
 const (
 	TagProvisionedBy  = "provisioned-by"
 	TagProvisionedVia = "provisioned-via"
@@ -84,9 +83,6 @@ func (p Provenance) tags() Tags {
 	}
 	if p.Via != "" {
 		out = append(out, Tag{Key: TagProvisionedVia, Value: truncateRunes(p.Via, MaxTagValueLength)})
-	}
-	if p.Idempotency != "" {
-		out = append(out, Tag{Key: TagIdempotencyKey, Value: p.Idempotency})
 	}
 	return out
 }

@@ -33,7 +33,14 @@ const generatedUsernameLength = 10
 type Service struct {
 	store  *secretstore.Store
 	config Config
+	// records make the API's Idempotency-Keys hold; only the HTTP API
+	// function has them.
+	records IdempotencyRecords
 }
+
+// UseIdempotencyRecords gives the service the records CreateFor keeps
+// Idempotency-Keys in.
+func (s *Service) UseIdempotencyRecords(records IdempotencyRecords) { s.records = records }
 
 // NewService returns a service creating secrets in store under config.
 func NewService(store *secretstore.Store, config Config) *Service {
@@ -62,6 +69,11 @@ func (s *Service) Create(ctx context.Context, r Request, idempotencyKey string) 
 	if err != nil {
 		return Result{}, err
 	}
+	return s.createBuilt(ctx, in, username)
+}
+
+// createBuilt calls CreateSecret with what build made.
+func (s *Service) createBuilt(ctx context.Context, in *secretsmanager.CreateSecretInput, username string) (Result, error) {
 	created, err := s.store.Create(ctx, in)
 	if err != nil {
 		return Result{}, err

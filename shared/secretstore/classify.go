@@ -1,13 +1,12 @@
 package secretstore
 
 import (
-	"context"
 	"errors"
 
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	smithy "github.com/aws/smithy-go"
 
+	"github.com/dbcreds/provisioner/shared/awsclient"
 	"github.com/dbcreds/provisioner/shared/errcode"
 )
 
@@ -49,21 +48,6 @@ func Classify(err error) error {
 		return errcode.Wrap(err, errcode.Throttled, "a Secrets Manager quota was exceeded (LimitExceededException)")
 	case errors.As(err, &internal):
 		return errcode.Wrap(err, errcode.Upstream, "Secrets Manager failed (InternalServiceError)")
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return errcode.Wrap(err, errcode.Unavailable, "Secrets Manager did not answer in time")
-	case errors.As(err, &apiErr):
-		code := apiErr.ErrorCode()
-		if _, throttle := retry.DefaultThrottleErrorCodes[code]; throttle {
-			return errcode.Wrap(err, errcode.Throttled, "Secrets Manager is throttling requests (%s)", code)
-		}
-		switch code {
-		case "AccessDeniedException", "AccessDenied", "UnrecognizedClientException",
-			"InvalidSignatureException", "ExpiredTokenException", "IncompleteSignature":
-			return errcode.Wrap(err, errcode.Forbidden, "the function is not allowed to do this in Secrets Manager (%s)", code)
-		}
-		return errcode.Wrap(err, errcode.Upstream, "Secrets Manager failed (%s)", code)
-	default:
-		// No API error at all: the request never got an answer.
-		return errcode.Wrap(err, errcode.Unavailable, "Secrets Manager could not be reached")
 	}
+	return awsclient.Classify(err, "Secrets Manager")
 }

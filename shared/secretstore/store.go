@@ -25,15 +25,10 @@ type DescribeSecretAPI interface {
 	DescribeSecret(ctx context.Context, params *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
 }
 
-type ListSecretsAPI interface {
-	ListSecrets(ctx context.Context, params *secretsmanager.ListSecretsInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error)
-}
-
 // Client is the part of the Secrets Manager client the store uses.
 type Client interface {
 	CreateSecretAPI
 	DescribeSecretAPI
-	ListSecretsAPI
 }
 
 // Store creates secrets.
@@ -119,32 +114,6 @@ func (s *Store) Create(ctx context.Context, in *secretsmanager.CreateSecretInput
 // Describe returns a secret's metadata; a missing secret is ErrNotFound.
 func (s *Store) Describe(ctx context.Context, id string) (Secret, error) {
 	return describe(ctx, s.client, id)
-}
-
-// FindByTagValue lists the secrets with a tag whose value starts with
-// prefix (Secrets Manager's tag-value filter is a case-sensitive prefix
-// match), with their tags.
-func (s *Store) FindByTagValue(ctx context.Context, prefix string) ([]Secret, error) {
-	var found []Secret
-	in := &secretsmanager.ListSecretsInput{Filters: []types.Filter{{Key: types.FilterNameStringTypeTagValue, Values: []string{prefix}}}}
-	for pages := 0; pages < 10; pages++ { // a handful at most: the prefix is a hash
-		out, err := s.client.ListSecrets(ctx, in)
-		if err != nil {
-			return nil, Classify(err)
-		}
-		for _, e := range out.SecretList {
-			sec := Secret{ARN: aws.ToString(e.ARN), Name: aws.ToString(e.Name), Tags: map[string]string{}, Deleted: e.DeletedDate != nil}
-			for _, t := range e.Tags {
-				sec.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
-			}
-			found = append(found, sec)
-		}
-		if aws.ToString(out.NextToken) == "" {
-			break
-		}
-		in.NextToken = out.NextToken
-	}
-	return found, nil
 }
 
 func replicas(in []types.ReplicationStatusType) []ReplicaStatus {

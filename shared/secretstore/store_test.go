@@ -28,10 +28,6 @@ func (f fakeClient) CreateSecret(_ context.Context, in *secretsmanager.CreateSec
 	return f.createSecret(in)
 }
 
-func (f fakeClient) ListSecrets(context.Context, *secretsmanager.ListSecretsInput, ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error) {
-	return nil, errors.New("ListSecrets was not expected")
-}
-
 func (f fakeClient) DescribeSecret(_ context.Context, in *secretsmanager.DescribeSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
 	if f.describeSecret == nil {
 		return nil, errors.New("DescribeSecret was not expected")

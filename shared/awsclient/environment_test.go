@@ -1,4 +1,4 @@
-package secretstore
+package awsclient_test
 
 import (
 	"context"
@@ -10,7 +10,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/dbcreds/provisioner/shared/secretstore"
 )
+
+// ClientFromEnvironment is the Secrets Manager client built from Settings.
+var ClientFromEnvironment = secretstore.ClientFromEnvironment
 
 // TestClientFromEnvironment checks the settings reach real requests: the
 // endpoint the request goes to, its signing Region and key, and how many
