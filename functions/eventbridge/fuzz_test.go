@@ -41,7 +41,7 @@ func FuzzEvent(f *testing.F) {
 		if json.Unmarshal(data, &e) != nil {
 			return
 		}
-		_, err := (&handler{secrets: secrets}).handle(context.Background(), e)
+		_, err := (&handler{secrets: secrets, trust: sampleTrust}).handle(context.Background(), e)
 		if err == nil {
 			return
 		}

@@ -18,6 +18,7 @@ type secretCreator interface {
 
 type handler struct {
 	secrets secretCreator
+	trust   trust
 }
 
 // Error types the failure destination shows: a permanent error comes back
@@ -35,7 +36,14 @@ const (
 // and the dead-letter queue. Invalid input fails before any Secrets Manager
 // call, so its retries cost nothing.
 func (h *handler) handle(ctx context.Context, event events.EventBridgeEvent) (provision.Result, error) {
-	log := slog.With("eventId", errcode.Clip(event.ID), "source", errcode.Clip(event.Source), "detailType", errcode.Clip(event.DetailType))
+	log := slog.With("eventId", errcode.Clip(event.ID), "source", errcode.Clip(event.Source),
+		"account", errcode.Clip(event.AccountID), "detailType", errcode.Clip(event.DetailType))
+	if why := h.trust.allows(event.Source, event.AccountID, event.DetailType); why != "" {
+		// Nothing is created, and the event's contents are not read.
+		err := errcode.New(errcode.Forbidden, "%s", why)
+		log.ErrorContext(ctx, "event refused", "error", err)
+		return provision.Result{}, messages.InvokeResponse_Error{Type: errorType(err.Code), Message: err.Error()}
+	}
 	r, err := provision.DecodeRequest(event.Detail)
 	r.Provenance = provision.Provenance{By: event.Source + "@" + event.AccountID, Via: "eventbridge"}
 	if err == nil {

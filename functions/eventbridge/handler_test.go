@@ -30,7 +30,7 @@ func TestCreate(t *testing.T) {
 		got, gotKey = r, key
 		return want, nil
 	}}
-	result, err := (&handler{secrets: secrets}).handle(context.Background(), event)
+	result, err := (&handler{secrets: secrets, trust: sampleTrust}).handle(context.Background(), event)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,13 +72,74 @@ func TestErrorsAreReturned(t *testing.T) {
 				event.Detail = tt.detail
 			}
 			secrets := &provisiontest.Creator{CreateFunc: func(provision.Request, string) (provision.Result, error) { return provision.Result{}, tt.err }}
-			_, err := (&handler{secrets: secrets}).handle(context.Background(), event)
+			_, err := (&handler{secrets: secrets, trust: sampleTrust}).handle(context.Background(), event)
 			var ie messages.InvokeResponse_Error
 			if !errors.As(err, &ie) || ie.Type != tt.errType || !strings.Contains(ie.Message, tt.message) || secrets.Calls() != tt.calls {
 				t.Fatalf("got %#v after %d calls, want %s with %q after %d", err, secrets.Calls(), tt.errType, tt.message, tt.calls)
 			}
 			if strings.Contains(ie.Message, "10.0.0.1") || strings.Contains(ie.Message, "handler.go") {
 				t.Fatalf("internal details in the error: %q", ie.Message)
+			}
+		})
+	}
+}
+
+// sampleTrust trusts what the template's defaults do for the sample events:
+// the source dbcreds.requests, from the stack's own account.
+var sampleTrust = trust{sources: map[string]bool{"dbcreds.requests": true}, accounts: map[string]bool{"123456789012": true}}
+
+// TestOnlyTrustedEvents: an event from another source, another account or
+// of another detail-type is Permanent.forbidden and reaches nothing.
+func TestOnlyTrustedEvents(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		edit func(*events.EventBridgeEvent)
+	}{
+		{"another source", func(e *events.EventBridgeEvent) { e.Source = "aws.evil" }},
+		{"another account", func(e *events.EventBridgeEvent) { e.AccountID = "999999999999" }},
+		{"both", func(e *events.EventBridgeEvent) { e.Source, e.AccountID = "aws.evil", "999999999999" }},
+		{"no source", func(e *events.EventBridgeEvent) { e.Source = "" }},
+		{"another detail-type", func(e *events.EventBridgeEvent) { e.DetailType = "Database Secret Deleted" }},
+		{"a source in another case", func(e *events.EventBridgeEvent) { e.Source = "DBCREDS.requests" }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			event := loadEvent(t, "eventbridge-request.json")
+			tt.edit(&event)
+			secrets := &provisiontest.Creator{CreateFunc: func(provision.Request, string) (provision.Result, error) { return provision.Result{}, nil }}
+			_, err := (&handler{secrets: secrets, trust: sampleTrust}).handle(context.Background(), event)
+			var ie messages.InvokeResponse_Error
+			if !errors.As(err, &ie) || ie.Type != "Permanent.forbidden" || secrets.Calls() != 0 {
+				t.Fatalf("got %#v after %d calls, want Permanent.forbidden and no call", err, secrets.Calls())
+			}
+		})
+	}
+}
+
+func TestTrustFromEnv(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		env      map[string]string
+		accounts []string
+		err      bool
+	}{
+		{"own account", map[string]string{envSources: "dbcreds.requests", envOwnAccount: "123456789012"}, []string{"123456789012"}, false},
+		{"a list", map[string]string{envSources: "a, b", envAccounts: "111111111111,222222222222", envOwnAccount: "123456789012"}, []string{"111111111111", "222222222222"}, false},
+		{"no sources", map[string]string{envOwnAccount: "123456789012"}, nil, true},
+		{"no account at all", map[string]string{envSources: "a"}, nil, true},
+		{"a bad account", map[string]string{envSources: "a", envAccounts: "12345"}, nil, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := trustFromEnv(func(k string) string { return tt.env[k] })
+			if (err != nil) != tt.err {
+				t.Fatalf("error %v", err)
+			}
+			if err == nil && len(got.accounts) != len(tt.accounts) {
+				t.Fatalf("accounts %v, want %v", got.accounts, tt.accounts)
+			}
+			for _, a := range tt.accounts {
+				if err == nil && !got.accounts[a] {
+					t.Fatalf("accounts %v, want %v", got.accounts, tt.accounts)
+				}
 			}
 		})
 	}

@@ -20,5 +20,10 @@ func main() {
 		slog.Error("cannot start", "error", err)
 		os.Exit(1)
 	}
-	lambda.Start((&handler{secrets: service}).handle)
+	trusted, err := trustFromEnv(os.Getenv)
+	if err != nil {
+		slog.Error("cannot start", "error", err)
+		os.Exit(1)
+	}
+	lambda.Start((&handler{secrets: service, trust: trusted}).handle)
 }

@@ -124,3 +124,40 @@ func TestEventBridgeOutsidePrefix(t *testing.T) {
 	}
 	notCreated(t, "other/analytics/redshift")
 }
+
+// TestEventBridgeTrustsOnlyItsSources: an event from another source or
+// account that reaches the function is Permanent.forbidden and creates
+// nothing; a configured extra account is trusted.
+func TestEventBridgeTrustsOnlyItsSources(t *testing.T) {
+	for _, tt := range []struct {
+		name, source, account string
+		overrides             map[string]string
+		errType               string
+	}{
+		{"evil source, other account", "aws.evil", "999999999999", nil, "Permanent.forbidden"},
+		{"evil source, own account", "aws.evil", "123456789012", nil, "Permanent.forbidden"},
+		{"own source, other account", "dbcreds.requests", "999999999999", nil, "Permanent.forbidden"},
+		{"a configured account", "dbcreds.requests", "999999999999", map[string]string{"EventAccounts": "999999999999,111111111111"}, ""},
+		{"a second configured source", "platform.db", "123456789012", map[string]string{"EventSource": "dbcreds.requests,platform.db"}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			name := "app/trust/" + strings.NewReplacer(" ", "_", ",", "").Replace(tt.name)
+			out, logs := run(t, "EventBridgeFunction", "eventbridge-request.json", tt.overrides, func(e map[string]any) {
+				e["id"] = name
+				e["source"], e["account"] = tt.source, tt.account
+				e["detail"].(map[string]any)["name"] = name
+			})
+			errType := ""
+			if out.Error != nil {
+				errType = out.Error.Type
+			}
+			if out.InitError != nil || errType != tt.errType {
+				t.Fatalf("error type %q (init %+v), want %q\n%s", errType, out.InitError, tt.errType, logs)
+			}
+			_, err := secretsClient(t, "us-east-1").DescribeSecret(context.Background(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
+			if made := err == nil; made != (tt.errType == "") {
+				t.Fatalf("secret made: %v", made)
+			}
+		})
+	}
+}

@@ -152,3 +152,27 @@ func TestPrefixEndsAtAPathBoundary(t *testing.T) {
 		t.Errorf("the default %q breaks the pattern", d)
 	}
 }
+
+// TestEventRuleAndFunctionTrustAlike: the rule matches the sources and
+// accounts that the function itself is told to trust.
+func TestEventRuleAndFunctionTrustAlike(t *testing.T) {
+	tpl, err := Load("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn, err := tpl.Function("EventBridgeFunction", nil, map[string]string{"AWS::AccountId": "123456789012"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fn.Environment["EVENT_SOURCES"] != tpl.parameters["EventSource"] || fn.Environment["EVENT_ACCOUNTS"] != "" || fn.Environment["STACK_ACCOUNT_ID"] != "123456789012" {
+		t.Fatalf("the function trusts %v", fn.Environment)
+	}
+	pattern := get(get(get(get(get(tpl.resources["EventBridgeFunction"], "Properties"), "Events"), "SecretRequested"), "Properties"), "Pattern")
+	source, account := get(pattern, "source"), get(pattern, "account")
+	if source == nil || source.Tag != "!Split" || !strings.Contains(source.Content[1].Value, "EventSource") {
+		t.Errorf("the rule's source is not the EventSource parameter: %+v", source)
+	}
+	if account == nil || account.Tag != "!If" || account.Content[0].Value != "HasEventAccounts" {
+		t.Errorf("the rule does not match the trusted accounts: %+v", account)
+	}
+}

@@ -22,7 +22,7 @@ func TestProjectTemplate(t *testing.T) {
 		t.Fatalf("routes %v", got)
 	}
 	for _, id := range want {
-		f, err := tpl.Function(id, map[string]string{"DefaultReplicaRegions": "eu-west-1"}, nil)
+		f, err := tpl.Function(id, map[string]string{"DefaultReplicaRegions": "eu-west-1"}, map[string]string{"AWS::AccountId": "123456789012"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -47,6 +47,9 @@ func isManagedSecretNameByte(c byte) bool {
 	return c == '!' || IsSecretNameByte(c)
 }
 
+// IsAccountID reports whether s is an account id: twelve digits.
+func IsAccountID(s string) bool { return len(s) == 12 && isDigits(s) }
+
 // SecretARN is a parsed arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME.
 type SecretARN struct {
 	Partition, Region, Account string
@@ -110,7 +113,7 @@ func parseARN(s, service string) (SecretARN, bool) {
 	a := SecretARN{Partition: parts[1], Region: parts[3], Account: parts[4], Resource: parts[5]}
 	if !strings.HasPrefix(a.Partition, "aws") || !isLowerOrHyphen(a.Partition[3:]) ||
 		a.Region == "" || !isLowerDigitHyphen(a.Region) ||
-		len(a.Account) != 12 || !isDigits(a.Account) {
+		!IsAccountID(a.Account) {
 		return SecretARN{}, false
 	}
 	return a, true
