@@ -16,6 +16,7 @@ import (
 	"unicode"
 
 	"github.com/aws/aws-lambda-go/cfn"
+	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/dbcreds/provisioner/shared/errcode"
@@ -80,10 +81,16 @@ func (h *handler) handle(ctx context.Context, event event) error {
 		"physicalResourceId", errcode.ClipTo(resp.PhysicalResourceID, idLogLength), "reason", errcode.ClipTo(resp.Reason, maxResponseBytes))
 	if err := h.send(ctx, event.ResponseURL, body); err != nil {
 		log.ErrorContext(ctx, "could not deliver the answer to CloudFormation", "error", err)
-		return err
+		// Lambda names the failure by this type; its retry delivers the
+		// same answer.
+		return messages.InvokeResponse_Error{Type: errorTypeNotDelivered, Message: "the answer could not be delivered to CloudFormation: " + err.Error()}
 	}
 	return nil
 }
+
+// errorTypeNotDelivered is the invocation's error type when CloudFormation's
+// ResponseURL did not take the answer.
+const errorTypeNotDelivered = "CloudFormation.ResponseNotDelivered"
 
 // workContext leaves room before the Lambda deadline to deliver the answer:
 // a quarter of the time left, at least one second and at most five.
@@ -329,18 +336,21 @@ func (h *handler) send(ctx context.Context, responseURL string, body []byte) err
 	return err
 }
 
-type permanentError struct{ status int }
+// permanentError is a delivery that trying again cannot mend.
+type permanentError struct{ reason string }
 
-func (e *permanentError) Error() string {
-	return fmt.Sprintf("the ResponseURL answered %d", e.status)
-}
+func (e *permanentError) Error() string { return e.reason }
 
 func (h *handler) put(ctx context.Context, responseURL string, body []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	defer cancel()
+	if u, err := url.Parse(responseURL); err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
+		// The parser's error quotes the URL, a credential: say only what is wrong.
+		return &permanentError{reason: "the ResponseURL is not an http(s) URL"}
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, responseURL, bytes.NewReader(body))
 	if err != nil {
-		return &permanentError{}
+		return &permanentError{reason: "the ResponseURL is not an http(s) URL"}
 	}
 	// The URL is presigned without a content type; sending one breaks the signature.
 	req.Header.Del("Content-Type")
@@ -360,6 +370,6 @@ func (h *handler) put(ctx context.Context, responseURL string, body []byte) erro
 	case res.StatusCode >= 500:
 		return fmt.Errorf("sending the answer: the ResponseURL answered %d", res.StatusCode)
 	default:
-		return &permanentError{status: res.StatusCode}
+		return &permanentError{reason: fmt.Sprintf("the ResponseURL answered %d", res.StatusCode)}
 	}
 }

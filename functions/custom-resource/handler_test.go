@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/cfn"
+	"github.com/aws/aws-lambda-go/lambda/messages"
 
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/provision"
@@ -315,7 +316,20 @@ func TestDelivery(t *testing.T) {
 			if err != nil && strings.Contains(err.Error(), "SIGNATURE-SECRET") {
 				t.Fatalf("the error shows the presigned URL: %v", err)
 			}
+			var ie messages.InvokeResponse_Error
+			if err != nil && (!errors.As(err, &ie) || ie.Type != "CloudFormation.ResponseNotDelivered") {
+				t.Fatalf("error %#v: want the type CloudFormation.ResponseNotDelivered", err)
+			}
 		})
+	}
+	// A ResponseURL that is no URL says so, once, and never quotes it.
+	for _, bad := range []string{"::not a url?X-Amz-Signature=SIGNATURE-SECRET", "ftp://bucket/key?X-Amz-Signature=SIGNATURE-SECRET", "/relative?X-Amz-Signature=SIGNATURE-SECRET"} {
+		event := loadEvent(t, "custom-resource-create.json", nil)
+		event.ResponseURL = bad
+		err := handle(t, &fakeLifecycle{create: func(provision.Resource, provision.Request) (provision.Result, error) { return result, nil }}, event)
+		if err == nil || !strings.Contains(err.Error(), "the ResponseURL is not an http(s) URL") || strings.Contains(err.Error(), "SIGNATURE-SECRET") || strings.Contains(err.Error(), "answered") {
+			t.Fatalf("ResponseURL %q: got %v", bad, err)
+		}
 	}
 	closed := httptest.NewServer(http.NotFoundHandler())
 	event := loadEvent(t, "custom-resource-create.json", nil)

@@ -328,3 +328,19 @@ func TestCustomResourceOnlyItsOwnSecret(t *testing.T) {
 		t.Fatalf("own delete %+v", deleted)
 	}
 }
+
+// TestCustomResourceAnswerNotDelivered: when the ResponseURL refuses the
+// answer, or is no URL at all, the invocation fails with an error type that
+// says so, and with no part of the URL.
+func TestCustomResourceAnswerNotDelivered(t *testing.T) {
+	out, _ := runWith(t, invocation{function: "CustomResourceFunction", event: "custom-resource-delete-placeholder.json", responseStatus: 403})
+	if out.Error == nil || out.Error.Type != "CloudFormation.ResponseNotDelivered" || !strings.Contains(out.Error.Message, "answered 403") {
+		t.Fatalf("refused: %+v", out.Error)
+	}
+	out, _ = runWith(t, invocation{function: "CustomResourceFunction", event: "custom-resource-delete-placeholder.json",
+		edit: func(e map[string]any) { e["ResponseURL"] = "s3 bucket?X-Amz-Signature=SIGNATURE-SECRET" }})
+	if out.Error == nil || out.Error.Type != "CloudFormation.ResponseNotDelivered" || !strings.Contains(out.Error.Message, "not an http(s) URL") ||
+		strings.Contains(out.Error.Message, "SIGNATURE-SECRET") || strings.Contains(out.Error.Message, "answered") {
+		t.Fatalf("no URL: %+v", out.Error)
+	}
+}

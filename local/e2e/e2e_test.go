@@ -73,6 +73,7 @@ type invocation struct {
 	edit            func(map[string]any)
 	env             map[string]string // replaces entries of moto's environment
 	timeout         time.Duration
+	responseStatus  int // what the ResponseURL answers, when not 200
 }
 
 // invokeWith runs an event through another bootstrap under the
@@ -113,7 +114,7 @@ func runWith(t *testing.T, inv invocation) (*invoke.Outcome, string) {
 	out, err := invoke.Run(context.Background(), invoke.Options{
 		Template: filepath.Join(root, "template.yaml"), Function: inv.function,
 		Bootstrap: filepath.Join(bins, inv.function, "bootstrap"), Event: event,
-		ParameterOverrides: inv.overrides, Env: env, Logs: &logs, Timeout: inv.timeout,
+		ParameterOverrides: inv.overrides, Env: env, Logs: &logs, Timeout: inv.timeout, ResponseStatus: inv.responseStatus,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -46,6 +46,9 @@ type Options struct {
 	// Timeout replaces the template's, to try the function's deadline
 	// handling without waiting for the real one.
 	Timeout time.Duration
+	// ResponseStatus, when set, is what the stand-in for CloudFormation's
+	// ResponseURL answers (403, say, as S3 does for an expired URL).
+	ResponseStatus int
 }
 
 // Outcome is what the invocation produced.
@@ -211,15 +214,17 @@ func (f *Function) Invoke(ctx context.Context, event []byte) (*Outcome, error) {
 	defer f.mu.Unlock()
 	out := &Outcome{}
 	if isCustomResourceEvent(event) {
-		receiver, err := startReceiver()
+		receiver, err := startReceiver(f.opts.ResponseStatus)
 		if err != nil {
 			return nil, err
 		}
 		defer receiver.close()
-		if event, out.ResponseURL, err = receiver.redirect(event); err != nil {
-			return nil, err
+		// A ResponseURL that is no URL goes to the function as it is, as
+		// CloudFormation's would.
+		if redirected, local, err := receiver.redirect(event); err == nil {
+			event, out.ResponseURL = redirected, local
+			defer func() { out.CloudFormation = receiver.received() }()
 		}
-		defer func() { out.CloudFormation = receiver.received() }()
 	}
 	start := time.Now()
 	if f.proc == nil {
@@ -252,7 +257,7 @@ func (f *Function) Invoke(ctx context.Context, event []byte) (*Outcome, error) {
 	if first := p.api.FirstNext(); out.Cold && !first.IsZero() {
 		out.Init = first.Sub(p.started)
 	}
-	if err != nil || result.Error != nil && result.Error.Type == "Sandbox.Timedout" {
+	if err != nil || result.Error != nil && (result.Error.Type == "Sandbox.Timedout" || result.Error.Type == "Runtime.ExitError") {
 		// Lambda discards an environment that failed or timed out.
 		f.stop()
 	}
@@ -323,7 +328,7 @@ type cfnReceiver struct {
 	body   []byte
 }
 
-func startReceiver() (*cfnReceiver, error) {
+func startReceiver(status int) (*cfnReceiver, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("CloudFormation receiver: %w", err)
@@ -337,6 +342,10 @@ func startReceiver() (*cfnReceiver, error) {
 		// S3 rejects a PUT whose signature does not cover its content type.
 		if r.Header.Get("Content-Type") != "" {
 			http.Error(w, "SignatureDoesNotMatch: the presigned URL was signed without a Content-Type", http.StatusForbidden)
+			return
+		}
+		if status != 0 && status != http.StatusOK {
+			http.Error(w, http.StatusText(status), status)
 			return
 		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
@@ -364,8 +373,8 @@ func (rc *cfnReceiver) redirect(event []byte) ([]byte, string, error) {
 		return nil, "", fmt.Errorf("ResponseURL: %w", err)
 	}
 	u, err := url.Parse(original)
-	if err != nil {
-		return nil, "", fmt.Errorf("ResponseURL: %w", err)
+	if err != nil || u.Host == "" {
+		return nil, "", fmt.Errorf("ResponseURL: not a URL")
 	}
 	u.Scheme, u.Host = "http", rc.addr
 	local := u.String()

@@ -121,7 +121,10 @@ func (s *Server) Invoke(ctx context.Context, event []byte, timeout time.Duration
 	case <-timer.C:
 		return timedOut, nil
 	case <-ctx.Done():
-		return Outcome{}, fmt.Errorf("the runtime gave no answer: %w", context.Cause(ctx))
+		// The runtime had the event: its init was over, so this is the
+		// invocation's failure, which the emulator reports as such.
+		return Outcome{RequestID: inv.id, Error: &FunctionError{Type: "Runtime.ExitError",
+			Message: fmt.Sprintf("RequestId: %s Error: Runtime exited during the invocation: %v", inv.id, context.Cause(ctx))}}, nil
 	}
 }
 

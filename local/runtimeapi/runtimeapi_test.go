@@ -2,6 +2,7 @@ package runtimeapi
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -121,5 +122,17 @@ func TestInitErrorAndGone(t *testing.T) {
 	defer cancel()
 	if _, err := s.Invoke(ctx, []byte(`{}`), time.Minute); err == nil {
 		t.Fatal("want an error when the runtime never asks for the event")
+	}
+}
+
+// TestExitDuringInvocation: a runtime that took the event and died is the
+// invocation's error (Runtime.ExitError), not an init error.
+func TestExitDuringInvocation(t *testing.T) {
+	s := start(t)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	runtime(t, s, func(string) { cancel(errors.New("the function exited: signal: killed")) })
+	out, err := s.Invoke(ctx, []byte(`{"hello":"world"}`), 5*time.Second)
+	if err != nil || out.Error == nil || out.Error.Type != "Runtime.ExitError" || !strings.Contains(out.Error.Message, "signal: killed") || out.RequestID == "" {
+		t.Fatalf("outcome %+v %+v, %v", out, out.Error, err)
 	}
 }
