@@ -41,14 +41,18 @@ build:
 		$(MAKE) --no-print-directory build-$$f ARTIFACTS_DIR=$(BIN)/$$f LAMBDA_GOOS=$(HOST_GOOS) LAMBDA_GOARCH=$(HOST_GOARCH) || exit 1; \
 	done
 
+# The local tools run as make's own child (exec, no go run in between), so a
+# signal reaches them and they stop what they started.
 invoke: build
-	$(GO) run ./local/cmd/invoke -template template.yaml -function $(FUNCTION) -event $(EVENT) \
+	@$(GO) build -o $(BIN)/tools/invoke ./local/cmd/invoke
+	exec $(BIN)/tools/invoke -template template.yaml -function $(FUNCTION) -event $(EVENT) \
 		-bootstrap $(BIN)/$(FUNCTION)/bootstrap -parameter-overrides '$(PARAMETERS)'
 
 # The HTTP API on http://$(API_ADDR), the stand-in for sam local start-api.
 API_ADDR ?= 127.0.0.1:3000
 api: build
-	$(GO) run ./local/cmd/api -template template.yaml -function HttpApiFunction \
+	@$(GO) build -o $(BIN)/tools/api ./local/cmd/api
+	exec $(BIN)/tools/api -template template.yaml -function HttpApiFunction \
 		-bootstrap $(BIN)/HttpApiFunction/bootstrap -addr $(API_ADDR) -parameter-overrides '$(PARAMETERS)'
 
 # Every test: lint, unit, handler, integration against a moto_server the

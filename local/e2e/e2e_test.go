@@ -9,11 +9,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -277,5 +279,57 @@ func TestMakeInvoke(t *testing.T) {
 	}
 	if n := strings.Count(out, `"password"`); n != 1 {
 		t.Errorf("%d password keys printed, want the one masked: %s", n, out)
+	}
+}
+
+// TestMakeInvokeStops: make invoke, stopped mid-invocation (Ctrl-C, kill, a
+// closed terminal: the signal to its process group), ends the invocation
+// and stops the function. Secrets Manager here never answers, so the
+// invocation is surely under way when the signal comes.
+func TestMakeInvokeStops(t *testing.T) {
+	silent, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			bin := t.TempDir()
+			cmd := exec.Command("make", "-C", root, "--no-print-directory", "invoke", "BIN="+bin,
+				"FUNCTION=HttpApiFunction", "EVENT=events/http-api-create.json")
+			cmd.Env = append(withoutAWS(), "AWS_ENDPOINT_URL_SECRETS_MANAGER=http://"+silent.Addr().String(),
+				"AWS_ENDPOINT_URL_DYNAMODB="+moto.Endpoint, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test")
+			var output syncBuffer
+			cmd.Stdout, cmd.Stderr = &output, &output
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			bootstrap := filepath.Join(bin, "HttpApiFunction", "bootstrap")
+			for deadline := time.Now().Add(60 * time.Second); !running(bootstrap); time.Sleep(50 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+					t.Fatalf("the function never started:\n%s", output.String())
+				}
+			}
+			time.Sleep(500 * time.Millisecond) // the function is waiting on Secrets Manager
+			syscall.Kill(-cmd.Process.Pid, sig)
+			select {
+			case <-done:
+			case <-time.After(15 * time.Second):
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				t.Fatalf("make invoke did not stop on %s:\n%s", sig, output.String())
+			}
+			if !strings.Contains(output.String(), "invoke: interrupted") {
+				t.Errorf("no word of the interruption:\n%s", output.String())
+			}
+			for deadline := time.Now().Add(5 * time.Second); running(bootstrap); time.Sleep(100 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the function still runs after %s", sig)
+				}
+			}
+		})
 	}
 }

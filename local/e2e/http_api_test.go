@@ -12,11 +12,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -229,52 +231,253 @@ func TestHttpApiErrors(t *testing.T) {
 }
 
 // TestMakeApi runs the README's make api as a user would, with no Secrets
-// Manager configured, and calls it with a real HTTP client.
+// Manager configured, calls it with a real HTTP client, and stops it with a
+// signal to its process group (SIGINT, SIGTERM, SIGHUP): each time
+// everything it started stops.
 func TestMakeApi(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			bin := t.TempDir()
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := l.Addr().String()
+			l.Close()
+			cmd := exec.Command("make", "-C", root, "--no-print-directory", "api", "API_ADDR="+addr, "BIN="+bin)
+			cmd.Env = withoutAWS()
+			var output syncBuffer
+			cmd.Stdout, cmd.Stderr = &output, &output
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			stopped := false
+			defer func() {
+				if !stopped {
+					syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+					<-done
+				}
+			}()
+			base := "http://" + addr
+			for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+				if resp, err := http.Get(base + "/secrets/app/none"); err == nil {
+					resp.Body.Close()
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("make api never answered:\n%s", output.String())
+				}
+			}
+			name := "app/make-api/" + strings.ToLower(sig.String()[3:])
+			r := call(t, "POST", base+"/secrets", `{"name": "`+name+`", "engine": "postgres", "host": "h"}`, nil)
+			if r.status != 201 || !strings.HasPrefix(r.body["arn"].(string), "arn:aws:secretsmanager:us-east-1:") {
+				t.Fatalf("%d %s\n%s", r.status, r.raw, output.String())
+			}
+			if g := call(t, "GET", base+"/secrets/"+name, "", nil); g.status != 200 {
+				t.Fatalf("read back: %d %s", g.status, g.raw)
+			}
+			motoAddr := startedMoto(t, output.String())
+			bootstrap := filepath.Join(bin, "HttpApiFunction", "bootstrap")
+			if !running(bootstrap) {
+				t.Fatal("the function is not running before the signal")
+			}
+
+			syscall.Kill(-cmd.Process.Pid, sig)
+			select {
+			case err = <-done:
+				stopped = true
+			case <-time.After(15 * time.Second):
+				t.Fatalf("make api did not stop on %s:\n%s", sig, output.String())
+			}
+			// make itself dies of a signal sent to its whole group; Ctrl-C in a
+			// terminal reaches make api alone (TestMakeApiCtrlC).
+			if listening(motoAddr) {
+				t.Errorf("moto_server at %s still runs after %s", motoAddr, sig)
+			}
+			if running(bootstrap) {
+				t.Errorf("the function still runs after %s", sig)
+			}
+		})
+	}
+}
+
+// withoutAWS is this environment less every AWS_ variable: what a user's
+// shell without AWS settings has.
+func withoutAWS() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// startedMoto is the address of the moto_server a local run says it started.
+func startedMoto(t *testing.T, output string) string {
+	t.Helper()
+	_, after, ok := strings.Cut(output, "== started moto_server at http://")
+	if !ok {
+		t.Fatalf("no moto_server started:\n%s", output)
+	}
+	addr, _, _ := strings.Cut(after, " ")
+	return addr
+}
+
+// listening reports whether something accepts connections at addr.
+func listening(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err == nil {
+		c.Close()
+	}
+	return err == nil
+}
+
+// running reports whether a process runs the program at path.
+func running(path string) bool {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe")); err == nil && exe == path {
+			return true
+		}
+	}
+	return false
+}
+
+// TestMakeApiCtrlC runs make api in a terminal (a pseudo-terminal this test
+// opens, as a terminal emulator does, with a shell leading its session) and
+// types Ctrl-C: make api exits 0, and the function and moto stop. On a
+// second run it closes the terminal instead: everything stops too.
+func TestMakeApiCtrlC(t *testing.T) {
+	for _, how := range []string{"ctrl-c", "close the terminal"} {
+		t.Run(how, func(t *testing.T) {
+			bin := t.TempDir()
+			term := openTerminal(t)
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := l.Addr().String()
+			l.Close()
+			// Closing the terminal hangs up the shell, whose exit hangs up
+			// the foreground job, as in a terminal window.
+			cmd := exec.Command("bash", "-c", `make -C "$0" --no-print-directory api API_ADDR="$1" BIN="$2"; exit $?`, root, addr, bin)
+			cmd.Env = withoutAWS()
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = term.slave, term.slave, term.slave
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			term.slave.Close()
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			stopped := false
+			defer func() {
+				term.close()
+				if !stopped {
+					syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+					<-done
+				}
+			}()
+			for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+				if resp, err := http.Get("http://" + addr + "/secrets/app/none"); err == nil {
+					resp.Body.Close()
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("make api never answered:\n%s", term.output.String())
+				}
+			}
+			motoAddr := startedMoto(t, term.output.String())
+			bootstrap := filepath.Join(bin, "HttpApiFunction", "bootstrap")
+			if !running(bootstrap) {
+				t.Fatal("the function is not running before Ctrl-C")
+			}
+			if how == "ctrl-c" {
+				syscall.Write(term.master, []byte{0x03}) // what the terminal sends for Ctrl-C
+			} else {
+				term.close()
+			}
+			select {
+			case err = <-done:
+				stopped = true
+			case <-time.After(15 * time.Second):
+				t.Fatalf("make api did not stop:\n%s", term.output.String())
+			}
+			if how == "ctrl-c" && err != nil {
+				t.Errorf("Ctrl-C: make api exited with %v, want 0:\n%s", err, term.output.String())
+			}
+			// The shell goes at once on a hang-up; what it ran stops soon after.
+			for deadline := time.Now().Add(10 * time.Second); listening(motoAddr) || running(bootstrap); time.Sleep(100 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("still running: moto_server %v, the function %v", listening(motoAddr), running(bootstrap))
+				}
+			}
+		})
+	}
+}
+
+// terminal is a pseudo-terminal: the master side is the test's (the
+// terminal emulator's), the slave side the program's terminal.
+type terminal struct {
+	master int
+	slave  *os.File
+	output syncBuffer
+	stop   chan struct{}
+	read   chan struct{}
+	once   sync.Once
+}
+
+func openTerminal(t *testing.T) *terminal {
+	t.Helper()
+	// Non-blocking: a read blocked in the kernel would keep the master open
+	// after close, and the terminal would never hang up.
+	master, err := syscall.Open("/dev/ptmx", syscall.O_RDWR|syscall.O_NOCTTY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	var unlock int32
+	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, uintptr(master), syscall.TIOCSPTLCK, uintptr(unsafe.Pointer(&unlock))); errno != 0 {
+		t.Fatal(errno)
+	}
+	var n uint32
+	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, uintptr(master), syscall.TIOCGPTN, uintptr(unsafe.Pointer(&n))); errno != 0 {
+		t.Fatal(errno)
+	}
+	slave, err := os.OpenFile("/dev/pts/"+strconv.Itoa(int(n)), os.O_RDWR|syscall.O_NOCTTY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
-	cmd := exec.Command("make", "-C", root, "--no-print-directory", "api", "API_ADDR="+addr)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	var output syncBuffer
-	cmd.Stdout, cmd.Stderr = &output, &output
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			t.Errorf("make api did not stop on SIGTERM:\n%s", output.String())
+	term := &terminal{master: master, slave: slave, stop: make(chan struct{}), read: make(chan struct{})}
+	go func() {
+		defer close(term.read)
+		buf := make([]byte, 4096)
+		for {
+			select {
+			case <-term.stop:
+				return
+			default:
+			}
+			if n, err := syscall.Read(master, buf); n > 0 {
+				term.output.Write(buf[:n])
+			} else if err == syscall.EAGAIN || err == syscall.EINTR {
+				time.Sleep(20 * time.Millisecond)
+			} else if err != nil && err != syscall.EIO {
+				return
+			}
 		}
 	}()
-	base := "http://" + addr
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		if resp, err := http.Get(base + "/secrets/app/none"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("make api never answered:\n%s", output.String())
-		}
-	}
-	r := call(t, "POST", base+"/secrets", `{"name": "app/make-api", "engine": "postgres", "host": "h"}`, nil)
-	if r.status != 201 || !strings.HasPrefix(r.body["arn"].(string), "arn:aws:secretsmanager:us-east-1:") {
-		t.Fatalf("%d %s\n%s", r.status, r.raw, output.String())
-	}
-	if g := call(t, "GET", base+"/secrets/app/make-api", "", nil); g.status != 200 {
-		t.Fatalf("read back: %d %s", g.status, g.raw)
-	}
+	return term
+}
+
+// close closes the terminal, as closing its window does.
+func (term *terminal) close() {
+	term.once.Do(func() {
+		close(term.stop)
+		<-term.read
+		syscall.Close(term.master)
+	})
 }

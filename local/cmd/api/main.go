@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/dbcreds/provisioner/local/apigateway"
+	"github.com/dbcreds/provisioner/local/foreground"
 	"github.com/dbcreds/provisioner/local/invoke"
 	"github.com/dbcreds/provisioner/local/motoserver"
 	"github.com/dbcreds/provisioner/local/samtemplate"
@@ -49,6 +50,16 @@ func run() error {
 	if *bootstrap == "" {
 		*bootstrap = "bin/" + *function + "/bootstrap"
 	}
+	// Ctrl-C in a terminal reaches this command alone, not make, so that
+	// stopping the server is a clean exit 0 of make api too.
+	restore, hungUp := foreground.Take()
+	defer restore()
+	// Ctrl-C, kill and a closed terminal all stop the server, the function
+	// and moto (which runs in its own process group, out of the terminal's
+	// reach), and exit 0: stopping is how this command ends. Caught from
+	// here on, so that nothing started below can be left behind.
+	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stopSignals()
 	params, err := samtemplate.ParseOverrides(*overrides)
 	if err != nil {
 		return err
@@ -58,13 +69,16 @@ func run() error {
 		return err
 	}
 
-	env, moto, stop, err := motoserver.ForLocalRun()
+	env, moto, stopMoto, err := motoserver.ForLocalRun()
 	if err != nil {
 		return err
 	}
-	defer stop()
+	defer stopMoto()
 	if moto != nil {
 		fmt.Fprintf(os.Stderr, "== started moto_server at %s (stopped on exit)\n", moto.Endpoint)
+	}
+	if ctx.Err() != nil {
+		return nil
 	}
 	fn, err := invoke.Start(invoke.Options{Template: *templatePath, Function: *function, Bootstrap: *bootstrap,
 		ParameterOverrides: params, Region: *region, Env: env, Logs: os.Stderr})
@@ -80,11 +94,14 @@ func run() error {
 		return err
 	}
 	srv := &http.Server{Handler: gateway, ReadHeaderTimeout: 10 * time.Second}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	go func() {
-		<-ctx.Done()
-		srv.Shutdown(context.Background())
+		select {
+		case <-ctx.Done():
+		case <-hungUp:
+		}
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(shutdown)
 	}()
 	fmt.Fprintf(os.Stderr, "== %s serving %v on http://%s (Ctrl-C stops)\n", *function, tpl.RouteKeys(), l.Addr())
 	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {

@@ -18,7 +18,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -30,15 +32,25 @@ import (
 )
 
 func main() {
-	code, err := run()
-	if err != nil {
+	// Ctrl-C, kill and a closed terminal end the invocation, the function
+	// and moto (in its own process group, out of the terminal's reach)
+	// before the command exits.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	code, err := run(ctx)
+	interrupted := ctx.Err() != nil // before stop, which ends ctx too
+	stop()
+	switch {
+	case interrupted:
+		fmt.Fprintln(os.Stderr, "invoke: interrupted; the function and the local Secrets Manager are stopped")
+		os.Exit(130)
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "invoke:", err)
 		os.Exit(2)
 	}
 	os.Exit(code)
 }
 
-func run() (int, error) {
+func run(ctx context.Context) (int, error) {
 	templatePath := flag.String("template", "template.yaml", "the SAM template")
 	function := flag.String("function", "CustomResourceFunction", "the function's logical id")
 	eventPath := flag.String("event", "events/custom-resource-create.json", "the event file")
@@ -64,6 +76,9 @@ func run() (int, error) {
 		return 0, err
 	}
 	defer stop()
+	if ctx.Err() != nil {
+		return 0, nil
+	}
 	if moto != nil {
 		// showSecret reads the secret back from the same moto.
 		if err := moto.Setenv(); err != nil {
@@ -75,11 +90,11 @@ func run() (int, error) {
 	}
 
 	fmt.Fprintf(os.Stderr, "== invoking %s with %s; the function's log follows\n", *function, *eventPath)
-	out, err := invoke.Run(context.Background(), invoke.Options{
+	out, err := invoke.Run(ctx, invoke.Options{
 		Template: *templatePath, Function: *function, Bootstrap: *bootstrap, Event: event,
 		ParameterOverrides: params, Region: *region, Env: env, Logs: os.Stderr, Timeout: *timeout,
 	})
-	if err != nil {
+	if err != nil || ctx.Err() != nil {
 		return 0, err
 	}
 	failed := false
