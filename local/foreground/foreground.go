@@ -63,4 +63,3 @@ func setForeground(fd, pgrp int) error {
 	}
 	return nil
 }
-
