@@ -89,11 +89,15 @@ func run(ctx context.Context) (int, error) {
 		fmt.Fprintf(os.Stderr, "== using Secrets Manager at %s\n", env["AWS_ENDPOINT_URL_SECRETS_MANAGER"])
 	}
 
-	fmt.Fprintf(os.Stderr, "== invoking %s with %s; the function's log follows\n", *function, *eventPath)
-	out, err := invoke.Run(ctx, invoke.Options{
+	opts := invoke.Options{
 		Template: *templatePath, Function: *function, Bootstrap: *bootstrap, Event: event,
 		ParameterOverrides: params, Region: *region, Env: env, Logs: os.Stderr, Timeout: *timeout,
-	})
+	}
+	if opts.Event, err = withItsSecret(ctx, opts); err != nil {
+		return 0, err
+	}
+	fmt.Fprintf(os.Stderr, "== invoking %s with %s; the function's log follows\n", *function, *eventPath)
+	out, err := invoke.Run(ctx, opts)
 	if err != nil || ctx.Err() != nil {
 		return 0, err
 	}
@@ -127,6 +131,8 @@ func run(ctx context.Context) (int, error) {
 		if err := showSecret(arn, *region, generatedKey(event)); err != nil {
 			return 0, err
 		}
+	} else if id := deletedID(opts.Event); id != "" {
+		showDeletion(ctx, id, *region)
 	}
 	if failed {
 		return 1, nil
