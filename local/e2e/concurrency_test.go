@@ -191,3 +191,33 @@ func TestIdempotencyKeyRace(t *testing.T) {
 		}
 	})
 }
+
+// TestIdempotencyKeySameCallerSameRequest: through the real bootstrap, a
+// retry under the role's refreshed credentials (a new session) and with the
+// body spelled otherwise ("Name" for "name") is the same request: it replays.
+func TestIdempotencyKeySameCallerSameRequest(t *testing.T) {
+	send := func(session, body string) (int, string, string) {
+		out, _ := runWith(t, invocation{function: "HttpApiFunction", event: "http-api-create.json",
+			edit: func(e map[string]any) {
+				e["body"] = body
+				e["headers"].(map[string]any)["idempotency-key"] = "refresh-key-1"
+				e["requestContext"].(map[string]any)["authorizer"].(map[string]any)["iam"].(map[string]any)["userArn"] =
+					"arn:aws:sts::123456789012:assumed-role/payments-team/" + session
+			}})
+		var resp struct {
+			StatusCode int
+			Headers    map[string]string
+			Body       string
+		}
+		json.Unmarshal(out.Response, &resp)
+		return resp.StatusCode, resp.Headers["Idempotent-Replayed"], resp.Body
+	}
+	status, replayed, first := send("session-1", `{"name": "app/payments/refresh", "engine": "mysql", "host": "h"}`)
+	if status != 201 || replayed != "" {
+		t.Fatalf("first: %d %q %s", status, replayed, first)
+	}
+	status, replayed, again := send("session-2", `{"Name": "app/payments/refresh", "Engine": "mysql", "Host": "h"}`)
+	if status != 201 || replayed != "true" || again != first {
+		t.Fatalf("the retry under a new session: %d %q %s; want a replay of %s", status, replayed, again, first)
+	}
+}
