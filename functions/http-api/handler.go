@@ -24,6 +24,10 @@ type secrets interface {
 
 type handler struct {
 	secrets secrets
+	// localCaller stands in for the caller of a request without an
+	// identity under sam local start-api, which checks no authorizer; it
+	// is empty everywhere else (see localCallerFromEnv).
+	localCaller string
 }
 
 // maxBody bounds a request body: a 64 KiB secret value, base64-encoded,
@@ -75,7 +79,7 @@ func (h *handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	default:
 		resp = failure(ctx, errcode.New(errcode.NotFound, "no route %s %s; the API has POST /secrets and GET /secrets/{name}", errcode.Clip(method), errcode.Clip(path)))
 	}
-	caller := callerOf(req)
+	caller := h.callerOf(req)
 	slog.InfoContext(ctx, "request", "method", errcode.Clip(method), "path", errcode.Clip(path), "status", resp.StatusCode,
 		"caller", errcode.ClipTo(caller.ID, 2048), "session", errcode.ClipTo(caller.Session, 64))
 	return resp, nil
@@ -129,7 +133,7 @@ func (h *handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if key != "" && !validKey(key) {
 		return failure(ctx, &errcode.Error{Code: errcode.Invalid, Field: "Idempotency-Key", Message: "must be 1-255 visible ASCII characters"})
 	}
-	result, err := h.secrets.CreateFor(ctx, callerOf(req), "http-api", r, key)
+	result, err := h.secrets.CreateFor(ctx, h.callerOf(req), "http-api", r, key)
 	if err != nil {
 		return failure(ctx, err)
 	}
@@ -149,7 +153,7 @@ func (h *handler) describe(ctx context.Context, req events.APIGatewayV2HTTPReque
 			return failure(ctx, &errcode.Error{Code: errcode.Invalid, Field: "name", Message: "is not a valid URL path"})
 		}
 	}
-	d, err := h.secrets.DescribeFor(ctx, callerOf(req), name)
+	d, err := h.secrets.DescribeFor(ctx, h.callerOf(req), name)
 	if err != nil {
 		return failure(ctx, err)
 	}
@@ -170,7 +174,7 @@ func validKey(k string) bool {
 
 // callerOf is who called, as the API's authorizer established it: the IAM
 // principal, or the JWT subject and claims.
-func callerOf(req events.APIGatewayV2HTTPRequest) provision.Caller {
+func (h *handler) callerOf(req events.APIGatewayV2HTTPRequest) provision.Caller {
 	a := req.RequestContext.Authorizer
 	switch {
 	case a == nil:
@@ -179,7 +183,20 @@ func callerOf(req events.APIGatewayV2HTTPRequest) provision.Caller {
 	case a.JWT != nil && a.JWT.Claims["sub"] != "":
 		return provision.Caller{ID: "jwt:" + a.JWT.Claims["sub"], Claims: a.JWT.Claims}
 	}
+	if h.localCaller != "" {
+		return provision.IAMCaller(h.localCaller)
+	}
 	return provision.Caller{}
+}
+
+// localCallerFromEnv is LOCAL_CALLER when the function runs under the SAM
+// CLI (AWS_SAM_LOCAL=true, which Lambda never sets), else "": a deployed
+// function never takes a request without an identity for anyone's.
+func localCallerFromEnv(getenv func(string) string) string {
+	if getenv("AWS_SAM_LOCAL") != "true" {
+		return ""
+	}
+	return getenv("LOCAL_CALLER")
 }
 
 func failure(ctx context.Context, err error) events.APIGatewayV2HTTPResponse {

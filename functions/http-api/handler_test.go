@@ -218,3 +218,41 @@ func TestStatuses(t *testing.T) {
 		})
 	}
 }
+
+// TestLocalCaller: under sam local start-api (AWS_SAM_LOCAL=true) a
+// request without an identity comes from LOCAL_CALLER; anywhere else, and
+// with no LOCAL_CALLER, it is 401; a request with an identity is always its
+// own.
+func TestLocalCaller(t *testing.T) {
+	anonymous := loadEvent(t, "http-api-get.json")
+	anonymous.RequestContext.Authorizer = nil
+	signed := loadEvent(t, "http-api-get.json")
+	for _, tt := range []struct {
+		name   string
+		env    map[string]string
+		event  events.APIGatewayV2HTTPRequest
+		caller string // "" for 401
+	}{
+		{"sam local with a local caller", map[string]string{"AWS_SAM_LOCAL": "true", "LOCAL_CALLER": "arn:aws:iam::123456789012:user/dev"}, anonymous, "arn:aws:iam::123456789012:user/dev"},
+		{"deployed, the variable set all the same", map[string]string{"LOCAL_CALLER": "arn:aws:iam::123456789012:user/dev"}, anonymous, ""},
+		{"sam local, no local caller", map[string]string{"AWS_SAM_LOCAL": "true"}, anonymous, ""},
+		{"sam local, AWS_SAM_LOCAL not true", map[string]string{"AWS_SAM_LOCAL": "1", "LOCAL_CALLER": "arn:aws:iam::123456789012:user/dev"}, anonymous, ""},
+		{"an identity wins", map[string]string{"AWS_SAM_LOCAL": "true", "LOCAL_CALLER": "arn:aws:iam::123456789012:user/dev"}, signed, "arn:aws:sts::123456789012:assumed-role/payments-team"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got string
+			f := &fakeSecrets{describeFor: func(c provision.Caller, name string) (provision.Description, error) {
+				got = c.ID
+				if c.ID == "" {
+					return provision.Description{}, errcode.New(errcode.Unauthenticated, "no identity")
+				}
+				return provision.Description{Name: name}, nil
+			}}
+			h := &handler{secrets: f, localCaller: localCallerFromEnv(func(k string) string { return tt.env[k] })}
+			resp, err := h.handle(context.Background(), tt.event)
+			if err != nil || got != tt.caller || (tt.caller == "") != (resp.StatusCode == 401) {
+				t.Fatalf("caller %q status %d, want %q", got, resp.StatusCode, tt.caller)
+			}
+		})
+	}
+}

@@ -20,5 +20,5 @@ func main() {
 		slog.Error("cannot start", "error", err)
 		os.Exit(1)
 	}
-	lambda.Start((&handler{secrets: service}).handle)
+	lambda.Start((&handler{secrets: service, localCaller: localCallerFromEnv(os.Getenv)}).handle)
 }

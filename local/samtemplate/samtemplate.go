@@ -102,16 +102,29 @@ func TableName(stack, id string) string {
 	return stack + "-" + id
 }
 
-// RouteKeys lists the HTTP API route keys (like "ANY /secrets/{name+}")
-// declared as API Gateway v2 routes, sorted.
+// RouteKeys lists the HTTP API route keys (like "ANY /secrets/{name+}") of
+// the functions' HttpApi events, as sam local start-api reads them, and of
+// API Gateway v2 routes, sorted and once each.
 func (t *Template) RouteKeys() []string {
-	var keys []string
+	seen := map[string]bool{}
 	for _, r := range t.resources {
-		if scalar(get(r, "Type")) == "AWS::ApiGatewayV2::Route" {
+		switch scalar(get(r, "Type")) {
+		case "AWS::ApiGatewayV2::Route":
 			if key := scalar(get(get(r, "Properties"), "RouteKey")); key != "" {
-				keys = append(keys, key)
+				seen[key] = true
+			}
+		case "AWS::Serverless::Function":
+			for _, event := range mapping(get(get(r, "Properties"), "Events")) {
+				if scalar(get(event, "Type")) == "HttpApi" {
+					props := get(event, "Properties")
+					seen[strings.ToUpper(scalar(get(props, "Method")))+" "+scalar(get(props, "Path"))] = true
+				}
 			}
 		}
+	}
+	keys := make([]string, 0, len(seen))
+	for k := range seen {
+		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	return keys

@@ -1,0 +1,204 @@
+package samtemplate
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// What the SAM CLI (aws/aws-sam-cli 1.164) does with a template for
+// sam local start-api, read from its source:
+// samcli/lib/providers/api_provider.py picks one provider for the whole
+// template from the first resource whose type either provider knows;
+// samcli/lib/providers/sam_api_provider.py then reads only the functions'
+// Api and HttpApi events (Path and Method as written, ApiId a logical id or
+// a Ref to one) and AWS::Serverless::Api/HttpApi resources; an HttpApi
+// with no DefinitionBody or DefinitionUri is skipped; AWS_IAM is "not
+// supported for local emulation" (api_collector.py), so the requests carry
+// no identity.
+var (
+	samProviderTypes = []string{"AWS::Serverless::Function", "AWS::Serverless::Api", "AWS::Serverless::HttpApi"}
+	cfnProviderTypes = []string{"AWS::ApiGateway::RestApi", "AWS::ApiGateway::Stage", "AWS::ApiGateway::Resource",
+		"AWS::ApiGateway::Method", "AWS::ApiGateway::Authorizer", "AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Integration",
+		"AWS::ApiGatewayV2::Route", "AWS::ApiGatewayV2::Stage", "AWS::ApiGatewayV2::Authorizer"}
+)
+
+// apiRoutes are the routes the HTTP API function serves.
+var apiRoutes = []string{"ANY /secrets", "ANY /secrets/{name+}"}
+
+func loadOrdered(t *testing.T) *yaml.Node {
+	t.Helper()
+	data, err := os.ReadFile("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return get(doc.Content[0], "Resources")
+}
+
+// TestSamLocalStartApiFindsTheRoutes encodes what sam local start-api needs
+// to serve the HTTP API's routes with payload format 2.0.
+func TestSamLocalStartApiFindsTheRoutes(t *testing.T) {
+	resources := loadOrdered(t)
+	types := map[string]string{}
+	first := ""
+	for i := 0; i+1 < len(resources.Content); i += 2 {
+		id, typ := resources.Content[i].Value, scalar(get(resources.Content[i+1], "Type"))
+		types[id] = typ
+		if first == "" && (slices.Contains(samProviderTypes, typ) || slices.Contains(cfnProviderTypes, typ)) {
+			first = id
+		}
+	}
+	if !slices.Contains(samProviderTypes, types[first]) {
+		t.Fatalf("the first resource the SAM CLI recognises is %s (%s): it would read the template with its CloudFormation API provider, which finds no HttpApi events", first, types[first])
+	}
+	var routes []string
+	for i := 0; i+1 < len(resources.Content); i += 2 {
+		r := resources.Content[i+1]
+		if scalar(get(r, "Type")) != "AWS::Serverless::Function" {
+			continue
+		}
+		for name, event := range mapping(get(get(r, "Properties"), "Events")) {
+			if typ := scalar(get(event, "Type")); typ != "HttpApi" {
+				if typ == "Api" {
+					t.Errorf("event %s is a REST API event; the API is an HTTP API", name)
+				}
+				continue
+			}
+			props := get(event, "Properties")
+			path, method, api := get(props, "Path"), get(props, "Method"), get(props, "ApiId")
+			for field, n := range map[string]*yaml.Node{"Path": path, "Method": method} {
+				if n == nil || n.Kind != yaml.ScalarNode || strings.HasPrefix(n.Tag, "!") && !strings.HasPrefix(n.Tag, "!!") {
+					t.Errorf("event %s: %s must be written out; the SAM CLI reads it as it is", name, field)
+				}
+			}
+			if api == nil || api.Tag != "!Ref" || types[api.Value] != "AWS::Serverless::HttpApi" {
+				t.Errorf("event %s: ApiId must be a Ref to an AWS::Serverless::HttpApi", name)
+			} else if hr := get(resources, api.Value); get(get(hr, "Properties"), "DefinitionBody") != nil || get(get(hr, "Properties"), "DefinitionUri") != nil {
+				t.Errorf("%s has an OpenAPI definition: the SAM CLI would read routes and authorizers from it instead", api.Value)
+			}
+			if v := scalar(get(props, "PayloadFormatVersion")); v != "2.0" {
+				t.Errorf("event %s: PayloadFormatVersion %q, want 2.0", name, v)
+			}
+			routes = append(routes, strings.ToUpper(scalar(method))+" "+scalar(path))
+		}
+	}
+	slices.Sort(routes)
+	if !slices.Equal(routes, apiRoutes) {
+		t.Fatalf("HttpApi events route %v, want %v", routes, apiRoutes)
+	}
+}
+
+// TestDeployedAPIsNeverAcceptAnonymousCallers translates the template with
+// aws-sam-translator (through cfn-lint, as sam deploy's transform would),
+// with and without the JWT option, and checks that every route of every
+// API requires IAM (SigV4) or a JWT; and that nothing a deployed function
+// gets makes it take a request without an identity for a local caller.
+func TestDeployedAPIsNeverAcceptAnonymousCallers(t *testing.T) {
+	for name, params := range map[string]string{
+		"IAM": `{}`,
+		"JWT": `{"JwtIssuer": "https://issuer.example.com/", "JwtAudience": "dbcreds"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			out, err := exec.Command("python3", "-c", translate, "../../template.yaml", params).CombinedOutput()
+			if err != nil {
+				t.Fatalf("translating: %v\n%s", err, out)
+			}
+			var tpl struct {
+				Resources map[string]struct {
+					Type       string
+					Condition  string
+					Properties map[string]any
+				}
+			}
+			if err := json.Unmarshal(out, &tpl); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			operations := 0
+			for id, r := range tpl.Resources {
+				switch r.Type {
+				case "AWS::ApiGatewayV2::Api":
+					body, _ := r.Properties["Body"].(map[string]any)
+					if body == nil {
+						continue
+					}
+					schemes, _ := dig(body, "components", "securitySchemes").(map[string]any)
+					paths, _ := body["paths"].(map[string]any)
+					for path, item := range paths {
+						for method, op := range item.(map[string]any) {
+							security, _ := op.(map[string]any)["security"].([]any)
+							if len(security) == 0 {
+								t.Errorf("%s %s %s needs no authorization", id, method, path)
+							}
+							for _, s := range security {
+								for scheme := range s.(map[string]any) {
+									if kind := dig(schemes, scheme, "x-amazon-apigateway-authtype"); kind != "awsSigv4" && dig(schemes, scheme, "type") != "oauth2" {
+										t.Errorf("%s %s %s: scheme %s is neither IAM nor JWT", id, method, path, scheme)
+									}
+								}
+							}
+							operations++
+						}
+					}
+				case "AWS::ApiGatewayV2::Route":
+					if name == "IAM" && r.Condition == "UseJwt" {
+						continue
+					}
+					if at := r.Properties["AuthorizationType"]; at != "AWS_IAM" && (at != "JWT" || r.Properties["AuthorizerId"] == nil) {
+						t.Errorf("route %s has authorization %v", id, at)
+					}
+					operations++
+				case "AWS::Serverless::Function", "AWS::Lambda::Function":
+					vars, _ := dig(r.Properties, "Environment", "Variables").(map[string]any)
+					if _, set := vars["AWS_SAM_LOCAL"]; set {
+						t.Errorf("%s sets AWS_SAM_LOCAL: it would take anonymous requests for LOCAL_CALLER's", id)
+					}
+					if v, set := vars["LOCAL_CALLER"]; set && v != "" {
+						t.Errorf("%s gives LOCAL_CALLER the value %v; it must be empty when deployed", id, v)
+					}
+				}
+			}
+			if want := map[string]int{"IAM": len(apiRoutes), "JWT": 2 * len(apiRoutes)}[name]; operations != want {
+				t.Fatalf("checked %d routes, want %d", operations, want)
+			}
+		})
+	}
+}
+
+func dig(v any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+// translate prints the template transformed by aws-sam-translator, with
+// parameter defaults replaced as the second argument says.
+const translate = `
+import json, sys
+from cfnlint.decode import decode_str
+from cfnlint.template.transforms._sam import Transform
+path, params = sys.argv[1], json.loads(sys.argv[2])
+tpl, matches = decode_str(open(path).read())
+if matches:
+    sys.exit("decode: %s" % matches)
+for k, v in params.items():
+    tpl["Parameters"][k]["Default"] = v
+t = Transform(path, tpl, "us-east-1")
+matches = t.transform_template()
+if matches:
+    sys.exit("transform: %s" % matches)
+print(json.dumps(t._template, default=str))
+`
