@@ -27,8 +27,16 @@ import (
 	"github.com/dbcreds/provisioner/local/samtemplate"
 )
 
-// AccountID is the account local runs pretend to be in (moto's default).
+// AccountID is the account local runs pretend to be in (moto's default,
+// and the SAM CLI's AWS_ACCOUNT_ID).
 const AccountID = "123456789012"
+
+// EmulatorAccountID is the account of the function ARN that the Lambda
+// Runtime Interface Emulator, which sam local invoke runs, gives every
+// function: arn:aws:lambda:us-east-1:012345678912:function:<name>, whatever
+// the Region and account. Local runs give the same, so that a function
+// that trusted it would fail here as under sam local.
+const EmulatorAccountID = "012345678912"
 
 // Options describe one local invocation.
 type Options struct {
@@ -103,7 +111,7 @@ type Function struct {
 }
 
 type process struct {
-	api     *runtimeapi.Server
+	api     runtime
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	exitErr error
@@ -144,7 +152,7 @@ func Start(opts Options) (*Function, error) {
 		return nil, fmt.Errorf("%s: %w (build it with make build)", opts.Bootstrap, err)
 	}
 	return &Function{opts: opts, fn: fn, bootstrap: bootstrap,
-		functionARN: "arn:aws:lambda:" + opts.Region + ":" + AccountID + ":function:" + fn.LogicalID}, nil
+		functionARN: "arn:aws:lambda:us-east-1:" + EmulatorAccountID + ":function:" + fn.LogicalID}, nil
 }
 
 // tablesMade remembers the tables made at each endpoint in this process.
@@ -188,13 +196,24 @@ func (f *Function) stop() {
 }
 
 func (f *Function) start() error {
-	api, err := runtimeapi.Start(f.functionARN)
-	if err != nil {
-		return err
+	var api runtime
+	var cmd *exec.Cmd
+	if rie := os.Getenv(EnvEmulator); rie != "" {
+		args, addr, err := emulatorArgs(f.bootstrap)
+		if err != nil {
+			return err
+		}
+		api, cmd = newEmulator(addr), exec.Command(rie, args...)
+		cmd.Env = environment(f.fn, "", filepath.Dir(f.bootstrap), f.opts)
+	} else {
+		local, err := runtimeapi.Start(f.functionARN)
+		if err != nil {
+			return err
+		}
+		api, cmd = local, exec.Command(f.bootstrap)
+		cmd.Env = environment(f.fn, local.Addr, filepath.Dir(f.bootstrap), f.opts)
 	}
-	cmd := exec.Command(f.bootstrap)
 	cmd.Dir = filepath.Dir(f.bootstrap)
-	cmd.Env = environment(f.fn, api.Addr, filepath.Dir(f.bootstrap), f.opts)
 	cmd.Stdout, cmd.Stderr = f.opts.Logs, f.opts.Logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	p := &process{api: api, cmd: cmd, exited: make(chan struct{}), started: time.Now()}
@@ -279,28 +298,38 @@ func (f *Function) Invoke(ctx context.Context, event []byte) (*Outcome, error) {
 	return out, nil
 }
 
-// environment is what Lambda gives a function: its own variables and the
-// runtime's, not the host's, so a local run cannot lean on the developer's
-// shell.
+// environment is what sam local invoke gives a function in its container
+// (samcli/local/lambdafn/env_vars.py in the SAM CLI 1.164): its own
+// variables and SAM's, not the host's, so a local run cannot lean on the
+// developer's shell.
 func environment(fn samtemplate.Function, runtimeAPI, taskRoot string, opts Options) []string {
 	env := map[string]string{
 		"PATH":                            "/usr/local/bin:/usr/bin:/bin",
 		"LANG":                            "en_US.UTF-8",
 		"TZ":                              ":UTC",
-		"AWS_LAMBDA_RUNTIME_API":          runtimeAPI,
+		"AWS_SAM_LOCAL":                   "true",
 		"AWS_LAMBDA_FUNCTION_NAME":        fn.LogicalID,
 		"AWS_LAMBDA_FUNCTION_VERSION":     "$LATEST",
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": fmt.Sprint(fn.MemoryMB),
-		"AWS_LAMBDA_LOG_GROUP_NAME":       "/aws/lambda/" + fn.LogicalID,
-		"AWS_LAMBDA_LOG_STREAM_NAME":      "local",
+		"AWS_LAMBDA_FUNCTION_TIMEOUT":     fmt.Sprint(int((fn.Timeout + time.Second - 1) / time.Second)),
+		"AWS_LAMBDA_FUNCTION_HANDLER":     fn.Handler,
+		"AWS_LAMBDA_LOG_GROUP_NAME":       "aws/lambda/" + fn.LogicalID, // SAM's, without the leading slash
+		"AWS_LAMBDA_LOG_STREAM_NAME":      "$LATEST",
 		"AWS_LAMBDA_INITIALIZATION_TYPE":  "on-demand",
+		"AWS_ACCOUNT_ID":                  AccountID,
 		"AWS_REGION":                      opts.Region,
 		"AWS_DEFAULT_REGION":              opts.Region,
 		"LAMBDA_TASK_ROOT":                taskRoot,
 		"_HANDLER":                        fn.Handler,
 	}
+	if runtimeAPI != "" {
+		env["AWS_LAMBDA_RUNTIME_API"] = runtimeAPI // the emulator sets its own
+	}
 	for k, v := range fn.Environment {
 		env[k] = v
+	}
+	if env["AWS_LAMBDA_LOG_FORMAT"] == "JSON" {
+		env["AWS_LAMBDA_LOG_LEVEL"] = "INFO"
 	}
 	for k, v := range opts.Env {
 		env[k] = v

@@ -75,7 +75,7 @@ func TestResponse(t *testing.T) {
 	if err != nil || time.UnixMilli(deadline).Before(before.Add(29*time.Second)) {
 		t.Fatalf("deadline header %q", h.Get("Lambda-Runtime-Deadline-Ms"))
 	}
-	if h.Get("Lambda-Runtime-Invoked-Function-Arn") != arn || !strings.HasPrefix(h.Get("Lambda-Runtime-Trace-Id"), "Root=1-") {
+	if h.Get("Lambda-Runtime-Invoked-Function-Arn") != arn || h.Get("Lambda-Runtime-Trace-Id") != "" {
 		t.Fatalf("headers %v", h)
 	}
 	// The invocation is over: a second answer for it is refused.
