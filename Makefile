@@ -5,11 +5,23 @@
 
 GO ?= go
 
-# Lambda runs arm64 Linux. These are not read from the environment, so a
-# GOARCH exported in a shell cannot slip into a deployment; `make build` and
-# the tests override them on the command line for this machine.
+# Lambda runs Linux on the template's Architecture parameter: arm64 (the
+# default) or x86_64. sam build runs these targets with nothing but
+# ARTIFACTS_DIR set, so the choice reaches them as ARCHITECTURE, from the
+# environment or the command line, and must match the parameter:
+#   ARCHITECTURE=x86_64 sam build --parameter-overrides Architecture=x86_64
+# GOOS and GOARCH are not read from the environment, so a GOARCH exported in
+# a shell cannot slip into a deployment; `make build` and the tests
+# override them on the command line for this machine.
+ARCHITECTURE ?= arm64
 LAMBDA_GOOS := linux
+ifeq ($(ARCHITECTURE),arm64)
 LAMBDA_GOARCH := arm64
+else ifeq ($(ARCHITECTURE),x86_64)
+LAMBDA_GOARCH := amd64
+else
+$(error ARCHITECTURE must be arm64 or x86_64, as the template's Architecture parameter; got "$(ARCHITECTURE)")
+endif
 HOST_GOOS := $(shell $(GO) env GOOS)
 HOST_GOARCH := $(shell $(GO) env GOARCH)
 

@@ -162,7 +162,7 @@ var tablesMade sync.Map
 // endpoint, as the stack would have made them; never in a real account.
 func createTables(tpl *samtemplate.Template, opts Options) error {
 	for _, id := range tpl.Tables() {
-		name := samtemplate.TableName("local", id)
+		name := samtemplate.TableName(id)
 		made := opts.Env["AWS_ENDPOINT_URL_DYNAMODB"] + " " + name
 		if _, done := tablesMade.Load(made); done {
 			continue

@@ -93,14 +93,10 @@ func (t *Template) TablePartitionKey(id string) string {
 	return ""
 }
 
-// TableName is the name a local run gives a table: CloudFormation would
-// make one of the stack's name, the logical id and a random suffix.
-func TableName(stack, id string) string {
-	if stack == "" {
-		stack = "local"
-	}
-	return stack + "-" + id
-}
+// TableName is the name a local run gives a table: its logical id, which
+// is what sam local resolves a Ref to it to. (CloudFormation would make one
+// of the stack's name, the logical id and a random suffix.)
+func TableName(id string) string { return id }
 
 // RouteKeys lists the HTTP API route keys (like "ANY /secrets/{name+}") of
 // the functions' HttpApi events, as sam local start-api reads them, and of
@@ -150,10 +146,10 @@ func (t *Template) Function(id string, overrides, pseudo map[string]string) (Fun
 	for k, v := range pseudo {
 		params[k] = v
 	}
-	// A Ref to a table is its name; locally, the stack's name and the
-	// logical id, as CreateTables makes it.
+	// A Ref to a table is its name: locally its logical id, as the SAM
+	// CLI resolves it (intrinsics_symbol_table.py).
 	for _, table := range t.Tables() {
-		params[table] = TableName(pseudo["AWS::StackName"], table)
+		params[table] = TableName(table)
 	}
 	f := Function{LogicalID: id, Environment: map[string]string{}, Timeout: 3 * time.Second, MemoryMB: 128,
 		BuildMethod: scalar(get(get(r, "Metadata"), "BuildMethod"))}
