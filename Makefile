@@ -77,7 +77,7 @@ test: lint
 # Every fuzz target: "package target" pairs.
 FUZZ_TARGETS := ./shared/provision:FuzzDecodeRequest ./shared/provision:FuzzNameAndTags \
 	./shared/credential:FuzzPassword ./functions/custom-resource:FuzzEvent \
-	./functions/http-api:FuzzEvent ./functions/eventbridge:FuzzEvent
+	./functions/http-api:FuzzEvent ./functions/eventbridge:FuzzEvent ./shared/dbuser:FuzzStatements
 FUZZTIME ?= 2m
 
 fuzz-short:

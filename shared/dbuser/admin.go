@@ -1,0 +1,292 @@
+package dbuser
+
+import (
+	"context"
+	"crypto/tls"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/dbcreds/provisioner/shared/errcode"
+)
+
+// CloneSuffix is what AWS's alternating-users rotation appends to make the
+// second user; a user's clone goes with it.
+const CloneSuffix = "_clone"
+
+// connectTimeout bounds reaching a database, well inside a function's
+// deadline, so that one that does not answer fails cleanly.
+const connectTimeout = 5 * time.Second
+
+// Endpoint is a database and whom to log in as. It is never logged.
+type Endpoint struct {
+	Family   Family
+	Host     string
+	Port     int
+	Database string
+	Username string
+	Password string
+	// TLS, when set, is required and verified; nil is a plain connection.
+	TLS *tls.Config
+}
+
+// open connects to e without building a connection string, so that no
+// password can surface in one.
+func open(e Endpoint) (*sql.DB, error) {
+	if e.Family == MySQL {
+		cfg := mysql.NewConfig()
+		cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = e.Username, e.Password, "tcp", net.JoinHostPort(e.Host, strconv.Itoa(e.Port)), e.Database
+		cfg.Timeout, cfg.InterpolateParams, cfg.TLS = connectTimeout, true, e.TLS
+		connector, err := mysql.NewConnector(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return sql.OpenDB(connector), nil
+	}
+	cfg, err := pgx.ParseConfig("")
+	if err != nil {
+		return nil, err
+	}
+	cfg.Host, cfg.Port, cfg.Database, cfg.User, cfg.Password = e.Host, uint16(e.Port), e.Database, e.Username, e.Password
+	cfg.ConnectTimeout, cfg.TLSConfig, cfg.Fallbacks = connectTimeout, e.TLS, nil
+	cfg.RuntimeParams = map[string]string{}
+	return stdlib.OpenDB(*cfg), nil
+}
+
+// Admin acts as the master user on one database.
+type Admin struct {
+	family  Family
+	db      *sql.DB
+	secrets []string // what no error may show
+}
+
+// Connect logs in as the master user.
+func Connect(ctx context.Context, e Endpoint) (*Admin, error) {
+	db, err := open(e)
+	if err != nil {
+		return nil, classify(err, e.Password)
+	}
+	db.SetMaxOpenConns(1)
+	a := &Admin{family: e.Family, db: db, secrets: []string{e.Password}}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, a.classify(err)
+	}
+	return a, nil
+}
+
+// Close ends the connection.
+func (a *Admin) Close() error { return a.db.Close() }
+
+// Exists reports whether the user exists.
+func (a *Admin) Exists(ctx context.Context, name string) (bool, error) {
+	query := "SELECT 1 FROM pg_roles WHERE rolname = $1"
+	if a.family == MySQL {
+		query = "SELECT 1 FROM mysql.user WHERE User = ? AND Host = '%'"
+	}
+	var one int
+	switch err := a.db.QueryRowContext(ctx, query, name).Scan(&one); {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, a.classify(err)
+	}
+	return true, nil
+}
+
+// Create makes the user with its password and privileges, all or nothing.
+func (a *Admin) Create(ctx context.Context, u User, password string) error {
+	if err := u.Check(a.family); err != nil {
+		return err
+	}
+	create, err := createUser(a.family, u.Name, password)
+	if err != nil {
+		return err
+	}
+	a.secrets = append(a.secrets, password)
+	statements := append([]Statement{create}, grants(a.family, u)...)
+	if a.family == Postgres {
+		return a.inTransaction(ctx, statements)
+	}
+	// MySQL commits each statement of a user's: undo by hand.
+	if err := a.exec(ctx, statements); err != nil {
+		if exists, _ := a.Exists(ctx, u.Name); exists && !isDuplicate(err) {
+			a.exec(context.WithoutCancel(ctx), dropUser(MySQL, u.Name))
+		}
+		return err
+	}
+	return nil
+}
+
+// SetPrivileges changes the user's privileges (and schemas) from was to now.
+func (a *Admin) SetPrivileges(ctx context.Context, was, now User) error {
+	if err := now.Check(a.family); err != nil {
+		return err
+	}
+	statements := append(revokes(a.family, was), grants(a.family, now)...)
+	if a.family == Postgres {
+		return a.inTransaction(ctx, statements)
+	}
+	return a.exec(ctx, statements)
+}
+
+// Drop removes the user and its alternating-users clone, and what they
+// own; a user already gone is no error.
+func (a *Admin) Drop(ctx context.Context, name string) error {
+	for _, n := range []string{name, name + CloneSuffix} {
+		exists, err := a.Exists(ctx, n)
+		if err != nil || !exists {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if a.family == Postgres {
+			err = a.inTransaction(ctx, dropUser(Postgres, n))
+		} else {
+			err = a.exec(ctx, dropUser(MySQL, n))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CanLogIn reports whether e's user can log in with e's password: how a
+// retry knows that a user that exists is the one its secret is for.
+func CanLogIn(ctx context.Context, e Endpoint) (bool, error) {
+	db, err := open(e)
+	if err != nil {
+		return false, classify(err, e.Password)
+	}
+	defer db.Close()
+	err = db.PingContext(ctx)
+	if err == nil {
+		return true, nil
+	}
+	if isAuthFailure(err) {
+		return false, nil
+	}
+	return false, classify(err, e.Password)
+}
+
+func (a *Admin) exec(ctx context.Context, statements []Statement) error {
+	for i, s := range statements {
+		if _, err := a.db.ExecContext(ctx, s.SQL, s.Args...); err != nil {
+			if a.family == MySQL && isNoSuchGrant(err) {
+				continue // a revoke of nothing
+			}
+			return a.classify(fmt.Errorf("statement %d of %d: %w", i+1, len(statements), err))
+		}
+	}
+	return nil
+}
+
+func (a *Admin) inTransaction(ctx context.Context, statements []Statement) error {
+	tx, err := a.db.BeginTx(ctx, nil)
+	if err != nil {
+		return a.classify(err)
+	}
+	for i, s := range statements {
+		if _, err := tx.ExecContext(ctx, s.SQL, s.Args...); err != nil {
+			tx.Rollback()
+			return a.classify(fmt.Errorf("statement %d of %d: %w", i+1, len(statements), err))
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return a.classify(err)
+	}
+	return nil
+}
+
+func (a *Admin) classify(err error) error { return classify(err, a.secrets...) }
+
+// classify turns a driver error into a coded one. Its text stays the cause,
+// for the log, with any password cut out: drivers quote what they were
+// given.
+func classify(err error, secrets ...string) error {
+	if err == nil {
+		return nil
+	}
+	cause := redacted{err: err, secrets: secrets}
+	var netErr net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout():
+		return errcode.Wrap(cause, errcode.Unavailable, "the database did not answer in time")
+	case isAuthFailure(err):
+		return errcode.Wrap(cause, errcode.Forbidden, "the master user could not log in to the database")
+	case isDuplicate(err):
+		return errcode.Wrap(cause, errcode.Conflict, "the database user already exists")
+	case isPermission(err):
+		return errcode.Wrap(cause, errcode.Forbidden, "the master user may not do this in the database")
+	}
+	var pgErr *pgconn.PgError
+	var myErr *mysql.MySQLError
+	if errors.As(err, &pgErr) || errors.As(err, &myErr) {
+		return errcode.Wrap(cause, errcode.Upstream, "the database refused the request")
+	}
+	return errcode.Wrap(cause, errcode.Unavailable, "the database could not be reached")
+}
+
+func pgCode(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code
+	}
+	return ""
+}
+
+func myCode(err error) uint16 {
+	var myErr *mysql.MySQLError
+	if errors.As(err, &myErr) {
+		return myErr.Number
+	}
+	return 0
+}
+
+// isAuthFailure: PostgreSQL 28P01/28000, MySQL 1045.
+func isAuthFailure(err error) bool {
+	c := pgCode(err)
+	return c == "28P01" || c == "28000" || myCode(err) == 1045
+}
+
+// isDuplicate: PostgreSQL 42710 (duplicate_object), MySQL 1396 (operation
+// CREATE USER failed).
+func isDuplicate(err error) bool { return pgCode(err) == "42710" || myCode(err) == 1396 }
+
+// isPermission: PostgreSQL 42501, MySQL 1044, 1142, 1227.
+func isPermission(err error) bool {
+	n := myCode(err)
+	return pgCode(err) == "42501" || n == 1044 || n == 1142 || n == 1227
+}
+
+// isNoSuchGrant: MySQL 1141/1147, a REVOKE of nothing.
+func isNoSuchGrant(err error) bool { n := myCode(err); return n == 1141 || n == 1147 }
+
+// redacted is a driver error with every secret cut from its text.
+type redacted struct {
+	err     error
+	secrets []string
+}
+
+func (r redacted) Error() string {
+	text := r.err.Error()
+	for _, s := range r.secrets {
+		if s != "" {
+			text = strings.ReplaceAll(text, s, "[redacted]")
+		}
+	}
+	return text
+}
+
+func (r redacted) Unwrap() error { return r.err }

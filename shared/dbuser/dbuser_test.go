@@ -1,0 +1,217 @@
+package dbuser
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/dbcreds/provisioner/local/dbserver"
+	"github.com/dbcreds/provisioner/shared/errcode"
+)
+
+// Real servers, started by TestMain on free loopback ports.
+var servers = map[Family]*dbserver.Server{}
+
+func TestMain(m *testing.M) {
+	pg, err := dbserver.StartPostgres()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	my, err := dbserver.StartMariaDB()
+	if err != nil {
+		pg.Stop()
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	servers[Postgres], servers[MySQL] = pg, my
+	code := m.Run()
+	pg.Stop()
+	my.Stop()
+	os.Exit(code)
+}
+
+var families = map[string]Family{"postgres": Postgres, "mariadb": MySQL}
+
+func endpoint(f Family, user, password string) Endpoint {
+	s := servers[f]
+	return Endpoint{Family: f, Host: s.Host, Port: s.Port, Database: dbserver.Database, Username: user, Password: password}
+}
+
+func master(t *testing.T, f Family) *Admin {
+	t.Helper()
+	a, err := Connect(context.Background(), endpoint(f, dbserver.MasterUser, dbserver.MasterPassword))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
+}
+
+// as runs statements as a user and returns the first error.
+func as(t *testing.T, f Family, user, password string, statements ...string) error {
+	t.Helper()
+	db, err := open(endpoint(f, user, password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, s := range statements {
+		if _, err := db.Exec(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestPrivileges(t *testing.T) {
+	for name, f := range families {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			a := master(t, f)
+			table := "orders_" + name
+			if err := as(t, f, dbserver.MasterUser, dbserver.MasterPassword, "CREATE TABLE "+table+" (id int)"); err != nil {
+				t.Fatal(err)
+			}
+			const password = "Rd0nly pa$$;word-with:colon"
+			reader := User{Name: "reader_" + name, Database: dbserver.Database, Privileges: ReadOnly}
+			if err := a.Create(ctx, reader, password); err != nil {
+				t.Fatal(err, errcode.Public(err).Err)
+			}
+			if err := as(t, f, reader.Name, password, "SELECT count(*) FROM "+table); err != nil {
+				t.Fatalf("readonly cannot SELECT: %v", err)
+			}
+			if err := as(t, f, reader.Name, password, "INSERT INTO "+table+" VALUES (1)"); err == nil {
+				t.Fatal("readonly can INSERT")
+			}
+			// The master user makes a table after the user: readwrite reaches it.
+			later := "later_" + name
+			if err := as(t, f, dbserver.MasterUser, dbserver.MasterPassword, "CREATE TABLE "+later+" (id int)"); err != nil {
+				t.Fatal(err)
+			}
+			writer := reader
+			writer.Privileges = ReadWrite
+			if err := a.SetPrivileges(ctx, reader, writer); err != nil {
+				t.Fatal(err)
+			}
+			if err := as(t, f, reader.Name, password, "INSERT INTO "+table+" VALUES (1)", "INSERT INTO "+later+" VALUES (2)", "SELECT count(*) FROM "+later); err != nil {
+				t.Fatalf("readwrite cannot write: %v", err)
+			}
+			if err := as(t, f, dbserver.MasterUser, dbserver.MasterPassword, "CREATE TABLE newer_"+name+" (id int)"); err != nil {
+				t.Fatal(err)
+			}
+			if err := as(t, f, reader.Name, password, "INSERT INTO newer_"+name+" VALUES (3)"); err != nil {
+				t.Fatalf("readwrite cannot write a table made after the change: %v", err)
+			}
+			if err := a.SetPrivileges(ctx, writer, reader); err != nil {
+				t.Fatal(err)
+			}
+			if err := as(t, f, reader.Name, password, "INSERT INTO "+table+" VALUES (1)"); err == nil {
+				t.Fatal("back to readonly, it can still INSERT")
+			}
+		})
+	}
+}
+
+func TestCreateConflictLoginAndDrop(t *testing.T) {
+	for name, f := range families {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			a := master(t, f)
+			u := User{Name: "app_" + name, Database: dbserver.Database, Privileges: ReadWrite}
+			if exists, err := a.Exists(ctx, u.Name); err != nil || exists {
+				t.Fatalf("exists %v, %v", exists, err)
+			}
+			if err := a.Create(ctx, u, "first-Pa55word"); err != nil {
+				t.Fatal(err)
+			}
+			err := a.Create(ctx, u, "second-Pa55word")
+			if errcode.Of(err) != errcode.Conflict || strings.Contains(fmt.Sprint(errcode.Public(err).Err), "second-Pa55word") {
+				t.Fatalf("a second create: %v", err)
+			}
+			if ok, err := CanLogIn(ctx, endpoint(f, u.Name, "first-Pa55word")); !ok || err != nil {
+				t.Fatalf("the user cannot log in: %v", err)
+			}
+			if ok, err := CanLogIn(ctx, endpoint(f, u.Name, "second-Pa55word")); ok || err != nil {
+				t.Fatalf("the second password logs in: %v, %v", ok, err)
+			}
+			// The user owns something (PostgreSQL) and has a clone, as after an
+			// alternating-users rotation.
+			if f == Postgres {
+				if err := as(t, f, dbserver.MasterUser, dbserver.MasterPassword, "GRANT CREATE ON SCHEMA public TO "+u.Name); err != nil {
+					t.Fatal(err)
+				}
+				if err := as(t, f, u.Name, "first-Pa55word", "CREATE TABLE owned_by_app (id int)"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The clone is the rotation function's: made as it makes it.
+			clone := u
+			clone.Name += CloneSuffix
+			cloneUser := "CREATE ROLE " + clone.Name + " LOGIN PASSWORD 'clone-Pa55word'"
+			if f == MySQL {
+				cloneUser = "CREATE USER '" + clone.Name + "'@'%' IDENTIFIED BY 'clone-Pa55word'"
+			}
+			if err := as(t, f, dbserver.MasterUser, dbserver.MasterPassword, cloneUser); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Drop(ctx, u.Name); err != nil {
+				t.Fatal(err, errcode.Public(err).Err)
+			}
+			for _, n := range []string{u.Name, clone.Name} {
+				if exists, err := a.Exists(ctx, n); err != nil || exists {
+					t.Fatalf("%s after drop: exists %v, %v", n, exists, err)
+				}
+			}
+			if err := a.Drop(ctx, u.Name); err != nil {
+				t.Fatalf("dropping a user already gone: %v", err)
+			}
+		})
+	}
+}
+
+// TestGrantIsOnTheDatabaseOnly: in a MySQL GRANT, _ and % in a database
+// name are wildcards; the grant on app_x must not reach appYx.
+func TestGrantIsOnTheDatabaseOnly(t *testing.T) {
+	ctx := context.Background()
+	a := master(t, MySQL)
+	if err := as(t, MySQL, dbserver.MasterUser, dbserver.MasterPassword, "CREATE DATABASE app_x", "CREATE DATABASE appYx", "CREATE TABLE appYx.t (id int)"); err != nil {
+		t.Fatal(err)
+	}
+	u := User{Name: "narrow", Database: "app_x", Privileges: ReadWrite}
+	if err := a.Create(ctx, u, "narrow-Pa55word"); err != nil {
+		t.Fatal(err)
+	}
+	if err := as(t, MySQL, u.Name, "narrow-Pa55word", "SELECT * FROM appYx.t"); err == nil {
+		t.Fatal("the grant on app_x reached appYx")
+	}
+}
+
+func TestUnreachable(t *testing.T) {
+	e := endpoint(Postgres, dbserver.MasterUser, dbserver.MasterPassword)
+	e.Port = 1
+	for _, f := range []Family{Postgres, MySQL} {
+		e.Family = f
+		_, err := Connect(context.Background(), e)
+		if errcode.Of(err) != errcode.Unavailable || strings.Contains(err.Error(), dbserver.MasterPassword) {
+			t.Fatalf("%v: got %v", f, err)
+		}
+	}
+	e = endpoint(Postgres, dbserver.MasterUser, "wrong")
+	if _, err := Connect(context.Background(), e); errcode.Of(err) != errcode.Forbidden {
+		t.Fatalf("wrong master password: %v", err)
+	}
+}
+
+func TestRedacted(t *testing.T) {
+	err := classify(fmt.Errorf("syntax error near 'Secret-Pa55'"), "Secret-Pa55")
+	var cause redacted
+	if !errors.As(errcode.Public(err).Err, &cause) || strings.Contains(cause.Error(), "Secret-Pa55") {
+		t.Fatalf("cause %v", errcode.Public(err).Err)
+	}
+	var _ = sql.ErrNoRows
+}

@@ -1,0 +1,44 @@
+package dbuser
+
+import (
+	"crypto/hmac"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"strconv"
+)
+
+// scramIterations is PostgreSQL's default (scram_iterations).
+const scramIterations = 4096
+
+// scramVerifier is the SCRAM-SHA-256 verifier PostgreSQL stores for a
+// password (RFC 5802, RFC 7677), as psql's \password computes it on the
+// client: SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>. Given
+// in CREATE ROLE ... PASSWORD, it lets the user log in with the password
+// while the password itself is never sent. Passwords here are printable
+// ASCII, which SASLprep leaves as they are.
+func scramVerifier(password string) (string, error) {
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	return scramVerifierWith(password, salt, scramIterations)
+}
+
+func scramVerifierWith(password string, salt []byte, iterations int) (string, error) {
+	salted, err := pbkdf2.Key(sha256.New, password, salt, iterations, sha256.Size)
+	if err != nil {
+		return "", err
+	}
+	mac := func(key []byte, msg string) []byte {
+		h := hmac.New(sha256.New, key)
+		h.Write([]byte(msg))
+		return h.Sum(nil)
+	}
+	clientKey := mac(salted, "Client Key")
+	storedKey := sha256.Sum256(clientKey)
+	serverKey := mac(salted, "Server Key")
+	b64 := base64.StdEncoding.EncodeToString
+	return "SCRAM-SHA-256$" + strconv.Itoa(iterations) + ":" + b64(salt) + "$" + b64(storedKey[:]) + ":" + b64(serverKey), nil
+}

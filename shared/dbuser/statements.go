@@ -1,0 +1,263 @@
+// Package dbuser creates, changes and drops the database users that
+// secrets hold the credentials of, with their privileges, in PostgreSQL
+// (and Aurora PostgreSQL) and in MySQL 8 and MariaDB 10.5+ (and Aurora
+// MySQL). Statements are built here, apart from any connection, so that
+// what a request can put into them is tested and fuzzed on its own: every
+// identifier is checked and quoted, and no value can change a statement's
+// meaning.
+package dbuser
+
+import (
+	"strings"
+
+	"github.com/dbcreds/provisioner/shared/errcode"
+)
+
+// Family is a kind of SQL server: its dialect and its notion of a user.
+type Family int
+
+const (
+	Postgres Family = iota + 1 // postgres, aurora-postgresql
+	MySQL                      // mysql, aurora-mysql, mariadb
+)
+
+// FamilyOf is the family of a secret's engine, and whether users can be
+// made for it.
+func FamilyOf(engine string) (Family, bool) {
+	switch strings.ToLower(engine) {
+	case "postgres", "aurora-postgresql":
+		return Postgres, true
+	case "mysql", "aurora-mysql", "mariadb":
+		return MySQL, true
+	}
+	return 0, false
+}
+
+// Engines lists the engines users can be made for.
+var Engines = []string{"aurora-mysql", "aurora-postgresql", "mariadb", "mysql", "postgres"}
+
+// Privileges are what a user may do with the data.
+type Privileges string
+
+const (
+	ReadWrite Privileges = "readwrite" // SELECT, INSERT, UPDATE, DELETE
+	ReadOnly  Privileges = "readonly"  // SELECT
+)
+
+// ParsePrivileges reads a request's privileges; empty is readwrite.
+func ParsePrivileges(s string) (Privileges, error) {
+	switch p := Privileges(strings.ToLower(s)); p {
+	case "":
+		return ReadWrite, nil
+	case ReadWrite, ReadOnly:
+		return p, nil
+	}
+	return "", errcode.Invalidf("privileges", "must be readwrite or readonly, got %s", errcode.Quote(s))
+}
+
+// User is a database user to make: who, in which database, with what.
+type User struct {
+	Name       string
+	Database   string
+	Privileges Privileges
+	// Schemas are PostgreSQL's; empty means public.
+	Schemas []string
+}
+
+// Statement is one SQL statement. Password statements are kept apart so
+// that nothing logs them.
+type Statement struct {
+	SQL  string
+	Args []any
+}
+
+// CheckName checks a user or schema name: a letter or underscore first,
+// then letters, digits and underscores, at most max bytes. Names that
+// need no quoting in any engine, quoted all the same.
+func CheckName(field, name string, max int) error {
+	if name == "" {
+		return errcode.Invalidf(field, "is required")
+	}
+	if len(name) > max {
+		return errcode.Invalidf(field, "must be at most %d characters, got %d", max, len(name))
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_'
+		if !letter && (i == 0 || c < '0' || c > '9') {
+			return errcode.Invalidf(field, "must start with a letter or underscore and hold only ASCII letters, digits and underscores")
+		}
+	}
+	return nil
+}
+
+// checkDatabase checks a database name: no NUL and no control characters
+// (the only things quoting cannot carry), at most max bytes.
+func checkDatabase(name string, max int) error {
+	if name == "" {
+		return errcode.Invalidf("dbname", "is required to make a database user")
+	}
+	if len(name) > max {
+		return errcode.Invalidf("dbname", "must be at most %d characters to make a database user, got %d", max, len(name))
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return errcode.Invalidf("dbname", "must not hold control characters")
+		}
+	}
+	return nil
+}
+
+// quotePG quotes a PostgreSQL identifier: "name", inner quotes doubled.
+func quotePG(id string) string { return `"` + strings.ReplaceAll(id, `"`, `""`) + `"` }
+
+// quoteMySQL quotes a MySQL identifier: `name`, inner backticks doubled.
+func quoteMySQL(id string) string { return "`" + strings.ReplaceAll(id, "`", "``") + "`" }
+
+// grantDatabase quotes a database name for a MySQL GRANT, where _ and %
+// are wildcards: escaped, so that a grant on app_db is not also one on
+// appXdb.
+func grantDatabase(db string) string {
+	r := strings.NewReplacer(`\`, `\\`, `_`, `\_`, `%`, `\%`)
+	return quoteMySQL(r.Replace(db))
+}
+
+// quoteLiteral quotes a SQL string literal for PostgreSQL with
+// standard_conforming_strings on (the default since 9.1): inner quotes
+// doubled, backslashes as they are.
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func (u User) schemas() []string {
+	if len(u.Schemas) == 0 {
+		return []string{"public"}
+	}
+	return u.Schemas
+}
+
+// Check validates u for the family, before any connection.
+func (u User) Check(f Family) error {
+	max := 63 // PostgreSQL's NAMEDATALEN - 1
+	if f == MySQL {
+		max = 64
+	}
+	if err := CheckName("username", u.Name, max); err != nil {
+		return err
+	}
+	if err := checkDatabase(u.Database, max); err != nil {
+		return err
+	}
+	if u.Privileges != ReadWrite && u.Privileges != ReadOnly {
+		return errcode.Invalidf("privileges", "must be readwrite or readonly")
+	}
+	if f == MySQL && len(u.Schemas) > 0 {
+		return errcode.Invalidf("schemas", "are PostgreSQL's; MySQL and MariaDB grant on the database")
+	}
+	seen := map[string]bool{}
+	for i, s := range u.Schemas {
+		field := "schemas[" + itoa(i) + "]"
+		if err := CheckName(field, s, 63); err != nil {
+			return err
+		}
+		if seen[s] {
+			return errcode.Invalidf(field, "%s is given twice", errcode.Quote(s))
+		}
+		seen[s] = true
+	}
+	return nil
+}
+
+func itoa(i int) string {
+	if i < 10 {
+		return string(rune('0' + i))
+	}
+	return itoa(i/10) + string(rune('0'+i%10))
+}
+
+// grants are the statements that give u its privileges; revokes those
+// that take every privilege this package gives in schemas (PostgreSQL) or
+// the database (MySQL), so that a change of privileges is a revoke and a
+// grant.
+func grants(f Family, u User) []Statement {
+	if f == MySQL {
+		return []Statement{{SQL: "GRANT " + mysqlPrivileges(u.Privileges) + " ON " + grantDatabase(u.Database) + ".* TO ?@'%'", Args: []any{u.Name}}}
+	}
+	tables, sequences := "SELECT, INSERT, UPDATE, DELETE", "USAGE, SELECT"
+	if u.Privileges == ReadOnly {
+		tables, sequences = "SELECT", "SELECT"
+	}
+	user := quotePG(u.Name)
+	out := []Statement{{SQL: "GRANT CONNECT ON DATABASE " + quotePG(u.Database) + " TO " + user}}
+	for _, s := range u.schemas() {
+		schema := quotePG(s)
+		out = append(out,
+			Statement{SQL: "GRANT USAGE ON SCHEMA " + schema + " TO " + user},
+			Statement{SQL: "GRANT " + tables + " ON ALL TABLES IN SCHEMA " + schema + " TO " + user},
+			Statement{SQL: "GRANT " + sequences + " ON ALL SEQUENCES IN SCHEMA " + schema + " TO " + user},
+			// Tables and sequences the master user (who runs this) makes later.
+			Statement{SQL: "ALTER DEFAULT PRIVILEGES IN SCHEMA " + schema + " GRANT " + tables + " ON TABLES TO " + user},
+			Statement{SQL: "ALTER DEFAULT PRIVILEGES IN SCHEMA " + schema + " GRANT " + sequences + " ON SEQUENCES TO " + user},
+		)
+	}
+	return out
+}
+
+// mysqlPrivileges are the privileges a user gets on its database.
+func mysqlPrivileges(p Privileges) string {
+	if p == ReadOnly {
+		return "SELECT"
+	}
+	return "SELECT, INSERT, UPDATE, DELETE"
+}
+
+func revokes(f Family, u User) []Statement {
+	if f == MySQL {
+		// What was granted, not ALL PRIVILEGES: an RDS master user holds
+		// fewer than ALL and may revoke only what it holds.
+		return []Statement{{SQL: "REVOKE " + mysqlPrivileges(u.Privileges) + " ON " + grantDatabase(u.Database) + ".* FROM ?@'%'", Args: []any{u.Name}}}
+	}
+	user := quotePG(u.Name)
+	var out []Statement
+	for _, s := range u.schemas() {
+		schema := quotePG(s)
+		out = append(out,
+			Statement{SQL: "ALTER DEFAULT PRIVILEGES IN SCHEMA " + schema + " REVOKE ALL ON TABLES FROM " + user},
+			Statement{SQL: "ALTER DEFAULT PRIVILEGES IN SCHEMA " + schema + " REVOKE ALL ON SEQUENCES FROM " + user},
+			Statement{SQL: "REVOKE ALL ON ALL TABLES IN SCHEMA " + schema + " FROM " + user},
+			Statement{SQL: "REVOKE ALL ON ALL SEQUENCES IN SCHEMA " + schema + " FROM " + user},
+			Statement{SQL: "REVOKE USAGE ON SCHEMA " + schema + " FROM " + user},
+		)
+	}
+	return out
+}
+
+// createUser is the statement that makes the user with its password:
+// PostgreSQL gets a SCRAM-SHA-256 verifier, so the password itself never
+// travels or lands in a server log; MySQL the password as a parameter
+// the driver escapes.
+func createUser(f Family, name, password string) (Statement, error) {
+	if f == MySQL {
+		return Statement{SQL: "CREATE USER ?@'%' IDENTIFIED BY ?", Args: []any{name, password}}, nil
+	}
+	verifier, err := scramVerifier(password)
+	if err != nil {
+		return Statement{}, err
+	}
+	return Statement{SQL: "CREATE ROLE " + quotePG(name) + " WITH LOGIN PASSWORD " + quoteLiteral(verifier)}, nil
+}
+
+// dropUser are the statements that remove a user and what it owns.
+// PostgreSQL: the master user (not a superuser on RDS) takes membership in
+// the role, which REASSIGN OWNED needs, gives its objects to itself and
+// drops the role's privileges, then the role.
+func dropUser(f Family, name string) []Statement {
+	if f == MySQL {
+		return []Statement{{SQL: "DROP USER IF EXISTS ?@'%'", Args: []any{name}}}
+	}
+	user := quotePG(name)
+	return []Statement{
+		{SQL: "GRANT " + user + " TO CURRENT_USER"},
+		{SQL: "REASSIGN OWNED BY " + user + " TO CURRENT_USER"},
+		{SQL: "DROP OWNED BY " + user},
+		{SQL: "DROP ROLE " + user},
+	}
+}
