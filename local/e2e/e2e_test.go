@@ -302,18 +302,9 @@ func TestMakeInvokeStops(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
 		t.Run(sig.String(), func(t *testing.T) {
 			bin := t.TempDir()
-			cmd := exec.Command("make", "-C", root, "--no-print-directory", "invoke", "BIN="+bin,
-				"FUNCTION=HttpApiFunction", "EVENT=events/http-api-create.json")
-			cmd.Env = append(withoutAWS(), "AWS_ENDPOINT_URL_SECRETS_MANAGER=http://"+silent.Addr().String(),
-				"AWS_ENDPOINT_URL_DYNAMODB="+own.Endpoint, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test")
-			var output syncBuffer
-			cmd.Stdout, cmd.Stderr = &output, &output
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
+			cmd, output, done := startMake(t, append(withoutAWS(), "AWS_ENDPOINT_URL_SECRETS_MANAGER=http://"+silent.Addr().String(),
+				"AWS_ENDPOINT_URL_DYNAMODB="+own.Endpoint, "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test"),
+				"invoke", "BIN="+bin, "FUNCTION=HttpApiFunction", "EVENT=events/http-api-create.json")
 			bootstrap := filepath.Join(bin, "HttpApiFunction", "bootstrap")
 			for deadline := time.Now().Add(60 * time.Second); !running(bootstrap); time.Sleep(50 * time.Millisecond) {
 				if time.Now().After(deadline) {
@@ -339,4 +330,21 @@ func TestMakeInvokeStops(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startMake runs make with args in the project, in a process group of its
+// own as a shell's job, with env; done receives its exit.
+func startMake(t *testing.T, env []string, args ...string) (cmd *exec.Cmd, output *syncBuffer, done <-chan error) {
+	t.Helper()
+	cmd = exec.Command("make", append([]string{"-C", root, "--no-print-directory"}, args...)...)
+	cmd.Env = env
+	output = &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = output, output
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	return cmd, output, exited
 }

@@ -244,16 +244,7 @@ func TestMakeApi(t *testing.T) {
 			}
 			addr := l.Addr().String()
 			l.Close()
-			cmd := exec.Command("make", "-C", root, "--no-print-directory", "api", "API_ADDR="+addr, "BIN="+bin)
-			cmd.Env = withoutAWS()
-			var output syncBuffer
-			cmd.Stdout, cmd.Stderr = &output, &output
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
+			cmd, output, done := startMake(t, withoutAWS(), "api", "API_ADDR="+addr, "BIN="+bin)
 			stopped := false
 			defer func() {
 				if !stopped {
