@@ -79,10 +79,19 @@ func binary(name string, dirs ...string) (string, error) {
 	return "", fmt.Errorf("%s not found: %s", name, InstallHint)
 }
 
+// Options change how a server starts.
+type Options struct {
+	// TLS, when set, has the server offer TLS with this certificate.
+	TLS *TestCA
+}
+
 // StartPostgres runs initdb and postgres as an unprivileged user
 // (PostgreSQL refuses root), creates the master role (CREATEROLE, CREATEDB,
 // not a superuser, as RDS's) and its database.
-func StartPostgres() (*Server, error) {
+func StartPostgres() (*Server, error) { return StartPostgresWith(Options{}) }
+
+// StartPostgresWith is StartPostgres with options.
+func StartPostgresWith(opts Options) (*Server, error) {
 	initdb, err := binary("initdb", "/usr/lib/postgresql/*/bin")
 	if err != nil {
 		return nil, err
@@ -115,7 +124,26 @@ func StartPostgres() (*Server, error) {
 		return nil, err
 	}
 	s := &Server{Engine: "postgres", Host: "127.0.0.1", Port: port, dir: dir, exited: make(chan struct{})}
-	s.cmd = exec.Command(postgres, "-D", data, "-p", strconv.Itoa(port), "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off")
+	args := []string{"-D", data, "-p", strconv.Itoa(port), "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"}
+	if opts.TLS != nil {
+		// The server's own copies, owned by the user it runs as.
+		cert, key := filepath.Join(dir, "server.pem"), filepath.Join(dir, "server.key")
+		for from, to := range map[string]string{opts.TLS.CertFile: cert, opts.TLS.KeyFile: key} {
+			b, err := os.ReadFile(from)
+			if err == nil {
+				err = os.WriteFile(to, b, 0o600)
+			}
+			if err == nil && cred != nil {
+				err = os.Chown(to, int(cred.Uid), int(cred.Gid))
+			}
+			if err != nil {
+				os.RemoveAll(dir)
+				return nil, err
+			}
+		}
+		args = append(args, "-c", "ssl=on", "-c", "ssl_cert_file="+cert, "-c", "ssl_key_file="+key)
+	}
+	s.cmd = exec.Command(postgres, args...)
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
 	if err := s.start(); err != nil {
 		return nil, err
@@ -150,7 +178,10 @@ func StartPostgres() (*Server, error) {
 // StartMariaDB runs mariadb-install-db and mariadbd, and creates the master
 // user with the privileges RDS gives its master user (all on *.* with
 // GRANT OPTION, not SUPER) and the database.
-func StartMariaDB() (*Server, error) {
+func StartMariaDB() (*Server, error) { return StartMariaDBWith(Options{}) }
+
+// StartMariaDBWith is StartMariaDB with options.
+func StartMariaDBWith(opts Options) (*Server, error) {
 	install, err := binary("mariadb-install-db")
 	if err != nil {
 		return nil, err
@@ -173,8 +204,12 @@ func StartMariaDB() (*Server, error) {
 		return nil, err
 	}
 	s := &Server{Engine: "mariadb", Host: "127.0.0.1", Port: port, dir: dir, exited: make(chan struct{})}
-	s.cmd = exec.Command(mariadbd, "--no-defaults", "--datadir="+data, "--socket="+sock, "--port="+strconv.Itoa(port),
-		"--bind-address=127.0.0.1", "--user=root", "--pid-file="+filepath.Join(dir, "pid"), "--skip-log-bin", "--innodb-flush-log-at-trx-commit=0")
+	args := []string{"--no-defaults", "--datadir=" + data, "--socket=" + sock, "--port=" + strconv.Itoa(port),
+		"--bind-address=127.0.0.1", "--user=root", "--pid-file=" + filepath.Join(dir, "pid"), "--skip-log-bin", "--innodb-flush-log-at-trx-commit=0"}
+	if opts.TLS != nil {
+		args = append(args, "--ssl-cert="+opts.TLS.CertFile, "--ssl-key="+opts.TLS.KeyFile, "--ssl-ca="+opts.TLS.CAFile)
+	}
+	s.cmd = exec.Command(mariadbd, args...)
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.start(); err != nil {
 		return nil, err

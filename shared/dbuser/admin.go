@@ -3,6 +3,7 @@ package dbuser
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -220,7 +221,14 @@ func classify(err error, secrets ...string) error {
 	}
 	cause := redacted{err: err, secrets: secrets}
 	var netErr net.Error
+	var verify *tls.CertificateVerificationError
+	var unknownCA x509.UnknownAuthorityError
+	var hostname x509.HostnameError
 	switch {
+	case errors.As(err, &verify) || errors.As(err, &unknownCA) || errors.As(err, &hostname):
+		return errcode.Wrap(cause, errcode.Upstream, "the database's TLS certificate could not be verified against the certificate authority bundle")
+	case strings.Contains(err.Error(), "server refused TLS") || strings.Contains(err.Error(), "server does not support TLS") || strings.Contains(err.Error(), "TLS requested but server does not support TLS"):
+		return errcode.Wrap(cause, errcode.Upstream, "the database does not offer TLS, which ssl requires")
 	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout():
 		return errcode.Wrap(cause, errcode.Unavailable, "the database did not answer in time")
 	case isAuthFailure(err):

@@ -215,3 +215,61 @@ func TestRedacted(t *testing.T) {
 	}
 	var _ = sql.ErrNoRows
 }
+
+// TestTLS: with ssl, the connection is TLS and the server's certificate is
+// verified against the bundle; another authority's certificate, a server
+// without TLS and a missing bundle all fail, never falling back.
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := dbserver.NewTestCA(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherDir := t.TempDir()
+	other, err := dbserver.NewTestCA(otherDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := TLSConfig("", "127.0.0.1"); err == nil {
+		t.Fatal("no bundle, and yet a TLS configuration")
+	}
+	for name, start := range map[string]func(dbserver.Options) (*dbserver.Server, error){"postgres": dbserver.StartPostgresWith, "mariadb": dbserver.StartMariaDBWith} {
+		t.Run(name, func(t *testing.T) {
+			s, err := start(dbserver.Options{TLS: &ca})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Stop()
+			f := families[name]
+			e := Endpoint{Family: f, Host: s.Host, Port: s.Port, Database: dbserver.Database, Username: dbserver.MasterUser, Password: dbserver.MasterPassword}
+			if e.TLS, err = TLSConfig(ca.CAFile, s.Host); err != nil {
+				t.Fatal(err)
+			}
+			a, err := Connect(context.Background(), e)
+			if err != nil {
+				t.Fatalf("%v (%v)", err, errcode.Public(err).Err)
+			}
+			query := "SELECT CASE WHEN ssl THEN 'on' ELSE '' END FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+			if f == MySQL {
+				query = "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'Ssl_cipher'"
+			}
+			var on string
+			if err := a.db.QueryRow(query).Scan(&on); err != nil || on == "" {
+				t.Fatalf("the connection is not TLS: %q, %v", on, err)
+			}
+			a.Close()
+			if e.TLS, err = TLSConfig(other.CAFile, s.Host); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Connect(context.Background(), e); err == nil || !strings.Contains(errcode.Message(err), "could not be verified") {
+				t.Fatalf("another authority's server: %v", err)
+			}
+			// A server without TLS: no fallback to a plain connection.
+			plain := endpoint(f, dbserver.MasterUser, dbserver.MasterPassword)
+			plain.TLS, _ = TLSConfig(ca.CAFile, "127.0.0.1")
+			if _, err := Connect(context.Background(), plain); err == nil {
+				t.Fatal("ssl reached a server without TLS")
+			}
+		})
+	}
+}

@@ -1,0 +1,33 @@
+package dbuser
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+)
+
+// EnvCABundle names the PEM file of the certificate authorities a
+// database's TLS certificate must chain to: for RDS and Aurora, AWS's
+// global bundle (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem),
+// shipped beside the function's bootstrap.
+const EnvCABundle = "DB_CA_BUNDLE"
+
+// TLSConfig is the TLS a connection with ssl set requires: the server's
+// certificate verified against the bundle's authorities and for host. It
+// never turns verification off: without a readable bundle it is an error.
+func TLSConfig(bundlePath, host string) (*tls.Config, error) {
+	if bundlePath == "" {
+		return nil, errors.New("no certificate authority bundle is configured (" + EnvCABundle + "), and ssl requires verifying the database's certificate")
+	}
+	pem, err := os.ReadFile(bundlePath)
+	if err != nil {
+		return nil, fmt.Errorf("reading the certificate authority bundle %s: %w", bundlePath, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("the certificate authority bundle %s holds no PEM certificate", bundlePath)
+	}
+	return &tls.Config{RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS12}, nil
+}
