@@ -36,7 +36,7 @@ type event struct {
 type lifecycle interface {
 	Create(ctx context.Context, res provision.Resource, r provision.Request) (provision.Result, error)
 	Update(ctx context.Context, res provision.Resource, id string, old, now provision.Request) (provision.Result, error)
-	Delete(ctx context.Context, res provision.Resource, id string, opts provision.DeleteOptions) (skipped string, err error)
+	Delete(ctx context.Context, res provision.Resource, id string, opts provision.DeleteOptions, r provision.Request) (skipped string, err error)
 }
 
 // responder sends the answer to CloudFormation's presigned URL.
@@ -173,7 +173,10 @@ func (h *handler) run(ctx context.Context, event event) outcome {
 		return answer(h.secrets.Update(ctx, res, event.PhysicalResourceID, old, now))
 	case cfn.RequestDelete:
 		opts, _ := deletion(event.ResourceProperties)
-		skipped, err := h.secrets.Delete(ctx, res, event.PhysicalResourceID, opts)
+		// Properties that no longer read (a stack made by an older version)
+		// still delete the secret; they only cannot say there is a user.
+		r, _ := request(event.ResourceProperties)
+		skipped, err := h.secrets.Delete(ctx, res, event.PhysicalResourceID, opts, r)
 		if err == nil && skipped != "" {
 			slog.InfoContext(ctx, "nothing deleted", "why", skipped, "physicalResourceId", errcode.ClipTo(event.PhysicalResourceID, idLogLength))
 		}
@@ -184,7 +187,9 @@ func (h *handler) run(ctx context.Context, event event) outcome {
 
 func answer(result provision.Result, err error) outcome {
 	if err != nil {
-		return outcome{err: err}
+		// A secret that exists (its database user failed) is the resource's
+		// all the same, so that the rollback's Delete removes it.
+		return outcome{err: err, physicalID: result.ARN}
 	}
 	return outcome{physicalID: result.ARN, data: map[string]any{
 		"Arn":       result.ARN,

@@ -35,7 +35,7 @@ func (f *fakeLifecycle) Update(_ context.Context, res provision.Resource, id str
 	return f.update(res, id, old, now)
 }
 
-func (f *fakeLifecycle) Delete(_ context.Context, res provision.Resource, id string, opts provision.DeleteOptions) (string, error) {
+func (f *fakeLifecycle) Delete(_ context.Context, res provision.Resource, id string, opts provision.DeleteOptions, _ provision.Request) (string, error) {
 	return f.delete(res, id, opts)
 }
 

@@ -162,7 +162,7 @@ func (s *Service) CreateFor(ctx context.Context, c Caller, via string, r Request
 		case err != nil:
 			return Result{}, err
 		case claim.Won:
-			return s.createClaimed(ctx, in, username, recordKey, fingerprint)
+			return s.createClaimed(ctx, r, in, username, recordKey, fingerprint)
 		case claim.Fingerprint != fingerprint:
 			return Result{}, errcode.New(errcode.Conflict, "this Idempotency-Key was already used for a different request; use a new key for a new request")
 		case claim.Completed:
@@ -185,8 +185,8 @@ func (s *Service) CreateFor(ctx context.Context, c Caller, via string, r Request
 
 // createClaimed creates the secret for the request that holds the key, and
 // records the answer for the others; a failure frees the key for a retry.
-func (s *Service) createClaimed(ctx context.Context, in *secretsmanager.CreateSecretInput, username, recordKey, fingerprint string) (Result, error) {
-	result, err := s.createBuilt(ctx, in, username)
+func (s *Service) createClaimed(ctx context.Context, r Request, in *secretsmanager.CreateSecretInput, username, recordKey, fingerprint string) (Result, error) {
+	result, err := s.createBuilt(ctx, r, in, username)
 	if err != nil {
 		if rerr := s.records.Release(ctx, recordKey, fingerprint); rerr != nil {
 			// The lease frees it later.

@@ -72,6 +72,9 @@ func (r Request) databaseField() string {
 		{"dbInstanceIdentifier", r.DBInstanceIdentifier != ""},
 		{"dbClusterIdentifier", r.DBClusterIdentifier != ""},
 		{"extraFields", r.ExtraFields != nil},
+		{"createDatabaseUser", bool(r.CreateDatabaseUser)},
+		{"privileges", r.Privileges != ""},
+		{"schemas", r.Schemas != nil},
 	} {
 		if f.given {
 			return f.name

@@ -178,9 +178,18 @@ func (l *Lifecycle) updateInPlace(ctx context.Context, id, name string, old, now
 		return Result{}, err
 	}
 
+	if err := userStaysPut(old, now); err != nil {
+		return Result{}, err
+	}
 	version, username, err := l.updateValue(ctx, id, old, now, nowKind, idempotencyKey)
 	if err != nil {
 		return Result{}, err
+	}
+	var user *DatabaseUser
+	if now.CreateDatabaseUser {
+		if user, err = l.svc.updateUser(ctx, old, now, username); err != nil {
+			return Result{}, err
+		}
 	}
 	if err := l.updateMetadata(ctx, id, old, now); err != nil {
 		return Result{}, err
@@ -195,7 +204,7 @@ func (l *Lifecycle) updateInPlace(ctx context.Context, id, name string, old, now
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{ARN: after.ARN, Name: after.Name, VersionID: version, Username: username, ReplicationStatus: after.Replicas}, nil
+	return Result{ARN: after.ARN, Name: after.Name, VersionID: version, Username: username, ReplicationStatus: after.Replicas, DatabaseUser: user}, nil
 }
 
 // updateValue stores a new version when the value the request describes,
@@ -366,7 +375,7 @@ func (o DeleteOptions) Check() error {
 // resource made, a missing secret and one already scheduled for deletion are
 // left as they are, so that a stack can always be deleted: skipped then says
 // why nothing was done.
-func (l *Lifecycle) Delete(ctx context.Context, res Resource, id string, opts DeleteOptions) (skipped string, err error) {
+func (l *Lifecycle) Delete(ctx context.Context, res Resource, id string, opts DeleteOptions, r Request) (skipped string, err error) {
 	if l.svc.NameFromARN(id, res.Account) == "" {
 		return "not a secret ARN of this Region, account and prefix", nil
 	}
@@ -380,6 +389,12 @@ func (l *Lifecycle) Delete(ctx context.Context, res Resource, id string, opts De
 		return "the secret is already scheduled for deletion", nil
 	case !res.made(current):
 		return "the secret was not made by this stack's resource (provenance tags)", nil
+	}
+	// The user first: once the secret is gone, nothing says who it was.
+	if r.CreateDatabaseUser {
+		if err := l.dropUser(ctx, id, r); err != nil {
+			return "", err
+		}
 	}
 	regions := make([]string, 0, len(current.Replicas))
 	for _, r := range current.Replicas {

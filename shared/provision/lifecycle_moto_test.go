@@ -260,7 +260,7 @@ func TestDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	days := provision.Int(7)
-	skipped, err := l.Delete(ctx, resource(t, "delete"), created.ARN, provision.DeleteOptions{RecoveryWindowInDays: &days})
+	skipped, err := l.Delete(ctx, resource(t, "delete"), created.ARN, provision.DeleteOptions{RecoveryWindowInDays: &days}, provision.Request{})
 	if err != nil || skipped != "" {
 		t.Fatalf("skipped %q, %v", skipped, err)
 	}
@@ -268,7 +268,7 @@ func TestDelete(t *testing.T) {
 	if desc.DeletedDate == nil || len(desc.ReplicationStatus) != 0 {
 		t.Fatalf("after delete: deleted %v, replicas %+v", desc.DeletedDate, desc.ReplicationStatus)
 	}
-	if skipped, err := l.Delete(ctx, resource(t, "delete"), created.ARN, provision.DeleteOptions{}); err != nil || skipped == "" {
+	if skipped, err := l.Delete(ctx, resource(t, "delete"), created.ARN, provision.DeleteOptions{}, provision.Request{}); err != nil || skipped == "" {
 		t.Fatalf("a repeated delete: skipped %q, %v; want nothing done", skipped, err)
 	}
 }
@@ -297,7 +297,7 @@ func TestDeleteTouchesOnlyOurs(t *testing.T) {
 		strings.TrimSuffix(mine.ARN, mine.ARN[len(mine.ARN)-7:]), // a name, not an ARN
 	}
 	for _, id := range ids {
-		skipped, err := l.Delete(ctx, resource(t, "delete"), id, provision.DeleteOptions{ForceDeleteWithoutRecovery: true})
+		skipped, err := l.Delete(ctx, resource(t, "delete"), id, provision.DeleteOptions{ForceDeleteWithoutRecovery: true}, provision.Request{})
 		if err != nil || skipped == "" {
 			t.Fatalf("%q: skipped %q, %v; want no action", id, skipped, err)
 		}
@@ -348,7 +348,7 @@ func TestOnlyWhatTheResourceMade(t *testing.T) {
 				!strings.Contains(errcode.Message(err), "not made by this stack's resource") {
 				t.Fatalf("update: got %v, want forbidden", err)
 			}
-			if skipped, err := l.Delete(ctx, resource(t, "delete"), arn, provision.DeleteOptions{ForceDeleteWithoutRecovery: true}); err != nil || !strings.Contains(skipped, "not made by this stack's resource") {
+			if skipped, err := l.Delete(ctx, resource(t, "delete"), arn, provision.DeleteOptions{ForceDeleteWithoutRecovery: true}, provision.Request{}); err != nil || !strings.Contains(skipped, "not made by this stack's resource") {
 				t.Fatalf("delete: skipped %q, %v", skipped, err)
 			}
 			after, _ := stored(t, arn)
@@ -370,7 +370,7 @@ func TestOnlyWhatTheResourceMade(t *testing.T) {
 	if v, _ := stored(t, created.ARN); v["host"] != "attacker.example.com" {
 		t.Fatalf("own update stored host %v", v["host"])
 	}
-	if skipped, err := l.Delete(ctx, resource(t, "delete"), created.ARN, provision.DeleteOptions{ForceDeleteWithoutRecovery: true}); err != nil || skipped != "" {
+	if skipped, err := l.Delete(ctx, resource(t, "delete"), created.ARN, provision.DeleteOptions{ForceDeleteWithoutRecovery: true}, provision.Request{}); err != nil || skipped != "" {
 		t.Fatalf("own delete: skipped %q, %v", skipped, err)
 	}
 }

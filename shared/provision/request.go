@@ -36,6 +36,12 @@ type Request struct {
 	DBClusterIdentifier  string                     `json:"dbClusterIdentifier"`
 	ExtraFields          map[string]json.RawMessage `json:"extraFields"`
 
+	// The database user the secret is for, made with it (PostgreSQL,
+	// MySQL, MariaDB and their Aurora kinds) by the master user.
+	CreateDatabaseUser Bool    `json:"createDatabaseUser"`
+	Privileges         string  `json:"privileges"`
+	Schemas            Strings `json:"schemas"`
+
 	// Any other secret: a template with a generated key, as CloudFormation's
 	// GenerateSecretString, or a value the caller supplies.
 	SecretStringTemplate string    `json:"secretStringTemplate"`
@@ -123,6 +129,21 @@ type Replica struct {
 
 // Replicas accepts a list of {region, kmsKeyId} or of plain Region names.
 type Replicas []Replica
+
+// Strings is a list of strings.
+type Strings []string
+
+func (ss *Strings) decodeJSON(raw []byte, field string) error {
+	*ss = Strings{}
+	return decodeList(raw, field, "a list of strings", func(item []byte, path string) error {
+		var s string
+		if err := decodeString(&s, item, path); err != nil {
+			return err
+		}
+		*ss = append(*ss, s)
+		return nil
+	})
+}
 
 // Int accepts 5432 and "5432": CloudFormation passes every value as a string.
 type Int int

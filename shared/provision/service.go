@@ -54,9 +54,18 @@ type Result struct {
 	VersionID         string                      `json:"versionId"`
 	Username          string                      `json:"username,omitempty"`
 	ReplicationStatus []secretstore.ReplicaStatus `json:"replicationStatus"`
+	// DatabaseUser is the user made with the secret, when one was asked for.
+	DatabaseUser *DatabaseUser `json:"databaseUser,omitempty"`
 	// Replayed is set when an earlier attempt of the same request had
 	// created the secret and this answer repeats it.
 	Replayed bool `json:"-"`
+}
+
+// DatabaseUser is a database user the secret holds the credentials of;
+// never its password.
+type DatabaseUser struct {
+	Username   string `json:"username"`
+	Privileges string `json:"privileges"`
 }
 
 // Create validates r, generates its credentials and creates the secret.
@@ -69,11 +78,15 @@ func (s *Service) Create(ctx context.Context, r Request, idempotencyKey string) 
 	if err != nil {
 		return Result{}, err
 	}
-	return s.createBuilt(ctx, in, username)
+	return s.createBuilt(ctx, r, in, username)
 }
 
-// createBuilt calls CreateSecret with what build made.
-func (s *Service) createBuilt(ctx context.Context, in *secretsmanager.CreateSecretInput, username string) (Result, error) {
+// createBuilt calls CreateSecret with what build made, and makes the
+// database user when r asks for one.
+func (s *Service) createBuilt(ctx context.Context, r Request, in *secretsmanager.CreateSecretInput, username string) (Result, error) {
+	if r.CreateDatabaseUser {
+		return s.createWithUser(ctx, r, in, username)
+	}
 	created, err := s.store.Create(ctx, in)
 	if err != nil {
 		return Result{}, err
@@ -256,6 +269,9 @@ func (s *Service) secretValue(r Request, k kind, idempotencyKey string, keep *ke
 			fields.SSL = &ssl
 		}
 		if err := engine.Validate(fields); err != nil {
+			return secretstore.Value{}, "", err
+		}
+		if err := r.checkDatabaseUser(); err != nil {
 			return secretstore.Value{}, "", err
 		}
 		base, lengthSet := r.passwordPolicy()

@@ -132,7 +132,11 @@ type Value struct {
 
 // CurrentValue reads the AWSCURRENT version.
 func (m *Manager) CurrentValue(ctx context.Context, id string) (Value, error) {
-	out, err := m.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+	return currentValue(ctx, m.client, id)
+}
+
+func currentValue(ctx context.Context, client GetSecretValueAPI, id string) (Value, error) {
+	out, err := client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
 	if err != nil {
 		return Value{}, Classify(err)
 	}

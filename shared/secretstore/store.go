@@ -5,6 +5,7 @@ package secretstore
 import (
 	"context"
 	"crypto/sha1"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -29,6 +30,7 @@ type DescribeSecretAPI interface {
 type Client interface {
 	CreateSecretAPI
 	DescribeSecretAPI
+	GetSecretValueAPI
 }
 
 // Store creates secrets.
@@ -114,6 +116,38 @@ func (s *Store) Create(ctx context.Context, in *secretsmanager.CreateSecretInput
 // Describe returns a secret's metadata; a missing secret is ErrNotFound.
 func (s *Store) Describe(ctx context.Context, id string) (Secret, error) {
 	return describe(ctx, s.client, id)
+}
+
+// CurrentValue reads a secret's AWSCURRENT version.
+func (s *Store) CurrentValue(ctx context.Context, id string) (Value, error) {
+	return currentValue(ctx, s.client, id)
+}
+
+// Master is what a master secret holds: RDS-managed ones only the
+// username and password, others the whole connection.
+type Master struct {
+	Username string      `json:"username"`
+	Password string      `json:"password"`
+	Host     string      `json:"host"`
+	Port     json.Number `json:"port"`
+	DBName   string      `json:"dbname"`
+}
+
+// MasterCredentials reads the master user's credentials from its secret.
+// The value is never part of an error.
+func (s *Store) MasterCredentials(ctx context.Context, arn string) (Master, error) {
+	v, err := currentValue(ctx, s.client, arn)
+	if err != nil {
+		if errcode.Of(err) == errcode.NotFound {
+			return Master{}, &errcode.Error{Code: errcode.Invalid, Field: "masterSecretArn", Err: err, Message: "the master secret does not exist"}
+		}
+		return Master{}, err
+	}
+	var m Master
+	if json.Unmarshal([]byte(v.String), &m) != nil || m.Username == "" || m.Password == "" {
+		return Master{}, errcode.Invalidf("masterSecretArn", "the master secret must be a JSON object with username and password, as RDS keeps it")
+	}
+	return m, nil
 }
 
 func replicas(in []types.ReplicationStatusType) []ReplicaStatus {

@@ -22,6 +22,14 @@ import (
 type fakeClient struct {
 	createSecret   func(*secretsmanager.CreateSecretInput) (*secretsmanager.CreateSecretOutput, error)
 	describeSecret func(*secretsmanager.DescribeSecretInput) (*secretsmanager.DescribeSecretOutput, error)
+	getSecretValue func(*secretsmanager.GetSecretValueInput) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+func (f fakeClient) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	if f.getSecretValue == nil {
+		return nil, errors.New("GetSecretValue was not expected")
+	}
+	return f.getSecretValue(in)
 }
 
 func (f fakeClient) CreateSecret(_ context.Context, in *secretsmanager.CreateSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error) {
@@ -210,5 +218,33 @@ func TestToken(t *testing.T) {
 	}
 	if Token("") != "" {
 		t.Fatal("an empty key must leave the token to the SDK")
+	}
+}
+
+// TestMasterCredentials: an RDS-managed master secret (username and
+// password only) and a full one are read; anything else is refused naming
+// masterSecretArn, and the value is in no error.
+func TestMasterCredentials(t *testing.T) {
+	for _, tt := range []struct {
+		name, value string
+		ok          bool
+	}{
+		{"RDS-managed", `{"username":"postgres","password":"Master-Pa55"}`, true},
+		{"full", `{"engine":"mysql","host":"h","port":3306,"dbname":"d","username":"admin","password":"Master-Pa55"}`, true},
+		{"no password", `{"username":"postgres"}`, false},
+		{"not JSON", `Master-Pa55`, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := New(fakeClient{getSecretValue: func(*secretsmanager.GetSecretValueInput) (*secretsmanager.GetSecretValueOutput, error) {
+				return &secretsmanager.GetSecretValueOutput{SecretString: aws.String(tt.value)}, nil
+			}})
+			m, err := s.MasterCredentials(context.Background(), "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1-AbCdEf")
+			if (err == nil) != tt.ok || tt.ok && m.Password != "Master-Pa55" {
+				t.Fatalf("%+v, %v", m, err)
+			}
+			if err != nil && (errcode.FieldOf(err) != "masterSecretArn" || strings.Contains(fmt.Sprint(err), "Master-Pa55")) {
+				t.Fatalf("error %v", err)
+			}
+		})
 	}
 }

@@ -1,0 +1,315 @@
+package provision_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/dbcreds/provisioner/local/dbserver"
+	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/provision"
+)
+
+// Real PostgreSQL and MariaDB, started once for the tests that need them.
+var (
+	dbOnce    sync.Once
+	dbServers map[string]*dbserver.Server
+	dbErr     error
+)
+
+func database(t *testing.T, engine string) *dbserver.Server {
+	t.Helper()
+	dbOnce.Do(func() {
+		dbServers = map[string]*dbserver.Server{}
+		if dbServers["postgres"], dbErr = dbserver.StartPostgres(); dbErr != nil {
+			return
+		}
+		dbServers["mariadb"], dbErr = dbserver.StartMariaDB()
+	})
+	if dbErr != nil {
+		t.Fatal(dbErr)
+	}
+	return dbServers[engine]
+}
+
+func stopDatabases() {
+	for _, s := range dbServers {
+		s.Stop()
+	}
+}
+
+// masterSecret stores the server's master credentials as RDS keeps them
+// (username and password only) and returns its ARN.
+func masterSecret(t *testing.T) string {
+	t.Helper()
+	out, err := client(t, primary).CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
+		Name:         aws.String(uniqueName(t) + "_master"),
+		SecretString: aws.String(`{"username":"` + dbserver.MasterUser + `","password":"` + dbserver.MasterPassword + `"}`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.ARN)
+}
+
+// userRequest is a request for a secret with its database user.
+func userRequest(t *testing.T, engine string, s *dbserver.Server, extra string) string {
+	return fmt.Sprintf(`{"name": %q, "engine": %q, "host": %q, "port": %d, "dbname": %q, "masterSecretArn": %q, "createDatabaseUser": true%s}`,
+		uniqueName(t), engine, s.Host, s.Port, dbserver.Database, masterSecret(t), extra)
+}
+
+// login runs statements as the user the secret holds and returns the first
+// error.
+func login(t *testing.T, engine, arn string, statements ...string) error {
+	t.Helper()
+	out := secretValue(t, client(t, primary), arn)
+	var v struct {
+		Username, Password, Host, Dbname string
+		Port                             int
+	}
+	json.Unmarshal([]byte(aws.ToString(out.SecretString)), &v)
+	var db *sql.DB
+	if engine == "mariadb" {
+		cfg := mysql.NewConfig()
+		cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = v.Username, v.Password, "tcp", v.Host+":"+strconv.Itoa(v.Port), v.Dbname
+		connector, _ := mysql.NewConnector(cfg)
+		db = sql.OpenDB(connector)
+	} else {
+		cfg, _ := pgx.ParseConfig("")
+		cfg.Host, cfg.Port, cfg.Database, cfg.User, cfg.Password = v.Host, uint16(v.Port), v.Dbname, v.Username, v.Password
+		conn, err := pgx.ConnectConfig(context.Background(), cfg)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.Background())
+		for _, s := range statements {
+			if _, err := conn.Exec(context.Background(), s); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	defer db.Close()
+	if err := db.Ping(); err != nil {
+		return err
+	}
+	for _, s := range statements {
+		if _, err := db.Exec(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func asMaster(t *testing.T, engine string, s *dbserver.Server, statement string) {
+	t.Helper()
+	if engine == "mariadb" {
+		cfg := mysql.NewConfig()
+		cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = dbserver.MasterUser, dbserver.MasterPassword, "tcp", s.Addr(), dbserver.Database
+		connector, _ := mysql.NewConnector(cfg)
+		db := sql.OpenDB(connector)
+		defer db.Close()
+		if _, err := db.Exec(statement); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	conn, err := pgx.Connect(context.Background(), fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable", dbserver.MasterUser, dbserver.MasterPassword, s.Addr(), dbserver.Database))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), statement); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCreateDatabaseUser: the secret's credentials log in at once, with the
+// privileges asked for; the same request again gives one secret and one
+// user; a user that existed before is a conflict that makes nothing.
+func TestCreateDatabaseUser(t *testing.T) {
+	for _, engine := range []string{"postgres", "mariadb"} {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			s := database(t, engine)
+			table := "t_" + strings.ReplaceAll(strings.ToLower(t.Name()), "/", "_")
+			asMaster(t, engine, s, "CREATE TABLE "+table+" (id int)")
+			svc := service(t)
+			body := userRequest(t, engine, s, `, "privileges": "readonly"`)
+			first, err := svc.Create(ctx, decode(t, body), "request-1")
+			if err != nil {
+				t.Fatalf("%v (%v)", err, errcode.Public(err).Err)
+			}
+			if first.DatabaseUser == nil || first.DatabaseUser.Privileges != "readonly" || first.DatabaseUser.Username != first.Username {
+				t.Fatalf("result %+v", first)
+			}
+			if err := login(t, engine, first.ARN, "SELECT count(*) FROM "+table); err != nil {
+				t.Fatalf("readonly cannot log in and SELECT: %v", err)
+			}
+			if err := login(t, engine, first.ARN, "INSERT INTO "+table+" VALUES (1)"); err == nil {
+				t.Fatal("readonly can INSERT")
+			}
+			again, err := svc.Create(ctx, decode(t, body), "request-1")
+			if err != nil || again.ARN != first.ARN || !again.Replayed || again.DatabaseUser == nil {
+				t.Fatalf("the retry: %+v, %v", again, err)
+			}
+			if versionCount(t, first.ARN) != 1 {
+				t.Fatal("the retry made a second version")
+			}
+			// Another request for the same user: it exists, it is not its.
+			var taken map[string]any
+			json.Unmarshal([]byte(body), &taken)
+			taken["name"] = uniqueName(t) + "_taken"
+			taken["username"] = first.Username
+			b, _ := json.Marshal(taken)
+			if _, err := svc.Create(ctx, decode(t, string(b)), "request-2"); errcode.Of(err) != errcode.Conflict || errcode.FieldOf(err) != "username" {
+				t.Fatalf("a user that exists: %v", err)
+			}
+			if _, err := client(t, primary).DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(taken["name"].(string))}); err == nil {
+				t.Fatal("the conflict left a secret behind")
+			}
+		})
+	}
+}
+
+// TestDatabaseUnreachable: a database that does not answer fails cleanly,
+// as unavailable, and makes nothing; the same request then completes.
+func TestDatabaseUnreachable(t *testing.T) {
+	ctx := context.Background()
+	s := database(t, "postgres")
+	svc := service(t)
+	var r map[string]any
+	json.Unmarshal([]byte(userRequest(t, "postgres", s, "")), &r)
+	r["port"] = 1
+	b, _ := json.Marshal(r)
+	if _, err := svc.Create(ctx, decode(t, string(b)), "unreachable-1"); errcode.Of(err) != errcode.Unavailable {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := client(t, primary).DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(r["name"].(string))}); err == nil {
+		t.Fatal("the failure left a secret")
+	}
+	r["port"] = s.Port
+	b, _ = json.Marshal(r)
+	if created, err := svc.Create(ctx, decode(t, string(b)), "unreachable-1"); err != nil || login(t, "postgres", created.ARN) != nil {
+		t.Fatalf("the retry: %+v, %v", created, err)
+	}
+}
+
+// TestDatabaseUserLifecycle: an update of the privileges takes effect, also
+// on a table made afterwards; a move of the user is refused; Delete drops
+// the user, its clone and the secret.
+func TestDatabaseUserLifecycle(t *testing.T) {
+	for _, engine := range []string{"postgres", "mariadb"} {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			s := database(t, engine)
+			l := lifecycle(t)
+			oldBody := userRequest(t, engine, s, `, "privileges": "readonly"`)
+			created, err := l.Create(ctx, resource(t, "create"), decode(t, oldBody))
+			if err != nil {
+				t.Fatalf("%v (%v)", err, errcode.Public(err).Err)
+			}
+			table := "later_" + engine
+			asMaster(t, engine, s, "CREATE TABLE "+table+" (id int)")
+			if err := login(t, engine, created.ARN, "INSERT INTO "+table+" VALUES (1)"); err == nil {
+				t.Fatal("readonly can INSERT")
+			}
+			newBody := strings.Replace(oldBody, `"privileges": "readonly"`, `"privileges": "readwrite"`, 1)
+			updated, err := l.Update(ctx, resource(t, "update"), created.ARN, decode(t, oldBody), decode(t, newBody))
+			if err != nil || updated.DatabaseUser == nil || updated.DatabaseUser.Privileges != "readwrite" {
+				t.Fatalf("update: %+v, %v", updated, err)
+			}
+			if err := login(t, engine, created.ARN, "INSERT INTO "+table+" VALUES (1)"); err != nil {
+				t.Fatalf("after the update to readwrite: %v", err)
+			}
+			moved := strings.Replace(newBody, `"dbname": "app"`, `"dbname": "other"`, 1)
+			if _, err := l.Update(ctx, resource(t, "move"), created.ARN, decode(t, newBody), decode(t, moved)); errcode.FieldOf(err) != "dbname" {
+				t.Fatalf("a move of the user: %v", err)
+			}
+			clone := created.Username + "_clone"
+			if engine == "mariadb" {
+				asMaster(t, engine, s, "CREATE USER '"+clone+"'@'%' IDENTIFIED BY 'Clone-Pa55word'")
+			} else {
+				asMaster(t, engine, s, "CREATE ROLE "+clone+" LOGIN PASSWORD 'Clone-Pa55word'")
+			}
+			if skipped, err := l.Delete(ctx, resource(t, "delete"), created.ARN, provision.DeleteOptions{ForceDeleteWithoutRecovery: true}, decode(t, newBody)); err != nil || skipped != "" {
+				t.Fatalf("delete: %q, %v (%v)", skipped, err, errcode.Public(err))
+			}
+			if _, err := client(t, primary).DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(created.ARN)}); err == nil {
+				t.Fatal("the secret is still there")
+			}
+			for _, user := range []string{created.Username, clone} {
+				exists := "SELECT 1 FROM pg_roles WHERE rolname = '" + user + "'"
+				if engine == "mariadb" {
+					exists = "SELECT 1 FROM mysql.user WHERE User = '" + user + "'"
+				}
+				if rows := countRows(t, engine, s, exists); rows != 0 {
+					t.Fatalf("%s is still there", user)
+				}
+			}
+		})
+	}
+}
+
+func countRows(t *testing.T, engine string, s *dbserver.Server, query string) int {
+	t.Helper()
+	n := 0
+	if engine == "mariadb" {
+		cfg := mysql.NewConfig()
+		cfg.User, cfg.Passwd, cfg.Net, cfg.Addr = dbserver.MasterUser, dbserver.MasterPassword, "tcp", s.Addr()
+		connector, _ := mysql.NewConnector(cfg)
+		db := sql.OpenDB(connector)
+		defer db.Close()
+		rows, err := db.Query(query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			n++
+		}
+		return n
+	}
+	conn, err := pgx.Connect(context.Background(), fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable", dbserver.MasterUser, dbserver.MasterPassword, s.Addr(), dbserver.Database))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(context.Background(), query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		n++
+	}
+	return n
+}
+
+func TestDatabaseUserRules(t *testing.T) {
+	arn := "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1-AbCdEf"
+	for _, tt := range []struct{ name, body, field string }{
+		{"an engine without users", `{"name": "app/x", "engine": "oracle", "host": "h", "dbname": "ORCL", "masterSecretArn": "` + arn + `", "createDatabaseUser": true}`, "createDatabaseUser"},
+		{"no master secret", `{"name": "app/x", "engine": "postgres", "host": "h", "createDatabaseUser": true}`, "masterSecretArn"},
+		{"mysql without a database", `{"name": "app/x", "engine": "mysql", "host": "h", "masterSecretArn": "` + arn + `", "createDatabaseUser": true}`, "dbname"},
+		{"schemas on mariadb", `{"name": "app/x", "engine": "mariadb", "host": "h", "dbname": "d", "masterSecretArn": "` + arn + `", "createDatabaseUser": true, "schemas": ["s"]}`, "schemas"},
+		{"privileges unknown", `{"name": "app/x", "engine": "postgres", "host": "h", "masterSecretArn": "` + arn + `", "createDatabaseUser": true, "privileges": "admin"}`, "privileges"},
+		{"a schema that is no name", `{"name": "app/x", "engine": "postgres", "host": "h", "masterSecretArn": "` + arn + `", "createDatabaseUser": true, "schemas": ["a;b"]}`, "schemas[0]"},
+		{"privileges without a user", `{"name": "app/x", "engine": "postgres", "host": "h", "privileges": "readonly"}`, "privileges"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := service(t).Create(context.Background(), decode(t, tt.body), "")
+			if errcode.Of(err) != errcode.Invalid || errcode.FieldOf(err) != tt.field {
+				t.Fatalf("got %v, want invalid %s", err, tt.field)
+			}
+		})
+	}
+}
