@@ -33,7 +33,15 @@ FUNCTION ?= CustomResourceFunction
 EVENT ?= events/custom-resource-create.json
 PARAMETERS ?=
 
+# RDS_CA_BUNDLE names a PEM file of the certificate authorities databases'
+# certificates chain to (for RDS, AWS's global bundle, downloaded once):
+# shipped beside bootstrap as rds-ca-bundle.pem, where the DbCaBundle
+# parameter looks by default. Needed only for databases reached with ssl.
+RDS_CA_BUNDLE ?=
+SHIP_CA_BUNDLE = if [ -n "$(RDS_CA_BUNDLE)" ]; then cp "$(RDS_CA_BUNDLE)" $(ARTIFACTS_DIR)/rds-ca-bundle.pem; fi
+
 GO_BUILD = @test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set: sam build sets it; use 'make build' locally"; exit 1; }; \
+	$(SHIP_CA_BUNDLE); \
 	CGO_ENABLED=0 GOOS=$(LAMBDA_GOOS) GOARCH=$(LAMBDA_GOARCH) $(GO) build -trimpath -tags lambda.norpc -ldflags='-s -w' -o $(ARTIFACTS_DIR)/bootstrap
 
 .PHONY: build test lint fuzz fuzz-short vulncheck invoke api bench $(addprefix build-,$(FUNCTIONS))

@@ -11,6 +11,8 @@ import (
 // statement is an IAM statement as the template writes it.
 type statement struct {
 	where     string
+	sid       string
+	resource  *yaml.Node
 	actions   []string
 	resources []string // as written: a string, or the text of a !Sub
 	condition *yaml.Node
@@ -23,7 +25,7 @@ func statements(where string, doc *yaml.Node) []statement {
 		return nil
 	}
 	for _, s := range list.Content {
-		st := statement{where: where, actions: strings1(get(s, "Action")), resources: strings1(get(s, "Resource")), condition: get(s, "Condition")}
+		st := statement{where: where, sid: scalar(get(s, "Sid")), resource: get(s, "Resource"), actions: strings1(get(s, "Action")), resources: strings1(get(s, "Resource")), condition: get(s, "Condition")}
 		out = append(out, st)
 	}
 	return out
@@ -64,7 +66,19 @@ func TestIAMIsScopedToThePrefix(t *testing.T) {
 	stackOnly := map[string]bool{"secretsmanager:GetSecretValue": true, "secretsmanager:PutSecretValue": true, "secretsmanager:UpdateSecret": true,
 		"secretsmanager:UntagResource": true, "secretsmanager:RemoveRegionsFromReplication": true, "secretsmanager:DeleteSecret": true}
 	conditioned := 0
+	// Which trigger's secrets each role may read back.
+	via := map[string]string{"ManageSecretsPolicy": "cloudformation", "HttpApiFunction": "http-api", "EventBridgeFunction": "eventbridge"}
 	check := func(st statement) {
+		if st.sid == "ReadAllowedMasterSecrets" {
+			// The master secrets of createDatabaseUser: the deployment's list,
+			// or by default this account's and Region's RDS-managed ones.
+			rds := "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:rds!*"
+			if strings.Join(st.actions, ",") != "secretsmanager:GetSecretValue" || st.resource.Tag != "!If" || len(st.resource.Content) != 3 ||
+				st.resource.Content[0].Value != "HasMasterSecretArns" || st.resource.Content[2].Value != rds {
+				t.Errorf("%s: the master secrets statement grants %v on %v", st.where, st.actions, st.resources)
+			}
+			return
+		}
 		for _, r := range st.resources {
 			// Only KMS keeps "*", confined by its conditions (the key is the
 			// caller's choice); ListSecrets on "*" is gone with the
@@ -85,8 +99,12 @@ func TestIAMIsScopedToThePrefix(t *testing.T) {
 					}
 				}
 				if stackOnly[a] {
-					if via := get(get(st.condition, "StringEquals"), "aws:ResourceTag/provisioned-via"); via == nil || via.Value != "cloudformation" {
-						t.Errorf("%s grants %s without the condition aws:ResourceTag/provisioned-via = cloudformation", st.where, a)
+					want := "cloudformation"
+					if a == "secretsmanager:GetSecretValue" {
+						want = via[st.where] // each reads back only what its trigger made
+					}
+					if got := get(get(st.condition, "StringEquals"), "aws:ResourceTag/provisioned-via"); want == "" || got == nil || got.Value != want {
+						t.Errorf("%s grants %s without the condition aws:ResourceTag/provisioned-via = %q", st.where, a, want)
 					} else {
 						conditioned++
 					}
@@ -130,8 +148,8 @@ func TestIAMIsScopedToThePrefix(t *testing.T) {
 	if len(managed) < 2 {
 		t.Fatalf("read %d managed policies; the template has two", len(managed))
 	}
-	if conditioned != len(stackOnly) {
-		t.Errorf("%d of the %d actions on existing secrets carry the provenance condition", conditioned, len(stackOnly))
+	if want := len(stackOnly) + 2; conditioned != want { // GetSecretValue for the API and events too
+		t.Errorf("%d grants of actions on existing secrets carry the provenance condition, want %d", conditioned, want)
 	}
 }
 
