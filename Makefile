@@ -38,7 +38,7 @@ PARAMETERS ?=
 # shipped beside bootstrap as rds-ca-bundle.pem, where the DbCaBundle
 # parameter looks by default. Needed only for databases reached with ssl.
 RDS_CA_BUNDLE ?=
-SHIP_CA_BUNDLE = if [ -n "$(RDS_CA_BUNDLE)" ]; then cp "$(RDS_CA_BUNDLE)" $(ARTIFACTS_DIR)/rds-ca-bundle.pem; fi
+SHIP_CA_BUNDLE = if [ -n "$(RDS_CA_BUNDLE)" ]; then mkdir -p $(ARTIFACTS_DIR) && cp "$(RDS_CA_BUNDLE)" $(ARTIFACTS_DIR)/rds-ca-bundle.pem; fi
 
 GO_BUILD = @test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set: sam build sets it; use 'make build' locally"; exit 1; }; \
 	$(SHIP_CA_BUNDLE); \
