@@ -15,6 +15,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -270,4 +271,31 @@ func unprivileged(dir string) (*syscall.Credential, error) {
 		return nil, err
 	}
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+var (
+	sharedOnce sync.Once
+	shared     map[string]*Server
+	sharedErr  error
+)
+
+// Shared starts one PostgreSQL and one MariaDB for a test binary, the first
+// time it is called, and returns the server of engine (postgres or
+// mariadb); StopShared stops them.
+func Shared(engine string) (*Server, error) {
+	sharedOnce.Do(func() {
+		shared = map[string]*Server{}
+		if shared["postgres"], sharedErr = StartPostgres(); sharedErr != nil {
+			return
+		}
+		shared["mariadb"], sharedErr = StartMariaDB()
+	})
+	return shared[engine], sharedErr
+}
+
+// StopShared stops what Shared started.
+func StopShared() {
+	for _, s := range shared {
+		s.Stop()
+	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/dbcreds/provisioner/local/dbserver"
 	"github.com/dbcreds/provisioner/local/invoke"
 	"github.com/dbcreds/provisioner/local/motoserver"
 	"github.com/dbcreds/provisioner/local/samtemplate"
@@ -58,6 +59,7 @@ func setUp(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer moto.Stop()
+	defer dbserver.StopShared()
 	if err := moto.Setenv(); err != nil {
 		return 0, err
 	}

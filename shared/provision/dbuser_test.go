@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,32 +19,15 @@ import (
 	"github.com/dbcreds/provisioner/shared/provision"
 )
 
-// Real PostgreSQL and MariaDB, started once for the tests that need them.
-var (
-	dbOnce    sync.Once
-	dbServers map[string]*dbserver.Server
-	dbErr     error
-)
-
+// database is a real PostgreSQL or MariaDB, started once for the tests
+// that need them.
 func database(t *testing.T, engine string) *dbserver.Server {
 	t.Helper()
-	dbOnce.Do(func() {
-		dbServers = map[string]*dbserver.Server{}
-		if dbServers["postgres"], dbErr = dbserver.StartPostgres(); dbErr != nil {
-			return
-		}
-		dbServers["mariadb"], dbErr = dbserver.StartMariaDB()
-	})
-	if dbErr != nil {
-		t.Fatal(dbErr)
+	s, err := dbserver.Shared(engine)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return dbServers[engine]
-}
-
-func stopDatabases() {
-	for _, s := range dbServers {
-		s.Stop()
-	}
+	return s
 }
 
 // masterSecret stores the server's master credentials as RDS keeps them

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/dbcreds/provisioner/local/dbserver"
 	"github.com/dbcreds/provisioner/local/motoserver"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/idempotency"
@@ -50,7 +51,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
-	stopDatabases()
+	dbserver.StopShared()
 	server.Stop()
 	os.Exit(code)
 }
