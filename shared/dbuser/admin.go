@@ -13,9 +13,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/dbcreds/provisioner/shared/errcode"
 )
@@ -40,9 +38,19 @@ type Endpoint struct {
 	TLS *tls.Config
 }
 
+// session is a connection as one user: PostgreSQL's through pgconn (the
+// wire protocol alone: pgx's type system would add 2 MB to every
+// function), MySQL's through database/sql.
+type session interface {
+	exec(ctx context.Context, s Statement) error
+	exists(ctx context.Context, query, arg string) (bool, error)
+	queryString(ctx context.Context, query string) (string, error)
+	close() error
+}
+
 // open connects to e without building a connection string, so that no
 // password can surface in one.
-func open(e Endpoint) (*sql.DB, error) {
+func open(ctx context.Context, e Endpoint) (session, error) {
 	if e.Family == MySQL {
 		cfg := mysql.NewConfig()
 		cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = e.Username, e.Password, "tcp", net.JoinHostPort(e.Host, strconv.Itoa(e.Port)), e.Database
@@ -51,42 +59,96 @@ func open(e Endpoint) (*sql.DB, error) {
 		if err != nil {
 			return nil, err
 		}
-		return sql.OpenDB(connector), nil
+		db := sql.OpenDB(connector)
+		db.SetMaxOpenConns(1)
+		if err := db.PingContext(ctx); err != nil {
+			db.Close()
+			return nil, err
+		}
+		return mysqlSession{db}, nil
 	}
-	cfg, err := pgx.ParseConfig("")
+	cfg, err := pgconn.ParseConfig("")
 	if err != nil {
 		return nil, err
 	}
 	cfg.Host, cfg.Port, cfg.Database, cfg.User, cfg.Password = e.Host, uint16(e.Port), e.Database, e.Username, e.Password
 	cfg.ConnectTimeout, cfg.TLSConfig, cfg.Fallbacks = connectTimeout, e.TLS, nil
-	cfg.RuntimeParams = map[string]string{}
-	return stdlib.OpenDB(*cfg), nil
+	conn, err := pgconn.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return pgSession{conn}, nil
 }
+
+type mysqlSession struct{ db *sql.DB }
+
+func (m mysqlSession) exec(ctx context.Context, s Statement) error {
+	_, err := m.db.ExecContext(ctx, s.SQL, s.Args...)
+	return err
+}
+
+func (m mysqlSession) exists(ctx context.Context, query, arg string) (bool, error) {
+	var one int
+	err := m.db.QueryRowContext(ctx, query, arg).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (m mysqlSession) queryString(ctx context.Context, query string) (string, error) {
+	var v string
+	err := m.db.QueryRowContext(ctx, query).Scan(&v)
+	return v, err
+}
+
+func (m mysqlSession) close() error { return m.db.Close() }
+
+type pgSession struct{ conn *pgconn.PgConn }
+
+// exec runs a statement with the simple protocol: the statements here take
+// no parameters (identifiers are quoted, the password is a verifier).
+func (p pgSession) exec(ctx context.Context, s Statement) error {
+	if len(s.Args) > 0 {
+		return errors.New("a PostgreSQL statement with parameters: use exists")
+	}
+	_, err := p.conn.Exec(ctx, s.SQL).ReadAll()
+	return err
+}
+
+func (p pgSession) exists(ctx context.Context, query, arg string) (bool, error) {
+	result := p.conn.ExecParams(ctx, query, [][]byte{[]byte(arg)}, nil, nil, nil).Read()
+	return len(result.Rows) > 0, result.Err
+}
+
+func (p pgSession) queryString(ctx context.Context, query string) (string, error) {
+	result := p.conn.ExecParams(ctx, query, nil, nil, nil, nil).Read()
+	if result.Err != nil || len(result.Rows) == 0 || len(result.Rows[0]) == 0 {
+		return "", result.Err
+	}
+	return string(result.Rows[0][0]), nil
+}
+
+func (p pgSession) close() error { return p.conn.Close(context.Background()) }
 
 // Admin acts as the master user on one database.
 type Admin struct {
 	family  Family
-	db      *sql.DB
+	s       session
 	secrets []string // what no error may show
 }
 
 // Connect logs in as the master user.
 func Connect(ctx context.Context, e Endpoint) (*Admin, error) {
-	db, err := open(e)
+	s, err := open(ctx, e)
 	if err != nil {
 		return nil, classify(err, e.Password)
 	}
-	db.SetMaxOpenConns(1)
-	a := &Admin{family: e.Family, db: db, secrets: []string{e.Password}}
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, a.classify(err)
-	}
-	return a, nil
+	return &Admin{family: e.Family, s: s, secrets: []string{e.Password}}, nil
 }
 
 // Close ends the connection.
-func (a *Admin) Close() error { return a.db.Close() }
+func (a *Admin) Close() error { return a.s.close() }
 
 // Exists reports whether the user exists.
 func (a *Admin) Exists(ctx context.Context, name string) (bool, error) {
@@ -94,14 +156,8 @@ func (a *Admin) Exists(ctx context.Context, name string) (bool, error) {
 	if a.family == MySQL {
 		query = "SELECT 1 FROM mysql.user WHERE User = ? AND Host = '%'"
 	}
-	var one int
-	switch err := a.db.QueryRowContext(ctx, query, name).Scan(&one); {
-	case errors.Is(err, sql.ErrNoRows):
-		return false, nil
-	case err != nil:
-		return false, a.classify(err)
-	}
-	return true, nil
+	exists, err := a.s.exists(ctx, query, name)
+	return exists, a.classify(err)
 }
 
 // Create makes the user with its password and privileges, all or nothing.
@@ -145,10 +201,10 @@ func (a *Admin) SetPrivileges(ctx context.Context, was, now User) error {
 func (a *Admin) Drop(ctx context.Context, name string) error {
 	for _, n := range []string{name, name + CloneSuffix} {
 		exists, err := a.Exists(ctx, n)
-		if err != nil || !exists {
-			if err != nil {
-				return err
-			}
+		if err != nil {
+			return err
+		}
+		if !exists {
 			continue
 		}
 		if a.family == Postgres {
@@ -166,13 +222,9 @@ func (a *Admin) Drop(ctx context.Context, name string) error {
 // CanLogIn reports whether e's user can log in with e's password: how a
 // retry knows that a user that exists is the one its secret is for.
 func CanLogIn(ctx context.Context, e Endpoint) (bool, error) {
-	db, err := open(e)
-	if err != nil {
-		return false, classify(err, e.Password)
-	}
-	defer db.Close()
-	err = db.PingContext(ctx)
+	s, err := open(ctx, e)
 	if err == nil {
+		s.close()
 		return true, nil
 	}
 	if isAuthFailure(err) {
@@ -183,7 +235,7 @@ func CanLogIn(ctx context.Context, e Endpoint) (bool, error) {
 
 func (a *Admin) exec(ctx context.Context, statements []Statement) error {
 	for i, s := range statements {
-		if _, err := a.db.ExecContext(ctx, s.SQL, s.Args...); err != nil {
+		if err := a.s.exec(ctx, s); err != nil {
 			if a.family == MySQL && isNoSuchGrant(err) {
 				continue // a revoke of nothing
 			}
@@ -193,18 +245,16 @@ func (a *Admin) exec(ctx context.Context, statements []Statement) error {
 	return nil
 }
 
+// inTransaction runs PostgreSQL statements all or none.
 func (a *Admin) inTransaction(ctx context.Context, statements []Statement) error {
-	tx, err := a.db.BeginTx(ctx, nil)
-	if err != nil {
+	if err := a.s.exec(ctx, Statement{SQL: "BEGIN"}); err != nil {
 		return a.classify(err)
 	}
-	for i, s := range statements {
-		if _, err := tx.ExecContext(ctx, s.SQL, s.Args...); err != nil {
-			tx.Rollback()
-			return a.classify(fmt.Errorf("statement %d of %d: %w", i+1, len(statements), err))
-		}
+	if err := a.exec(ctx, statements); err != nil {
+		a.s.exec(context.WithoutCancel(ctx), Statement{SQL: "ROLLBACK"})
+		return err
 	}
-	if err := tx.Commit(); err != nil {
+	if err := a.s.exec(ctx, Statement{SQL: "COMMIT"}); err != nil {
 		return a.classify(err)
 	}
 	return nil

@@ -2,7 +2,6 @@ package dbuser
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -55,13 +54,13 @@ func master(t *testing.T, f Family) *Admin {
 // as runs statements as a user and returns the first error.
 func as(t *testing.T, f Family, user, password string, statements ...string) error {
 	t.Helper()
-	db, err := open(endpoint(f, user, password))
+	s, err := open(context.Background(), endpoint(f, user, password))
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	defer db.Close()
-	for _, s := range statements {
-		if _, err := db.Exec(s); err != nil {
+	defer s.close()
+	for _, st := range statements {
+		if err := s.exec(context.Background(), Statement{SQL: st}); err != nil {
 			return err
 		}
 	}
@@ -213,7 +212,6 @@ func TestRedacted(t *testing.T) {
 	if !errors.As(errcode.Public(err).Err, &cause) || strings.Contains(cause.Error(), "Secret-Pa55") {
 		t.Fatalf("cause %v", errcode.Public(err).Err)
 	}
-	var _ = sql.ErrNoRows
 }
 
 // TestTLS: with ssl, the connection is TLS and the server's certificate is
@@ -253,8 +251,8 @@ func TestTLS(t *testing.T) {
 			if f == MySQL {
 				query = "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'Ssl_cipher'"
 			}
-			var on string
-			if err := a.db.QueryRow(query).Scan(&on); err != nil || on == "" {
+			on, err := a.s.queryString(context.Background(), query)
+			if err != nil || on == "" {
 				t.Fatalf("the connection is not TLS: %q, %v", on, err)
 			}
 			a.Close()

@@ -15,7 +15,6 @@ import (
 
 	"github.com/dbcreds/provisioner/shared/awsname"
 	"github.com/dbcreds/provisioner/shared/errcode"
-	"github.com/dbcreds/provisioner/shared/idempotency"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 )
 
@@ -111,11 +110,21 @@ func (s *Service) confine(c Caller, name string) error {
 
 // IdempotencyRecords keeps one record per caller and Idempotency-Key
 // (idempotency.Records, a DynamoDB table), so that exactly one request
-// with a key does the work.
+// with a key does the work. Declared here with the core's own types, so
+// that only the HTTP API function links the DynamoDB client.
 type IdempotencyRecords interface {
-	Claim(ctx context.Context, key, fingerprint string) (idempotency.Claim, error)
+	Claim(ctx context.Context, key, fingerprint string) (IdempotencyClaim, error)
 	Complete(ctx context.Context, key, fingerprint string, result []byte) error
 	Release(ctx context.Context, key, fingerprint string) error
+}
+
+// IdempotencyClaim is what claiming a key found: this request won it, or
+// another request's record holds it.
+type IdempotencyClaim struct {
+	Won         bool
+	Fingerprint string
+	Completed   bool
+	Result      []byte
 }
 
 // inProgressWait bounds how long a request waits for another request with

@@ -9,7 +9,6 @@ import (
 
 	"github.com/dbcreds/provisioner/shared/awsname"
 	"github.com/dbcreds/provisioner/shared/errcode"
-	"github.com/dbcreds/provisioner/shared/idempotency"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 )
 
@@ -87,25 +86,6 @@ func ServiceFromEnv(ctx context.Context) (*Service, error) {
 		return nil, err
 	}
 	return NewService(secretstore.New(client), cfg), nil
-}
-
-// APIServiceFromEnv is ServiceFromEnv with the Idempotency-Key records in
-// the DynamoDB table IDEMPOTENCY_TABLE names: the HTTP API's service.
-func APIServiceFromEnv(ctx context.Context) (*Service, error) {
-	svc, err := ServiceFromEnv(ctx)
-	if err != nil {
-		return nil, err
-	}
-	table := strings.TrimSpace(os.Getenv(EnvIdempotencyTable))
-	if table == "" {
-		return nil, errcode.New(errcode.Internal, "%s is not set: the HTTP API keeps Idempotency-Keys in that DynamoDB table", EnvIdempotencyTable)
-	}
-	client, err := idempotency.ClientFromEnvironment(os.Getenv)
-	if err != nil {
-		return nil, errcode.Wrap(err, errcode.Internal, "%s", err.Error())
-	}
-	svc.UseIdempotencyRecords(idempotency.New(client, table))
-	return svc, nil
 }
 
 func clientFromEnv(context.Context) (*secretsmanager.Client, error) {

@@ -297,8 +297,17 @@ func apiService(t *testing.T, scope string) *provision.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.UseIdempotencyRecords(idempotency.New(dynamo, idempotencyTable))
+	svc.UseIdempotencyRecords(records{idempotency.New(dynamo, idempotencyTable)})
 	return svc
+}
+
+// records gives the core idempotency.Records in its own types, as the HTTP
+// API function does.
+type records struct{ *idempotency.Records }
+
+func (r records) Claim(ctx context.Context, key, fingerprint string) (provision.IdempotencyClaim, error) {
+	c, err := r.Records.Claim(ctx, key, fingerprint)
+	return provision.IdempotencyClaim(c), err
 }
 
 // TestCreateForIdempotencyKey: the same key and request replays the first
