@@ -22,8 +22,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/dbcreds/provisioner/local/dbserver"
 	"github.com/dbcreds/provisioner/local/invoke"
 	"github.com/dbcreds/provisioner/local/motoserver"
+	"github.com/dbcreds/provisioner/shared/secretstore"
 )
 
 // Budgets, from issue 7.
@@ -34,6 +39,8 @@ const (
 	minPasswordsPerS  = 1_000_000
 	maxBinaryBytes    = 10 << 20
 	maxPeakRSSKiB     = 25 << 10
+	// Issue 13: a cold Create with createDatabaseUser against the floor.
+	maxUserCreateRatio = 1.25
 )
 
 var functions = []string{"CustomResourceFunction", "HttpApiFunction", "EventBridgeFunction"}
@@ -191,7 +198,93 @@ func run(r *report, runs, count int) error {
 	r.printf("\n## Memory\n\nPeak resident memory of a cold invocation: ours **%.1f MiB** at most (median %.1f; budget 25 MiB: %s); the Python peer %.1f MiB (median).",
 		float64(peak)/1024, float64(rss[len(rss)/2])/1024, mark, float64(pythonRSS[len(pythonRSS)/2])/1024)
 
+	if err := userCreate(r, runs, host, env, event); err != nil {
+		return err
+	}
 	return goBenchmarks(r, count)
+}
+
+// userCreate measures a cold custom-resource Create with createDatabaseUser
+// against the local PostgreSQL, alternating with the floor: the smallest Go
+// process making the same calls (local/bench/userfloor).
+func userCreate(r *report, runs int, host string, env map[string]string, event []byte) error {
+	floor := filepath.Join(host, "userfloor")
+	if out, err := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", floor, "./local/bench/userfloor").CombinedOutput(); err != nil {
+		return fmt.Errorf("building the floor: %v\n%s", err, out)
+	}
+	pg, err := dbserver.StartPostgres()
+	if err != nil {
+		return err
+	}
+	defer pg.Stop()
+	masterARN, err := storeMaster(env)
+	if err != nil {
+		return err
+	}
+	var e map[string]any
+	json.Unmarshal(event, &e)
+	props := e["ResourceProperties"].(map[string]any)
+	props["Host"], props["Port"], props["DbName"], props["MasterSecretArn"], props["CreateDatabaseUser"] = pg.Host, strconv.Itoa(pg.Port), dbserver.Database, masterARN, "true"
+	delete(props, "Ssl")
+	var ours, floors []time.Duration
+	var ratios []float64
+	for i := 0; i < runs; i++ {
+		props["Username"] = fmt.Sprintf("bench_user_%d", i)
+		withUser, _ := json.Marshal(e)
+		var pair [2]time.Duration
+		// Alternate who goes first, so that drift on the machine falls on both.
+		for _, who := range map[bool][]string{true: {"ours", "floor"}, false: {"floor", "ours"}}[i%2 == 0] {
+			if who == "ours" {
+				out, err := coldCreate(filepath.Join(host, "ours", "bootstrap"), fmt.Sprintf("app/bench/user-%d", i), fmt.Sprintf("%08x-0000-4000-8000-%012d", i, 3), withUser, env)
+				if err != nil {
+					return fmt.Errorf("ours with a user, run %d: %w", i, err)
+				}
+				ours, pair[0] = append(ours, out.Duration), out.Duration
+				continue
+			}
+			cmd := exec.Command(floor, fmt.Sprintf("app/bench/floor-%d", i), fmt.Sprintf("floor_user_%d", i))
+			cmd.Env = append(os.Environ(), "AWS_REGION=us-east-1", "DB_HOST="+pg.Host, "DB_PORT="+strconv.Itoa(pg.Port), "DB_NAME="+dbserver.Database,
+				"DB_MASTER_USER="+dbserver.MasterUser, "DB_MASTER_PASSWORD="+dbserver.MasterPassword)
+			for k, v := range env {
+				cmd.Env = append(cmd.Env, k+"="+v)
+			}
+			start := time.Now()
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("the floor, run %d: %v\n%s", i, err, out)
+			}
+			d := time.Since(start)
+			floors, pair[1] = append(floors, d), d
+		}
+		ratios = append(ratios, float64(pair[0])/float64(pair[1]))
+	}
+	ratio := medianFloat(ratios)
+	r.printf("\n## Cold invocation with a database user\n\nA custom-resource Create with `CreateDatabaseUser` (postgres, readwrite on public) against a local PostgreSQL: from starting the process to CloudFormation's answer, including reading the master secret, the user check, CreateSecret, the statements and the PUT; against the floor, the smallest Go process making one CreateSecret and one connection running the same statements, from its start to its exit. %d of each, alternating.\n", runs)
+	r.printf("| | median | min | max | p90 |\n|---|---|---|---|---|")
+	r.printf("| ours | %s | %s | %s | %s |", ms(median(ours)), ms(minD(ours)), ms(maxD(ours)), ms(pct(ours, 90)))
+	r.printf("| floor | %s | %s | %s | %s |", ms(median(floors)), ms(minD(floors)), ms(maxD(floors)), ms(pct(floors, 90)))
+	mark := r.check("cold Create with a user against the floor", ratio <= maxUserCreateRatio, fmt.Sprintf("%.2f", ratio), "1.25")
+	r.printf("\nRatio ours / floor, median of the %d pairs: **%.2f** (budget 1.25: %s).", runs, ratio, mark)
+	return nil
+}
+
+// storeMaster stores the local PostgreSQL's master credentials as RDS
+// keeps them, in moto, and returns the secret's ARN.
+func storeMaster(env map[string]string) (string, error) {
+	client, err := secretstore.ClientFromEnvironment(func(k string) string {
+		if k == "AWS_REGION" {
+			return "us-east-1"
+		}
+		return env[k]
+	})
+	if err != nil {
+		return "", err
+	}
+	out, err := client.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: aws.String("app/bench/master"),
+		SecretString: aws.String(`{"username":"` + dbserver.MasterUser + `","password":"` + dbserver.MasterPassword + `"}`)})
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(out.ARN), nil
 }
 
 // coldCreate runs one Create in a fresh process and checks CloudFormation
