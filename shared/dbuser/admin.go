@@ -161,7 +161,7 @@ func (a *Admin) Exists(ctx context.Context, name string) (bool, error) {
 }
 
 // Create makes the user with its password and privileges, all or nothing.
-func (a *Admin) Create(ctx context.Context, u User, password string) error {
+func (a *Admin) Create(ctx context.Context, u User, password *Password) error {
 	if err := u.Check(a.family); err != nil {
 		return err
 	}
@@ -169,7 +169,7 @@ func (a *Admin) Create(ctx context.Context, u User, password string) error {
 	if err != nil {
 		return err
 	}
-	a.secrets = append(a.secrets, password)
+	a.secrets = append(a.secrets, password.plain)
 	statements := append([]Statement{create}, grants(a.family, u)...)
 	if a.family == Postgres {
 		return a.inTransaction(ctx, statements)

@@ -78,7 +78,7 @@ func TestPrivileges(t *testing.T) {
 			}
 			const password = "Rd0nly pa$$;word-with:colon"
 			reader := User{Name: "reader_" + name, Database: dbserver.Database, Privileges: ReadOnly}
-			if err := a.Create(ctx, reader, password); err != nil {
+			if err := a.Create(ctx, reader, NewPassword(f, password)); err != nil {
 				t.Fatal(err, errcode.Public(err).Err)
 			}
 			if err := as(t, f, reader.Name, password, "SELECT count(*) FROM "+table); err != nil {
@@ -125,10 +125,10 @@ func TestCreateConflictLoginAndDrop(t *testing.T) {
 			if exists, err := a.Exists(ctx, u.Name); err != nil || exists {
 				t.Fatalf("exists %v, %v", exists, err)
 			}
-			if err := a.Create(ctx, u, "first-Pa55word"); err != nil {
+			if err := a.Create(ctx, u, NewPassword(f, "first-Pa55word")); err != nil {
 				t.Fatal(err)
 			}
-			err := a.Create(ctx, u, "second-Pa55word")
+			err := a.Create(ctx, u, NewPassword(f, "second-Pa55word"))
 			if errcode.Of(err) != errcode.Conflict || strings.Contains(fmt.Sprint(errcode.Public(err).Err), "second-Pa55word") {
 				t.Fatalf("a second create: %v", err)
 			}
@@ -182,7 +182,7 @@ func TestGrantIsOnTheDatabaseOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := User{Name: "narrow", Database: "app_x", Privileges: ReadWrite}
-	if err := a.Create(ctx, u, "narrow-Pa55word"); err != nil {
+	if err := a.Create(ctx, u, NewPassword(MySQL, "narrow-Pa55word")); err != nil {
 		t.Fatal(err)
 	}
 	if err := as(t, MySQL, u.Name, "narrow-Pa55word", "SELECT * FROM appYx.t"); err == nil {

@@ -9,6 +9,40 @@ import (
 	"strconv"
 )
 
+// Password is a new user's password, ready for its family: PostgreSQL's
+// SCRAM verifier (a millisecond of key stretching) is computed once, in the
+// background from the moment the password is known, so that it overlaps the
+// calls that come before the user is made.
+type Password struct {
+	plain    string
+	verifier chan verifierResult
+}
+
+type verifierResult struct {
+	v   string
+	err error
+}
+
+// NewPassword readies password for a user of family f.
+func NewPassword(f Family, password string) *Password {
+	p := &Password{plain: password}
+	if f == Postgres {
+		p.verifier = make(chan verifierResult, 1)
+		go func() {
+			v, err := scramVerifier(password)
+			p.verifier <- verifierResult{v, err}
+		}()
+	}
+	return p
+}
+
+// scram waits for the verifier.
+func (p *Password) scram() (string, error) {
+	r := <-p.verifier
+	p.verifier <- r // for a second reader
+	return r.v, r.err
+}
+
 // scramIterations is PostgreSQL's default (scram_iterations).
 const scramIterations = 4096
 

@@ -234,11 +234,11 @@ func revokes(f Family, u User) []Statement {
 // PostgreSQL gets a SCRAM-SHA-256 verifier, so the password itself never
 // travels or lands in a server log; MySQL the password as a parameter
 // the driver escapes.
-func createUser(f Family, name, password string) (Statement, error) {
+func createUser(f Family, name string, password *Password) (Statement, error) {
 	if f == MySQL {
-		return Statement{SQL: "CREATE USER ?@'%' IDENTIFIED BY ?", Args: []any{name, password}}, nil
+		return Statement{SQL: "CREATE USER ?@'%' IDENTIFIED BY ?", Args: []any{name, password.plain}}, nil
 	}
-	verifier, err := scramVerifier(password)
+	verifier, err := password.scram()
 	if err != nil {
 		return Statement{}, err
 	}

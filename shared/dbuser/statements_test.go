@@ -33,7 +33,7 @@ func skeleton(sql string) string {
 }
 
 func statementsOf(f Family, u User) []Statement {
-	create, _ := createUser(f, u.Name, "pw")
+	create, _ := createUser(f, u.Name, NewPassword(f, "pw"))
 	all := append([]Statement{create}, grants(f, u)...)
 	all = append(all, revokes(f, u)...)
 	return append(all, dropUser(f, u.Name)...)

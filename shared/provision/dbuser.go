@@ -105,6 +105,11 @@ func (s *Service) createWithUser(ctx context.Context, r Request, in *secretsmana
 	if err != nil {
 		return Result{}, err
 	}
+	// Readied now, so that PostgreSQL's key stretching overlaps the calls
+	// below; a retry's stored password replaces it.
+	var generated struct{ Password string }
+	json.Unmarshal([]byte(aws.ToString(in.SecretString)), &generated)
+	ready := dbuser.NewPassword(family, generated.Password)
 	e, err := s.endpoint(ctx, r)
 	if err != nil {
 		return Result{}, err
@@ -146,7 +151,10 @@ func (s *Service) createWithUser(ctx context.Context, r Request, in *secretsmana
 		// An earlier attempt made it; grant again, in case it stopped short.
 		err = admin.SetPrivileges(ctx, u, u)
 	} else {
-		err = admin.Create(ctx, u, password)
+		if password != generated.Password {
+			ready = dbuser.NewPassword(family, password)
+		}
+		err = admin.Create(ctx, u, ready)
 	}
 	if err != nil {
 		return result, err

@@ -47,5 +47,5 @@ func run(name, username string) error {
 		return err
 	}
 	defer admin.Close()
-	return admin.Create(ctx, dbuser.User{Name: username, Database: os.Getenv("DB_NAME"), Privileges: dbuser.ReadWrite}, password)
+	return admin.Create(ctx, dbuser.User{Name: username, Database: os.Getenv("DB_NAME"), Privileges: dbuser.ReadWrite}, dbuser.NewPassword(dbuser.Postgres, password))
 }
