@@ -184,6 +184,60 @@ func (a *Admin) Create(ctx context.Context, u User, password *Password) error {
 	return nil
 }
 
+// Pending is a user made but not yet committed: PostgreSQL's statements
+// run in a transaction that is still open, so that they can overlap other
+// work (making the secret) and be undone if that fails. MySQL commits each
+// statement, so its user is made only at Commit.
+type Pending struct {
+	admin    *Admin
+	user     User
+	password *Password
+	err      error // of the statements run so far
+}
+
+// Prepare starts making the user. Call Commit or Rollback, once.
+func (a *Admin) Prepare(ctx context.Context, u User, password *Password) *Pending {
+	p := &Pending{admin: a, user: u, password: password}
+	if err := u.Check(a.family); err != nil {
+		p.err = err
+		return p
+	}
+	if a.family == Postgres {
+		create, err := createUser(Postgres, u.Name, password)
+		if err != nil {
+			p.err = err
+			return p
+		}
+		a.secrets = append(a.secrets, password.plain)
+		if err := a.s.exec(ctx, Statement{SQL: "BEGIN"}); err != nil {
+			p.err = a.classify(err)
+			return p
+		}
+		if p.err = a.exec(ctx, append([]Statement{create}, grants(Postgres, u)...)); p.err != nil {
+			a.s.exec(context.WithoutCancel(ctx), Statement{SQL: "ROLLBACK"})
+		}
+	}
+	return p
+}
+
+// Commit makes the user for good.
+func (p *Pending) Commit(ctx context.Context) error {
+	if p.err != nil {
+		return p.err
+	}
+	if p.admin.family == MySQL {
+		return p.admin.Create(ctx, p.user, p.password)
+	}
+	return p.admin.classify(p.admin.s.exec(ctx, Statement{SQL: "COMMIT"}))
+}
+
+// Rollback undoes what Prepare did.
+func (p *Pending) Rollback(ctx context.Context) {
+	if p.err == nil && p.admin.family == Postgres {
+		p.admin.s.exec(context.WithoutCancel(ctx), Statement{SQL: "ROLLBACK"})
+	}
+}
+
 // SetPrivileges changes the user's privileges (and schemas) from was to now.
 func (a *Admin) SetPrivileges(ctx context.Context, was, now User) error {
 	if err := now.Check(a.family); err != nil {

@@ -128,8 +128,25 @@ func (s *Service) createWithUser(ctx context.Context, r Request, in *secretsmana
 			return Result{}, userTaken(u.Name)
 		}
 	}
+	// A new user is made (in PostgreSQL, inside a transaction left open)
+	// while the secret is, and committed only once the secret holds its
+	// password.
+	var pending *dbuser.Pending
+	prepared := make(chan struct{})
+	if exists {
+		close(prepared)
+	} else {
+		go func() {
+			defer close(prepared)
+			pending = admin.Prepare(ctx, u, ready)
+		}()
+	}
 	created, err := s.store.Create(ctx, in)
+	<-prepared
 	if err != nil {
+		if pending != nil {
+			pending.Rollback(ctx)
+		}
 		return Result{}, err
 	}
 	result := Result{ARN: created.ARN, Name: created.Name, VersionID: created.VersionID, Username: username,
@@ -150,11 +167,12 @@ func (s *Service) createWithUser(ctx context.Context, r Request, in *secretsmana
 		}
 		// An earlier attempt made it; grant again, in case it stopped short.
 		err = admin.SetPrivileges(ctx, u, u)
+	} else if password != generated.Password {
+		// An earlier attempt's secret: its password, not this attempt's.
+		pending.Rollback(ctx)
+		err = admin.Create(ctx, u, dbuser.NewPassword(family, password))
 	} else {
-		if password != generated.Password {
-			ready = dbuser.NewPassword(family, password)
-		}
-		err = admin.Create(ctx, u, ready)
+		err = pending.Commit(ctx)
 	}
 	if err != nil {
 		return result, err

@@ -295,3 +295,30 @@ func TestDatabaseUserRules(t *testing.T) {
 		})
 	}
 }
+
+// TestNoUserWithoutItsSecret: when the secret cannot be made (its name is
+// another's), the user made alongside it is undone.
+func TestNoUserWithoutItsSecret(t *testing.T) {
+	for _, engine := range []string{"postgres", "mariadb"} {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			s := database(t, engine)
+			var r map[string]any
+			json.Unmarshal([]byte(userRequest(t, engine, s, `, "username": "orphan_`+engine+`"`)), &r)
+			if _, err := client(t, primary).CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(r["name"].(string)), SecretString: aws.String("theirs")}); err != nil {
+				t.Fatal(err)
+			}
+			b, _ := json.Marshal(r)
+			if _, err := service(t).Create(ctx, decode(t, string(b)), "orphan-1"); errcode.Of(err) != errcode.Conflict {
+				t.Fatalf("got %v, want the secret's conflict", err)
+			}
+			exists := "SELECT 1 FROM pg_roles WHERE rolname = 'orphan_" + engine + "'"
+			if engine == "mariadb" {
+				exists = "SELECT 1 FROM mysql.user WHERE User = 'orphan_" + engine + "'"
+			}
+			if n := countRows(t, engine, s, exists); n != 0 {
+				t.Fatal("a user was made without its secret")
+			}
+		})
+	}
+}
