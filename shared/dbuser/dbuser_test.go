@@ -12,32 +12,25 @@ import (
 	"github.com/dbcreds/provisioner/shared/errcode"
 )
 
-// Real servers, started by TestMain on free loopback ports.
-var servers = map[Family]*dbserver.Server{}
-
+// Real servers on free loopback ports, started the first time a test needs
+// them (not in TestMain: fuzz workers run it too, and would each start
+// servers that the statement fuzzer never uses).
 func TestMain(m *testing.M) {
-	pg, err := dbserver.StartPostgres()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	my, err := dbserver.StartMariaDB()
-	if err != nil {
-		pg.Stop()
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	servers[Postgres], servers[MySQL] = pg, my
 	code := m.Run()
-	pg.Stop()
-	my.Stop()
+	dbserver.StopShared()
 	os.Exit(code)
 }
 
 var families = map[string]Family{"postgres": Postgres, "mariadb": MySQL}
 
+var engineOf = map[Family]string{Postgres: "postgres", MySQL: "mariadb"}
+
 func endpoint(f Family, user, password string) Endpoint {
-	s := servers[f]
+	s, err := dbserver.Shared(engineOf[f])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1) // the servers are what every test here needs
+	}
 	return Endpoint{Family: f, Host: s.Host, Port: s.Port, Database: dbserver.Database, Username: user, Password: password}
 }
 
