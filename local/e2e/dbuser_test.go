@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -11,9 +10,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/go-sql-driver/mysql"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/dbcreds/provisioner/local/dbserver"
 )
@@ -41,59 +37,32 @@ func masterSecretFor(t *testing.T, name string) string {
 	return aws.ToString(out.ARN)
 }
 
-func sqlDB(engine, host string, port int, database, user, password string) *sql.DB {
-	if engine == "mariadb" {
-		cfg := mysql.NewConfig()
-		cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = user, password, "tcp", host+":"+strconv.Itoa(port), database
-		connector, _ := mysql.NewConnector(cfg)
-		return sql.OpenDB(connector)
-	}
-	cfg, _ := pgx.ParseConfig("")
-	cfg.Host, cfg.Port, cfg.Database, cfg.User, cfg.Password = host, uint16(port), database, user, password
-	return stdlib.OpenDB(*cfg)
-}
-
 // asSecret runs statements as the user whose credentials the secret holds.
 func asSecret(t *testing.T, engine, arn string, statements ...string) error {
 	t.Helper()
 	v, _ := storedSecret(t, "us-east-1", arn)
-	db := sqlDB(engine, v["host"].(string), int(v["port"].(float64)), v["dbname"].(string), v["username"].(string), v["password"].(string))
+	db := dbserver.Open(engine, v["host"].(string), int(v["port"].(float64)), v["dbname"].(string), v["username"].(string), v["password"].(string))
 	defer db.Close()
-	if err := db.Ping(); err != nil {
-		return err
-	}
-	for _, s := range statements {
-		if _, err := db.Exec(s); err != nil {
-			return err
-		}
-	}
-	return nil
+	return dbserver.Run(db, statements...)
 }
 
-func asMasterOf(t *testing.T, engine string, s *dbserver.Server, statements ...string) {
+func asMasterOf(t *testing.T, s *dbserver.Server, statements ...string) {
 	t.Helper()
-	db := sqlDB(engine, s.Host, s.Port, dbserver.Database, dbserver.MasterUser, dbserver.MasterPassword)
-	defer db.Close()
-	for _, st := range statements {
-		if _, err := db.Exec(st); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-func userCount(t *testing.T, engine string, s *dbserver.Server, user string) int {
-	t.Helper()
-	db := sqlDB(engine, s.Host, s.Port, dbserver.Database, dbserver.MasterUser, dbserver.MasterPassword)
-	defer db.Close()
-	query := "SELECT count(*) FROM pg_roles WHERE rolname = $1"
-	if engine == "mariadb" {
-		query = "SELECT count(*) FROM mysql.user WHERE User = ?"
-	}
-	var n int
-	if err := db.QueryRow(query, user).Scan(&n); err != nil {
+	if err := s.AsMaster(statements...); err != nil {
 		t.Fatal(err)
 	}
-	return n
+}
+
+func userCount(t *testing.T, s *dbserver.Server, user string) int {
+	t.Helper()
+	exists, err := s.UserExists(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exists {
+		return 1
+	}
+	return 0
 }
 
 // TestCustomResourceDatabaseUser: Create makes a user whose credentials
@@ -118,7 +87,7 @@ func TestCustomResourceDatabaseUser(t *testing.T) {
 				}
 			}
 			table := "cfn_" + engine
-			asMasterOf(t, engine, s, "CREATE TABLE "+table+" (id int)")
+			asMasterOf(t, s, "CREATE TABLE "+table+" (id int)")
 			created := customResource(t, "custom-resource-create.json", "abababab-0000-4000-8000-00000000000"+strconv.Itoa(len(engine)), "", "", props("readonly"))
 			if created.Status != "SUCCESS" {
 				t.Fatalf("create: %+v", created)
@@ -137,15 +106,15 @@ func TestCustomResourceDatabaseUser(t *testing.T) {
 			if a := answerOf(t, out); a.Status != "SUCCESS" {
 				t.Fatalf("update: %+v", a)
 			}
-			asMasterOf(t, engine, s, "CREATE TABLE later_"+table+" (id int)")
+			asMasterOf(t, s, "CREATE TABLE later_"+table+" (id int)")
 			if err := asSecret(t, engine, created.PhysicalResourceId, "INSERT INTO "+table+" VALUES (1)", "INSERT INTO later_"+table+" VALUES (2)"); err != nil {
 				t.Fatalf("readwrite after the update: %v", err)
 			}
 			user := created.Data["Username"]
 			if engine == "mariadb" {
-				asMasterOf(t, engine, s, "CREATE USER '"+user+"_clone'@'%' IDENTIFIED BY 'Clone-Pa55word'")
+				asMasterOf(t, s, "CREATE USER '"+user+"_clone'@'%' IDENTIFIED BY 'Clone-Pa55word'")
 			} else {
-				asMasterOf(t, engine, s, "CREATE ROLE "+user+"_clone LOGIN PASSWORD 'Clone-Pa55word'")
+				asMasterOf(t, s, "CREATE ROLE "+user+"_clone LOGIN PASSWORD 'Clone-Pa55word'")
 			}
 			out, _ = run(t, "CustomResourceFunction", "custom-resource-delete.json", nil, func(e map[string]any) {
 				e["RequestId"], e["PhysicalResourceId"] = "efefefef-0000-4000-8000-000000000001", created.PhysicalResourceId
@@ -154,7 +123,7 @@ func TestCustomResourceDatabaseUser(t *testing.T) {
 			if a := answerOf(t, out); a.Status != "SUCCESS" || describeSecret(t, created.PhysicalResourceId).DeletedDate == nil {
 				t.Fatalf("delete: %+v", a)
 			}
-			if n := userCount(t, engine, s, user) + userCount(t, engine, s, user+"_clone"); n != 0 {
+			if n := userCount(t, s, user) + userCount(t, s, user+"_clone"); n != 0 {
 				t.Fatalf("%d of the user and its clone are left", n)
 			}
 		})
@@ -193,14 +162,14 @@ func TestHttpApiAndEventBridgeDatabaseUser(t *testing.T) {
 	if err := asSecret(t, "mariadb", result.Arn, "CREATE TABLE IF NOT EXISTS api_t (id int)"); err == nil {
 		t.Fatal("readwrite may create tables; it should read and write data only")
 	}
-	asMasterOf(t, "mariadb", s, "CREATE TABLE api_t (id int)")
+	asMasterOf(t, s, "CREATE TABLE api_t (id int)")
 	if err := asSecret(t, "mariadb", result.Arn, "INSERT INTO api_t VALUES (1)"); err != nil {
 		t.Fatalf("the user cannot write: %v", err)
 	}
 	if status, again := post("dbuser-key-1", body("app/payments/dbuser", "payments_app")); status != 201 || again != first {
 		t.Fatalf("the retry: %d %s", status, again)
 	}
-	if n := userCount(t, "mariadb", s, "payments_app"); n != 1 {
+	if n := userCount(t, s, "payments_app"); n != 1 {
 		t.Fatalf("%d users", n)
 	}
 	if status, resp := post("dbuser-key-2", body("app/payments/dbuser_taken", "payments_app")); status != 409 || !strings.Contains(resp, "already exists") {
@@ -217,7 +186,7 @@ func TestHttpApiAndEventBridgeDatabaseUser(t *testing.T) {
 	if errType != "" {
 		t.Fatalf("%s %s", errType, msg)
 	}
-	if n := userCount(t, "mariadb", s, "loader"); n != 1 {
+	if n := userCount(t, s, "loader"); n != 1 {
 		t.Fatalf("the event made %d users", n)
 	}
 }

@@ -2,17 +2,13 @@ package provision_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/go-sql-driver/mysql"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/dbcreds/provisioner/local/dbserver"
 	"github.com/dbcreds/provisioner/shared/errcode"
@@ -60,58 +56,14 @@ func login(t *testing.T, engine, arn string, statements ...string) error {
 		Port                             int
 	}
 	json.Unmarshal([]byte(aws.ToString(out.SecretString)), &v)
-	var db *sql.DB
-	if engine == "mariadb" {
-		cfg := mysql.NewConfig()
-		cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = v.Username, v.Password, "tcp", v.Host+":"+strconv.Itoa(v.Port), v.Dbname
-		connector, _ := mysql.NewConnector(cfg)
-		db = sql.OpenDB(connector)
-	} else {
-		cfg, _ := pgx.ParseConfig("")
-		cfg.Host, cfg.Port, cfg.Database, cfg.User, cfg.Password = v.Host, uint16(v.Port), v.Dbname, v.Username, v.Password
-		conn, err := pgx.ConnectConfig(context.Background(), cfg)
-		if err != nil {
-			return err
-		}
-		defer conn.Close(context.Background())
-		for _, s := range statements {
-			if _, err := conn.Exec(context.Background(), s); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+	db := dbserver.Open(engine, v.Host, v.Port, v.Dbname, v.Username, v.Password)
 	defer db.Close()
-	if err := db.Ping(); err != nil {
-		return err
-	}
-	for _, s := range statements {
-		if _, err := db.Exec(s); err != nil {
-			return err
-		}
-	}
-	return nil
+	return dbserver.Run(db, statements...)
 }
 
-func asMaster(t *testing.T, engine string, s *dbserver.Server, statement string) {
+func asMaster(t *testing.T, s *dbserver.Server, statement string) {
 	t.Helper()
-	if engine == "mariadb" {
-		cfg := mysql.NewConfig()
-		cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = dbserver.MasterUser, dbserver.MasterPassword, "tcp", s.Addr(), dbserver.Database
-		connector, _ := mysql.NewConnector(cfg)
-		db := sql.OpenDB(connector)
-		defer db.Close()
-		if _, err := db.Exec(statement); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	conn, err := pgx.Connect(context.Background(), fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable", dbserver.MasterUser, dbserver.MasterPassword, s.Addr(), dbserver.Database))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(context.Background(), statement); err != nil {
+	if err := s.AsMaster(statement); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -125,7 +77,7 @@ func TestCreateDatabaseUser(t *testing.T) {
 			ctx := context.Background()
 			s := database(t, engine)
 			table := "t_" + strings.ReplaceAll(strings.ToLower(t.Name()), "/", "_")
-			asMaster(t, engine, s, "CREATE TABLE "+table+" (id int)")
+			asMaster(t, s, "CREATE TABLE "+table+" (id int)")
 			svc := service(t)
 			body := userRequest(t, engine, s, `, "privileges": "readonly"`)
 			first, err := svc.Create(ctx, decode(t, body), "request-1")
@@ -202,7 +154,7 @@ func TestDatabaseUserLifecycle(t *testing.T) {
 				t.Fatalf("%v (%v)", err, errcode.Public(err).Err)
 			}
 			table := "later_" + engine
-			asMaster(t, engine, s, "CREATE TABLE "+table+" (id int)")
+			asMaster(t, s, "CREATE TABLE "+table+" (id int)")
 			if err := login(t, engine, created.ARN, "INSERT INTO "+table+" VALUES (1)"); err == nil {
 				t.Fatal("readonly can INSERT")
 			}
@@ -220,9 +172,9 @@ func TestDatabaseUserLifecycle(t *testing.T) {
 			}
 			clone := created.Username + "_clone"
 			if engine == "mariadb" {
-				asMaster(t, engine, s, "CREATE USER '"+clone+"'@'%' IDENTIFIED BY 'Clone-Pa55word'")
+				asMaster(t, s, "CREATE USER '"+clone+"'@'%' IDENTIFIED BY 'Clone-Pa55word'")
 			} else {
-				asMaster(t, engine, s, "CREATE ROLE "+clone+" LOGIN PASSWORD 'Clone-Pa55word'")
+				asMaster(t, s, "CREATE ROLE "+clone+" LOGIN PASSWORD 'Clone-Pa55word'")
 			}
 			if skipped, err := l.Delete(ctx, resource(t, "delete"), created.ARN, provision.DeleteOptions{ForceDeleteWithoutRecovery: true}, decode(t, newBody)); err != nil || skipped != "" {
 				t.Fatalf("delete: %q, %v (%v)", skipped, err, errcode.Public(err))
@@ -231,49 +183,12 @@ func TestDatabaseUserLifecycle(t *testing.T) {
 				t.Fatal("the secret is still there")
 			}
 			for _, user := range []string{created.Username, clone} {
-				exists := "SELECT 1 FROM pg_roles WHERE rolname = '" + user + "'"
-				if engine == "mariadb" {
-					exists = "SELECT 1 FROM mysql.user WHERE User = '" + user + "'"
-				}
-				if rows := countRows(t, engine, s, exists); rows != 0 {
-					t.Fatalf("%s is still there", user)
+				if exists, err := s.UserExists(user); err != nil || exists {
+					t.Fatalf("%s is still there (%v)", user, err)
 				}
 			}
 		})
 	}
-}
-
-func countRows(t *testing.T, engine string, s *dbserver.Server, query string) int {
-	t.Helper()
-	n := 0
-	if engine == "mariadb" {
-		cfg := mysql.NewConfig()
-		cfg.User, cfg.Passwd, cfg.Net, cfg.Addr = dbserver.MasterUser, dbserver.MasterPassword, "tcp", s.Addr()
-		connector, _ := mysql.NewConnector(cfg)
-		db := sql.OpenDB(connector)
-		defer db.Close()
-		rows, err := db.Query(query)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			n++
-		}
-		return n
-	}
-	conn, err := pgx.Connect(context.Background(), fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable", dbserver.MasterUser, dbserver.MasterPassword, s.Addr(), dbserver.Database))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	rows, err := conn.Query(context.Background(), query)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		n++
-	}
-	return n
 }
 
 func TestDatabaseUserRules(t *testing.T) {
@@ -312,12 +227,8 @@ func TestNoUserWithoutItsSecret(t *testing.T) {
 			if _, err := service(t).Create(ctx, decode(t, string(b)), "orphan-1"); errcode.Of(err) != errcode.Conflict {
 				t.Fatalf("got %v, want the secret's conflict", err)
 			}
-			exists := "SELECT 1 FROM pg_roles WHERE rolname = 'orphan_" + engine + "'"
-			if engine == "mariadb" {
-				exists = "SELECT 1 FROM mysql.user WHERE User = 'orphan_" + engine + "'"
-			}
-			if n := countRows(t, engine, s, exists); n != 0 {
-				t.Fatal("a user was made without its secret")
+			if exists, err := s.UserExists("orphan_" + engine); err != nil || exists {
+				t.Fatalf("a user was made without its secret (%v)", err)
 			}
 		})
 	}
