@@ -15,32 +15,29 @@ import (
 // calls that come before the user is made.
 type Password struct {
 	plain    string
-	verifier chan verifierResult
-}
-
-type verifierResult struct {
-	v   string
-	err error
+	done     chan struct{} // closed once verifier and err are set
+	verifier string
+	err      error
 }
 
 // NewPassword readies password for a user of family f.
 func NewPassword(f Family, password string) *Password {
-	p := &Password{plain: password}
-	if f == Postgres {
-		p.verifier = make(chan verifierResult, 1)
-		go func() {
-			v, err := scramVerifier(password)
-			p.verifier <- verifierResult{v, err}
-		}()
+	p := &Password{plain: password, done: make(chan struct{})}
+	if f != Postgres {
+		close(p.done) // MySQL takes the password itself
+		return p
 	}
+	go func() {
+		defer close(p.done)
+		p.verifier, p.err = scramVerifier(password)
+	}()
 	return p
 }
 
 // scram waits for the verifier.
 func (p *Password) scram() (string, error) {
-	r := <-p.verifier
-	p.verifier <- r // for a second reader
-	return r.v, r.err
+	<-p.done
+	return p.verifier, p.err
 }
 
 // scramIterations is PostgreSQL's default (scram_iterations).

@@ -124,8 +124,11 @@ func (s *Service) createWithUser(ctx context.Context, r Request, in *secretsmana
 		return Result{}, err
 	}
 	if exists {
-		if _, err := s.store.Describe(ctx, r.Name); errors.Is(err, secretstore.ErrNotFound) {
+		switch _, err := s.store.Describe(ctx, r.Name); {
+		case errors.Is(err, secretstore.ErrNotFound):
 			return Result{}, userTaken(u.Name)
+		case err != nil:
+			return Result{}, err
 		}
 	}
 	// A new user is made (in PostgreSQL, inside a transaction left open)
@@ -298,7 +301,6 @@ func (l *Lifecycle) dropUser(ctx context.Context, id string, r Request) error {
 	var stored struct {
 		Engine, Host, Username, Dbname, Masterarn string
 		Port                                      json.Number
-		SSL                                       any `json:"ssl"`
 	}
 	if json.Unmarshal([]byte(current.String), &stored) != nil || stored.Username == "" {
 		return errcode.New(errcode.Conflict, "the stored secret names no database user; it was changed outside this stack")
