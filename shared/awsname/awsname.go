@@ -238,3 +238,36 @@ func isAlnum(s string) bool {
 	}
 	return true
 }
+
+// FunctionARN is a parsed Lambda function ARN.
+type FunctionARN struct {
+	Partition, Region, Account string
+	Name, Qualifier            string // Qualifier is a version, an alias or $LATEST, or ""
+}
+
+// ParseFunctionARN parses s when it matches
+// ^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:(\$LATEST|[A-Za-z0-9_-]{1,128}))?$,
+// the form of Lambda's FunctionArn.
+func ParseFunctionARN(s string) (FunctionARN, bool) {
+	a, ok := parseARN(s, "lambda")
+	if !ok || !strings.HasPrefix(a.Resource, "function:") {
+		return FunctionARN{}, false
+	}
+	name, qualifier, qualified := strings.Cut(a.Resource[len("function:"):], ":")
+	if !isFunctionName(name, 64) || qualified && qualifier != "$LATEST" && !isFunctionName(qualifier, 128) {
+		return FunctionARN{}, false
+	}
+	return FunctionARN{Partition: a.Partition, Region: a.Region, Account: a.Account, Name: name, Qualifier: qualifier}, true
+}
+
+func isFunctionName(s string, max int) bool {
+	if s == "" || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isAlnum(s[i:i+1]) && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
+}

@@ -143,3 +143,33 @@ func TestIsKMSKeyID(t *testing.T) {
 		}
 	}
 }
+
+func TestParseFunctionARNIsItsExpression(t *testing.T) {
+	functionARN := regexp.MustCompile(`^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:(\$LATEST|[A-Za-z0-9_-]{1,128}))?$`)
+	r := rand.New(rand.NewPCG(3, 4))
+	seeds := []string{
+		"arn:aws:lambda:us-east-1:123456789012:function:SecretsManagerRDSPostgreSQLRotationSingleUser",
+		"arn:aws-cn:lambda:cn-north-1:123456789012:function:rotate_pg-1:live",
+		"arn:aws:lambda:eu-west-1:123456789012:function:f:$LATEST",
+		"arn:aws:lambda:eu-west-1:123456789012:function:f:7",
+		"arn:aws:lambda:eu-west-1:123456789012:function:" + strings.Repeat("f", 64),
+		"arn:aws:lambda:eu-west-1:123456789012:function:" + strings.Repeat("f", 65),
+		"arn:aws:lambda:eu-west-1:123456789012:layer:f:1",
+		"arn:aws:secretsmanager:us-east-1:123456789012:secret:app/db-AbCdEf",
+	}
+	for _, seed := range seeds {
+		for i := 0; i < 3000; i++ {
+			s := seed
+			if i > 0 {
+				s = mutate(r, seed)
+			}
+			if _, ok := ParseFunctionARN(s); ok != functionARN.MatchString(s) {
+				t.Fatalf("ParseFunctionARN(%q) ok = %v, the expression says %v", s, ok, !ok)
+			}
+		}
+	}
+	a, ok := ParseFunctionARN("arn:aws:lambda:eu-west-1:123456789012:function:rotate:live")
+	if !ok || a.Name != "rotate" || a.Qualifier != "live" || a.Region != "eu-west-1" || a.Account != "123456789012" {
+		t.Fatalf("parsed %+v, %v", a, ok)
+	}
+}

@@ -78,6 +78,11 @@ type Secret struct {
 	LastChangedDate *time.Time
 	DeletedDate     *time.Time
 	Deleted         bool // scheduled for deletion
+
+	RotationEnabled   bool
+	RotationLambdaARN string
+	RotationRules     *types.RotationRulesType
+	NextRotationDate  *time.Time
 }
 
 // ErrNotFound is returned (wrapped) when the secret does not exist.
@@ -109,6 +114,11 @@ func describe(ctx context.Context, client DescribeSecretAPI, id string) (Secret,
 		LastChangedDate: out.LastChangedDate,
 		DeletedDate:     out.DeletedDate,
 		Deleted:         out.DeletedDate != nil,
+
+		RotationEnabled:   aws.ToBool(out.RotationEnabled),
+		RotationLambdaARN: aws.ToString(out.RotationLambdaARN),
+		RotationRules:     out.RotationRules,
+		NextRotationDate:  out.NextRotationDate,
 	}
 	for _, t := range out.Tags {
 		s.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
