@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -191,12 +192,17 @@ func answer(result provision.Result, err error) outcome {
 		// all the same, so that the rollback's Delete removes it.
 		return outcome{err: err, physicalID: result.ARN}
 	}
-	return outcome{physicalID: result.ARN, data: map[string]any{
-		"Arn":       result.ARN,
-		"Name":      result.Name,
-		"VersionId": result.VersionID,
-		"Username":  result.Username,
-	}}
+	data := map[string]any{
+		"Arn":             result.ARN,
+		"Name":            result.Name,
+		"VersionId":       result.VersionID,
+		"Username":        result.Username,
+		"RotationEnabled": strconv.FormatBool(result.Rotation != nil && result.Rotation.Enabled),
+	}
+	if result.Rotation != nil && result.Rotation.NextRotationDate != nil {
+		data["NextRotationDate"] = result.Rotation.NextRotationDate.UTC().Format(time.RFC3339)
+	}
+	return outcome{physicalID: result.ARN, data: data}
 }
 
 // resource identifies the stack resource: the generated-name base, the

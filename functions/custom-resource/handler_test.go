@@ -18,6 +18,7 @@ import (
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/provision"
 	"github.com/dbcreds/provisioner/shared/provision/provisiontest"
+	"github.com/dbcreds/provisioner/shared/rotation"
 )
 
 // fakeLifecycle stands in for the core; each method is a function field.
@@ -128,7 +129,7 @@ func TestCreate(t *testing.T) {
 		b.StackID != event.StackID || b.LogicalResourceID != event.LogicalResourceID {
 		t.Fatalf("answer %+v", b)
 	}
-	want := map[string]any{"Arn": arn, "Name": "app/orders/postgres", "VersionId": "v-1", "Username": "orders_app"}
+	want := map[string]any{"Arn": arn, "Name": "app/orders/postgres", "VersionId": "v-1", "Username": "orders_app", "RotationEnabled": "false"}
 	if len(b.Data) != len(want) {
 		t.Fatalf("Data %v, want exactly %v", b.Data, want)
 	}
@@ -349,5 +350,22 @@ func TestProperty(t *testing.T) {
 		if got := property(field); got != want {
 			t.Errorf("property(%q) = %q, want %q", field, got, want)
 		}
+	}
+}
+
+// Fn::GetAtt reads strings: whether the secret rotates, and when next.
+func TestCreateAnswersRotation(t *testing.T) {
+	rc := &receiver{statuses: []int{200}}
+	event := loadEvent(t, "custom-resource-create.json", rc)
+	next := time.Date(2026, 12, 24, 0, 0, 0, 0, time.FixedZone("CET", 3600))
+	rotating := result
+	rotating.Rotation = &rotation.Status{Enabled: true, FunctionARN: "arn:aws:lambda:us-east-1:123456789012:function:rotate",
+		Rules: &rotation.Rules{AutomaticallyAfterDays: 30}, NextRotationDate: &next}
+	secrets := &fakeLifecycle{create: func(provision.Resource, provision.Request) (provision.Result, error) { return rotating, nil }}
+	if err := handle(t, secrets, event); err != nil {
+		t.Fatal(err)
+	}
+	if d := rc.body.Data; d["RotationEnabled"] != "true" || d["NextRotationDate"] != "2026-12-23T23:00:00Z" {
+		t.Fatalf("Data %v", d)
 	}
 }

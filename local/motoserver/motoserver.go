@@ -4,6 +4,7 @@
 package motoserver
 
 import (
+	_ "embed"
 	"errors"
 	"fmt"
 	"net"
@@ -29,11 +30,22 @@ type Server struct {
 	front    *http.Server
 }
 
+// patchedServer is moto_server with RotateSecret keeping the rules it is
+// given, as the real service does (see the script).
+//
+//go:embed moto_server.py
+var patchedServer string
+
 // Start starts moto_server on a free loopback port and waits until it answers.
 func Start() (*Server, error) {
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
+	if _, err := exec.LookPath("moto_server"); err != nil {
 		return nil, errors.New(InstallHint)
+	}
+	// The Python that has moto (moto_server may be a pyenv shim, not a
+	// script of its own).
+	bin, err := exec.LookPath("python3")
+	if err != nil || exec.Command(bin, "-c", "import moto.server").Run() != nil {
+		return nil, errors.New(InstallHint + " (for python3)")
 	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
@@ -51,7 +63,7 @@ func Start() (*Server, error) {
 }
 
 func startOn(bin string, port int) (*Server, error) {
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd := exec.Command(bin, "-c", patchedServer, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	cmd.Stdout, cmd.Stderr = nil, nil
 	// A group of its own, so Stop also ends the workers moto may fork.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

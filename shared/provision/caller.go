@@ -15,6 +15,7 @@ import (
 
 	"github.com/dbcreds/provisioner/shared/awsname"
 	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/rotation"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 )
 
@@ -251,6 +252,7 @@ type Description struct {
 	CreatedDate       *time.Time                  `json:"createdDate,omitempty"`
 	LastChangedDate   *time.Time                  `json:"lastChangedDate,omitempty"`
 	DeletedDate       *time.Time                  `json:"deletedDate,omitempty"`
+	Rotation          *rotation.Status            `json:"rotation,omitempty"`
 }
 
 // DescribeFor returns the metadata and replication status of a secret inside
@@ -269,9 +271,13 @@ func (s *Service) DescribeFor(ctx context.Context, c Caller, name string) (Descr
 	if err != nil {
 		return Description{}, err
 	}
-	return Description{
+	d := Description{
 		ARN: sec.ARN, Name: sec.Name, Description: sec.Description, KmsKeyID: sec.KmsKeyID, Tags: sec.Tags,
 		ReplicationStatus: sec.Replicas, CurrentVersionID: sec.CurrentVersion,
 		CreatedDate: sec.CreatedDate, LastChangedDate: sec.LastChangedDate, DeletedDate: sec.DeletedDate,
-	}, nil
+	}
+	if st := rotation.StatusOf(sec); st.Enabled || st.FunctionARN != "" {
+		d.Rotation = &st
+	}
+	return d, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dbcreds/provisioner/shared/awsname"
 	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/rotation"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 )
 
@@ -39,6 +40,8 @@ type Config struct {
 	// CallerScope and CallerScopeClaim confine API callers to a sub-prefix.
 	CallerScope      string
 	CallerScopeClaim string
+	// Rotation are the deployment's rotation functions and rules.
+	Rotation rotation.Defaults
 }
 
 // ConfigFromEnv reads the configuration; getenv is os.Getenv outside tests.
@@ -74,7 +77,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if err := validateReplicas(cfg.DefaultReplicas, cfg.Region); err != nil {
 		return cfg, errcode.Wrap(err, errcode.Internal, "%s: %s", EnvDefaultReplicas, errcode.Message(err))
 	}
-	return cfg, nil
+	var err error
+	cfg.Rotation, err = rotation.DefaultsFromEnv(getenv)
+	return cfg, err
 }
 
 // ServiceFromEnv builds the service a function runs, once at init: the SDK
@@ -85,7 +90,9 @@ func ServiceFromEnv(ctx context.Context) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewService(secretstore.New(client), cfg), nil
+	svc := NewService(secretstore.New(client), cfg)
+	svc.UseRotator(rotation.New(client))
+	return svc, nil
 }
 
 func clientFromEnv(context.Context) (*secretsmanager.Client, error) {

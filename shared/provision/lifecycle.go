@@ -15,6 +15,7 @@ import (
 	"github.com/dbcreds/provisioner/shared/credential"
 	"github.com/dbcreds/provisioner/shared/dbsecret"
 	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/rotation"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 )
 
@@ -38,7 +39,9 @@ func LifecycleFromEnv(ctx context.Context) (*Lifecycle, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewLifecycle(NewService(secretstore.New(client), cfg), secretstore.NewManager(client)), nil
+	svc := NewService(secretstore.New(client), cfg)
+	svc.UseRotator(rotation.New(client))
+	return NewLifecycle(svc, secretstore.NewManager(client)), nil
 }
 
 // Resource is the stack resource a request is about.
@@ -163,10 +166,15 @@ func (l *Lifecycle) updateInPlace(ctx context.Context, id, name string, old, now
 	if err != nil {
 		return Result{}, err
 	}
+	want, err := l.svc.rotationOf(now, nowKind)
+	if err != nil {
+		return Result{}, err
+	}
 	oldKind, err := old.kind()
 	if err != nil {
 		oldKind = nowKind // an old request we cannot read says nothing about the kind
 	}
+	was, _ := l.svc.rotationOf(old, oldKind)
 	if oldKind != nowKind {
 		return Result{}, errcode.Invalidf("name", "changing what kind of secret this is needs a new name, so that a new secret replaces this one")
 	}
@@ -204,7 +212,13 @@ func (l *Lifecycle) updateInPlace(ctx context.Context, id, name string, old, now
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{ARN: after.ARN, Name: after.Name, VersionID: version, Username: username, ReplicationStatus: after.Replicas, DatabaseUser: user}, nil
+	result := Result{ARN: after.ARN, Name: after.Name, VersionID: version, Username: username, ReplicationStatus: after.Replicas, DatabaseUser: user}
+	status := rotation.StatusOf(after)
+	if status.Enabled || status.FunctionARN != "" {
+		result.Rotation = &status
+	}
+	// Rotation last: a new function or schedule takes the value just stored.
+	return l.svc.applyRotation(ctx, result, status, want, was, idempotencyKey)
 }
 
 // updateValue stores a new version when the value the request describes,

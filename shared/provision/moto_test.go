@@ -32,8 +32,12 @@ const primary, replica = "us-east-1", "eu-west-1"
 
 const idempotencyTable = "idempotency-records"
 
+// motoServer is the one server of the package's tests.
+var motoServer *motoserver.Server
+
 func TestMain(m *testing.M) {
 	server, err := motoserver.Start()
+	motoServer = server
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

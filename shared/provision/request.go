@@ -42,6 +42,15 @@ type Request struct {
 	Privileges         string  `json:"privileges"`
 	Schemas            Strings `json:"schemas"`
 
+	// Rotation, switched on once the secret (and its user) exists, as
+	// RotateSecret: the function (else the deployment's default for the
+	// engine), the rules (else the deployment's), and whether to rotate at
+	// once (else at the first window). rotationEnabled false opts out.
+	RotationEnabled   *Bool          `json:"rotationEnabled"`
+	RotationLambdaARN string         `json:"rotationLambdaArn"`
+	RotationRules     *RotationRules `json:"rotationRules"`
+	RotateImmediately *Bool          `json:"rotateImmediately"`
+
 	// Any other secret: a template with a generated key, as CloudFormation's
 	// GenerateSecretString, or a value the caller supplies.
 	SecretStringTemplate string    `json:"secretStringTemplate"`
@@ -62,6 +71,13 @@ type Request struct {
 	// Provenance is set by the trigger, never decoded: who asked and through
 	// what, added to the caller's tags.
 	Provenance Provenance `json:"-"`
+}
+
+// RotationRules are RotateSecret's RotationRules.
+type RotationRules struct {
+	AutomaticallyAfterDays *Int   `json:"automaticallyAfterDays"`
+	ScheduleExpression     string `json:"scheduleExpression"`
+	Duration               string `json:"duration"`
 }
 
 // Provenance says who had a secret created and through which trigger. It is

@@ -22,6 +22,7 @@ import (
 	"github.com/dbcreds/provisioner/shared/credential"
 	"github.com/dbcreds/provisioner/shared/dbsecret"
 	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/rotation"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 )
 
@@ -36,7 +37,12 @@ type Service struct {
 	// records make the API's Idempotency-Keys hold; only the HTTP API
 	// function has them.
 	records IdempotencyRecords
+	// rotator switches rotation on and off; every function has one.
+	rotator *rotation.Rotator
 }
+
+// UseRotator gives the service what turns rotation on.
+func (s *Service) UseRotator(r *rotation.Rotator) { s.rotator = r }
 
 // UseIdempotencyRecords gives the service the records CreateFor keeps
 // Idempotency-Keys in.
@@ -56,6 +62,8 @@ type Result struct {
 	ReplicationStatus []secretstore.ReplicaStatus `json:"replicationStatus"`
 	// DatabaseUser is the user made with the secret, when one was asked for.
 	DatabaseUser *DatabaseUser `json:"databaseUser,omitempty"`
+	// Rotation is the secret's rotation, when it rotates or was asked to.
+	Rotation *rotation.Status `json:"rotation,omitempty"`
 	// Replayed is set when an earlier attempt of the same request had
 	// created the secret and this answer repeats it.
 	Replayed bool `json:"-"`
@@ -81,24 +89,31 @@ func (s *Service) Create(ctx context.Context, r Request, idempotencyKey string) 
 	return s.createBuilt(ctx, r, in, username)
 }
 
-// createBuilt calls CreateSecret with what build made, and makes the
-// database user when r asks for one.
+// createBuilt calls CreateSecret with what build made, makes the database
+// user when r asks for one,
+// and then switches on its rotation.
 func (s *Service) createBuilt(ctx context.Context, r Request, in *secretsmanager.CreateSecretInput, username string) (Result, error) {
+	var result Result
 	if r.CreateDatabaseUser {
-		return s.createWithUser(ctx, r, in, username)
+		var err error
+		if result, err = s.createWithUser(ctx, r, in, username); err != nil {
+			return result, err
+		}
+	} else {
+		created, err := s.store.Create(ctx, in)
+		if err != nil {
+			return Result{}, err
+		}
+		result = Result{
+			ARN:               created.ARN,
+			Name:              created.Name,
+			VersionID:         created.VersionID,
+			Username:          username,
+			ReplicationStatus: created.Replicas,
+			Replayed:          created.Replayed,
+		}
 	}
-	created, err := s.store.Create(ctx, in)
-	if err != nil {
-		return Result{}, err
-	}
-	return Result{
-		ARN:               created.ARN,
-		Name:              created.Name,
-		VersionID:         created.VersionID,
-		Username:          username,
-		ReplicationStatus: created.Replicas,
-		Replayed:          created.Replayed,
-	}, nil
+	return s.rotate(ctx, r, result, aws.ToString(in.ClientRequestToken))
 }
 
 // check validates r against the CreateSecret rules and the deployment's
@@ -143,6 +158,9 @@ func (s *Service) replicasOf(r Request) Replicas {
 func (s *Service) build(r Request, idempotencyKey string) (*secretsmanager.CreateSecretInput, string, error) {
 	replicas, kind, err := s.check(r)
 	if err != nil {
+		return nil, "", err
+	}
+	if _, err := s.rotationOf(r, kind); err != nil {
 		return nil, "", err
 	}
 	in := &secretsmanager.CreateSecretInput{

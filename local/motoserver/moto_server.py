@@ -1,0 +1,41 @@
+# moto_server, with its RotateSecret brought closer to the real service.
+#
+# moto keeps only RotationRules.AutomaticallyAfterDays: it drops
+# ScheduleExpression and Duration, and reports a secret scheduled by an
+# expression as not rotating. The real DescribeSecret returns the rules as
+# they were set, and RotationEnabled true. Everything else is moto's own.
+import sys
+
+from moto.secretsmanager.models import FakeSecret, SecretsManagerBackend
+from moto.server import main
+
+_rotate_secret = SecretsManagerBackend.rotate_secret
+_to_dict = FakeSecret.to_dict
+
+
+def rotate_secret(self, secret_id, client_request_token=None, rotation_lambda_arn=None,
+                  rotation_rules=None, rotate_immediately=True):
+    out = _rotate_secret(self, secret_id, client_request_token=client_request_token,
+                         rotation_lambda_arn=rotation_lambda_arn, rotation_rules=rotation_rules,
+                         rotate_immediately=rotate_immediately)
+    if rotation_rules:
+        secret = self.secrets[secret_id]
+        secret.rotation_rules_as_set = dict(rotation_rules)
+        if rotation_rules.get("ScheduleExpression"):
+            secret.rotation_enabled = True
+    return out
+
+
+def to_dict(self):
+    d = _to_dict(self)
+    rules = getattr(self, "rotation_rules_as_set", None)
+    if rules and "RotationRules" in d:
+        d["RotationRules"] = rules
+    return d
+
+
+SecretsManagerBackend.rotate_secret = rotate_secret
+FakeSecret.to_dict = to_dict
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
