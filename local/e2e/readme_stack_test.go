@@ -25,23 +25,11 @@ var readmeIntrinsics = map[string]string{
 // Custom::DatabaseSecret properties, as CloudFormation would (intrinsics
 // resolved, every value a string), through the custom resource's bootstrap.
 func TestReadmeExampleStack(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, ok := strings.Cut(string(readme), "```yaml\nAWSTemplateFormatVersion")
-	stack, _, _ := strings.Cut(rest, "```")
-	if !ok {
-		t.Fatal("the README has no example stack")
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte("AWSTemplateFormatVersion"+stack), &doc); err != nil {
-		t.Fatal(err)
-	}
+	doc := readmeStack(t, "")
 	var props map[string]any
-	for _, resource := range mappingOf(valueOf(doc.Content[0], "Resources")) {
+	for _, resource := range mappingOf(valueOf(doc, "Resources")) {
 		if v := valueOf(resource, "Type"); v != nil && strings.HasPrefix(v.Value, "Custom::") {
-			props = asCloudFormation(t, valueOf(resource, "Properties")).(map[string]any)
+			props = asCloudFormation(t, valueOf(resource, "Properties"), readmeIntrinsics).(map[string]any)
 		}
 	}
 	if props == nil {
@@ -67,24 +55,24 @@ func TestReadmeExampleStack(t *testing.T) {
 
 // asCloudFormation turns a YAML node into what CloudFormation sends a custom
 // resource: intrinsics resolved, every scalar a string.
-func asCloudFormation(t *testing.T, n *yaml.Node) any {
+func asCloudFormation(t *testing.T, n *yaml.Node, intrinsics map[string]string) any {
 	t.Helper()
 	switch n.Kind {
 	case yaml.MappingNode:
 		m := map[string]any{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			m[n.Content[i].Value] = asCloudFormation(t, n.Content[i+1])
+			m[n.Content[i].Value] = asCloudFormation(t, n.Content[i+1], intrinsics)
 		}
 		return m
 	case yaml.SequenceNode:
 		var l []any
 		for _, c := range n.Content {
-			l = append(l, asCloudFormation(t, c))
+			l = append(l, asCloudFormation(t, c, intrinsics))
 		}
 		return l
 	}
 	if strings.HasPrefix(n.Tag, "!") && !strings.HasPrefix(n.Tag, "!!") {
-		v, ok := readmeIntrinsics[n.Tag+" "+n.Value]
+		v, ok := intrinsics[n.Tag+" "+n.Value]
 		if !ok {
 			t.Fatalf("the example stack uses %s %s, which this test cannot resolve", n.Tag, n.Value)
 		}
@@ -108,4 +96,26 @@ func mappingOf(n *yaml.Node) []*yaml.Node {
 		out = append(out, n.Content[i+1])
 	}
 	return out
+}
+
+// readmeStack is the README's first example stack holding mark.
+func readmeStack(t *testing.T, mark string) *yaml.Node {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, block := range strings.Split(string(readme), "```yaml\nAWSTemplateFormatVersion")[1:] {
+		stack, _, _ := strings.Cut(block, "```")
+		if !strings.Contains(stack, mark) {
+			continue
+		}
+		var doc yaml.Node
+		if err := yaml.Unmarshal([]byte("AWSTemplateFormatVersion"+stack), &doc); err != nil {
+			t.Fatal(err)
+		}
+		return doc.Content[0]
+	}
+	t.Fatalf("the README has no example stack with %q", mark)
+	return nil
 }

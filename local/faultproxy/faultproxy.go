@@ -50,6 +50,7 @@ type Proxy struct {
 	server   *http.Server
 	mu       sync.Mutex
 	attempts map[string]int
+	bodies   map[string][]string
 }
 
 // Start proxies to target (moto's endpoint) on a loopback port.
@@ -62,7 +63,7 @@ func Start(target string, plan Plan) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{URL: "http://" + l.Addr().String(), plan: plan, forward: httputil.NewSingleHostReverseProxy(u), attempts: map[string]int{}}
+	p := &Proxy{URL: "http://" + l.Addr().String(), plan: plan, forward: httputil.NewSingleHostReverseProxy(u), attempts: map[string]int{}, bodies: map[string][]string{}}
 	p.server = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
 	go p.server.Serve(l)
 	return p, nil
@@ -70,6 +71,13 @@ func Start(target string, plan Plan) (*Proxy, error) {
 
 // Close stops the proxy.
 func (p *Proxy) Close() { p.server.Close() }
+
+// Bodies are the request bodies of operation's calls, in order.
+func (p *Proxy) Bodies(operation string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.bodies[operation]...)
+}
 
 // Attempts says how many calls of operation arrived.
 func (p *Proxy) Attempts(operation string) int {
@@ -82,7 +90,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The JSON protocol names the operation in a header:
 	// secretsmanager.CreateSecret, DynamoDB_20120810.GetItem.
 	_, op, _ := strings.Cut(r.Header.Get("X-Amz-Target"), ".")
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	p.mu.Lock()
+	p.bodies[op] = append(p.bodies[op], string(body))
 	p.attempts[op]++
 	n := p.attempts[op]
 	p.mu.Unlock()
@@ -112,8 +123,6 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.forward.ServeHTTP(w, r)
 	case LoseResponse:
 		rec := &discard{header: http.Header{}}
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
 		p.forward.ServeHTTP(rec, r)
 		fail(w, http.StatusInternalServerError, "InternalServiceError", "An error occurred on the server side.")
 	default:

@@ -25,6 +25,10 @@ func statements(where string, doc *yaml.Node) []statement {
 		return nil
 	}
 	for _, s := range list.Content {
+		// A statement under a condition: !If [Cond, statement, !Ref AWS::NoValue].
+		if s.Tag == "!If" && len(s.Content) == 3 && s.Content[2].Tag == "!Ref" && s.Content[2].Value == "AWS::NoValue" {
+			s = s.Content[1]
+		}
 		st := statement{where: where, sid: scalar(get(s, "Sid")), resource: get(s, "Resource"), actions: strings1(get(s, "Action")), resources: strings1(get(s, "Resource")), condition: get(s, "Condition")}
 		out = append(out, st)
 	}
@@ -64,8 +68,11 @@ func TestIAMIsScopedToThePrefix(t *testing.T) {
 	// What changes or deletes an existing secret (or reads its value) needs
 	// the provenance tag a stack's secret carries.
 	stackOnly := map[string]bool{"secretsmanager:GetSecretValue": true, "secretsmanager:PutSecretValue": true, "secretsmanager:UpdateSecret": true,
-		"secretsmanager:UntagResource": true, "secretsmanager:RemoveRegionsFromReplication": true, "secretsmanager:DeleteSecret": true}
-	conditioned := 0
+		"secretsmanager:UntagResource": true, "secretsmanager:RemoveRegionsFromReplication": true, "secretsmanager:DeleteSecret": true,
+		"secretsmanager:RotateSecret": true, "secretsmanager:CancelRotateSecret": true}
+	// Each trigger reads back, and switches rotation on for, only what it made.
+	ownTrigger := map[string]bool{"secretsmanager:GetSecretValue": true, "secretsmanager:RotateSecret": true}
+	conditioned, invokes := 0, 0
 	// Which trigger's secrets each role may read back.
 	via := map[string]string{"ManageSecretsPolicy": "cloudformation", "HttpApiFunction": "http-api", "EventBridgeFunction": "eventbridge"}
 	check := func(st statement) {
@@ -100,14 +107,25 @@ func TestIAMIsScopedToThePrefix(t *testing.T) {
 				}
 				if stackOnly[a] {
 					want := "cloudformation"
-					if a == "secretsmanager:GetSecretValue" {
-						want = via[st.where] // each reads back only what its trigger made
+					if ownTrigger[a] {
+						want = via[st.where]
 					}
 					if got := get(get(st.condition, "StringEquals"), "aws:ResourceTag/provisioned-via"); want == "" || got == nil || got.Value != want {
 						t.Errorf("%s grants %s without the condition aws:ResourceTag/provisioned-via = %q", st.where, a, want)
 					} else {
 						conditioned++
 					}
+				}
+			case strings.HasPrefix(a, "lambda:"):
+				// RotateSecret's lambda:InvokeFunction: only the deployment's
+				// rotation functions, each under its own condition.
+				if a != "lambda:InvokeFunction" {
+					t.Errorf("%s grants %s", st.where, a)
+				}
+				if !rotationFunctions(st.resource) {
+					t.Errorf("%s grants %s on resources other than the RotationFunction* and AllowedRotationFunctions parameters", st.where, a)
+				} else {
+					invokes++
 				}
 			case strings.HasPrefix(a, "kms:"):
 				if via := get(get(st.condition, "StringLike"), "kms:ViaService"); via == nil || !strings.HasPrefix(via.Value, "secretsmanager.") {
@@ -136,6 +154,10 @@ func TestIAMIsScopedToThePrefix(t *testing.T) {
 				if _, ok := managed[p.Value]; !ok {
 					t.Errorf("%s uses policy %s, which is not one of the template's", id, p.Value)
 				}
+			case p.Tag == "!If" && len(p.Content) == 3 && p.Content[1].Tag == "!Ref" && p.Content[2].Value == "AWS::NoValue":
+				if _, ok := managed[p.Content[1].Value]; !ok {
+					t.Errorf("%s uses policy %s, which is not one of the template's", id, p.Content[1].Value)
+				}
 			case p.Kind == yaml.MappingNode:
 				for _, st := range statements(id, p) {
 					check(st)
@@ -148,9 +170,34 @@ func TestIAMIsScopedToThePrefix(t *testing.T) {
 	if len(managed) < 2 {
 		t.Fatalf("read %d managed policies; the template has two", len(managed))
 	}
-	if want := len(stackOnly) + 2; conditioned != want { // GetSecretValue for the API and events too
+	if want := len(stackOnly) + 4; conditioned != want { // GetSecretValue and RotateSecret for the API and events too
 		t.Errorf("%d grants of actions on existing secrets carry the provenance condition, want %d", conditioned, want)
 	}
+	if invokes != 2 {
+		t.Errorf("%d statements grant lambda:InvokeFunction on the rotation functions, want 2 (defaults, allowed)", invokes)
+	}
+}
+
+// rotationFunctions reports whether a Resource names only rotation
+// function parameters: !If [HasRotationFunctionX, !Ref RotationFunctionX,
+// !Ref AWS::NoValue] items, or the split AllowedRotationFunctions.
+func rotationFunctions(n *yaml.Node) bool {
+	if n == nil {
+		return false
+	}
+	if n.Tag == "!Split" {
+		return len(n.Content) == 2 && n.Content[1].Tag == "!Ref" && n.Content[1].Value == "AllowedRotationFunctions"
+	}
+	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
+		return false
+	}
+	for _, item := range n.Content {
+		if item.Tag != "!If" || len(item.Content) != 3 || !strings.HasPrefix(item.Content[1].Value, "RotationFunction") ||
+			item.Content[0].Value != "Has"+item.Content[1].Value || item.Content[1].Tag != "!Ref" || item.Content[2].Value != "AWS::NoValue" {
+			return false
+		}
+	}
+	return true
 }
 
 // TestPrefixEndsAtAPathBoundary: the template refuses a prefix that would

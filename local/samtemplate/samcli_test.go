@@ -2,8 +2,10 @@ package samtemplate
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -122,7 +124,7 @@ func TestDeployedAPIsNeverAcceptAnonymousCallers(t *testing.T) {
 			if err := json.Unmarshal(out, &tpl); err != nil {
 				t.Fatalf("%v\n%s", err, out)
 			}
-			operations := 0
+			operations, roles := 0, 0
 			for id, r := range tpl.Resources {
 				switch r.Type {
 				case "AWS::ApiGatewayV2::Api":
@@ -156,6 +158,14 @@ func TestDeployedAPIsNeverAcceptAnonymousCallers(t *testing.T) {
 						t.Errorf("route %s has authorization %v", id, at)
 					}
 					operations++
+				case "AWS::IAM::Role":
+					// SAM carries the conditional rotation policy through to
+					// every function's role.
+					arns, _ := json.Marshal(r.Properties["ManagedPolicyArns"])
+					if !strings.Contains(string(arns), `{"Fn::If":["HasRotationFunctions",{"Ref":"InvokeRotationFunctionsPolicy"},{"Ref":"AWS::NoValue"}]}`) {
+						t.Errorf("role %s cannot invoke the rotation functions: %s", id, arns)
+					}
+					roles++
 				case "AWS::Serverless::Function", "AWS::Lambda::Function":
 					vars, _ := dig(r.Properties, "Environment", "Variables").(map[string]any)
 					if _, set := vars["AWS_SAM_LOCAL"]; set {
@@ -168,6 +178,9 @@ func TestDeployedAPIsNeverAcceptAnonymousCallers(t *testing.T) {
 			}
 			if want := map[string]int{"IAM": len(apiRoutes), "JWT": 2 * len(apiRoutes)}[name]; operations != want {
 				t.Fatalf("checked %d routes, want %d", operations, want)
+			}
+			if roles != 3 {
+				t.Fatalf("checked %d function roles, want 3", roles)
 			}
 		})
 	}
@@ -202,3 +215,26 @@ if matches:
     sys.exit("transform: %s" % matches)
 print(json.dumps(t._template, default=str))
 `
+
+// TestReadmeStacksPassCfnLint: the README's example stacks are templates a
+// user can deploy as they are.
+func TestReadmeStacksPassCfnLint(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(readme), "```yaml\nAWSTemplateFormatVersion")[1:]
+	if len(blocks) < 2 {
+		t.Fatalf("found %d example stacks; the README has the custom resource's and rotation's", len(blocks))
+	}
+	for i, b := range blocks {
+		stack, _, _ := strings.Cut(b, "```")
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("stack%d.yaml", i))
+		if err := os.WriteFile(path, []byte("AWSTemplateFormatVersion"+stack), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("cfn-lint", path).CombinedOutput(); err != nil {
+			t.Errorf("example stack %d: %v\n%s", i+1, err, out)
+		}
+	}
+}
