@@ -182,6 +182,12 @@ func TestHttpApiRotation(t *testing.T) {
 	if err := asSecret(t, "mariadb", result.Arn, "SELECT 1"); err != nil {
 		t.Fatalf("the user cannot log in after rotation was switched on: %v", err)
 	}
+	out, _ := runWith(t, invocation{function: "HttpApiFunction", event: "http-api-get.json", overrides: overrides, edit: func(e map[string]any) {
+		e["pathParameters"] = map[string]any{"name": "app/rotation/api"}
+	}})
+	if !strings.Contains(string(out.Response), `\"rotation\":{\"enabled\":true,\"rotationLambdaArn\":\"`+maria+`\"`) {
+		t.Fatalf("GET /secrets/{name} does not show the rotation: %s", out.Response)
+	}
 
 	status, resp := post("rotation-key-2", body("app/rotation/api_optout", `, "rotationEnabled": false`))
 	if status != 201 || strings.Contains(resp, `"rotation"`) {
@@ -239,6 +245,21 @@ func TestEventBridgeRotation(t *testing.T) {
 	calls := p.Bodies("RotateSecret")
 	if len(calls) != 1 || !strings.Contains(calls[0], `"RotateImmediately":true`) || !strings.Contains(calls[0], `"ClientRequestToken"`) {
 		t.Fatalf("RotateSecret calls: %q", calls)
+	}
+
+	// The deployment's default for the engine, and a request opting out.
+	env["ROTATION_FUNCTION_POSTGRESQL"], env["ROTATION_SCHEDULE"] = fn, "rate(2 days)"
+	if _, errType, msg := send("rotation-event-3", "app/rotation/event_default", `"port": 5432`); errType != "" {
+		t.Fatalf("%s %s", errType, msg)
+	}
+	if on, got, schedule, _ := rotationOf(t, "app/rotation/event_default"); !on || got != fn || schedule != "rate(2 days)" {
+		t.Fatalf("by default the secret rotates %v with %s on %s", on, got, schedule)
+	}
+	if _, errType, msg := send("rotation-event-4", "app/rotation/event_optout", `"rotationEnabled": "false"`); errType != "" {
+		t.Fatalf("%s %s", errType, msg)
+	}
+	if on, got, _, _ := rotationOf(t, "app/rotation/event_optout"); on || got != "" {
+		t.Fatalf("the opted-out secret rotates %v with %q", on, got)
 	}
 
 	_, errType, msg = send("rotation-event-2", "app/rotation/event_invalid", `"rotationLambdaArn": "`+fn+`", "rotationRules": {"scheduleExpression": "rate(6 hours)", "duration": "7h"}`)
