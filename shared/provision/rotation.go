@@ -56,7 +56,7 @@ func (s *Service) rotationOf(r Request, k kind) (*rotation.Settings, error) {
 			}
 		}
 	}
-	if rules == (rotation.Rules{}) {
+	if r.RotationRules == nil && rules == (rotation.Rules{}) {
 		return nil, errcode.Invalidf("rotationRules", "is required to rotate: this deployment sets no default schedule")
 	}
 	if err := rules.Check("rotationRules"); err != nil {

@@ -145,6 +145,7 @@ func TestInvalidRotationMakesNothing(t *testing.T) {
 		{`"rotationRules": {"scheduleExpression": "cron(0 22 * * ? *)", "duration": "3h"}`, errcode.Invalid, "rotationRules.duration"},
 		{`"rotationRules": {"scheduleExpression": "rate(6 hours)", "duration": "90m"}`, errcode.Invalid, "rotationRules.duration"},
 		{`"rotationRules": {"every": "week"}`, errcode.Invalid, "rotationRules.every"},
+		{`"rotationRules": {}`, errcode.Invalid, "rotationRules"},
 		{`"rotationLambdaArn": "rotate-pg"`, errcode.Invalid, "rotationLambdaArn"},
 		{`"rotationLambdaArn": "arn:aws:lambda:us-east-1:123456789012:function:someone-elses"`, errcode.Forbidden, "rotationLambdaArn"},
 		{`"rotationEnabled": false, "rotationRules": {"automaticallyAfterDays": 7}`, errcode.Invalid, "rotationRules"},
