@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -20,7 +21,11 @@ import (
 type secrets interface {
 	CreateFor(ctx context.Context, c provision.Caller, via string, r provision.Request, idempotencyKey string) (provision.Result, error)
 	DescribeFor(ctx context.Context, c provision.Caller, name string) (provision.Description, error)
+	DeleteFor(ctx context.Context, c provision.Caller, via, name string, opts provision.DeleteOptions) (provision.Deletion, error)
 }
+
+// via is the provenance tag of what the API makes, and what it may delete.
+const via = "http-api"
 
 type handler struct {
 	secrets secrets
@@ -73,11 +78,16 @@ func (h *handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	var resp events.APIGatewayV2HTTPResponse
 	switch {
 	case path == "/secrets":
-		resp = only(ctx, method, http.MethodPost, func() events.APIGatewayV2HTTPResponse { return h.create(ctx, req) })
+		resp = route(ctx, method, map[string]func() events.APIGatewayV2HTTPResponse{
+			http.MethodPost: func() events.APIGatewayV2HTTPResponse { return h.create(ctx, req) },
+		})
 	case strings.HasPrefix(path, "/secrets/"):
-		resp = only(ctx, method, http.MethodGet, func() events.APIGatewayV2HTTPResponse { return h.describe(ctx, req, path) })
+		resp = route(ctx, method, map[string]func() events.APIGatewayV2HTTPResponse{
+			http.MethodGet:    func() events.APIGatewayV2HTTPResponse { return h.describe(ctx, req, path) },
+			http.MethodDelete: func() events.APIGatewayV2HTTPResponse { return h.delete(ctx, req, path) },
+		})
 	default:
-		resp = failure(ctx, errcode.New(errcode.NotFound, "no route %s %s; the API has POST /secrets and GET /secrets/{name}", errcode.Clip(method), errcode.Clip(path)))
+		resp = failure(ctx, errcode.New(errcode.NotFound, "no route %s %s; the API has POST /secrets, GET and DELETE /secrets/{name}", errcode.Clip(method), errcode.Clip(path)))
 	}
 	caller := h.callerOf(req)
 	slog.InfoContext(ctx, "request", "method", errcode.Clip(method), "path", errcode.Clip(path), "status", resp.StatusCode,
@@ -98,12 +108,20 @@ func routePath(req events.APIGatewayV2HTTPRequest) string {
 	return path
 }
 
-func only(ctx context.Context, method, allowed string, serve func() events.APIGatewayV2HTTPResponse) events.APIGatewayV2HTTPResponse {
-	if method == allowed {
+// route serves the method's handler, or answers 405 with the methods the
+// route takes.
+func route(ctx context.Context, method string, methods map[string]func() events.APIGatewayV2HTTPResponse) events.APIGatewayV2HTTPResponse {
+	if serve, ok := methods[method]; ok {
 		return serve()
 	}
-	resp := failure(ctx, errcode.New(codeMethodNotAllowed, "%s is not allowed here; use %s", errcode.Clip(method), allowed))
-	resp.Headers["Allow"] = allowed
+	allowed := make([]string, 0, len(methods))
+	for m := range methods {
+		allowed = append(allowed, m)
+	}
+	sort.Strings(allowed)
+	allow := strings.Join(allowed, ", ")
+	resp := failure(ctx, errcode.New(codeMethodNotAllowed, "%s is not allowed here; use %s", errcode.Clip(method), allow))
+	resp.Headers["Allow"] = allow
 	return resp
 }
 
@@ -133,7 +151,7 @@ func (h *handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if key != "" && !validKey(key) {
 		return failure(ctx, &errcode.Error{Code: errcode.Invalid, Field: "Idempotency-Key", Message: "must be 1-255 visible ASCII characters"})
 	}
-	result, err := h.secrets.CreateFor(ctx, h.callerOf(req), "http-api", r, key)
+	result, err := h.secrets.CreateFor(ctx, h.callerOf(req), via, r, key)
 	if err != nil {
 		return failure(ctx, err)
 	}
@@ -145,19 +163,55 @@ func (h *handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	return resp
 }
 
+// secretName is the {name+} of /secrets/{name+}.
+func secretName(req events.APIGatewayV2HTTPRequest, path string) (string, error) {
+	if name := req.PathParameters["name"]; name != "" { // API Gateway decodes the greedy parameter
+		return name, nil
+	}
+	name, err := url.PathUnescape(strings.TrimPrefix(path, "/secrets/"))
+	if err != nil {
+		return "", &errcode.Error{Code: errcode.Invalid, Field: "name", Message: "is not a valid URL path"}
+	}
+	return name, nil
+}
+
 func (h *handler) describe(ctx context.Context, req events.APIGatewayV2HTTPRequest, path string) events.APIGatewayV2HTTPResponse {
-	name := req.PathParameters["name"] // API Gateway decodes the greedy parameter
-	if name == "" {
-		var err error
-		if name, err = url.PathUnescape(strings.TrimPrefix(path, "/secrets/")); err != nil {
-			return failure(ctx, &errcode.Error{Code: errcode.Invalid, Field: "name", Message: "is not a valid URL path"})
-		}
+	name, err := secretName(req, path)
+	if err != nil {
+		return failure(ctx, err)
 	}
 	d, err := h.secrets.DescribeFor(ctx, h.callerOf(req), name)
 	if err != nil {
 		return failure(ctx, err)
 	}
 	return respond(http.StatusOK, d)
+}
+
+// deleteParameters are DELETE's query parameters, as DeleteSecret's.
+var deleteParameters = map[string]bool{"recoveryWindowInDays": true, "forceDeleteWithoutRecovery": true}
+
+func (h *handler) delete(ctx context.Context, req events.APIGatewayV2HTTPRequest, path string) events.APIGatewayV2HTTPResponse {
+	name, err := secretName(req, path)
+	if err != nil {
+		return failure(ctx, err)
+	}
+	query := map[string]json.RawMessage{}
+	for k, v := range req.QueryStringParameters {
+		if !deleteParameters[k] {
+			return failure(ctx, errcode.Invalidf(errcode.Clip(k), "is not a query parameter of DELETE; it takes recoveryWindowInDays or forceDeleteWithoutRecovery"))
+		}
+		query[k], _ = json.Marshal(v)
+	}
+	body, _ := json.Marshal(query)
+	var opts provision.DeleteOptions
+	if err := provision.DecodeFields(body, &opts, nil); err != nil {
+		return failure(ctx, err)
+	}
+	d, err := h.secrets.DeleteFor(ctx, h.callerOf(req), via, name, opts)
+	if err != nil {
+		return failure(ctx, err)
+	}
+	return respond(http.StatusAccepted, d)
 }
 
 func validKey(k string) bool {

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -20,6 +22,14 @@ import (
 type fakeSecrets struct {
 	createFor   func(provision.Caller, provision.Request, string) (provision.Result, error)
 	describeFor func(provision.Caller, string) (provision.Description, error)
+	deleteFor   func(provision.Caller, string, provision.DeleteOptions) (provision.Deletion, error)
+}
+
+func (f *fakeSecrets) DeleteFor(_ context.Context, c provision.Caller, via, name string, opts provision.DeleteOptions) (provision.Deletion, error) {
+	if via != "http-api" {
+		return provision.Deletion{}, errors.New("wrong provenance " + via)
+	}
+	return f.deleteFor(c, name, opts)
 }
 
 func (f *fakeSecrets) CreateFor(_ context.Context, c provision.Caller, via string, r provision.Request, k string) (provision.Result, error) {
@@ -143,6 +153,33 @@ func TestGet(t *testing.T) {
 	}
 }
 
+func TestDelete(t *testing.T) {
+	when := time.Date(2026, 12, 1, 18, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		query map[string]string
+		want  provision.DeleteOptions
+	}{
+		{map[string]string{"recoveryWindowInDays": "7"}, provision.DeleteOptions{RecoveryWindowInDays: ptr(provision.Int(7))}},
+		{map[string]string{"forceDeleteWithoutRecovery": "true"}, provision.DeleteOptions{ForceDeleteWithoutRecovery: true}},
+		{nil, provision.DeleteOptions{}},
+	} {
+		f := &fakeSecrets{deleteFor: func(c provision.Caller, name string, opts provision.DeleteOptions) (provision.Deletion, error) {
+			if name != "app/payments/mysql" || c.ID != "arn:aws:sts::123456789012:assumed-role/payments-team" || !reflect.DeepEqual(opts, tt.want) {
+				t.Errorf("delete %q for %+v with %+v, want %+v", name, c, opts, tt.want)
+			}
+			return provision.Deletion{ARN: result.ARN, Name: name, DeletionDate: when}, nil
+		}}
+		event := loadEvent(t, "http-api-delete.json")
+		event.QueryStringParameters = tt.query
+		resp, _ := serve(t, f, event)
+		if resp.StatusCode != http.StatusAccepted || resp.Body != `{"arn":"`+result.ARN+`","name":"app/payments/mysql","deletionDate":"2026-12-01T18:00:00Z"}` {
+			t.Fatalf("%v: response %d %s", tt.query, resp.StatusCode, resp.Body)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
 // TestStatuses: every status of the contract, with the code and field the
 // body names, and nothing internal in it.
 func TestStatuses(t *testing.T) {
@@ -168,7 +205,15 @@ func TestStatuses(t *testing.T) {
 		{"unknown route", "http-api-create.json", func(e *events.APIGatewayV2HTTPRequest) { e.RawPath = "/credentials" }, nil, 404, errcode.NotFound, "", ""},
 		{"unknown secret", "http-api-get.json", nil, &errcode.Error{Code: errcode.NotFound, Field: "name", Message: "no secret named \"app/payments/mysql\""}, 404, errcode.NotFound, "name", ""},
 		{"GET on the collection", "http-api-create.json", func(e *events.APIGatewayV2HTTPRequest) { e.RequestContext.HTTP.Method = "GET" }, nil, 405, codeMethodNotAllowed, "", ""},
-		{"DELETE on a secret", "http-api-get.json", func(e *events.APIGatewayV2HTTPRequest) { e.RequestContext.HTTP.Method = "DELETE" }, nil, 405, codeMethodNotAllowed, "", ""},
+		{"PUT on a secret", "http-api-get.json", func(e *events.APIGatewayV2HTTPRequest) { e.RequestContext.HTTP.Method = "PUT" }, nil, 405, codeMethodNotAllowed, "", ""},
+		{"DELETE with an unknown query parameter", "http-api-delete.json", func(e *events.APIGatewayV2HTTPRequest) {
+			e.QueryStringParameters = map[string]string{"force": "true"}
+		}, nil, 400, errcode.Invalid, "force", ""},
+		{"DELETE with a window that is no number", "http-api-delete.json", func(e *events.APIGatewayV2HTTPRequest) {
+			e.QueryStringParameters = map[string]string{"recoveryWindowInDays": "week"}
+		}, nil, 400, errcode.Invalid, "recoveryWindowInDays", ""},
+		{"DELETE of a secret another trigger made", "http-api-delete.json", nil, &errcode.Error{Code: errcode.Forbidden, Field: "name", Message: "was not made through this API"}, 403, errcode.Forbidden, "name", ""},
+		{"DELETE racing a create", "http-api-delete.json", nil, &errcode.Error{Code: errcode.Conflict, Field: "name", Message: "another request is creating or deleting"}, 409, errcode.Conflict, "name", ""},
 		{"exists", "http-api-create.json", nil, errcode.New(errcode.Conflict, "secret exists"), 409, errcode.Conflict, "", ""},
 		{"key reused", "http-api-create.json", nil, errcode.New(errcode.Conflict, "this Idempotency-Key was already used for a different request"), 409, errcode.Conflict, "", ""},
 		{"too large", "http-api-create.json", func(e *events.APIGatewayV2HTTPRequest) { e.Body = tooBig }, nil, 413, codePayloadTooLarge, "", ""},
@@ -201,6 +246,9 @@ func TestStatuses(t *testing.T) {
 				describeFor: func(provision.Caller, string) (provision.Description, error) {
 					return provision.Description{}, answer()
 				},
+				deleteFor: func(provision.Caller, string, provision.DeleteOptions) (provision.Deletion, error) {
+					return provision.Deletion{}, answer()
+				},
 			}
 			resp, body := serve(t, f, event)
 			if resp.StatusCode != tt.status || body.Error.Code != tt.code || body.Error.Field != tt.field || body.Error.Message == "" {
@@ -209,8 +257,8 @@ func TestStatuses(t *testing.T) {
 			if tt.hidden != "" && strings.Contains(resp.Body, tt.hidden) {
 				t.Fatalf("internal details in the response: %s", resp.Body)
 			}
-			if tt.status == 405 && resp.Headers["Allow"] == "" {
-				t.Fatal("405 without an Allow header")
+			if want := map[string]string{"http-api-create.json": "POST", "http-api-get.json": "DELETE, GET"}[tt.event]; tt.status == 405 && resp.Headers["Allow"] != want {
+				t.Fatalf("405 with Allow %q, want %q", resp.Headers["Allow"], want)
 			}
 			if (tt.status == 429 || tt.status == 503) && resp.Headers["Retry-After"] == "" {
 				t.Fatalf("%d without Retry-After", tt.status)

@@ -70,8 +70,7 @@ func TestIAMIsScopedToThePrefix(t *testing.T) {
 	stackOnly := map[string]bool{"secretsmanager:GetSecretValue": true, "secretsmanager:PutSecretValue": true, "secretsmanager:UpdateSecret": true,
 		"secretsmanager:UntagResource": true, "secretsmanager:RemoveRegionsFromReplication": true, "secretsmanager:DeleteSecret": true,
 		"secretsmanager:RotateSecret": true, "secretsmanager:CancelRotateSecret": true}
-	// Each trigger reads back, and switches rotation on for, only what it made.
-	ownTrigger := map[string]bool{"secretsmanager:GetSecretValue": true, "secretsmanager:RotateSecret": true}
+
 	conditioned, invokes := 0, 0
 	// Which trigger's secrets each role may read back.
 	via := map[string]string{"ManageSecretsPolicy": "cloudformation", "HttpApiFunction": "http-api", "EventBridgeFunction": "eventbridge"}
@@ -106,10 +105,7 @@ func TestIAMIsScopedToThePrefix(t *testing.T) {
 					}
 				}
 				if stackOnly[a] {
-					want := "cloudformation"
-					if ownTrigger[a] {
-						want = via[st.where]
-					}
+					want := via[st.where] // each acts only on what its trigger made
 					if got := get(get(st.condition, "StringEquals"), "aws:ResourceTag/provisioned-via"); want == "" || got == nil || got.Value != want {
 						t.Errorf("%s grants %s without the condition aws:ResourceTag/provisioned-via = %q", st.where, a, want)
 					} else {
@@ -170,7 +166,9 @@ func TestIAMIsScopedToThePrefix(t *testing.T) {
 	if len(managed) < 2 {
 		t.Fatalf("read %d managed policies; the template has two", len(managed))
 	}
-	if want := len(stackOnly) + 4; conditioned != want { // GetSecretValue and RotateSecret for the API and events too
+	// GetSecretValue and RotateSecret for the API and events too, and the
+	// API's DELETE (RemoveRegionsFromReplication, DeleteSecret).
+	if want := len(stackOnly) + 6; conditioned != want {
 		t.Errorf("%d grants of actions on existing secrets carry the provenance condition, want %d", conditioned, want)
 	}
 	if invokes != 2 {

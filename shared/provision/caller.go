@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -151,7 +152,16 @@ func (s *Service) CreateFor(ctx context.Context, c Caller, via string, r Request
 	}
 	r.Provenance = Provenance{By: c.ID, Via: via}
 	if key == "" {
-		return s.Create(ctx, r, "")
+		in, username, err := s.build(r, "")
+		if err != nil {
+			return Result{}, err
+		}
+		unlock, err := s.lockName(ctx, r.Name)
+		if err != nil {
+			return Result{}, err
+		}
+		defer unlock()
+		return s.createBuilt(ctx, r, in, username)
 	}
 	if s.records == nil {
 		return Result{}, errcode.New(errcode.Internal, "no idempotency table is configured (%s)", EnvIdempotencyTable)
@@ -196,7 +206,12 @@ func (s *Service) CreateFor(ctx context.Context, c Caller, via string, r Request
 // createClaimed creates the secret for the request that holds the key, and
 // records the answer for the others; a failure frees the key for a retry.
 func (s *Service) createClaimed(ctx context.Context, r Request, in *secretsmanager.CreateSecretInput, username, recordKey, fingerprint string) (Result, error) {
-	result, err := s.createBuilt(ctx, r, in, username)
+	unlock, err := s.lockName(ctx, r.Name)
+	var result Result
+	if err == nil {
+		result, err = s.createBuilt(ctx, r, in, username)
+		unlock()
+	}
 	if err != nil {
 		if rerr := s.records.Release(ctx, recordKey, fingerprint); rerr != nil {
 			// The lease frees it later.
@@ -280,4 +295,108 @@ func (s *Service) DescribeFor(ctx context.Context, c Caller, name string) (Descr
 		d.Rotation = &st
 	}
 	return d, nil
+}
+
+// nameLockKey is the record that serialises the API's creates and deletes
+// of one secret name; no Idempotency-Key record (a hash) looks like it.
+func nameLockKey(name string) string { return "secret-name:" + name }
+
+// lockName holds the secret name for one create or delete through the API,
+// so that a delete never runs between a create's secret and its user or
+// rotation: the other waits (up to inProgressWait), then is told to retry.
+// The record's lease frees a name whose holder died. Without records (only
+// in tests) there is nothing to lock with.
+func (s *Service) lockName(ctx context.Context, name string) (unlock func(), err error) {
+	if s.records == nil {
+		return func() {}, nil
+	}
+	var token [16]byte
+	rand.Read(token[:])
+	key, holder := nameLockKey(name), hex.EncodeToString(token[:])
+	deadline := time.Now().Add(inProgressWait)
+	for {
+		claim, err := s.records.Claim(ctx, key, holder)
+		switch {
+		case err != nil:
+			return nil, err
+		case claim.Won:
+			return func() {
+				if err := s.records.Release(context.WithoutCancel(ctx), key, holder); err != nil {
+					slog.WarnContext(ctx, "could not release the secret name; its lease frees it", "error", errcode.Public(err))
+				}
+			}, nil
+		case time.Now().After(deadline):
+			return nil, &errcode.Error{Code: errcode.Conflict, Field: "name",
+				Message: "another request is creating or deleting " + errcode.Quote(name) + "; retry in a few seconds"}
+		}
+		select {
+		case <-time.After(inProgressPoll):
+		case <-ctx.Done():
+			return nil, errcode.Wrap(ctx.Err(), errcode.Unavailable, "gave up waiting for another request on the same secret name")
+		}
+	}
+}
+
+// Deletion is what deleting a secret through the API did.
+type Deletion struct {
+	ARN          string    `json:"arn"`
+	Name         string    `json:"name"`
+	DeletionDate time.Time `json:"deletionDate"`
+}
+
+// DeleteFor deletes a secret for an API caller: inside the caller's scope,
+// and only one made through via (its provenance tag). The database user
+// the provisioner made for it is dropped first, then its replicas (Secrets
+// Manager refuses to delete a primary that has any), then the secret,
+// recoverable for the window unless forced. A secret already scheduled for
+// deletion answers the same; one that does not exist is not_found.
+func (s *Service) DeleteFor(ctx context.Context, c Caller, via, name string, opts DeleteOptions) (Deletion, error) {
+	if err := validateName(name); err != nil {
+		return Deletion{}, err
+	}
+	if err := s.confine(c, name); err != nil {
+		return Deletion{}, err
+	}
+	if err := opts.Check(); err != nil {
+		return Deletion{}, err
+	}
+	if s.manager == nil {
+		return Deletion{}, errcode.New(errcode.Internal, "this function was built without a secrets manager")
+	}
+	unlock, err := s.lockName(ctx, name)
+	if err != nil {
+		return Deletion{}, err
+	}
+	defer unlock()
+	sec, err := s.store.Describe(ctx, name)
+	switch {
+	case errors.Is(err, secretstore.ErrNotFound):
+		return Deletion{}, &errcode.Error{Code: errcode.NotFound, Field: "name", Message: "no secret named " + errcode.Quote(name)}
+	case err != nil:
+		return Deletion{}, err
+	case sec.Tags[TagProvisionedVia] != via:
+		return Deletion{}, &errcode.Error{Code: errcode.Forbidden, Field: "name",
+			Message: "was not made through this API (its " + TagProvisionedVia + " tag), so it may not be deleted through it"}
+	case sec.Deleted:
+		return Deletion{ARN: sec.ARN, Name: sec.Name, DeletionDate: *sec.DeletedDate}, nil
+	}
+	if sec.Tags[TagDatabaseUser] == "true" {
+		// The user first: once the secret is gone, nothing says who it was.
+		if err := s.dropUser(ctx, sec.ARN, Request{}); err != nil {
+			return Deletion{}, err
+		}
+	}
+	regions := make([]string, 0, len(sec.Replicas))
+	for _, r := range sec.Replicas {
+		regions = append(regions, r.Region)
+	}
+	if err := s.manager.RemoveReplicas(ctx, sec.ARN, regions); err != nil {
+		return Deletion{}, err
+	}
+	days, force := opts.window()
+	when, err := s.manager.Delete(ctx, sec.ARN, days, force)
+	if err != nil {
+		return Deletion{}, err
+	}
+	return Deletion{ARN: sec.ARN, Name: sec.Name, DeletionDate: when}, nil
 }

@@ -92,6 +92,7 @@ func ServiceFromEnv(ctx context.Context) (*Service, error) {
 	}
 	svc := NewService(secretstore.New(client), cfg)
 	svc.UseRotator(rotation.New(client))
+	svc.UseManager(secretstore.NewManager(client))
 	return svc, nil
 }
 

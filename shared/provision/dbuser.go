@@ -293,14 +293,15 @@ func (s *Service) updateUser(ctx context.Context, old, now Request, stored strin
 // dropUser drops the user the secret id holds the credentials of, and its
 // clone, as the stored secret describes them (the database it is in, the
 // master secret), with r's as fallback.
-func (l *Lifecycle) dropUser(ctx context.Context, id string, r Request) error {
-	current, err := l.manager.CurrentValue(ctx, id)
+func (s *Service) dropUser(ctx context.Context, id string, r Request) error {
+	current, err := s.store.CurrentValue(ctx, id)
 	if err != nil {
 		return err
 	}
 	var stored struct {
 		Engine, Host, Username, Dbname, Masterarn string
 		Port                                      json.Number
+		SSL                                       *bool
 	}
 	if json.Unmarshal([]byte(current.String), &stored) != nil || stored.Username == "" {
 		return errcode.New(errcode.Conflict, "the stored secret names no database user; it was changed outside this stack")
@@ -314,7 +315,11 @@ func (l *Lifecycle) dropUser(ctx context.Context, id string, r Request) error {
 		port := Int(p)
 		at.Port = &port
 	}
-	e, err := l.svc.endpoint(ctx, at)
+	if at.SSL == nil && stored.SSL != nil {
+		ssl := Bool(*stored.SSL)
+		at.SSL = &ssl
+	}
+	e, err := s.endpoint(ctx, at)
 	if err != nil {
 		return err
 	}

@@ -383,6 +383,19 @@ func (o DeleteOptions) Check() error {
 	return nil
 }
 
+// window is the recovery window in days, or force. Options that break the
+// rules were refused before; should they reach here anyway, the
+// recoverable default is the safe reading.
+func (o DeleteOptions) window() (days int, force bool) {
+	if o.Check() != nil {
+		return DefaultRecoveryWindowInDays, false
+	}
+	if o.RecoveryWindowInDays != nil {
+		return int(*o.RecoveryWindowInDays), false
+	}
+	return DefaultRecoveryWindowInDays, bool(o.ForceDeleteWithoutRecovery)
+}
+
 // Delete deletes the secret id: its replicas first (Secrets Manager refuses
 // to delete a primary that has any), then the secret, recoverable for the
 // window unless forced. An id that is not a secret of ours, a secret another
@@ -406,7 +419,7 @@ func (l *Lifecycle) Delete(ctx context.Context, res Resource, id string, opts De
 	}
 	// The user first: once the secret is gone, nothing says who it was.
 	if r.CreateDatabaseUser {
-		if err := l.dropUser(ctx, id, r); err != nil {
+		if err := l.svc.dropUser(ctx, id, r); err != nil {
 			return "", err
 		}
 	}
@@ -417,14 +430,8 @@ func (l *Lifecycle) Delete(ctx context.Context, res Resource, id string, opts De
 	if err := l.manager.RemoveReplicas(ctx, id, regions); err != nil {
 		return "", err
 	}
-	days := DefaultRecoveryWindowInDays
-	if opts.Check() == nil && opts.RecoveryWindowInDays != nil {
-		days = int(*opts.RecoveryWindowInDays)
-	}
-	// Options that break the rules were refused at create; should they reach
-	// here anyway, the recoverable default is the safe reading.
-	force := opts.Check() == nil && bool(opts.ForceDeleteWithoutRecovery)
-	if err := l.manager.Delete(ctx, id, days, force); err != nil {
+	days, force := opts.window()
+	if _, err := l.manager.Delete(ctx, id, days, force); err != nil {
 		return "", err
 	}
 	return "", nil

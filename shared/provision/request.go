@@ -94,7 +94,20 @@ const (
 	TagProvisionedBy  = "provisioned-by"
 	TagProvisionedVia = "provisioned-via"
 	TagIdempotencyKey = "idempotency-key"
+	// TagDatabaseUser marks a secret whose database user this provisioner
+	// made, so that deleting it through the API drops that user first.
+	TagDatabaseUser = "provisioned-database-user"
 )
+
+// ownTags are the tags the provisioner adds to r's secret: provenance, and
+// the mark of a database user it makes.
+func (r Request) ownTags() Tags {
+	tags := r.Provenance.tags()
+	if r.CreateDatabaseUser {
+		tags = append(tags, Tag{Key: TagDatabaseUser, Value: "true"})
+	}
+	return tags
+}
 
 // tags are the provenance tags to add; values longer than a tag allows are
 // cut, which keeps them readable and still matching on every request.

@@ -39,7 +39,12 @@ type Service struct {
 	records IdempotencyRecords
 	// rotator switches rotation on and off; every function has one.
 	rotator *rotation.Rotator
+	// manager deletes secrets for the API (DeleteFor).
+	manager *secretstore.Manager
 }
+
+// UseManager gives the service what deletes secrets through the API.
+func (s *Service) UseManager(m *secretstore.Manager) { s.manager = m }
 
 // UseRotator gives the service what turns rotation on.
 func (s *Service) UseRotator(r *rotation.Rotator) { s.rotator = r }
@@ -133,7 +138,7 @@ func (s *Service) check(r Request) (Replicas, kind, error) {
 	if err := validateKMSKey("kmsKeyId", r.KmsKeyID); err != nil {
 		return nil, 0, err
 	}
-	if err := validateTags(r.Tags, len(r.Provenance.tags())); err != nil {
+	if err := validateTags(r.Tags, len(r.ownTags())); err != nil {
 		return nil, 0, err
 	}
 	replicas := s.replicasOf(r)
@@ -166,7 +171,7 @@ func (s *Service) build(r Request, idempotencyKey string) (*secretsmanager.Creat
 	in := &secretsmanager.CreateSecretInput{
 		Name:                        aws.String(r.Name),
 		ForceOverwriteReplicaSecret: bool(r.ForceOverwriteReplicaSecret),
-		Tags:                        sdkTags(append(r.Tags[:len(r.Tags):len(r.Tags)], r.Provenance.tags()...)),
+		Tags:                        sdkTags(append(r.Tags[:len(r.Tags):len(r.Tags)], r.ownTags()...)),
 		AddReplicaRegions:           sdkReplicas(replicas),
 	}
 	if token := secretstore.Token(idempotencyKey); token != "" {

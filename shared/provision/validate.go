@@ -89,7 +89,7 @@ func validateTags(tags Tags, reserved int) error {
 // in any letter case: "Provisioned-By" beside "provisioned-by" would confuse
 // every reader of the provenance, human or IAM condition.
 func isReservedTag(key string) bool {
-	return strings.EqualFold(key, TagProvisionedBy) || strings.EqualFold(key, TagProvisionedVia) || strings.EqualFold(key, TagIdempotencyKey)
+	return strings.EqualFold(key, TagProvisionedBy) || strings.EqualFold(key, TagProvisionedVia) || strings.EqualFold(key, TagIdempotencyKey) || strings.EqualFold(key, TagDatabaseUser)
 }
 
 func validateReplicas(replicas Replicas, primary string) error {

@@ -221,14 +221,17 @@ func (m *Manager) RemoveReplicas(ctx context.Context, id string, regions []strin
 }
 
 // Delete schedules the secret's deletion after recoveryDays, or deletes it
-// at once when force is set.
-func (m *Manager) Delete(ctx context.Context, id string, recoveryDays int, force bool) error {
+// at once when force is set, and returns when it goes.
+func (m *Manager) Delete(ctx context.Context, id string, recoveryDays int, force bool) (time.Time, error) {
 	in := &secretsmanager.DeleteSecretInput{SecretId: aws.String(id)}
 	if force {
 		in.ForceDeleteWithoutRecovery = aws.Bool(true)
 	} else {
 		in.RecoveryWindowInDays = aws.Int64(int64(recoveryDays))
 	}
-	_, err := m.client.DeleteSecret(ctx, in)
-	return Classify(err)
+	out, err := m.client.DeleteSecret(ctx, in)
+	if err != nil {
+		return time.Time{}, Classify(err)
+	}
+	return aws.ToTime(out.DeletionDate), nil
 }
