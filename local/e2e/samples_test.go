@@ -27,6 +27,7 @@ var sampleOutcomes = map[string]struct {
 	"http-api-create.json":                       {"HttpApiFunction", false, `"statusCode": 201`},
 	"http-api-create-jwt.json":                   {"HttpApiFunction", false, `"statusCode": 201`},
 	"http-api-get.json":                          {"HttpApiFunction", false, `"statusCode": 200`},
+	"http-api-delete.json":                       {"HttpApiFunction", false, `"statusCode": 202`},
 	"eventbridge-request.json":                   {"EventBridgeFunction", false, `== stored secret app/analytics/redshift`},
 	"eventbridge-request-invalid.json":           {"EventBridgeFunction", true, `Permanent.invalid`},
 }

@@ -127,7 +127,9 @@ func run(ctx context.Context) (int, error) {
 			failed = failed || answer.Status != "SUCCESS"
 		}
 	}
-	if arn := secretARN(out); arn != "" {
+	if arn := secretARN(out); arn != "" && httpMethod(opts.Event) == "DELETE" {
+		showDeletion(ctx, arn, *region)
+	} else if arn != "" {
 		if err := showSecret(arn, *region, generatedKey(event)); err != nil {
 			return 0, err
 		}

@@ -17,7 +17,7 @@ import (
 )
 
 // withItsSecret readies an event that acts on an existing secret (a
-// custom-resource Update or Delete, an HTTP GET) for this Secrets Manager:
+// custom-resource Update or Delete, an HTTP GET or DELETE) for this Secrets Manager:
 // the sample events name a secret that exists in no fresh moto, or carry a
 // placeholder ARN. When the secret is missing it is made first, the way it
 // would have been (a Create of the resource's properties, a POST of its
@@ -61,7 +61,7 @@ func withItsSecret(ctx context.Context, opts invoke.Options) ([]byte, error) {
 		}
 		return setMember(opts.Event, "PhysicalResourceId", id)
 
-	case probe.RequestContext.HTTP.Method == "GET" && probe.PathParameters["name"] != "":
+	case (probe.RequestContext.HTTP.Method == "GET" || probe.RequestContext.HTTP.Method == "DELETE") && probe.PathParameters["name"] != "":
 		name := probe.PathParameters["name"]
 		existing, err := lookUp(ctx, opts.Region, name)
 		if err != nil || existing != nil {
@@ -182,6 +182,17 @@ func deletedID(event []byte) string {
 		return ""
 	}
 	return e.PhysicalResourceId
+}
+
+// httpMethod is an HTTP API event's method, or "".
+func httpMethod(event []byte) string {
+	var e struct {
+		RequestContext struct {
+			HTTP struct{ Method string } `json:"http"`
+		} `json:"requestContext"`
+	}
+	json.Unmarshal(event, &e)
+	return e.RequestContext.HTTP.Method
 }
 
 // showDeletion says what became of the secret a Delete named.
