@@ -73,7 +73,8 @@ API_ADDR ?= 127.0.0.1:3000
 api: build
 	@$(GO) build -o $(BIN)/tools/api ./local/cmd/api
 	exec $(BIN)/tools/api -template template.yaml -function HttpApiFunction \
-		-bootstrap $(BIN)/HttpApiFunction/bootstrap -addr $(API_ADDR) -parameter-overrides '$(PARAMETERS)'
+		-bootstrap $(BIN)/HttpApiFunction/bootstrap -addr $(API_ADDR) -parameter-overrides '$(PARAMETERS)' \
+		-openapi functions/http-api/openapi.json
 
 # Every test: lint, unit, handler, integration against a moto_server the
 # tests start, end to end through the built binaries, all under the race

@@ -41,6 +41,10 @@ type Gateway struct {
 	// DefaultCaller is the IAM principal of requests that name none; empty
 	// leaves them without an identity.
 	DefaultCaller string
+	// Document, when set, is the API's OpenAPI document, served at
+	// GET /openapi.json with this server as its server, for viewers and
+	// clients to read; a deployed API does not serve it.
+	Document []byte
 }
 
 // New returns a gateway for the template's route keys, like "ANY /secrets"
@@ -89,6 +93,10 @@ func (r route) match(method, path string) (map[string]string, bool) {
 }
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if g.Document != nil && r.URL.Path == "/openapi.json" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		g.serveDocument(w, r)
+		return
+	}
 	var matched *route
 	var params map[string]string
 	for i := range g.routes {
@@ -281,4 +289,20 @@ func requestID() string {
 	b := make([]byte, 12)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// serveDocument answers with the OpenAPI document, its servers pointed at
+// this gateway, so a viewer's "try it" reaches the local API.
+func (g *Gateway) serveDocument(w http.ResponseWriter, r *http.Request) {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(g.Document, &doc); err != nil {
+		writeJSON(w, http.StatusInternalServerError, `{"message":"the OpenAPI document is not JSON"}`)
+		return
+	}
+	doc["servers"], _ = json.Marshal([]map[string]string{{"url": "http://" + r.Host, "description": "make api (local)"}})
+	body, _ := json.MarshalIndent(doc, "", "  ")
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Access-Control-Allow-Origin", "*") // for a viewer served elsewhere
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
 }

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,6 +28,7 @@ import (
 	"github.com/dbcreds/provisioner/local/dbserver"
 	"github.com/dbcreds/provisioner/local/invoke"
 	"github.com/dbcreds/provisioner/local/motoserver"
+	"github.com/dbcreds/provisioner/local/openapi"
 	"github.com/dbcreds/provisioner/local/samtemplate"
 )
 
@@ -63,7 +66,46 @@ func setUp(m *testing.M) (int, error) {
 	if err := moto.Setenv(); err != nil {
 		return 0, err
 	}
-	return m.Run(), nil
+	code := m.Run()
+	if code == 0 {
+		code = checkAPIAnswers()
+	}
+	return code, nil
+}
+
+// apiAnswers are the HTTP API's answers the tests received, all of which
+// must be what the OpenAPI document says.
+var apiAnswers struct {
+	sync.Mutex
+	list []openapi.Exchange
+}
+
+func recordAPIAnswer(x openapi.Exchange) {
+	apiAnswers.Lock()
+	defer apiAnswers.Unlock()
+	apiAnswers.list = append(apiAnswers.list, x)
+}
+
+// checkAPIAnswers checks every recorded answer against the document.
+func checkAPIAnswers() int {
+	apiAnswers.Lock()
+	defer apiAnswers.Unlock()
+	if len(apiAnswers.list) < 50 && !testing.Short() && flag.Lookup("test.run").Value.String() == "" {
+		fmt.Fprintf(os.Stderr, "only %d HTTP API answers were recorded for the OpenAPI check\n", len(apiAnswers.list))
+		return 1
+	}
+	problems, err := openapi.Check(filepath.Join(root, openapi.Document), apiAnswers.list)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for _, p := range problems {
+		fmt.Fprintln(os.Stderr, "an HTTP API answer the OpenAPI document does not describe:", p)
+	}
+	if len(problems) > 0 {
+		return 1
+	}
+	return 0
 }
 
 // run invokes function with an event file, edited by edit when not nil.
@@ -124,6 +166,22 @@ func runWith(t *testing.T, inv invocation) (*invoke.Outcome, string) {
 		t.Fatal(err)
 	}
 	t.Logf("%s log:\n%s", inv.function, logs.String())
+	if inv.function == "HttpApiFunction" && out.Error == nil && out.InitError == nil {
+		var req struct {
+			RawPath        string `json:"rawPath"`
+			RequestContext struct {
+				HTTP struct{ Method string } `json:"http"`
+			} `json:"requestContext"`
+		}
+		var resp struct {
+			StatusCode int
+			Headers    map[string]string
+			Body       string
+		}
+		if json.Unmarshal(event, &req) == nil && json.Unmarshal(out.Response, &resp) == nil {
+			recordAPIAnswer(openapi.Exchange{Method: req.RequestContext.HTTP.Method, Path: req.RawPath, Status: resp.StatusCode, Headers: resp.Headers, Body: resp.Body})
+		}
+	}
 	return out, logs.String()
 }
 

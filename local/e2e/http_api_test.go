@@ -25,6 +25,7 @@ import (
 
 	"github.com/dbcreds/provisioner/local/apigateway"
 	"github.com/dbcreds/provisioner/local/invoke"
+	"github.com/dbcreds/provisioner/local/openapi"
 	"github.com/dbcreds/provisioner/local/samtemplate"
 )
 
@@ -66,6 +67,9 @@ func api(t *testing.T, overrides map[string]string) (string, *syncBuffer) {
 	t.Cleanup(fn.Close)
 	gw := apigateway.New(fn, tpl.RouteKeys())
 	gw.DefaultCaller = "arn:aws:iam::123456789012:user/payments"
+	if gw.Document, err = os.ReadFile(filepath.Join(root, openapi.Document)); err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
 	return srv.URL, logs
@@ -102,6 +106,18 @@ func call(t *testing.T, method, url, body string, header map[string]string) resp
 	raw, _ := io.ReadAll(resp.Body)
 	r := response{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
 	json.Unmarshal(raw, &r.body)
+	// The function's own headers; the rest are the HTTP transport's.
+	headers := map[string]string{}
+	for k := range resp.Header {
+		switch k {
+		case "Date", "Content-Length", "Connection", "Transfer-Encoding", "Apigw-Requestid":
+		default:
+			headers[k] = resp.Header.Get(k)
+		}
+	}
+	if req.URL.Path != "/openapi.json" {
+		recordAPIAnswer(openapi.Exchange{Method: method, Path: req.URL.EscapedPath(), Status: resp.StatusCode, Headers: headers, Body: string(raw)})
+	}
 	return r
 }
 
@@ -471,4 +487,17 @@ func (term *terminal) close() {
 		<-term.read
 		syscall.Close(term.master)
 	})
+}
+
+// TestHttpApiServesItsDocument: make api serves the OpenAPI document at
+// GET /openapi.json, pointed at itself, for a viewer to read.
+func TestHttpApiServesItsDocument(t *testing.T) {
+	base, _ := api(t, nil)
+	r := call(t, "GET", base+"/openapi.json", "", nil)
+	servers, _ := r.body["servers"].([]any)
+	first, _ := servers[0].(map[string]any)
+	paths, _ := r.body["paths"].(map[string]any)
+	if r.status != 200 || r.body["openapi"] != "3.1.0" || first["url"] != base || paths["/secrets/{name}"] == nil {
+		t.Fatalf("GET /openapi.json: %d %.300s", r.status, r.raw)
+	}
 }

@@ -46,6 +46,7 @@ func run() error {
 	overrides := flag.String("parameter-overrides", "", `template parameters, as sam takes them: Key=Value Key2="v 2"`)
 	caller := flag.String("caller", "arn:aws:iam::"+invoke.AccountID+":user/local-developer", "the IAM principal of requests that name none (empty: none)")
 	region := flag.String("region", "us-east-1", "the Region the function runs in")
+	document := flag.String("openapi", "", "an OpenAPI document to serve at GET /openapi.json")
 	flag.Parse()
 	if *bootstrap == "" {
 		*bootstrap = "bin/" + *function + "/bootstrap"
@@ -88,6 +89,11 @@ func run() error {
 	defer fn.Close()
 	gateway := apigateway.New(fn, tpl.RouteKeys())
 	gateway.DefaultCaller = *caller
+	if *document != "" {
+		if gateway.Document, err = os.ReadFile(*document); err != nil {
+			return err
+		}
+	}
 
 	l, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -104,6 +110,9 @@ func run() error {
 		srv.Shutdown(shutdown)
 	}()
 	fmt.Fprintf(os.Stderr, "== %s serving %v on http://%s (Ctrl-C stops)\n", *function, tpl.RouteKeys(), l.Addr())
+	if gateway.Document != nil {
+		fmt.Fprintf(os.Stderr, "== its OpenAPI document: http://%s/openapi.json\n", l.Addr())
+	}
 	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
