@@ -1,7 +1,11 @@
 package samtemplate
 
 import (
+	"encoding/json"
+	"os"
+	"reflect"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 
@@ -237,5 +241,51 @@ func TestEventRuleAndFunctionTrustAlike(t *testing.T) {
 	}
 	if account == nil || account.Tag != "!If" || account.Content[0].Value != "HasEventAccounts" {
 		t.Errorf("the rule does not match the trusted accounts: %+v", account)
+	}
+}
+
+// TestCallerPolicyIsTheDocumentsRoutes: the policy a caller needs grants
+// execute-api:Invoke on exactly the operations of the OpenAPI document, on
+// the IAM-authorized API's default stage.
+func TestCallerPolicyIsTheDocumentsRoutes(t *testing.T) {
+	tpl, err := Load("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sts := statements("ApiCallerPolicy", get(get(tpl.resources["ApiCallerPolicy"], "Properties"), "PolicyDocument"))
+	if len(sts) != 1 || strings.Join(sts[0].actions, ",") != "execute-api:Invoke" {
+		t.Fatalf("the caller policy grants %+v", sts)
+	}
+	prefix := "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/$default/"
+	var granted []string
+	for _, r := range sts[0].resources {
+		if !strings.HasPrefix(r, prefix) {
+			t.Fatalf("resource %s is not a route of the IAM API's default stage", r)
+		}
+		method, path, _ := strings.Cut(strings.TrimPrefix(r, prefix), "/")
+		granted = append(granted, method+" /"+strings.Replace(path, "*", "{name}", 1))
+	}
+	raw, err := os.ReadFile("../../functions/http-api/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var operations []string
+	for path, item := range doc.Paths {
+		for method := range item {
+			if method != "parameters" {
+				operations = append(operations, strings.ToUpper(method)+" "+path)
+			}
+		}
+	}
+	sort.Strings(granted)
+	sort.Strings(operations)
+	if !reflect.DeepEqual(granted, operations) {
+		t.Fatalf("the caller policy grants\n%v\nthe document's operations are\n%v", granted, operations)
 	}
 }
