@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/metrics"
 	"github.com/dbcreds/provisioner/shared/provision"
 )
 
@@ -48,6 +49,8 @@ type responder interface {
 type handler struct {
 	secrets   lifecycle
 	responder responder
+	// metrics receives each invocation's EMF line; nil writes none.
+	metrics io.Writer
 }
 
 const (
@@ -74,14 +77,27 @@ func (h *handler) handle(ctx context.Context, event event) error {
 	// did not come from CloudFormation and is cut.
 	log := slog.With("requestType", errcode.Clip(string(event.RequestType)), "stackId", errcode.ClipTo(event.StackID, idLogLength),
 		"logicalResourceId", errcode.ClipTo(event.LogicalResourceID, idLogLength), "cfnRequestId", errcode.ClipTo(event.RequestID, idLogLength))
+	start := time.Now()
 	workCtx, cancel := workContext(ctx)
 	defer cancel()
-	resp := h.respond(workCtx, log, event)
+	resp, out := h.respond(workCtx, log, event)
+	inv := metrics.Invocation{Trigger: "cloudformation", Created: event.RequestType == cfn.RequestCreate && out.err == nil,
+		Replayed: out.replayed, Deleted: out.deleted}
+	if out.err != nil {
+		inv.ErrorCode = string(errcode.Public(out.err).Code)
+	}
+	defer func() {
+		if h.metrics != nil {
+			inv.Duration = time.Since(start)
+			metrics.Write(h.metrics, time.Now(), inv)
+		}
+	}()
 	body := fit(resp)
 	log.InfoContext(ctx, "answering CloudFormation", "status", resp.Status,
 		"physicalResourceId", errcode.ClipTo(resp.PhysicalResourceID, idLogLength), "reason", errcode.ClipTo(resp.Reason, maxResponseBytes))
 	if err := h.send(ctx, event.ResponseURL, body); err != nil {
 		log.ErrorContext(ctx, "could not deliver the answer to CloudFormation", "error", err)
+		inv.ErrorCode = "response_not_delivered"
 		// Lambda names the failure by this type; its retry delivers the
 		// same answer.
 		return messages.InvokeResponse_Error{Type: errorTypeNotDelivered, Message: "the answer could not be delivered to CloudFormation: " + err.Error()}
@@ -108,12 +124,14 @@ type outcome struct {
 	physicalID string
 	data       map[string]any
 	err        error
+	replayed   bool // an earlier attempt's secret answered for
+	deleted    bool // a Delete deleted a secret
 }
 
 // respond runs the request and builds the answer. The work runs apart so
 // that neither a panic nor a call that outlives the deadline can keep the
 // answer from being sent.
-func (h *handler) respond(ctx context.Context, log *slog.Logger, event event) *cfn.Response {
+func (h *handler) respond(ctx context.Context, log *slog.Logger, event event) (*cfn.Response, outcome) {
 	done := make(chan outcome, 1)
 	go func() {
 		defer func() {
@@ -151,7 +169,7 @@ func (h *handler) respond(ctx context.Context, log *slog.Logger, event event) *c
 			resp.PhysicalResourceID = event.RequestID
 		}
 	}
-	return resp
+	return resp, out
 }
 
 func (h *handler) run(ctx context.Context, event event) outcome {
@@ -181,7 +199,7 @@ func (h *handler) run(ctx context.Context, event event) outcome {
 		if err == nil && skipped != "" {
 			slog.InfoContext(ctx, "nothing deleted", "why", skipped, "physicalResourceId", errcode.ClipTo(event.PhysicalResourceID, idLogLength))
 		}
-		return outcome{physicalID: event.PhysicalResourceID, err: err}
+		return outcome{physicalID: event.PhysicalResourceID, err: err, deleted: err == nil && skipped == ""}
 	}
 	return outcome{err: errcode.Invalidf("RequestType", "must be Create, Update or Delete, got %s", errcode.Quote(string(event.RequestType)))}
 }
@@ -202,7 +220,7 @@ func answer(result provision.Result, err error) outcome {
 	if result.Rotation != nil && result.Rotation.NextRotationDate != nil {
 		data["NextRotationDate"] = result.Rotation.NextRotationDate.UTC().Format(time.RFC3339)
 	}
-	return outcome{physicalID: result.ARN, data: data}
+	return outcome{physicalID: result.ARN, data: data, replayed: result.Replayed}
 }
 
 // resource identifies the stack resource: the generated-name base, the

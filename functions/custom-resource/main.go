@@ -22,6 +22,6 @@ func main() {
 		slog.Error("cannot start", "error", err)
 		os.Exit(1)
 	}
-	h := &handler{secrets: secrets, responder: &http.Client{}} // each try has its own timeout
+	h := &handler{secrets: secrets, responder: &http.Client{}, metrics: os.Stdout} // each try has its own timeout
 	lambda.Start(h.handle)
 }

@@ -2,12 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
+	"io"
 	"log/slog"
+	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
 	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/metrics"
 	"github.com/dbcreds/provisioner/shared/provision"
 )
 
@@ -19,6 +24,8 @@ type secretCreator interface {
 type handler struct {
 	secrets secretCreator
 	trust   trust
+	// metrics receives each invocation's EMF line; nil writes none.
+	metrics io.Writer
 }
 
 // Error types the failure destination shows: a permanent error comes back
@@ -35,7 +42,23 @@ const (
 // retries, and a request that keeps failing reaches the failure destination
 // and the dead-letter queue. Invalid input fails before any Secrets Manager
 // call, so its retries cost nothing.
-func (h *handler) handle(ctx context.Context, event events.EventBridgeEvent) (provision.Result, error) {
+func (h *handler) handle(ctx context.Context, event events.EventBridgeEvent) (result provision.Result, err error) {
+	if h.metrics != nil {
+		defer func(start time.Time) {
+			inv := metrics.Invocation{Trigger: "eventbridge", Created: err == nil, Replayed: result.Replayed, Duration: time.Since(start)}
+			var refused messages.InvokeResponse_Error
+			if errors.As(err, &refused) {
+				_, inv.ErrorCode, _ = strings.Cut(refused.Type, ".")
+			} else if err != nil {
+				inv.ErrorCode = string(errcode.Internal)
+			}
+			metrics.Write(h.metrics, time.Now(), inv)
+		}(time.Now())
+	}
+	return h.serve(ctx, event)
+}
+
+func (h *handler) serve(ctx context.Context, event events.EventBridgeEvent) (provision.Result, error) {
 	log := slog.With("eventId", errcode.Clip(event.ID), "source", errcode.Clip(event.Source),
 		"account", errcode.Clip(event.AccountID), "detailType", errcode.Clip(event.DetailType))
 	if why := h.trust.allows(event.Source, event.AccountID, event.DetailType); why != "" {

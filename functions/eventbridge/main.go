@@ -25,5 +25,5 @@ func main() {
 		slog.Error("cannot start", "error", err)
 		os.Exit(1)
 	}
-	lambda.Start((&handler{secrets: service, trust: trusted}).handle)
+	lambda.Start((&handler{secrets: service, trust: trusted, metrics: os.Stdout}).handle)
 }

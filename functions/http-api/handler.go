@@ -4,16 +4,19 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/metrics"
 	"github.com/dbcreds/provisioner/shared/provision"
 )
 
@@ -29,6 +32,8 @@ const via = "http-api"
 
 type handler struct {
 	secrets secrets
+	// metrics receives each invocation's EMF line; nil writes none.
+	metrics io.Writer
 	// localCaller stands in for the caller of a request without an
 	// identity under sam local start-api, which checks no authorizer; it
 	// is empty everywhere else (see localCallerFromEnv).
@@ -74,6 +79,22 @@ type errorDetail struct {
 }
 
 func (h *handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	start := time.Now()
+	resp, err := h.serve(ctx, req)
+	if h.metrics != nil {
+		inv := metrics.Invocation{Trigger: via, Created: resp.StatusCode == http.StatusCreated,
+			Replayed: resp.Headers["Idempotent-Replayed"] == "true", Deleted: resp.StatusCode == http.StatusAccepted, Duration: time.Since(start)}
+		if resp.StatusCode >= 400 {
+			var body errorBody
+			json.Unmarshal([]byte(resp.Body), &body)
+			inv.ErrorCode = string(body.Error.Code)
+		}
+		metrics.Write(h.metrics, time.Now(), inv)
+	}
+	return resp, err
+}
+
+func (h *handler) serve(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	method, path := req.RequestContext.HTTP.Method, routePath(req)
 	var resp events.APIGatewayV2HTTPResponse
 	switch {

@@ -29,7 +29,7 @@ func main() {
 		os.Exit(1)
 	}
 	service.UseIdempotencyRecords(records)
-	lambda.Start((&handler{secrets: service, localCaller: localCallerFromEnv(os.Getenv)}).handle)
+	lambda.Start((&handler{secrets: service, localCaller: localCallerFromEnv(os.Getenv), metrics: os.Stdout}).handle)
 }
 
 // recordsFromEnv are the Idempotency-Key records in the DynamoDB table
