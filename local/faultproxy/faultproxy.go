@@ -44,6 +44,9 @@ type Plan func(operation string, attempt int) Fault
 // Proxy is a running fault proxy.
 type Proxy struct {
 	URL string
+	// Latency, when set before the first call, is how long each call of an
+	// operation takes before it is answered: the real service's time.
+	Latency func(operation string) time.Duration
 
 	plan     Plan
 	forward  *httputil.ReverseProxy
@@ -97,6 +100,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.attempts[op]++
 	n := p.attempts[op]
 	p.mu.Unlock()
+	if p.Latency != nil {
+		select {
+		case <-time.After(p.Latency(op)):
+		case <-r.Context().Done():
+			return
+		}
+	}
 	switch p.plan(op, n) {
 	case ServerError:
 		fail(w, http.StatusInternalServerError, "InternalServiceError", "An error occurred on the server side.")
@@ -143,3 +153,27 @@ type discard struct{ header http.Header }
 func (d *discard) Header() http.Header         { return d.header }
 func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
 func (d *discard) WriteHeader(int)             {}
+
+// RateLimit throttles operation above perSecond calls in any second, as
+// Secrets Manager enforces its request quotas (CreateSecret: 50 a second);
+// other operations pass.
+func RateLimit(operation string, perSecond int) Plan {
+	var mu sync.Mutex
+	var recent []time.Time
+	return func(op string, _ int) Fault {
+		if op != operation {
+			return Pass
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		now := time.Now()
+		for len(recent) > 0 && now.Sub(recent[0]) >= time.Second {
+			recent = recent[1:]
+		}
+		if len(recent) >= perSecond {
+			return Throttle
+		}
+		recent = append(recent, now)
+		return Pass
+	}
+}

@@ -59,6 +59,9 @@ func Load(path string) (*Template, error) {
 	return t, nil
 }
 
+// ParameterDefault is a parameter's default value, or "".
+func (t *Template) ParameterDefault(name string) string { return t.parameters[name] }
+
 // Functions lists the logical ids of the template's functions, sorted.
 func (t *Template) Functions() []string {
 	var ids []string

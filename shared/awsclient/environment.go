@@ -79,10 +79,13 @@ func (s Settings) Endpoint(service string) *string {
 }
 
 // Retryer is a new retryer for one client (the adaptive mode keeps state).
+// The functions use the adaptive mode unless AWS_RETRY_MODE says standard:
+// after a throttle it slows the client's own calls, so a burst of requests
+// settles at the service's quota instead of failing its first attempts.
 func (s Settings) Retryer() aws.Retryer {
-	var r aws.Retryer = retry.NewStandard()
-	if s.retryMode == "adaptive" {
-		r = retry.NewAdaptiveMode()
+	var r aws.Retryer = retry.NewAdaptiveMode()
+	if s.retryMode == "standard" {
+		r = retry.NewStandard()
 	}
 	if s.maxAttempts > 0 {
 		r = retry.AddWithMaxAttempts(r, s.maxAttempts)
