@@ -18,6 +18,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -76,8 +78,8 @@ type Outcome struct {
 	// the time from its start to its first request for an event.
 	Cold bool
 	Init time.Duration
-	// MaxRSSKiB is the process's peak resident memory, known once it has
-	// stopped: Run fills it in.
+	// MaxRSSKiB is the process's own peak resident memory (VmHWM), read
+	// just before it is stopped: Run fills it in; 0 where /proc is not.
 	MaxRSSKiB int64
 }
 
@@ -186,11 +188,9 @@ func (f *Function) stop() {
 	if f.proc == nil {
 		return
 	}
+	f.lastMaxRSS = peakKiB(f.proc.cmd.Process.Pid)
 	syscall.Kill(-f.proc.cmd.Process.Pid, syscall.SIGKILL)
 	<-f.proc.exited
-	if usage, ok := f.proc.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		f.lastMaxRSS = usage.Maxrss // KiB on Linux
-	}
 	f.proc.api.Close()
 	f.proc = nil
 }
@@ -422,3 +422,21 @@ func (rc *cfnReceiver) received() json.RawMessage {
 }
 
 func (rc *cfnReceiver) close() { rc.server.Close() }
+
+// peakKiB is a live process's own peak resident memory, VmHWM in
+// /proc/<pid>/status. Not rusage's Maxrss: on Linux a child started by
+// vfork and exec (as os/exec starts one) inherits the parent's high-water
+// mark, so a bootstrap of a few MiB would report the test's own memory.
+func peakKiB(pid int) int64 {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kib, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kib
+		}
+	}
+	return 0
+}
