@@ -18,7 +18,7 @@ import (
 
 func main() {
 	slog.SetDefault(lambdacontext.NewLogger())
-	service, err := provision.ServiceFromEnv(context.Background())
+	service, err := provision.APIServiceFromEnv(context.Background())
 	if err != nil {
 		slog.Error("cannot start", "error", err)
 		os.Exit(1)

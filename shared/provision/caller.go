@@ -360,8 +360,8 @@ func (s *Service) DeleteFor(ctx context.Context, c Caller, via, name string, opt
 	if err := opts.Check(); err != nil {
 		return Deletion{}, err
 	}
-	if s.manager == nil {
-		return Deletion{}, errcode.New(errcode.Internal, "this function was built without a secrets manager")
+	if s.deleter == nil {
+		return Deletion{}, errcode.New(errcode.Internal, "this function was built without a deleter")
 	}
 	unlock, err := s.lockName(ctx, name)
 	if err != nil {
@@ -390,11 +390,11 @@ func (s *Service) DeleteFor(ctx context.Context, c Caller, via, name string, opt
 	for _, r := range sec.Replicas {
 		regions = append(regions, r.Region)
 	}
-	if err := s.manager.RemoveReplicas(ctx, sec.ARN, regions); err != nil {
+	if err := s.deleter.RemoveReplicas(ctx, sec.ARN, regions); err != nil {
 		return Deletion{}, err
 	}
 	days, force := opts.window()
-	when, err := s.manager.Delete(ctx, sec.ARN, days, force)
+	when, err := s.deleter.Delete(ctx, sec.ARN, days, force)
 	if err != nil {
 		return Deletion{}, err
 	}

@@ -92,7 +92,20 @@ func ServiceFromEnv(ctx context.Context) (*Service, error) {
 	}
 	svc := NewService(secretstore.New(client), cfg)
 	svc.UseRotator(rotation.New(client))
-	svc.UseManager(secretstore.NewManager(client))
+
+	return svc, nil
+}
+
+// APIServiceFromEnv is ServiceFromEnv for the HTTP API, which also deletes
+// secrets (DeleteFor); only its function links the deleting operations.
+func APIServiceFromEnv(ctx context.Context) (*Service, error) {
+	cfg, client, err := fromEnv(ctx)
+	if err != nil {
+		return nil, err
+	}
+	svc := NewService(secretstore.New(client), cfg)
+	svc.UseRotator(rotation.New(client))
+	svc.UseDeleter(secretstore.NewDeleter(client))
 	return svc, nil
 }
 

@@ -21,7 +21,7 @@ import (
 // deletingService is the HTTP API's service, which may delete.
 func deletingService(t *testing.T, scope string) *provision.Service {
 	svc := apiService(t, scope)
-	svc.UseManager(secretstore.NewManager(client(t, primary)))
+	svc.UseDeleter(secretstore.NewDeleter(client(t, primary)))
 	return svc
 }
 

@@ -40,7 +40,7 @@ func LifecycleFromEnv(ctx context.Context) (*Lifecycle, error) {
 		return nil, err
 	}
 	svc := NewService(secretstore.New(client), cfg)
-	svc.UseRotator(rotation.New(client))
+	svc.UseRotator(rotation.NewWithCancel(client))
 	return NewLifecycle(svc, secretstore.NewManager(client)), nil
 }
 
@@ -218,7 +218,19 @@ func (l *Lifecycle) updateInPlace(ctx context.Context, id, name string, old, now
 		result.Rotation = &status
 	}
 	// Rotation last: a new function or schedule takes the value just stored.
-	return l.svc.applyRotation(ctx, result, status, want, was, idempotencyKey)
+	switch {
+	case want != nil:
+		return l.svc.applyRotation(ctx, result, status, *want, idempotencyKey)
+	case was != nil && status.Enabled:
+		// Turned off only where the resource had asked for it: a rotation
+		// someone else switched on is not the stack's to stop. Only the
+		// custom resource cancels, so only its function links the call.
+		if err := l.svc.rotator.Cancel(ctx, id, status); err != nil {
+			return result, err
+		}
+		return l.svc.rotationNow(ctx, result)
+	}
+	return result, nil
 }
 
 // updateValue stores a new version when the value the request describes,

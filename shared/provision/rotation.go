@@ -83,32 +83,28 @@ func (s *Service) rotate(ctx context.Context, r Request, res Result, idempotency
 		}
 		current = rotation.StatusOf(sec)
 	}
-	return s.applyRotation(ctx, res, current, want, nil, idempotencyKey)
+	return s.applyRotation(ctx, res, current, *want, idempotencyKey)
 }
 
-// applyRotation brings the secret's rotation from current to want: on or
-// changed (want), off (want nil, and off only where was asked for it: a
-// rotation someone else switched on is not ours to stop), and reads back
-// what the secret then does.
-func (s *Service) applyRotation(ctx context.Context, res Result, current rotation.Status, want, was *rotation.Settings, idempotencyKey string) (Result, error) {
-	if want == nil && (was == nil || !current.Enabled) {
-		return res, nil
-	}
+// applyRotation brings the secret's rotation from current to want, and
+// reads back what the secret then does.
+func (s *Service) applyRotation(ctx context.Context, res Result, current rotation.Status, want rotation.Settings, idempotencyKey string) (Result, error) {
 	if s.rotator == nil {
 		return res, errcode.New(errcode.Internal, "this function was built without a rotator")
 	}
-	if want != nil {
-		called, err := s.rotator.Apply(ctx, res.ARN, current, *want, rotationToken(idempotencyKey))
-		if err != nil {
-			return res, err
-		}
-		if !called {
-			res.Rotation = &current
-			return res, nil
-		}
-	} else if err := s.rotator.Cancel(ctx, res.ARN, current); err != nil {
+	called, err := s.rotator.Apply(ctx, res.ARN, current, want, rotationToken(idempotencyKey))
+	if err != nil {
 		return res, err
 	}
+	if !called {
+		res.Rotation = &current
+		return res, nil
+	}
+	return s.rotationNow(ctx, res)
+}
+
+// rotationNow adds what the secret's rotation is now to res.
+func (s *Service) rotationNow(ctx context.Context, res Result) (Result, error) {
 	sec, err := s.store.Describe(ctx, res.ARN)
 	if err != nil {
 		return res, err

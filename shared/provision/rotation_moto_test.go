@@ -53,7 +53,7 @@ func rotating(t *testing.T, env map[string]string) (*provision.Lifecycle, *count
 	}
 	c := &countingRotations{Client: client(t, primary)}
 	svc := provision.NewService(secretstore.New(c), provision.Config{NamePrefix: "app/", Region: primary, Rotation: defaults})
-	svc.UseRotator(rotation.New(c))
+	svc.UseRotator(rotation.NewWithCancel(c))
 	return provision.NewLifecycle(svc, secretstore.NewManager(c)), c
 }
 
@@ -200,7 +200,7 @@ func TestRetrySwitchesRotationOnOnce(t *testing.T) {
 		})
 		c := &countingRotations{Client: client(t, primary)}
 		svc := provision.NewService(secretstore.New(c), provision.Config{NamePrefix: "app/", Region: primary, Rotation: defaults})
-		svc.UseRotator(rotation.New(c))
+		svc.UseRotator(rotation.NewWithCancel(c))
 		return svc, c
 	}
 	svc, calls := svcFor()

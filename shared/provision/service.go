@@ -39,12 +39,12 @@ type Service struct {
 	records IdempotencyRecords
 	// rotator switches rotation on and off; every function has one.
 	rotator *rotation.Rotator
-	// manager deletes secrets for the API (DeleteFor).
-	manager *secretstore.Manager
+	// deleter deletes secrets for the API (DeleteFor).
+	deleter *secretstore.Deleter
 }
 
-// UseManager gives the service what deletes secrets through the API.
-func (s *Service) UseManager(m *secretstore.Manager) { s.manager = m }
+// UseDeleter gives the service what deletes secrets through the API.
+func (s *Service) UseDeleter(d *secretstore.Deleter) { s.deleter = d }
 
 // UseRotator gives the service what turns rotation on.
 func (s *Service) UseRotator(r *rotation.Rotator) { s.rotator = r }

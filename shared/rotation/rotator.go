@@ -74,13 +74,19 @@ type Client interface {
 	CancelRotateSecretAPI
 }
 
-// Rotator turns rotation on, changes it and turns it off.
+// Rotator turns rotation on and changes it, and, when built with a
+// client that can, turns it off.
 type Rotator struct {
-	client Client
+	client   RotateSecretAPI
+	canceler CancelRotateSecretAPI
 }
 
-// New returns a rotator calling client, built once at init.
-func New(client Client) *Rotator { return &Rotator{client: client} }
+// New returns a rotator that turns rotation on, calling client, built
+// once at init. Only what it calls is linked into a function.
+func New(client RotateSecretAPI) *Rotator { return &Rotator{client: client} }
+
+// NewWithCancel returns a rotator that also turns rotation off.
+func NewWithCancel(client Client) *Rotator { return &Rotator{client: client, canceler: client} }
 
 // Apply makes the secret id rotate as want asks, given its current status.
 // When it already does, nothing is called: a retry neither rotates again
@@ -119,7 +125,10 @@ func (r *Rotator) Cancel(ctx context.Context, id string, current Status) error {
 	if !current.Enabled {
 		return nil
 	}
-	_, err := r.client.CancelRotateSecret(ctx, &secretsmanager.CancelRotateSecretInput{SecretId: aws.String(id)})
+	if r.canceler == nil {
+		return errcode.New(errcode.Internal, "this rotator cannot turn rotation off")
+	}
+	_, err := r.canceler.CancelRotateSecret(ctx, &secretsmanager.CancelRotateSecretInput{SecretId: aws.String(id)})
 	return classify(err)
 }
 

@@ -73,7 +73,7 @@ func TestApply(t *testing.T) {
 
 func TestCancelOnlyWhenOn(t *testing.T) {
 	calls := 0
-	r := New(fakeClient{cancel: func(in *secretsmanager.CancelRotateSecretInput) error {
+	r := NewWithCancel(fakeClient{cancel: func(in *secretsmanager.CancelRotateSecretInput) error {
 		calls++
 		if aws.ToString(in.SecretId) != "s" {
 			t.Errorf("cancelled %q", aws.ToString(in.SecretId))

@@ -57,12 +57,28 @@ type ManagerClient interface {
 // classified into a coded error.
 type Manager struct {
 	client ManagerClient
+	*Deleter
 }
 
 // NewManager returns a manager calling client, built once at init.
 func NewManager(client ManagerClient) *Manager {
-	return &Manager{client: client}
+	return &Manager{client: client, Deleter: NewDeleter(client)}
 }
+
+// DeleterClient is the part of the client that deletes secrets: all the
+// HTTP API's DELETE needs, so that its function links no other operation.
+type DeleterClient interface {
+	RemoveRegionsFromReplicationAPI
+	DeleteSecretAPI
+}
+
+// Deleter removes replicas and deletes secrets.
+type Deleter struct {
+	client DeleterClient
+}
+
+// NewDeleter returns a deleter calling client, built once at init.
+func NewDeleter(client DeleterClient) *Deleter { return &Deleter{client: client} }
 
 // Secret is an existing secret's metadata.
 type Secret struct {
@@ -210,7 +226,7 @@ func (m *Manager) Replicate(ctx context.Context, id string, regions []types.Repl
 }
 
 // RemoveReplicas deletes the replicas in regions.
-func (m *Manager) RemoveReplicas(ctx context.Context, id string, regions []string) error {
+func (m *Deleter) RemoveReplicas(ctx context.Context, id string, regions []string) error {
 	if len(regions) == 0 {
 		return nil
 	}
@@ -222,7 +238,7 @@ func (m *Manager) RemoveReplicas(ctx context.Context, id string, regions []strin
 
 // Delete schedules the secret's deletion after recoveryDays, or deletes it
 // at once when force is set, and returns when it goes.
-func (m *Manager) Delete(ctx context.Context, id string, recoveryDays int, force bool) (time.Time, error) {
+func (m *Deleter) Delete(ctx context.Context, id string, recoveryDays int, force bool) (time.Time, error) {
 	in := &secretsmanager.DeleteSecretInput{SecretId: aws.String(id)}
 	if force {
 		in.ForceDeleteWithoutRecovery = aws.Bool(true)
