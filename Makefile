@@ -44,7 +44,7 @@ GO_BUILD = @test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set: sam 
 	$(SHIP_CA_BUNDLE); \
 	CGO_ENABLED=0 GOOS=$(LAMBDA_GOOS) GOARCH=$(LAMBDA_GOARCH) $(GO) build -trimpath -tags lambda.norpc -ldflags='-s -w' -o $(ARTIFACTS_DIR)/bootstrap
 
-.PHONY: build test lint fuzz fuzz-short vulncheck invoke api bench $(addprefix build-,$(FUNCTIONS))
+.PHONY: build test lint fuzz fuzz-short vulncheck invoke api moto bench $(addprefix build-,$(FUNCTIONS))
 
 build-CustomResourceFunction:
 	$(GO_BUILD) ./functions/custom-resource
@@ -66,7 +66,13 @@ build:
 invoke: build
 	@$(GO) build -o $(BIN)/tools/invoke ./local/cmd/invoke
 	exec $(BIN)/tools/invoke -template template.yaml -function $(FUNCTION) -event $(EVENT) \
-		-bootstrap $(BIN)/$(FUNCTION)/bootstrap -parameter-overrides '$(PARAMETERS)'
+		-bootstrap $(BIN)/$(FUNCTION)/bootstrap -parameter-overrides '$(PARAMETERS)' -moto-state $(BIN)/moto-endpoint
+
+# A local Secrets Manager kept running until Ctrl-C; make invoke and make
+# api use it while it runs, so what they make stays to look at.
+moto:
+	@$(GO) build -o $(BIN)/tools/moto ./local/cmd/moto
+	exec $(BIN)/tools/moto -state $(BIN)/moto-endpoint
 
 # The HTTP API on http://$(API_ADDR), the stand-in for sam local start-api.
 API_ADDR ?= 127.0.0.1:3000
@@ -74,7 +80,7 @@ api: build
 	@$(GO) build -o $(BIN)/tools/api ./local/cmd/api
 	exec $(BIN)/tools/api -template template.yaml -function HttpApiFunction \
 		-bootstrap $(BIN)/HttpApiFunction/bootstrap -addr $(API_ADDR) -parameter-overrides '$(PARAMETERS)' \
-		-openapi functions/http-api/openapi.json
+		-openapi functions/http-api/openapi.json -moto-state $(BIN)/moto-endpoint
 
 # Every test: lint, unit, handler, integration against a moto_server the
 # tests start, end to end through the built binaries, all under the race

@@ -2,15 +2,25 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
 // sampleOutcomes is what each sample event does under make invoke, as the
-// README's table says: the exit status and a line of what it prints.
+// README's table says: whether the function refuses it, and a line of what
+// it prints. make invoke exits 0 either way: a refusal is the function's
+// answer, not a failure of the command.
 var sampleOutcomes = map[string]struct {
 	function string
 	fails    bool
@@ -53,8 +63,12 @@ func TestEverySampleEvent(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			out, err := makeInvoke(t, bin, "FUNCTION="+want.function, "EVENT=events/"+name)
-			if (err != nil) != want.fails || !strings.Contains(out, want.prints) {
-				t.Fatalf("make invoke EVENT=events/%s: error %v, want failure %v and %q in:\n%s", name, err, want.fails, want.prints, out)
+			outcome := "== outcome: the function did what the event asked"
+			if want.fails {
+				outcome = "== outcome: the function refused the request"
+			}
+			if err != nil || !strings.Contains(out, want.prints) || !strings.Contains(out, outcome) || strings.Contains(out, "make: ***") {
+				t.Fatalf("make invoke EVENT=events/%s: error %v, want %q and %q in:\n%s", name, err, outcome, want.prints, out)
 			}
 		})
 	}
@@ -132,4 +146,68 @@ func splitShell(s string) ([]string, error) {
 		words = append(words, word.String())
 	}
 	return words, nil
+}
+
+// TestMakeMotoKeepsWhatRunsMake: with make moto running, make invoke uses
+// its Secrets Manager, and the secret stays there to read with the aws
+// command the run prints; Ctrl-C stops make moto cleanly, and the next run
+// starts a moto of its own again.
+func TestMakeMotoKeepsWhatRunsMake(t *testing.T) {
+	bin := t.TempDir()
+	moto := exec.Command("make", "-C", root, "--no-print-directory", "moto", "BIN="+bin)
+	moto.Env = withoutAWS()
+	var motoOut strings.Builder
+	moto.Stdout, moto.Stderr = &motoOut, &motoOut
+	// A group of its own, to be stopped as a terminal's Ctrl-C stops it
+	// (the pseudo-terminal tests of make api cover the terminal itself).
+	moto.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := moto.Start(); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(bin, "moto-endpoint")
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := os.Stat(state); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			moto.Process.Kill()
+			t.Fatalf("make moto recorded no endpoint:\n%s", motoOut.String())
+		}
+	}
+	out, err := makeInvoke(t, bin)
+	if err != nil || !strings.Contains(out, "== using the local Secrets Manager make moto keeps at") {
+		moto.Process.Kill()
+		t.Fatalf("make invoke with make moto running: %v\n%s", err, out)
+	}
+	_, command, _ := strings.Cut(out, "== read it back: ")
+	command, _, _ = strings.Cut(command, "\n")
+	// The printed command, with aws standing in as the SDK, reads it back.
+	endpoint := regexp.MustCompile(`--endpoint-url (\S+)`).FindStringSubmatch(command)
+	id := regexp.MustCompile(`--secret-id '([^']+)'`).FindStringSubmatch(command)
+	if endpoint == nil || id == nil {
+		moto.Process.Kill()
+		t.Fatalf("no read-back command in:\n%s", out)
+	}
+	client := secretsmanager.New(secretsmanager.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint[1]),
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+	if _, err := client.GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(id[1])}); err != nil {
+		moto.Process.Kill()
+		t.Fatalf("the secret did not stay in make moto's Secrets Manager: %v", err)
+	}
+	if !strings.Contains(out, "== tags and replicas applied") || !strings.Contains(out, "provisioned-via=cloudformation") {
+		t.Errorf("the custom-resource view shows no tags and replicas:\n%s", out)
+	}
+	syscall.Kill(-moto.Process.Pid, syscall.SIGINT)
+	moto.Wait()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := os.Stat(state); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("make moto left its state file after Ctrl-C:\n%s", motoOut.String())
+		}
+	}
+	if out, err := makeInvoke(t, bin); err != nil || !strings.Contains(out, "== started moto_server at") {
+		t.Fatalf("make invoke after make moto stopped: %v\n%s", err, out)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -98,10 +99,13 @@ func startOn(bin string, port int) (*Server, error) {
 // Env is the environment that points the SDK at this server (Secrets
 // Manager and DynamoDB) with dummy credentials and no shared config, so no
 // real account can be reached.
-func (s *Server) Env() map[string]string {
+func (s *Server) Env() map[string]string { return EnvFor(s.Endpoint) }
+
+// EnvFor is the environment for a moto at endpoint.
+func EnvFor(endpoint string) map[string]string {
 	return map[string]string{
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER": s.Endpoint,
-		"AWS_ENDPOINT_URL_DYNAMODB":        s.Endpoint,
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
+		"AWS_ENDPOINT_URL_DYNAMODB":        endpoint,
 		"AWS_ACCESS_KEY_ID":                "test",
 		"AWS_SECRET_ACCESS_KEY":            "test",
 		"AWS_SESSION_TOKEN":                "",
@@ -174,13 +178,38 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// Kept is the endpoint of the moto that make moto keeps running, recorded
+// in the state file, when it answers.
+func Kept(state string) (string, bool) {
+	b, err := os.ReadFile(state)
+	endpoint := strings.TrimSpace(string(b))
+	if err != nil || endpoint == "" {
+		return "", false
+	}
+	resp, err := (&http.Client{Timeout: time.Second}).Get(endpoint + "/moto-api/")
+	if err != nil {
+		return "", false
+	}
+	resp.Body.Close()
+	return endpoint, true
+}
+
+// Origins of a local run's Secrets Manager.
+const (
+	FromEnvironment = "AWS_ENDPOINT_URL_SECRETS_MANAGER"
+	FromMakeMoto    = "make moto"
+	StartedForRun   = "started for this run"
+)
+
 // ForLocalRun is the Secrets Manager a local run uses: the one
-// AWS_ENDPOINT_URL_SECRETS_MANAGER names, with the caller's credentials, or
-// else a moto_server started for the run. DynamoDB (the HTTP API's
-// idempotency records) is at AWS_ENDPOINT_URL_DYNAMODB, or else at the same
-// endpoint, as moto serves both. It returns the environment to give the
-// function, and stop, to call when the run ends.
-func ForLocalRun() (env map[string]string, started *Server, stop func(), err error) {
+// AWS_ENDPOINT_URL_SECRETS_MANAGER names, with the caller's credentials;
+// else the moto that make moto keeps (its endpoint in the state file), so
+// that what the run makes stays to look at; else a moto_server started for
+// the run. DynamoDB (the HTTP API's idempotency records) is at
+// AWS_ENDPOINT_URL_DYNAMODB, or else at the same endpoint, as moto serves
+// both. It returns the environment to give the function, where it came
+// from, and stop, to call when the run ends.
+func ForLocalRun(state string) (env map[string]string, origin string, stop func(), err error) {
 	if os.Getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER") != "" {
 		env = map[string]string{}
 		for _, k := range []string{"AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
@@ -189,13 +218,23 @@ func ForLocalRun() (env map[string]string, started *Server, stop func(), err err
 		if env["AWS_ENDPOINT_URL_DYNAMODB"] == "" {
 			env["AWS_ENDPOINT_URL_DYNAMODB"] = env["AWS_ENDPOINT_URL_SECRETS_MANAGER"]
 		}
-		return env, nil, func() {}, nil
+		return env, FromEnvironment, func() {}, nil
+	}
+	if endpoint, ok := Kept(state); state != "" && ok {
+		return EnvFor(endpoint), FromMakeMoto, func() {}, nil
 	}
 	s, err := Start()
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, "", nil, err
 	}
-	return s.Env(), s, s.Stop, nil
+	return s.Env(), StartedForRun, s.Stop, nil
+}
+
+// ReadBack is the aws command that reads a secret back from the Secrets
+// Manager at endpoint, with moto's dummy credentials.
+func ReadBack(endpoint, region, id string) string {
+	return "AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test aws --endpoint-url " + endpoint + " --region " + region +
+		" secretsmanager get-secret-value --secret-id '" + id + "'"
 }
 
 // UnusedEndpoint is a loopback URL where nothing listens, for tests of an

@@ -47,6 +47,7 @@ func run() error {
 	caller := flag.String("caller", "arn:aws:iam::"+invoke.AccountID+":user/local-developer", "the IAM principal of requests that name none (empty: none)")
 	region := flag.String("region", "us-east-1", "the Region the function runs in")
 	document := flag.String("openapi", "", "an OpenAPI document to serve at GET /openapi.json")
+	state := flag.String("moto-state", "bin/moto-endpoint", "where make moto records the local Secrets Manager it keeps")
 	flag.Parse()
 	if *bootstrap == "" {
 		*bootstrap = "bin/" + *function + "/bootstrap"
@@ -70,14 +71,19 @@ func run() error {
 		return err
 	}
 
-	env, moto, stopMoto, err := motoserver.ForLocalRun()
+	env, origin, stopMoto, err := motoserver.ForLocalRun(*state)
 	if err != nil {
 		return err
 	}
 	defer stopMoto()
-	if moto != nil {
-		fmt.Fprintf(os.Stderr, "== started moto_server at %s (stopped on exit)\n", moto.Endpoint)
+	endpoint := env["AWS_ENDPOINT_URL_SECRETS_MANAGER"]
+	switch origin {
+	case motoserver.StartedForRun:
+		fmt.Fprintf(os.Stderr, "== started moto_server at %s (stopped on exit; run make moto in another terminal to keep what the API makes)\n", endpoint)
+	case motoserver.FromMakeMoto:
+		fmt.Fprintf(os.Stderr, "== using the local Secrets Manager make moto keeps at %s\n", endpoint)
 	}
+	fmt.Fprintf(os.Stderr, "== read a secret back: %s\n", motoserver.ReadBack(endpoint, *region, "<name>"))
 	if ctx.Err() != nil {
 		return nil
 	}

@@ -8,7 +8,9 @@
 // When AWS_ENDPOINT_URL_SECRETS_MANAGER is not set it starts moto_server on a
 // free loopback port and stops it on exit. It prints the function's response,
 // what CloudFormation would have received, and the stored secret read back
-// with its password masked. It exits 1 when the invocation failed.
+// with its password masked. It exits 0 when the function answered, whatever
+// it answered (a sample that is refused shows the refusal), 1 when the
+// function could not start, 2 when this command failed.
 package main
 
 import (
@@ -19,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sort"
 	"strings"
 	"syscall"
 
@@ -58,6 +61,7 @@ func run(ctx context.Context) (int, error) {
 	overrides := flag.String("parameter-overrides", "", `template parameters, as sam takes them: Key=Value Key2="v 2"`)
 	region := flag.String("region", "us-east-1", "the Region the function runs in")
 	timeout := flag.Duration("timeout", 0, "replaces the template's function timeout (e.g. 5s)")
+	state := flag.String("moto-state", "bin/moto-endpoint", "where make moto records the local Secrets Manager it keeps")
 	flag.Parse()
 	if *bootstrap == "" {
 		*bootstrap = "bin/" + *function + "/bootstrap"
@@ -71,7 +75,7 @@ func run(ctx context.Context) (int, error) {
 		return 0, err
 	}
 
-	env, moto, stop, err := motoserver.ForLocalRun()
+	env, origin, stop, err := motoserver.ForLocalRun(*state)
 	if err != nil {
 		return 0, err
 	}
@@ -79,14 +83,20 @@ func run(ctx context.Context) (int, error) {
 	if ctx.Err() != nil {
 		return 0, nil
 	}
-	if moto != nil {
-		// showSecret reads the secret back from the same moto.
-		if err := moto.Setenv(); err != nil {
+	// showSecret reads the secret back from the same place.
+	for k, v := range env {
+		if err := os.Setenv(k, v); err != nil {
 			return 0, err
 		}
-		fmt.Fprintf(os.Stderr, "== started moto_server at %s (stopped on exit)\n", moto.Endpoint)
-	} else {
-		fmt.Fprintf(os.Stderr, "== using Secrets Manager at %s\n", env["AWS_ENDPOINT_URL_SECRETS_MANAGER"])
+	}
+	endpoint := env["AWS_ENDPOINT_URL_SECRETS_MANAGER"]
+	switch origin {
+	case motoserver.StartedForRun:
+		fmt.Fprintf(os.Stderr, "== started moto_server at %s (stopped on exit; run make moto in another terminal to keep what runs make)\n", endpoint)
+	case motoserver.FromMakeMoto:
+		fmt.Fprintf(os.Stderr, "== using the local Secrets Manager make moto keeps at %s\n", endpoint)
+	default:
+		fmt.Fprintf(os.Stderr, "== using Secrets Manager at %s\n", endpoint)
 	}
 
 	opts := invoke.Options{
@@ -105,6 +115,7 @@ func run(ctx context.Context) (int, error) {
 	if out.InitError != nil {
 		section("init error")
 		printJSON(out.InitError)
+		fmt.Println("\n== outcome: the function could not start (see its log above)")
 		return 1, nil
 	}
 	if out.Error != nil {
@@ -133,13 +144,45 @@ func run(ctx context.Context) (int, error) {
 		if err := showSecret(arn, *region, generatedKey(event)); err != nil {
 			return 0, err
 		}
+		showTagsAndReplicas(ctx, arn, *region)
+		fmt.Printf("\n== read it back: %s\n", motoserver.ReadBack(endpoint, *region, arn))
+		if origin == motoserver.StartedForRun {
+			fmt.Println("   (this run's moto stops now; with make moto running in another terminal, what a run makes stays there to read)")
+		}
 	} else if id := deletedID(opts.Event); id != "" {
 		showDeletion(ctx, id, *region)
 	}
+	// A refusal is the function's answer to this event, shown above, not a
+	// failure of this command: make invoke ends well either way.
 	if failed {
-		return 1, nil
+		fmt.Println("\n== outcome: the function refused the request (see its answer above)")
+	} else {
+		fmt.Println("\n== outcome: the function did what the event asked")
 	}
 	return 0, nil
+}
+
+// showTagsAndReplicas prints the tags and replicas the secret now has.
+func showTagsAndReplicas(ctx context.Context, arn, region string) {
+	s, err := lookUp(ctx, region, arn)
+	if err != nil || s == nil {
+		return
+	}
+	section("tags and replicas applied")
+	var tags []string
+	for _, t := range s.Tags {
+		tags = append(tags, aws.ToString(t.Key)+"="+aws.ToString(t.Value))
+	}
+	sort.Strings(tags)
+	fmt.Println("tags:     " + strings.Join(tags, ", "))
+	var replicas []string
+	for _, r := range s.ReplicationStatus {
+		replicas = append(replicas, aws.ToString(r.Region)+" ("+string(r.Status)+")")
+	}
+	if len(replicas) == 0 {
+		replicas = []string{"none"}
+	}
+	fmt.Println("replicas: " + strings.Join(replicas, ", "))
 }
 
 // secretARN finds the secret the invocation created: in CloudFormation's
