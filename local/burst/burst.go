@@ -95,10 +95,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		return res, err
 	default:
 	}
-	res.Throttled = proxy.Attempts("CreateSecret") - opts.Events + len(res.FirstDeliveryFailures)
-	if res.Throttled < 0 {
-		res.Throttled = 0
-	}
+	res.Throttled = proxy.Faults("CreateSecret", faultproxy.Throttle)
 	res.Secrets, err = countSecrets(ctx, opts)
 	return res, err
 }

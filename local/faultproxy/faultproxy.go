@@ -54,6 +54,7 @@ type Proxy struct {
 	mu       sync.Mutex
 	attempts map[string]int
 	bodies   map[string][]string
+	faults   map[string]int // operation and fault -> calls it was given
 }
 
 // Start proxies to target (moto's endpoint) on a loopback port.
@@ -66,7 +67,7 @@ func Start(target string, plan Plan) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{URL: "http://" + l.Addr().String(), plan: plan, forward: httputil.NewSingleHostReverseProxy(u), attempts: map[string]int{}, bodies: map[string][]string{}}
+	p := &Proxy{URL: "http://" + l.Addr().String(), plan: plan, forward: httputil.NewSingleHostReverseProxy(u), attempts: map[string]int{}, bodies: map[string][]string{}, faults: map[string]int{}}
 	p.server = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
 	go p.server.Serve(l)
 	return p, nil
@@ -80,6 +81,13 @@ func (p *Proxy) Bodies(operation string) []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]string(nil), p.bodies[operation]...)
+}
+
+// Faults says how many calls of operation were given fault.
+func (p *Proxy) Faults(operation string, fault Fault) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.faults[operation+"/"+fault.String()]
 }
 
 // Attempts says how many calls of operation arrived.
@@ -107,7 +115,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	switch p.plan(op, n) {
+	fault := p.plan(op, n)
+	p.mu.Lock()
+	p.faults[op+"/"+fault.String()]++
+	p.mu.Unlock()
+	switch fault {
 	case ServerError:
 		fail(w, http.StatusInternalServerError, "InternalServiceError", "An error occurred on the server side.")
 	case Throttle:
