@@ -132,6 +132,19 @@ func TestExampleStackDatabaseUserAndRotation(t *testing.T) {
 	if v, _ := storedSecret(t, "us-east-1", a.PhysicalResourceId); v["masterarn"] != master {
 		t.Fatalf("the multi-user rotation function reads masterarn; the secret has %v", v["masterarn"])
 	}
+
+	// The same deployment: a resource that opts out gets no rotation.
+	out, _ = run(t, "CustomResourceFunction", "custom-resource-create.json", overrides, func(e map[string]any) {
+		e["RequestId"] = "1e1e1e1e-0000-4000-8000-000000000002"
+		p := e["ResourceProperties"].(map[string]any)
+		p["Name"], p["Engine"], p["Host"], p["RotationEnabled"] = "app/rotation/example_optout", "postgres", "orders.internal", "false"
+	})
+	if a := answerOf(t, out); a.Status != "SUCCESS" || a.Data["RotationEnabled"] != "false" {
+		t.Fatalf("opted out: %+v", a)
+	}
+	if on, fn, _, _ := rotationOf(t, "app/rotation/example_optout"); on || fn != "" {
+		t.Fatalf("the opted-out secret rotates %v with %q", on, fn)
+	}
 }
 
 // TestHttpApiRotation: the deployment's default applies; a caller opts out;
