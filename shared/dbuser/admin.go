@@ -2,134 +2,32 @@ package dbuser
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"database/sql"
-	"errors"
 	"fmt"
-	"net"
-	"strconv"
-	"strings"
 	"time"
-
-	"github.com/go-sql-driver/mysql"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/dbcreds/provisioner/shared/errcode"
 )
 
-// CloneSuffix is what AWS's alternating-users rotation appends to make the
-// second user; a user's clone goes with it.
-const CloneSuffix = "_clone"
+// cleanupTimeout bounds what undoes a failed step (a ROLLBACK, a DROP of
+// a half-made MySQL user): it runs after the request's own time is up,
+// against a server that may have stopped answering.
+const cleanupTimeout = 2 * time.Second
 
-// connectTimeout bounds reaching a database, well inside a function's
-// deadline, so that one that does not answer fails cleanly.
-const connectTimeout = 5 * time.Second
-
-// Endpoint is a database and whom to log in as. It is never logged.
-type Endpoint struct {
-	Family   Family
-	Host     string
-	Port     int
-	Database string
-	Username string
-	Password string
-	// TLS, when set, is required and verified; nil is a plain connection.
-	TLS *tls.Config
-}
-
-// session is a connection as one user: PostgreSQL's through pgconn (the
-// wire protocol alone: pgx's type system would add 2 MB to every
-// function), MySQL's through database/sql.
-type session interface {
-	exec(ctx context.Context, s Statement) error
-	exists(ctx context.Context, query, arg string) (bool, error)
-	queryString(ctx context.Context, query string) (string, error)
-	close() error
-}
-
-// open connects to e without building a connection string, so that no
-// password can surface in one.
-func open(ctx context.Context, e Endpoint) (session, error) {
-	if e.Family == MySQL {
-		cfg := mysql.NewConfig()
-		cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = e.Username, e.Password, "tcp", net.JoinHostPort(e.Host, strconv.Itoa(e.Port)), e.Database
-		cfg.Timeout, cfg.InterpolateParams, cfg.TLS = connectTimeout, true, e.TLS
-		connector, err := mysql.NewConnector(cfg)
-		if err != nil {
-			return nil, err
-		}
-		db := sql.OpenDB(connector)
-		db.SetMaxOpenConns(1)
-		if err := db.PingContext(ctx); err != nil {
-			db.Close()
-			return nil, err
-		}
-		return mysqlSession{db}, nil
+// WithReserve bounds ctx at its deadline less reserve: the database work
+// of a request ends early enough for the request to undo what it made
+// and answer before the function's deadline.
+func WithReserve(ctx context.Context, reserve time.Duration) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
 	}
-	cfg, err := pgconn.ParseConfig("")
-	if err != nil {
-		return nil, err
-	}
-	cfg.Host, cfg.Port, cfg.Database, cfg.User, cfg.Password = e.Host, uint16(e.Port), e.Database, e.Username, e.Password
-	cfg.ConnectTimeout, cfg.TLSConfig, cfg.Fallbacks = connectTimeout, e.TLS, nil
-	conn, err := pgconn.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	return pgSession{conn}, nil
+	return context.WithDeadline(ctx, deadline.Add(-reserve))
 }
 
-type mysqlSession struct{ db *sql.DB }
-
-func (m mysqlSession) exec(ctx context.Context, s Statement) error {
-	_, err := m.db.ExecContext(ctx, s.SQL, s.Args...)
-	return err
+// cleanup is a context for undoing, after ctx may have ended.
+func cleanup(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 }
-
-func (m mysqlSession) exists(ctx context.Context, query, arg string) (bool, error) {
-	var one int
-	err := m.db.QueryRowContext(ctx, query, arg).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-func (m mysqlSession) queryString(ctx context.Context, query string) (string, error) {
-	var v string
-	err := m.db.QueryRowContext(ctx, query).Scan(&v)
-	return v, err
-}
-
-func (m mysqlSession) close() error { return m.db.Close() }
-
-type pgSession struct{ conn *pgconn.PgConn }
-
-// exec runs a statement with the simple protocol: the statements here take
-// no parameters (identifiers are quoted, the password is a verifier).
-func (p pgSession) exec(ctx context.Context, s Statement) error {
-	if len(s.Args) > 0 {
-		return errors.New("a PostgreSQL statement with parameters: use exists")
-	}
-	_, err := p.conn.Exec(ctx, s.SQL).ReadAll()
-	return err
-}
-
-func (p pgSession) exists(ctx context.Context, query, arg string) (bool, error) {
-	result := p.conn.ExecParams(ctx, query, [][]byte{[]byte(arg)}, nil, nil, nil).Read()
-	return len(result.Rows) > 0, result.Err
-}
-
-func (p pgSession) queryString(ctx context.Context, query string) (string, error) {
-	result := p.conn.ExecParams(ctx, query, nil, nil, nil, nil).Read()
-	if result.Err != nil || len(result.Rows) == 0 || len(result.Rows[0]) == 0 {
-		return "", result.Err
-	}
-	return string(result.Rows[0][0]), nil
-}
-
-func (p pgSession) close() error { return p.conn.Close(context.Background()) }
 
 // Admin acts as the master user on one database.
 type Admin struct {
@@ -150,19 +48,59 @@ func Connect(ctx context.Context, e Endpoint) (*Admin, error) {
 // Close ends the connection.
 func (a *Admin) Close() error { return a.s.close() }
 
-// Exists reports whether the user exists.
+// Exists reports whether a user of that name exists; in MySQL and MariaDB
+// at any host, so that 'root'@'localhost' is as taken as 'root'@'%'.
 func (a *Admin) Exists(ctx context.Context, name string) (bool, error) {
 	query := "SELECT 1 FROM pg_roles WHERE rolname = $1"
 	if a.family == MySQL {
-		query = "SELECT 1 FROM mysql.user WHERE User = ? AND Host = '%'"
+		query = "SELECT 1 FROM mysql.user WHERE User = ?"
 	}
 	exists, err := a.s.exists(ctx, query, name)
 	return exists, a.classify(err)
 }
 
+// Taken names the first of the user and its clone that exists, or "".
+func (a *Admin) Taken(ctx context.Context, name string) (string, error) {
+	for _, n := range []string{name, CloneOf(name)} {
+		exists, err := a.Exists(ctx, n)
+		if err != nil || exists {
+			return n, err
+		}
+	}
+	return "", nil
+}
+
+// CheckTargets makes sure what u's privileges are on exists, so that a
+// request for a user on a database or schema that is not there is refused
+// before anything is made: PostgreSQL's schemas (the database is the one
+// connected to), MySQL's database.
+func (a *Admin) CheckTargets(ctx context.Context, u User) error {
+	if a.family == MySQL {
+		exists, err := a.s.exists(ctx, "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", u.Database)
+		if err == nil && !exists {
+			return errcode.Invalidf("dbname", "database %s does not exist", errcode.Quote(u.Database))
+		}
+		return a.classify(err)
+	}
+	for i, schema := range u.schemas() {
+		exists, err := a.s.exists(ctx, "SELECT 1 FROM pg_namespace WHERE nspname = $1", schema)
+		if err != nil {
+			return a.classify(err)
+		}
+		if !exists {
+			field := "schemas"
+			if len(u.Schemas) > 0 {
+				field = "schemas[" + itoa(i) + "]"
+			}
+			return errcode.Invalidf(field, "schema %s does not exist in database %s", errcode.Quote(schema), errcode.Quote(u.Database))
+		}
+	}
+	return nil
+}
+
 // Create makes the user with its password and privileges, all or nothing.
 func (a *Admin) Create(ctx context.Context, u User, password *Password) error {
-	if err := u.Check(a.family); err != nil {
+	if err := a.checkNew(u); err != nil {
 		return err
 	}
 	create, err := createUser(a.family, u.Name, password)
@@ -170,18 +108,29 @@ func (a *Admin) Create(ctx context.Context, u User, password *Password) error {
 		return err
 	}
 	a.secrets = append(a.secrets, password.plain)
-	statements := append([]Statement{create}, grants(a.family, u)...)
 	if a.family == Postgres {
-		return a.inTransaction(ctx, statements)
+		return a.inTransaction(ctx, append([]Statement{create}, grants(a.family, u)...))
 	}
-	// MySQL commits each statement of a user's: undo by hand.
-	if err := a.exec(ctx, statements); err != nil {
-		if exists, _ := a.Exists(ctx, u.Name); exists && !isDuplicate(err) {
-			a.exec(context.WithoutCancel(ctx), dropUser(MySQL, u.Name))
-		}
+	// MySQL commits each statement: once the user is made, a failed grant
+	// drops it again by hand. A user this call did not make is never
+	// dropped.
+	if err := a.exec(ctx, []Statement{create}); err != nil {
+		return err
+	}
+	if err := a.exec(ctx, grants(a.family, u)); err != nil {
+		undo, cancel := cleanup(ctx)
+		a.exec(undo, dropUser(MySQL, u.Name))
+		cancel()
 		return err
 	}
 	return nil
+}
+
+func (a *Admin) checkNew(u User) error {
+	if err := u.Check(a.family); err != nil {
+		return err
+	}
+	return CheckNewUser(a.family, u.Name)
 }
 
 // Pending is a user made but not yet committed: PostgreSQL's statements
@@ -198,7 +147,7 @@ type Pending struct {
 // Prepare starts making the user. Call Commit or Rollback, once.
 func (a *Admin) Prepare(ctx context.Context, u User, password *Password) *Pending {
 	p := &Pending{admin: a, user: u, password: password}
-	if err := u.Check(a.family); err != nil {
+	if err := a.checkNew(u); err != nil {
 		p.err = err
 		return p
 	}
@@ -214,11 +163,14 @@ func (a *Admin) Prepare(ctx context.Context, u User, password *Password) *Pendin
 			return p
 		}
 		if p.err = a.exec(ctx, append([]Statement{create}, grants(Postgres, u)...)); p.err != nil {
-			a.s.exec(context.WithoutCancel(ctx), Statement{SQL: "ROLLBACK"})
+			a.rollback(ctx)
 		}
 	}
 	return p
 }
+
+// Err is what Prepare's statements ran into, if anything.
+func (p *Pending) Err() error { return p.err }
 
 // Commit makes the user for good.
 func (p *Pending) Commit(ctx context.Context) error {
@@ -234,8 +186,14 @@ func (p *Pending) Commit(ctx context.Context) error {
 // Rollback undoes what Prepare did.
 func (p *Pending) Rollback(ctx context.Context) {
 	if p.err == nil && p.admin.family == Postgres {
-		p.admin.s.exec(context.WithoutCancel(ctx), Statement{SQL: "ROLLBACK"})
+		p.admin.rollback(ctx)
 	}
+}
+
+func (a *Admin) rollback(ctx context.Context) {
+	undo, cancel := cleanup(ctx)
+	defer cancel()
+	a.s.exec(undo, Statement{SQL: "ROLLBACK"})
 }
 
 // SetPrivileges changes the user's privileges (and schemas) from was to now.
@@ -251,9 +209,12 @@ func (a *Admin) SetPrivileges(ctx context.Context, was, now User) error {
 }
 
 // Drop removes the user and its alternating-users clone, and what they
-// own; a user already gone is no error.
+// own; a user already gone is no error. name must be the user this
+// provisioner made, as recorded when it made it: never a name read back
+// from a secret, which rotation and anyone who may write the secret
+// rewrite.
 func (a *Admin) Drop(ctx context.Context, name string) error {
-	for _, n := range []string{name, name + CloneSuffix} {
+	for _, n := range []string{name, CloneOf(name)} {
 		exists, err := a.Exists(ctx, n)
 		if err != nil {
 			return err
@@ -305,7 +266,7 @@ func (a *Admin) inTransaction(ctx context.Context, statements []Statement) error
 		return a.classify(err)
 	}
 	if err := a.exec(ctx, statements); err != nil {
-		a.s.exec(context.WithoutCancel(ctx), Statement{SQL: "ROLLBACK"})
+		a.rollback(ctx)
 		return err
 	}
 	if err := a.s.exec(ctx, Statement{SQL: "COMMIT"}); err != nil {
@@ -315,90 +276,3 @@ func (a *Admin) inTransaction(ctx context.Context, statements []Statement) error
 }
 
 func (a *Admin) classify(err error) error { return classify(err, a.secrets...) }
-
-// classify turns a driver error into a coded one. Its text stays the cause,
-// for the log, with any password cut out: drivers quote what they were
-// given.
-func classify(err error, secrets ...string) error {
-	if err == nil {
-		return nil
-	}
-	cause := redacted{err: err, secrets: secrets}
-	var netErr net.Error
-	var verify *tls.CertificateVerificationError
-	var unknownCA x509.UnknownAuthorityError
-	var hostname x509.HostnameError
-	switch {
-	case errors.As(err, &verify) || errors.As(err, &unknownCA) || errors.As(err, &hostname):
-		return errcode.Wrap(cause, errcode.Upstream, "the database's TLS certificate could not be verified against the certificate authority bundle")
-	case strings.Contains(err.Error(), "server refused TLS") || strings.Contains(err.Error(), "server does not support TLS") || strings.Contains(err.Error(), "TLS requested but server does not support TLS"):
-		return errcode.Wrap(cause, errcode.Upstream, "the database does not offer TLS, which ssl requires")
-	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout():
-		return errcode.Wrap(cause, errcode.Unavailable, "the database did not answer in time")
-	case isAuthFailure(err):
-		return errcode.Wrap(cause, errcode.Forbidden, "the master user could not log in to the database")
-	case isDuplicate(err):
-		return errcode.Wrap(cause, errcode.Conflict, "the database user already exists")
-	case isPermission(err):
-		return errcode.Wrap(cause, errcode.Forbidden, "the master user may not do this in the database")
-	}
-	var pgErr *pgconn.PgError
-	var myErr *mysql.MySQLError
-	if errors.As(err, &pgErr) || errors.As(err, &myErr) {
-		return errcode.Wrap(cause, errcode.Upstream, "the database refused the request")
-	}
-	return errcode.Wrap(cause, errcode.Unavailable, "the database could not be reached")
-}
-
-func pgCode(err error) string {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return pgErr.Code
-	}
-	return ""
-}
-
-func myCode(err error) uint16 {
-	var myErr *mysql.MySQLError
-	if errors.As(err, &myErr) {
-		return myErr.Number
-	}
-	return 0
-}
-
-// isAuthFailure: PostgreSQL 28P01/28000, MySQL 1045.
-func isAuthFailure(err error) bool {
-	c := pgCode(err)
-	return c == "28P01" || c == "28000" || myCode(err) == 1045
-}
-
-// isDuplicate: PostgreSQL 42710 (duplicate_object), MySQL 1396 (operation
-// CREATE USER failed).
-func isDuplicate(err error) bool { return pgCode(err) == "42710" || myCode(err) == 1396 }
-
-// isPermission: PostgreSQL 42501, MySQL 1044, 1142, 1227.
-func isPermission(err error) bool {
-	n := myCode(err)
-	return pgCode(err) == "42501" || n == 1044 || n == 1142 || n == 1227
-}
-
-// isNoSuchGrant: MySQL 1141/1147, a REVOKE of nothing.
-func isNoSuchGrant(err error) bool { n := myCode(err); return n == 1141 || n == 1147 }
-
-// redacted is a driver error with every secret cut from its text.
-type redacted struct {
-	err     error
-	secrets []string
-}
-
-func (r redacted) Error() string {
-	text := r.err.Error()
-	for _, s := range r.secrets {
-		if s != "" {
-			text = strings.ReplaceAll(text, s, "[redacted]")
-		}
-	}
-	return text
-}
-
-func (r redacted) Unwrap() error { return r.err }

@@ -1,0 +1,219 @@
+package dbuser
+
+import (
+	"context"
+	"crypto/tls"
+	"database/sql"
+	"errors"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// connectTimeout bounds reaching a database, well inside a function's
+// deadline, so that one that does not answer fails cleanly; the context's
+// deadline bounds it further.
+const connectTimeout = 5 * time.Second
+
+// Endpoint is a database and whom to log in as. It is never logged.
+type Endpoint struct {
+	Family   Family
+	Host     string
+	Port     int
+	Database string
+	Username string
+	Password string
+	// TLS, when set, is required and verified; nil is a plain connection.
+	TLS *tls.Config
+}
+
+// session is a connection as one user: PostgreSQL's through pgconn (the
+// wire protocol alone: pgx's type system would add 2 MB to every
+// function), MySQL's through database/sql.
+type session interface {
+	exec(ctx context.Context, s Statement) error
+	exists(ctx context.Context, query, arg string) (bool, error)
+	queryString(ctx context.Context, query string) (string, error)
+	close() error
+}
+
+// plainAuth is what PostgreSQL may ask of a client on a connection without
+// verified TLS: a challenge that never carries the password itself. A
+// server that asks for it in clear text (method "password") is refused
+// before anything is sent: over plain TCP anyone on the path, or a server
+// that is not the database, would read it.
+const plainAuth = "scram-sha-256,md5"
+
+// open connects to e without building a connection string, so that no
+// password can surface in one. Every step, the handshake included, ends at
+// ctx's deadline.
+func open(ctx context.Context, e Endpoint) (session, error) {
+	if e.Family == MySQL {
+		return openMySQL(ctx, e)
+	}
+	cfg, err := pgconn.ParseConfig("")
+	if err != nil {
+		return nil, err
+	}
+	cfg.Host, cfg.Port, cfg.Database, cfg.User, cfg.Password = e.Host, uint16(e.Port), e.Database, e.Username, e.Password
+	cfg.ConnectTimeout, cfg.TLSConfig, cfg.Fallbacks = connectTimeout, e.TLS, nil
+	if e.TLS == nil {
+		cfg.RequireAuth = plainAuth
+	}
+	conn, err := pgconn.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return pgSession{conn}, nil
+}
+
+func openMySQL(ctx context.Context, e Endpoint) (session, error) {
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = e.Username, e.Password, "tcp", net.JoinHostPort(e.Host, strconv.Itoa(e.Port)), e.Database
+	cfg.Timeout, cfg.InterpolateParams, cfg.TLS = connectTimeout, true, e.TLS
+	// The driver never sends a cleartext password without TLS
+	// (AllowCleartextPasswords is false), but for caching_sha2_password
+	// and sha256_password it encrypts it with whatever RSA key the server
+	// hands out: any server could decrypt it. Without TLS, refuse the key.
+	var refused atomic.Bool
+	if e.TLS == nil {
+		cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &keyGuard{Conn: c, refused: &refused}, nil
+		}
+	}
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, err
+	}
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(1)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		if refused.Load() {
+			return nil, errKeyRefused
+		}
+		return nil, err
+	}
+	return mysqlSession{db}, nil
+}
+
+// errKeyRefused: a MySQL server offered its RSA public key for the
+// password on a connection without TLS.
+var errKeyRefused = errors.New("the server offered an RSA public key to encrypt the password with, on a connection without verified TLS; refused")
+
+// keyGuard reads what a MySQL server sends during authentication and
+// refuses any extended authentication data (AuthMoreData longer than a
+// status byte): in the plugins the driver speaks, that is only ever a
+// public key for the password. It looks no further than authentication.
+type keyGuard struct {
+	net.Conn
+	refused *atomic.Bool
+
+	header  []byte // of the packet being read, up to 4 bytes
+	payload int    // bytes of the current packet's payload still to come
+	first   bool   // the next payload byte is the packet's first
+	length  int    // the current packet's payload length
+	done    bool   // authentication is over (OK or ERR seen)
+}
+
+func (g *keyGuard) Read(p []byte) (int, error) {
+	n, err := g.Conn.Read(p)
+	if g.done || n == 0 {
+		return n, err
+	}
+	for b := p[:n]; len(b) > 0; {
+		if g.payload == 0 {
+			g.header = append(g.header, b[0])
+			b = b[1:]
+			if len(g.header) == 4 {
+				g.length = int(g.header[0]) | int(g.header[1])<<8 | int(g.header[2])<<16
+				g.payload, g.first, g.header = g.length, true, g.header[:0]
+			}
+			continue
+		}
+		if g.first {
+			g.first = false
+			switch b[0] {
+			case 0x00, 0xff: // OK, ERR: authentication ends
+				g.done = true
+				return n, err
+			case 0x01: // AuthMoreData
+				if g.length > 2 {
+					g.refused.Store(true)
+					g.Conn.Close()
+					return 0, errKeyRefused
+				}
+			}
+		}
+		skip := min(g.payload, len(b))
+		g.payload -= skip
+		b = b[skip:]
+	}
+	return n, err
+}
+
+type mysqlSession struct{ db *sql.DB }
+
+func (m mysqlSession) exec(ctx context.Context, s Statement) error {
+	_, err := m.db.ExecContext(ctx, s.SQL, s.Args...)
+	return err
+}
+
+func (m mysqlSession) exists(ctx context.Context, query, arg string) (bool, error) {
+	var one int
+	err := m.db.QueryRowContext(ctx, query, arg).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (m mysqlSession) queryString(ctx context.Context, query string) (string, error) {
+	var v string
+	err := m.db.QueryRowContext(ctx, query).Scan(&v)
+	return v, err
+}
+
+func (m mysqlSession) close() error { return m.db.Close() }
+
+type pgSession struct{ conn *pgconn.PgConn }
+
+// exec runs a statement with the simple protocol: the statements here take
+// no parameters (identifiers are quoted, the password is a verifier).
+func (p pgSession) exec(ctx context.Context, s Statement) error {
+	if len(s.Args) > 0 {
+		return errors.New("a PostgreSQL statement with parameters: use exists")
+	}
+	_, err := p.conn.Exec(ctx, s.SQL).ReadAll()
+	return err
+}
+
+func (p pgSession) exists(ctx context.Context, query, arg string) (bool, error) {
+	result := p.conn.ExecParams(ctx, query, [][]byte{[]byte(arg)}, nil, nil, nil).Read()
+	return len(result.Rows) > 0, result.Err
+}
+
+func (p pgSession) queryString(ctx context.Context, query string) (string, error) {
+	result := p.conn.ExecParams(ctx, query, nil, nil, nil, nil).Read()
+	if result.Err != nil || len(result.Rows) == 0 || len(result.Rows[0]) == 0 {
+		return "", result.Err
+	}
+	return string(result.Rows[0][0]), nil
+}
+
+// close ends the session without waiting on a server that stopped
+// answering: pgconn's Close sends Terminate under the context given.
+func (p pgSession) close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	return p.conn.Close(ctx)
+}

@@ -1,0 +1,233 @@
+package dbuser
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dbcreds/provisioner/local/dbserver"
+	"github.com/dbcreds/provisioner/local/fakedb"
+	"github.com/dbcreds/provisioner/shared/errcode"
+)
+
+// What a hostile request, or a hostile server, can and cannot make this
+// package do.
+
+func TestCheckNewUser(t *testing.T) {
+	for _, tt := range []struct {
+		family Family
+		name   string
+		ok     bool
+	}{
+		{Postgres, "orders_app", true},
+		{MySQL, "orders_app", true},
+		{Postgres, "admin_clone", false}, // another user's clone
+		{MySQL, "victim_CLONE", false},
+		{Postgres, "_clone", true}, // no user's clone: nothing before the suffix
+		{Postgres, "pg_monitor", false},
+		{Postgres, "PG_x", false},
+		{Postgres, "rds_superuser", false},
+		{Postgres, "rdsadmin", false},
+		{Postgres, "public", false},
+		{Postgres, "postgres", false},
+		{MySQL, "root", false},
+		{MySQL, "rdsadmin", false},
+		{MySQL, "mysqlx", false},
+		{MySQL, "mariadb_sys", false},
+		{MySQL, "pg_fine_here", true},
+		{Postgres, strings.Repeat("a", 57), true},
+		{Postgres, strings.Repeat("a", 58), false}, // its clone would not fit
+		{MySQL, "a;b", false},
+	} {
+		err := CheckNewUser(tt.family, tt.name)
+		if (err == nil) != tt.ok || err != nil && (errcode.Of(err) != errcode.Invalid || errcode.FieldOf(err) != "username") {
+			t.Errorf("%v %q: %v", tt.family, tt.name, err)
+		}
+	}
+	if !Reserved("rdsk3j2h1g") || Reserved("orders") {
+		t.Fatal("Reserved")
+	}
+}
+
+// TestTakenAtAnyHost: a MySQL or MariaDB name that exists at any host is
+// taken (no new 'root'@'%' beside 'root'@'localhost'), and so is a name
+// whose clone exists.
+func TestTakenAtAnyHost(t *testing.T) {
+	ctx := context.Background()
+	a := master(t, MySQL)
+	if err := as(t, MySQL, dbserver.MasterUser, dbserver.MasterPassword, "CREATE USER 'taken'@'localhost' IDENTIFIED BY 'Their-Pa55word'"); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"root", "taken"} {
+		if got, err := a.Taken(ctx, name); err != nil || got != name {
+			t.Fatalf("%s: taken %q, %v", name, got, err)
+		}
+		err := a.Create(ctx, User{Name: "x" + name, Database: dbserver.Database, Privileges: ReadWrite}, NewPassword(MySQL, "Mine-Pa55word"))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, f := range families {
+		t.Run(name, func(t *testing.T) {
+			a := master(t, f)
+			clone := "Create ROLE squat_clone LOGIN PASSWORD 'Their-Pa55word'"
+			if f == MySQL {
+				clone = "CREATE USER 'squat_clone'@'%' IDENTIFIED BY 'Their-Pa55word'"
+			}
+			if err := as(t, f, dbserver.MasterUser, dbserver.MasterPassword, clone); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := a.Taken(ctx, "squat"); err != nil || got != "squat_clone" {
+				t.Fatalf("taken %q, %v", got, err)
+			}
+			if got, err := a.Taken(ctx, "free_"+name); err != nil || got != "" {
+				t.Fatalf("taken %q, %v", got, err)
+			}
+		})
+	}
+}
+
+// TestCheckTargets: a schema or database that is not there is invalid,
+// before anything is made.
+func TestCheckTargets(t *testing.T) {
+	ctx := context.Background()
+	pg := master(t, Postgres)
+	if err := pg.CheckTargets(ctx, User{Name: "u", Database: dbserver.Database, Privileges: ReadWrite, Schemas: []string{"public", "missing"}}); errcode.Of(err) != errcode.Invalid || errcode.FieldOf(err) != "schemas[1]" {
+		t.Fatalf("a missing schema: %v", err)
+	}
+	if err := pg.CheckTargets(ctx, User{Name: "u", Database: dbserver.Database, Privileges: ReadWrite}); err != nil {
+		t.Fatalf("public: %v", err)
+	}
+	my := master(t, MySQL)
+	if err := my.CheckTargets(ctx, User{Name: "u", Database: "missing", Privileges: ReadWrite}); errcode.Of(err) != errcode.Invalid || errcode.FieldOf(err) != "dbname" {
+		t.Fatalf("a missing database: %v", err)
+	}
+	if err := my.CheckTargets(ctx, User{Name: "u", Database: dbserver.Database, Privileges: ReadWrite}); err != nil {
+		t.Fatal(err)
+	}
+	// Without the check the database's own refusal is as permanent.
+	e := endpoint(Postgres, dbserver.MasterUser, dbserver.MasterPassword)
+	e.Database = "missing"
+	if _, err := Connect(ctx, e); errcode.Of(err) != errcode.Invalid || errcode.FieldOf(err) != "dbname" {
+		t.Fatalf("connecting to a missing database: %v", err)
+	}
+	err := pg.Create(ctx, User{Name: "refused_schema", Database: dbserver.Database, Privileges: ReadWrite, Schemas: []string{"missing"}}, NewPassword(Postgres, "Pa55word-x"))
+	if errcode.Of(err) != errcode.Invalid || errcode.FieldOf(err) != "schemas" {
+		t.Fatalf("a grant on a missing schema: %v", err)
+	}
+	if exists, _ := pg.Exists(ctx, "refused_schema"); exists {
+		t.Fatal("the refused user was made")
+	}
+}
+
+// TestNoPasswordToAnUnverifiedServer: on a connection without verified
+// TLS, a server that asks for the password in clear text (PostgreSQL) or
+// hands out its own RSA key to encrypt it with (MySQL's
+// caching_sha2_password) gets nothing, for the master and for the new
+// user's log-in check alike.
+func TestNoPasswordToAnUnverifiedServer(t *testing.T) {
+	const password = "Master-Pa55word-Sent"
+	pg, err := fakedb.StartCleartextPostgres()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	my, err := fakedb.StartRSAKeyMySQL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer my.Close()
+	for _, tt := range []struct {
+		name      string
+		family    Family
+		port      int
+		passwords func() []string
+	}{
+		{"postgres asking for cleartext", Postgres, pg.Port(), pg.Passwords},
+		{"mysql handing out its key", MySQL, my.Port(), my.Passwords},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := Endpoint{Family: tt.family, Host: "127.0.0.1", Port: tt.port, Database: "app", Username: "master", Password: password}
+			_, err := Connect(context.Background(), e)
+			if errcode.Of(err) != errcode.Forbidden || errcode.FieldOf(err) != "ssl" || strings.Contains(errcode.Public(err).Error(), password) {
+				t.Fatalf("got %v", err)
+			}
+			if ok, err := CanLogIn(context.Background(), e); ok || errcode.FieldOf(err) != "ssl" {
+				t.Fatalf("CanLogIn: %v, %v", ok, err)
+			}
+			if got := tt.passwords(); len(got) != 0 {
+				t.Fatalf("the server received %q", got)
+			}
+		})
+	}
+	if my.KeyRequests() == 0 {
+		t.Fatal("the MySQL fake was never asked for its key: the test proves nothing")
+	}
+}
+
+// TestDeadline: a server that accepts and never speaks, and one that stops
+// answering mid-statement, end at the context's deadline as unavailable,
+// and a user half-made by a stalled statement is not left behind.
+func TestDeadline(t *testing.T) {
+	silent, err := fakedb.StartSilent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	for name, f := range families {
+		t.Run(name+" silent", func(t *testing.T) {
+			e := Endpoint{Family: f, Host: "127.0.0.1", Port: silent.Port(), Database: "app", Username: "master", Password: "x"}
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			defer cancel()
+			if _, err := within(t, func() error { _, err := Connect(ctx, e); return err }); errcode.Of(err) != errcode.Unavailable {
+				t.Fatalf("got %v", err)
+			}
+		})
+		t.Run(name+" stalled mid-statement", func(t *testing.T) {
+			s, err := dbserver.Shared(engineOf[f])
+			if err != nil {
+				t.Fatal(err)
+			}
+			proxy, err := fakedb.StartStallingProxy(s.Addr(), []byte("GRANT"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer proxy.Close()
+			e := endpoint(f, dbserver.MasterUser, dbserver.MasterPassword)
+			e.Port = proxy.Port()
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			a, err := Connect(ctx, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			u := User{Name: "stalled_" + name, Database: dbserver.Database, Privileges: ReadWrite}
+			if _, err := within(t, func() error { return a.Create(ctx, u, NewPassword(f, "Stalled-Pa55word")) }); errcode.Of(err) != errcode.Unavailable {
+				t.Fatalf("got %v", err)
+			}
+			if proxy.Stalled() == 0 {
+				t.Fatal("the proxy never stalled: the test proves nothing")
+			}
+			if exists, err := master(t, f).Exists(context.Background(), u.Name); err != nil || exists {
+				t.Fatalf("the half-made user is left (%v)", err)
+			}
+		})
+	}
+}
+
+// within runs f, failing the test if it has not returned long after any
+// deadline it was given: a hang, not a timing.
+func within(t *testing.T, f func() error) (struct{}, error) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return struct{}{}, err
+	case <-time.After(30 * time.Second):
+		t.Fatal("still waiting after 30 s: the deadline was not kept")
+	}
+	return struct{}{}, nil
+}
