@@ -1,0 +1,226 @@
+// Package dbgrants is the deployment's decision of who may make database
+// users where: which master secrets (so which databases), which database
+// names and which PostgreSQL schemas each API caller scope, each event
+// source and each stack may provision users on. It is read once, at start,
+// from DATABASE_USER_GRANTS; nothing a request says widens it. No grant,
+// no user.
+//
+// It is pure: it imports nothing of the provisioner's but errcode.
+package dbgrants
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/dbcreds/provisioner/shared/errcode"
+)
+
+// EnvGrants names the variable that holds the grants, a JSON array.
+const EnvGrants = "DATABASE_USER_GRANTS"
+
+// Kinds of caller: who asks, through which trigger.
+const (
+	KindAPI    = "api"    // an HTTP API caller; its name is its caller scope
+	KindEvents = "events" // an event publisher; its name is the event's source
+	KindStack  = "stack"  // a CloudFormation stack; its name is the stack's
+)
+
+// Caller is who asks for a user, as the trigger established it.
+type Caller struct {
+	Kind string
+	// Name is the API caller's scope (empty when CallerScope is none),
+	// the event's source, or the stack's name.
+	Name string
+	// Account is an event's account; empty for the other kinds.
+	Account string
+}
+
+// String is how grants name the caller: api:<scope>,
+// events:<source>@<account>, stack:<stack name>.
+func (c Caller) String() string {
+	if c.Kind == KindEvents {
+		return c.Kind + ":" + c.Name + "@" + c.Account
+	}
+	return c.Kind + ":" + c.Name
+}
+
+// Grant lets the callers its pattern matches make users with the master
+// secrets masterSecret matches, on the databases and (PostgreSQL) schemas
+// its lists match. Patterns are matched whole and case-sensitively; * is
+// any run of characters, and {caller} in a database or schema stands for
+// the caller's own name.
+type Grant struct {
+	Caller       string   `json:"caller"`
+	MasterSecret string   `json:"masterSecret"`
+	Databases    []string `json:"databases"`
+	Schemas      []string `json:"schemas"`
+}
+
+// Policy is a deployment's grants.
+type Policy struct{ grants []Grant }
+
+// Parse reads grants as DATABASE_USER_GRANTS holds them: a JSON array of
+// Grant; empty is no grant at all. Every rule is checked here, so that a
+// mistake stops the function at start-up rather than at a request.
+func Parse(text string) (Policy, error) {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return Policy{}, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader([]byte(text)))
+	dec.DisallowUnknownFields()
+	var grants []Grant
+	if err := dec.Decode(&grants); err != nil {
+		return Policy{}, fmt.Errorf("%s: must be a JSON array of {caller, masterSecret, databases, schemas}: %v", EnvGrants, err)
+	}
+	if dec.More() {
+		return Policy{}, fmt.Errorf("%s: must be one JSON array", EnvGrants)
+	}
+	for i, g := range grants {
+		if err := g.check(); err != nil {
+			return Policy{}, fmt.Errorf("%s[%d]: %v", EnvGrants, i, err)
+		}
+	}
+	return Policy{grants: grants}, nil
+}
+
+func (g Grant) check() error {
+	kind, _, ok := strings.Cut(g.Caller, ":")
+	switch {
+	case !ok || kind != KindAPI && kind != KindEvents && kind != KindStack:
+		return fmt.Errorf("caller %q must start with api:, events: or stack:", g.Caller)
+	case g.MasterSecret != "*" && !strings.HasPrefix(g.MasterSecret, "arn:"):
+		return fmt.Errorf("masterSecret %q must be a secret ARN (wildcards allowed) or *", g.MasterSecret)
+	case len(g.Databases) == 0:
+		return fmt.Errorf("databases must name at least one database (or *)")
+	}
+	for _, list := range [][]string{g.Databases, g.Schemas} {
+		for _, p := range list {
+			if p == "" {
+				return fmt.Errorf("databases and schemas must not hold an empty name")
+			}
+		}
+	}
+	return nil
+}
+
+// Empty reports whether the policy grants nothing.
+func (p Policy) Empty() bool { return len(p.grants) == 0 }
+
+// Ask is what a request wants: a user for caller with the master secret,
+// on the database and, for PostgreSQL, the schemas.
+type Ask struct {
+	Caller          Caller
+	MasterSecretARN string
+	Database        string
+	// Schemas are PostgreSQL's, the default (public) included; nil for
+	// MySQL and MariaDB, which grant on the database.
+	Schemas []string
+}
+
+// Allow returns nil when some grant allows every part of ask, else a
+// forbidden error naming the first field no grant allows. The message
+// names the caller as grants name it, so that a platform team knows what
+// to add.
+func (p Policy) Allow(ask Ask) error {
+	who := ask.Caller.String()
+	var callers, masters []Grant
+	for _, g := range p.grants {
+		if match(g.Caller, who) {
+			callers = append(callers, g)
+		}
+	}
+	if len(callers) == 0 {
+		return deny("createDatabaseUser", "this deployment lets %s make no database users (its DatabaseUserGrants parameter)", who)
+	}
+	for _, g := range callers {
+		if match(g.MasterSecret, ask.MasterSecretARN) {
+			masters = append(masters, g)
+		}
+	}
+	if len(masters) == 0 {
+		return deny("masterSecretArn", "this deployment does not let %s make users with that master secret", who)
+	}
+	var databases []Grant
+	for _, g := range masters {
+		if anyMatch(g.Databases, ask.Caller.Name, ask.Database) {
+			databases = append(databases, g)
+		}
+	}
+	if len(databases) == 0 {
+		return deny("dbname", "this deployment does not let %s make users on database %s with that master secret", who, errcode.Quote(ask.Database))
+	}
+	for i, schema := range ask.Schemas {
+		allowed := false
+		for _, g := range databases {
+			if anyMatch(g.Schemas, ask.Caller.Name, schema) {
+				allowed = true
+				break
+			}
+		}
+		if !allowed {
+			return deny("schemas["+fmt.Sprint(i)+"]", "this deployment does not let %s make users on schema %s of database %s", who, errcode.Quote(schema), errcode.Quote(ask.Database))
+		}
+	}
+	return nil
+}
+
+// AllowsCaller reports whether any grant names caller with a master
+// secret that could match arn: the check a request passes before anything
+// is read.
+func (p Policy) AllowsCaller(caller Caller, arn string) error {
+	who := caller.String()
+	named := false
+	for _, g := range p.grants {
+		if match(g.Caller, who) {
+			named = true
+			if match(g.MasterSecret, arn) {
+				return nil
+			}
+		}
+	}
+	if !named {
+		return deny("createDatabaseUser", "this deployment lets %s make no database users (its DatabaseUserGrants parameter)", who)
+	}
+	return deny("masterSecretArn", "this deployment does not let %s make users with that master secret", who)
+}
+
+func deny(field, format string, args ...any) error {
+	return &errcode.Error{Code: errcode.Forbidden, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+func anyMatch(patterns []string, callerName, s string) bool {
+	for _, p := range patterns {
+		if callerName == "" && strings.Contains(p, "{caller}") {
+			continue // a caller without a name has no own database or schema
+		}
+		if match(strings.ReplaceAll(p, "{caller}", callerName), s) {
+			return true
+		}
+	}
+	return false
+}
+
+// match reports whether s matches pattern whole, * being any run of
+// characters (none included) and everything else itself.
+func match(pattern, s string) bool {
+	parts := strings.Split(pattern, "*")
+	if len(parts) == 1 {
+		return pattern == s
+	}
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	for _, part := range parts[1 : len(parts)-1] {
+		i := strings.Index(s, part)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(part):]
+	}
+	last := parts[len(parts)-1]
+	return len(s) >= len(last) && strings.HasSuffix(s, last)
+}
