@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/metrics"
 	"github.com/dbcreds/provisioner/shared/provision"
@@ -235,7 +236,8 @@ func resource(ctx context.Context, event event) provision.Resource {
 	res := provision.Resource{
 		NameBase:       stackName + "-" + event.LogicalResourceID,
 		IdempotencyKey: event.StackID + "/" + event.LogicalResourceID + "/" + event.RequestID,
-		Provenance:     provision.Provenance{By: event.StackID + "#" + event.LogicalResourceID, Via: "cloudformation"},
+		Provenance: provision.Provenance{By: event.StackID + "#" + event.LogicalResourceID, Via: "cloudformation",
+			Caller: dbgrants.Caller{Kind: dbgrants.KindStack, Name: stackName}},
 	}
 	// The stack's own account, from its id: the function ARN that sam local
 	// invoke's emulator gives is invented (account 012345678912).

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
+	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/provision"
 	"github.com/dbcreds/provisioner/shared/provision/provisiontest"
@@ -118,7 +119,7 @@ func TestCreate(t *testing.T) {
 		t.Fatalf("the core got %+v", got)
 	}
 	if gotRes.NameBase != "orders-OrdersDbSecret" || !strings.HasSuffix(gotRes.IdempotencyKey, event.RequestID) ||
-		gotRes.Provenance != (provision.Provenance{By: event.StackID + "#OrdersDbSecret", Via: "cloudformation"}) {
+		gotRes.Provenance != (provision.Provenance{By: event.StackID + "#OrdersDbSecret", Via: "cloudformation", Caller: dbgrants.Caller{Kind: dbgrants.KindStack, Name: "orders"}}) {
 		t.Fatalf("resource %+v", gotRes)
 	}
 	if rc.method != http.MethodPut || rc.ctype != "" {

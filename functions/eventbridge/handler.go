@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
+	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/metrics"
 	"github.com/dbcreds/provisioner/shared/provision"
@@ -68,7 +69,8 @@ func (h *handler) serve(ctx context.Context, event events.EventBridgeEvent) (pro
 		return provision.Result{}, messages.InvokeResponse_Error{Type: errorType(err.Code), Message: err.Error()}
 	}
 	r, err := provision.DecodeRequest(event.Detail)
-	r.Provenance = provision.Provenance{By: event.Source + "@" + event.AccountID, Via: "eventbridge"}
+	r.Provenance = provision.Provenance{By: event.Source + "@" + event.AccountID, Via: "eventbridge",
+		Caller: dbgrants.Caller{Kind: dbgrants.KindEvents, Name: event.Source, Account: event.AccountID}}
 	if err == nil {
 		var result provision.Result
 		if result, err = h.secrets.Create(ctx, r, event.ID); err == nil {

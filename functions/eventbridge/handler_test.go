@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
+	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/provision"
 	"github.com/dbcreds/provisioner/shared/provision/provisiontest"
@@ -37,7 +38,8 @@ func TestCreate(t *testing.T) {
 	if result.ARN != want.ARN || gotKey != event.ID {
 		t.Fatalf("result %+v with key %q; want %+v with the event id", result, gotKey, want)
 	}
-	if got.Provenance != (provision.Provenance{By: "dbcreds.requests@123456789012", Via: "eventbridge"}) {
+	if got.Provenance != (provision.Provenance{By: "dbcreds.requests@123456789012", Via: "eventbridge",
+		Caller: dbgrants.Caller{Kind: dbgrants.KindEvents, Name: "dbcreds.requests", Account: "123456789012"}}) {
 		t.Fatalf("provenance %+v", got.Provenance)
 	}
 	if got.Engine != "redshift" || got.Username != "loader" || len(got.ReplicaRegions) != 1 || got.ReplicaRegions[0].Region != "eu-west-1" {

@@ -32,7 +32,7 @@ func TestBurstStaysUnderTheQuota(t *testing.T) {
 	// Faster than the real service, so that five instances press on the
 	// quota and the adaptive retry has work to do.
 	latency := 40 * time.Millisecond
-	env := moto.Env()
+	env := baseEnv()
 	res, err := burst.Run(context.Background(), burst.Options{
 		Template: filepath.Join(root, "template.yaml"), Bootstrap: filepath.Join(bins, "EventBridgeFunction", "bootstrap"),
 		Env: env, Events: 150, Concurrency: concurrency, Quota: 50, Latency: latency,

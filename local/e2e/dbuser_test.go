@@ -26,16 +26,29 @@ func dbServer(t *testing.T, engine string) *dbserver.Server {
 	return s
 }
 
-// masterSecretFor stores a server's master credentials as RDS keeps them.
-func masterSecretFor(t *testing.T, name string) string {
+// masterSecretFor stores a server's master credentials with its host and
+// port, as a self-managed database's master secret: outside the
+// provisioner's prefix, where only the platform team writes.
+func masterSecretFor(t *testing.T, name string, s *dbserver.Server) string {
+	t.Helper()
+	return masterSecretAt(t, name, s.Host, s.Port)
+}
+
+func masterSecretAt(t *testing.T, name, host string, port int) string {
 	t.Helper()
 	out, err := secretsClient(t, "us-east-1").CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
-		Name: aws.String(name), SecretString: aws.String(`{"username":"` + dbserver.MasterUser + `","password":"` + dbserver.MasterPassword + `"}`)})
+		Name: aws.String(name), SecretString: aws.String(fmt.Sprintf(`{"username": %q, "password": %q, "host": %q, "port": %d}`,
+			dbserver.MasterUser, dbserver.MasterPassword, host, port))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return aws.ToString(out.ARN)
 }
+
+// openGrants let API callers and event sources make users with any master
+// secret: the deployment's default lets only stacks.
+var openGrants = map[string]string{"DatabaseUserGrants": `[{"caller":"stack:*","masterSecret":"*","databases":["*"],"schemas":["*"]},` +
+	`{"caller":"api:*","masterSecret":"*","databases":["*"],"schemas":["*"]},{"caller":"events:*","masterSecret":"*","databases":["*"],"schemas":["*"]}]`}
 
 // asSecret runs statements as the user whose credentials the secret holds.
 func asSecret(t *testing.T, engine, arn string, statements ...string) error {
@@ -74,7 +87,7 @@ func TestCustomResourceDatabaseUser(t *testing.T) {
 		t.Run(engine, func(t *testing.T) {
 			s := dbServer(t, engine)
 			name := "app/dbuser/cfn_" + engine
-			master := masterSecretFor(t, "app/dbuser/master_cfn_"+engine)
+			master := masterSecretFor(t, "masters/dbuser/master_cfn_"+engine, s)
 			props := func(privileges string) func(map[string]any) {
 				return func(p map[string]any) {
 					for k := range p {
@@ -135,13 +148,13 @@ func TestCustomResourceDatabaseUser(t *testing.T) {
 // exists already is a 409 (or Permanent.conflict) that makes nothing.
 func TestHttpApiAndEventBridgeDatabaseUser(t *testing.T) {
 	s := dbServer(t, "mariadb")
-	master := masterSecretFor(t, "app/dbuser/master_triggers")
+	master := masterSecretFor(t, "masters/dbuser/master_triggers", s)
 	body := func(name, username string) string {
 		return fmt.Sprintf(`{"name": %q, "engine": "mariadb", "host": %q, "port": %d, "dbname": %q, "username": %q, "masterSecretArn": %q, "createDatabaseUser": true}`,
 			name, s.Host, s.Port, dbserver.Database, username, master)
 	}
 	post := func(key, b string) (int, string) {
-		out, _ := runWith(t, invocation{function: "HttpApiFunction", event: "http-api-create.json", edit: func(e map[string]any) {
+		out, _ := runWith(t, invocation{function: "HttpApiFunction", event: "http-api-create.json", overrides: openGrants, edit: func(e map[string]any) {
 			e["body"] = b
 			e["headers"].(map[string]any)["idempotency-key"] = key
 			e["requestContext"].(map[string]any)["authorizer"].(map[string]any)["iam"].(map[string]any)["userArn"] = "arn:aws:sts::123456789012:assumed-role/payments-team/alice"
@@ -182,7 +195,7 @@ func TestHttpApiAndEventBridgeDatabaseUser(t *testing.T) {
 		var detail map[string]any
 		json.Unmarshal([]byte(body("app/analytics/dbuser", "loader")), &detail)
 		e["detail"] = detail
-	}, nil)
+	}, map[string]string{"DATABASE_USER_GRANTS": openGrants["DatabaseUserGrants"]})
 	if errType != "" {
 		t.Fatalf("%s %s", errType, msg)
 	}
@@ -196,23 +209,31 @@ func TestHttpApiAndEventBridgeDatabaseUser(t *testing.T) {
 // completes.
 func TestDatabaseUnreachableThenRetried(t *testing.T) {
 	s := dbServer(t, "postgres")
-	master := masterSecretFor(t, "app/dbuser/master_unreachable")
-	edit := func(port int) func(map[string]any) {
-		return func(p map[string]any) {
-			p["Name"], p["Engine"], p["Host"], p["Port"], p["DbName"] = "app/dbuser/unreachable", "postgres", s.Host, strconv.Itoa(port), dbserver.Database
-			p["MasterSecretArn"], p["CreateDatabaseUser"] = master, "true"
-			delete(p, "Username")
-			delete(p, "ExtraFields")
-			delete(p, "Ssl") // TLS is tested in shared/dbuser, with a CA of the tests' own
+	master := masterSecretAt(t, "masters/dbuser/master_unreachable", s.Host, 1)
+	edit := func(p map[string]any) {
+		// Host and port are the master secret's own.
+		p["Name"], p["Engine"], p["DbName"] = "app/dbuser/unreachable", "postgres", dbserver.Database
+		p["MasterSecretArn"], p["CreateDatabaseUser"] = master, "true"
+		for _, k := range []string{"Host", "Port", "Username", "ExtraFields", "Ssl"} { // TLS is tested in shared/dbuser
+			delete(p, k)
 		}
 	}
-	a := customResource(t, "custom-resource-create.json", "12341234-0000-4000-8000-000000000001", "", "", edit(1))
+	a := customResource(t, "custom-resource-create.json", "12341234-0000-4000-8000-000000000001", "", "", edit)
 	if a.Status != "FAILED" || !strings.Contains(a.Reason, "could not be reached") {
 		t.Fatalf("unreachable: %+v", a)
 	}
-	a = customResource(t, "custom-resource-create.json", "12341234-0000-4000-8000-000000000001", "", "", edit(s.Port))
+	notCreated(t, "app/dbuser/unreachable")
+	// The database is back where its master secret says.
+	if _, err := secretsClient(t, "us-east-1").PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{SecretId: aws.String(master),
+		SecretString: aws.String(fmt.Sprintf(`{"username": %q, "password": %q, "host": %q, "port": %d}`, dbserver.MasterUser, dbserver.MasterPassword, s.Host, s.Port))}); err != nil {
+		t.Fatal(err)
+	}
+	a = customResource(t, "custom-resource-create.json", "12341234-0000-4000-8000-000000000001", "", "", edit)
 	if a.Status != "SUCCESS" || asSecret(t, "postgres", a.PhysicalResourceId) != nil {
 		t.Fatalf("the retry: %+v", a)
+	}
+	if v, _ := storedSecret(t, "us-east-1", a.PhysicalResourceId); v["host"] != s.Host || v["port"] != float64(s.Port) || v["dbname"] != dbserver.Database {
+		t.Fatalf("the secret does not name the master's database: %v", v)
 	}
 }
 
@@ -221,9 +242,9 @@ func TestDatabaseUnreachableThenRetried(t *testing.T) {
 // success and on failure (a user that exists; a bad master password).
 func TestDatabaseUserLeaksNothing(t *testing.T) {
 	s := dbServer(t, "postgres")
-	master := masterSecretFor(t, "app/dbuser/master_leaks")
+	master := masterSecretFor(t, "masters/dbuser/master_leaks", s)
 	wrong, err := secretsClient(t, "us-east-1").CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
-		Name: aws.String("app/dbuser/master_wrong"), SecretString: aws.String(`{"username":"master","password":"Wrong-Pa55word-Leak"}`)})
+		Name: aws.String("masters/dbuser/master_wrong"), SecretString: aws.String(fmt.Sprintf(`{"username":"master","password":"Wrong-Pa55word-Leak","host":%q,"port":%d}`, s.Host, s.Port))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/dbcreds/provisioner/local/invoke"
 	"github.com/dbcreds/provisioner/local/motoserver"
 	"github.com/dbcreds/provisioner/local/openapi"
+	"github.com/dbcreds/provisioner/local/rdsapi"
 	"github.com/dbcreds/provisioner/local/samtemplate"
 )
 
@@ -36,8 +37,16 @@ const root = "../.."
 
 var (
 	moto *motoserver.Server
-	bins string // <bins>/<LogicalId>/bootstrap
+	rds  *rdsapi.Server // the RDS API, for RDS-managed master secrets
+	bins string         // <bins>/<LogicalId>/bootstrap
 )
+
+// baseEnv points the functions at the tests' moto and RDS API.
+func baseEnv() map[string]string {
+	env := moto.Env()
+	env["AWS_ENDPOINT_URL_RDS"] = rds.URL()
+	return env
+}
 
 func TestMain(m *testing.M) {
 	code, err := setUp(m)
@@ -62,6 +71,10 @@ func setUp(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer moto.Stop()
+	if rds, err = rdsapi.Start("us-east-1", invoke.AccountID); err != nil {
+		return 0, err
+	}
+	defer rds.Close()
 	defer dbserver.StopShared()
 	if err := moto.Setenv(); err != nil {
 		return 0, err
@@ -135,7 +148,7 @@ func invokeWith(t *testing.T, bootstrap, eventFile string, edit func(map[string]
 	edit(m)
 	event, _ = json.Marshal(m)
 	return invoke.Run(context.Background(), invoke.Options{Template: filepath.Join(root, "template.yaml"), Function: "CustomResourceFunction",
-		Bootstrap: bootstrap, Event: event, Env: moto.Env()})
+		Bootstrap: bootstrap, Event: event, Env: baseEnv()})
 }
 
 func runWith(t *testing.T, inv invocation) (*invoke.Outcome, string) {
@@ -152,7 +165,7 @@ func runWith(t *testing.T, inv invocation) (*invoke.Outcome, string) {
 		inv.edit(m)
 		event, _ = json.Marshal(m)
 	}
-	env := moto.Env()
+	env := baseEnv()
 	for k, v := range inv.env {
 		env[k] = v
 	}

@@ -60,7 +60,7 @@ func api(t *testing.T, overrides map[string]string) (string, *syncBuffer) {
 	}
 	logs := &syncBuffer{}
 	fn, err := invoke.Start(invoke.Options{Template: filepath.Join(root, "template.yaml"), Function: "HttpApiFunction",
-		Bootstrap: filepath.Join(bins, "HttpApiFunction", "bootstrap"), ParameterOverrides: overrides, Env: moto.Env(), Logs: logs})
+		Bootstrap: filepath.Join(bins, "HttpApiFunction", "bootstrap"), ParameterOverrides: overrides, Env: baseEnv(), Logs: logs})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -139,7 +139,7 @@ func TestHttpApiDelete(t *testing.T) {
 // is left behind.
 func TestHttpApiDeleteDropsTheUserAndWaitsForACreate(t *testing.T) {
 	s := dbServer(t, "postgres")
-	master := masterSecretFor(t, "app/payments/del-master")
+	master := masterSecretFor(t, "masters/payments/del-master", s)
 	fn := rotationFunction(t, "del-rotate")
 	_, env := proxy(t, func(op string, attempt int) faultproxy.Fault {
 		if op == "RotateSecret" {
@@ -147,7 +147,7 @@ func TestHttpApiDeleteDropsTheUserAndWaitsForACreate(t *testing.T) {
 		}
 		return faultproxy.Pass
 	})
-	inv := invocation{env: env, overrides: map[string]string{"AllowedRotationFunctions": fn}}
+	inv := invocation{env: env, overrides: map[string]string{"AllowedRotationFunctions": fn, "DatabaseUserGrants": openGrants["DatabaseUserGrants"]}}
 	body := fmt.Sprintf(`{"name": "app/payments/del-user", "engine": "postgres", "host": %q, "port": %d, "dbname": %q, "username": "del_user",
 		"masterSecretArn": %q, "createDatabaseUser": true, "rotationLambdaArn": %q, "rotationRules": {"automaticallyAfterDays": 30}}`,
 		s.Host, s.Port, dbserver.Database, master, fn)

@@ -109,7 +109,7 @@ func TestCustomResourceRotation(t *testing.T) {
 // deployment's default function for the engine, on the default schedule.
 func TestExampleStackDatabaseUserAndRotation(t *testing.T) {
 	s := dbServer(t, "postgres")
-	master := masterSecretFor(t, "app/rotation/master_example")
+	master := masterSecretFor(t, "masters/rotation/master_example", s)
 	pg := rotationFunction(t, "SecretsManagerRDSPostgreSQLRotationMultiUser")
 	overrides := map[string]string{"RotationFunctionPostgreSQL": pg, "RotationSchedule": "rate(30 days)", "RotationWindow": "4h"}
 	out, _ := run(t, "CustomResourceFunction", "custom-resource-create.json", overrides, func(e map[string]any) {
@@ -152,9 +152,9 @@ func TestExampleStackDatabaseUserAndRotation(t *testing.T) {
 // same Idempotency-Key rotates nothing again.
 func TestHttpApiRotation(t *testing.T) {
 	s := dbServer(t, "mariadb")
-	master := masterSecretFor(t, "app/rotation/master_api")
+	master := masterSecretFor(t, "masters/rotation/master_api", s)
 	maria := rotationFunction(t, "api-rotate-mariadb")
-	overrides := map[string]string{"RotationFunctionMariaDB": maria, "RotationSchedule": "14"}
+	overrides := map[string]string{"RotationFunctionMariaDB": maria, "RotationSchedule": "14", "DatabaseUserGrants": openGrants["DatabaseUserGrants"]}
 	post := func(key, body string) (int, string) {
 		out, _ := runWith(t, invocation{function: "HttpApiFunction", event: "http-api-create.json", overrides: overrides, edit: func(e map[string]any) {
 			e["body"] = body
@@ -288,7 +288,7 @@ func TestEventBridgeRotation(t *testing.T) {
 // in moto of the name the stack gives its own.
 func TestReadmeRotationStack(t *testing.T) {
 	s := dbServer(t, "postgres")
-	master := masterSecretFor(t, "app/rotation/master_readme")
+	master := rdsMaster(t, "orders-readme", s) // an Aurora cluster's, as the stack's
 	doc := readmeStack(t, "RotationRules")
 	var fn string
 	for _, r := range mappingOf(valueOf(doc, "Resources")) {

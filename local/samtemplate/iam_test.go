@@ -75,7 +75,7 @@ func TestIAMIsScopedToThePrefix(t *testing.T) {
 		"secretsmanager:UntagResource": true, "secretsmanager:RemoveRegionsFromReplication": true, "secretsmanager:DeleteSecret": true,
 		"secretsmanager:RotateSecret": true, "secretsmanager:CancelRotateSecret": true}
 
-	conditioned, invokes := 0, 0
+	conditioned, invokes, ledger := 0, 0, 0
 	// Which trigger's secrets each role may read back.
 	via := map[string]string{"ManageSecretsPolicy": "cloudformation", "HttpApiFunction": "http-api", "EventBridgeFunction": "eventbridge"}
 	check := func(st statement) {
@@ -83,7 +83,7 @@ func TestIAMIsScopedToThePrefix(t *testing.T) {
 			// The master secrets of createDatabaseUser: the deployment's list,
 			// or by default this account's and Region's RDS-managed ones.
 			rds := "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:rds!*"
-			if strings.Join(st.actions, ",") != "secretsmanager:GetSecretValue" || st.resource.Tag != "!If" || len(st.resource.Content) != 3 ||
+			if strings.Join(st.actions, ",") != "secretsmanager:GetSecretValue,secretsmanager:DescribeSecret" || st.resource.Tag != "!If" || len(st.resource.Content) != 3 ||
 				st.resource.Content[0].Value != "HasMasterSecretArns" || st.resource.Content[2].Value != rds {
 				t.Errorf("%s: the master secrets statement grants %v on %v", st.where, st.actions, st.resources)
 			}
@@ -127,6 +127,25 @@ func TestIAMIsScopedToThePrefix(t *testing.T) {
 				} else {
 					invokes++
 				}
+			case strings.HasPrefix(a, "rds:"):
+				// Only where an RDS-managed master's database is.
+				if a != "rds:DescribeDBClusters" && a != "rds:DescribeDBInstances" {
+					t.Errorf("%s grants %s", st.where, a)
+				}
+				for _, r := range st.resources {
+					if r != "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*" && r != "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*" {
+						t.Errorf("%s grants %s on %q", st.where, a, r)
+					}
+				}
+			case strings.HasPrefix(a, "dynamodb:") && st.sid == "RecordOwnDatabaseUsers":
+				// Each function reads and writes only the records of the
+				// users its own trigger made.
+				trigger := map[string]string{"CustomResourceFunction": "cloudformation", "HttpApiFunction": "http-api", "EventBridgeFunction": "eventbridge"}[st.where]
+				keys := get(get(st.condition, "ForAllValues:StringLike"), "dynamodb:LeadingKeys")
+				if trigger == "" || keys == nil || strings.Join(strings1(keys), ",") != trigger+"#*" || strings.Join(st.resources, ",") != "DatabaseUsersTable.Arn" {
+					t.Errorf("%s grants %s on %v beyond its own records (%v)", st.where, a, st.resources, strings1(keys))
+				}
+				ledger++
 			case strings.HasPrefix(a, "kms:"):
 				if via := get(get(st.condition, "StringLike"), "kms:ViaService"); via == nil || !strings.HasPrefix(via.Value, "secretsmanager.") {
 					t.Errorf("%s grants %s outside Secrets Manager", st.where, a)
@@ -170,10 +189,14 @@ func TestIAMIsScopedToThePrefix(t *testing.T) {
 	if len(managed) < 2 {
 		t.Fatalf("read %d managed policies; the template has two", len(managed))
 	}
-	// GetSecretValue and RotateSecret for the API and events too, and the
-	// API's DELETE (RemoveRegionsFromReplication, DeleteSecret).
-	if want := len(stackOnly) + 6; conditioned != want {
+	// GetSecretValue and RotateSecret for the API and events too, and
+	// RemoveRegionsFromReplication and DeleteSecret (the API's DELETE, and
+	// removing a secret whose database user failed).
+	if want := len(stackOnly) + 8; conditioned != want {
 		t.Errorf("%d grants of actions on existing secrets carry the provenance condition, want %d", conditioned, want)
+	}
+	if ledger != 9 {
+		t.Errorf("%d grants on the database users table, want 9 (three actions for each function)", ledger)
 	}
 	if invokes != 2 {
 		t.Errorf("%d statements grant lambda:InvokeFunction on the rotation functions, want 2 (defaults, allowed)", invokes)

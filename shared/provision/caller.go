@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/dbcreds/provisioner/shared/awsname"
+	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/rotation"
 	"github.com/dbcreds/provisioner/shared/secretstore"
@@ -78,6 +79,20 @@ func isScope(s string) bool {
 // A caller without an identity, or whose identity names no usable scope, is
 // refused.
 func (s *Service) ScopeFor(c Caller) (string, error) {
+	scope, err := s.scopeName(c)
+	if err != nil {
+		return "", err
+	}
+	if scope == "" {
+		return s.config.NamePrefix, nil
+	}
+	return s.config.NamePrefix + scope + "/", nil
+}
+
+// scopeName is the caller's own sub-prefix segment, "" when CallerScope
+// is none: also how the database-user grants name an API caller
+// (api:<scope>).
+func (s *Service) scopeName(c Caller) (string, error) {
 	if c.ID == "" {
 		return "", errcode.New(errcode.Unauthenticated, "the request carries no caller identity")
 	}
@@ -88,12 +103,12 @@ func (s *Service) ScopeFor(c Caller) (string, error) {
 	case ScopeJWTClaim:
 		scope, source = c.Claims[s.config.CallerScopeClaim], "JWT claim "+s.config.CallerScopeClaim
 	default:
-		return s.config.NamePrefix, nil
+		return "", nil
 	}
 	if !isScope(scope) {
 		return "", errcode.New(errcode.Forbidden, "the caller's %s does not name a usable scope (1-64 of A-Z a-z 0-9 _+=.@-)", source)
 	}
-	return s.config.NamePrefix + scope + "/", nil
+	return scope, nil
 }
 
 // confine checks that name lies inside the caller's scope. The name has
@@ -150,7 +165,11 @@ func (s *Service) CreateFor(ctx context.Context, c Caller, via string, r Request
 	if err := s.confine(c, r.Name); err != nil {
 		return Result{}, err
 	}
-	r.Provenance = Provenance{By: c.ID, Via: via}
+	scope, err := s.scopeName(c)
+	if err != nil {
+		return Result{}, err
+	}
+	r.Provenance = Provenance{By: c.ID, Via: via, Caller: dbgrants.Caller{Kind: dbgrants.KindAPI, Name: scope}}
 	if key == "" {
 		in, username, err := s.build(r, "")
 		if err != nil {
@@ -380,11 +399,9 @@ func (s *Service) DeleteFor(ctx context.Context, c Caller, via, name string, opt
 	case sec.Deleted:
 		return Deletion{ARN: sec.ARN, Name: sec.Name, DeletionDate: *sec.DeletedDate}, nil
 	}
-	if sec.Tags[TagDatabaseUser] == "true" {
-		// The user first: once the secret is gone, nothing says who it was.
-		if err := s.dropUser(ctx, sec.ARN, Request{}); err != nil {
-			return Deletion{}, err
-		}
+	// The user first: it goes with its record, which names the secret.
+	if err := s.dropUser(ctx, via, sec.ARN, sec.Tags[TagDatabaseUser] == "true"); err != nil {
+		return Deletion{}, err
 	}
 	regions := make([]string, 0, len(sec.Replicas))
 	for _, r := range sec.Replicas {

@@ -8,9 +8,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/dbcreds/provisioner/shared/awsname"
+	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/masterdb"
 	"github.com/dbcreds/provisioner/shared/rotation"
 	"github.com/dbcreds/provisioner/shared/secretstore"
+	"github.com/dbcreds/provisioner/shared/userledger"
 )
 
 // Environment variables every function reads, set by the template from its
@@ -42,6 +45,9 @@ type Config struct {
 	CallerScopeClaim string
 	// Rotation are the deployment's rotation functions and rules.
 	Rotation rotation.Defaults
+	// DatabaseUserGrants say who may make database users where; empty,
+	// nobody may.
+	DatabaseUserGrants dbgrants.Policy
 }
 
 // ConfigFromEnv reads the configuration; getenv is os.Getenv outside tests.
@@ -78,8 +84,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return cfg, errcode.Wrap(err, errcode.Internal, "%s: %s", EnvDefaultReplicas, errcode.Message(err))
 	}
 	var err error
-	cfg.Rotation, err = rotation.DefaultsFromEnv(getenv)
-	return cfg, err
+	if cfg.Rotation, err = rotation.DefaultsFromEnv(getenv); err != nil {
+		return cfg, err
+	}
+	if cfg.DatabaseUserGrants, err = dbgrants.Parse(getenv(dbgrants.EnvGrants)); err != nil {
+		return cfg, errcode.Wrap(err, errcode.Internal, "%s", err.Error())
+	}
+	return cfg, nil
 }
 
 // ServiceFromEnv builds the service a function runs, once at init: the SDK
@@ -92,7 +103,11 @@ func ServiceFromEnv(ctx context.Context) (*Service, error) {
 	}
 	svc := NewService(secretstore.New(client), cfg)
 	svc.UseRotator(rotation.New(client))
-
+	users, err := DatabaseUsersFromEnv(os.Getenv, cfg, client)
+	if err != nil {
+		return nil, err
+	}
+	svc.UseDatabaseUsers(users)
 	return svc, nil
 }
 
@@ -106,7 +121,43 @@ func APIServiceFromEnv(ctx context.Context) (*Service, error) {
 	svc := NewService(secretstore.New(client), cfg)
 	svc.UseRotator(rotation.New(client))
 	svc.UseDeleter(secretstore.NewDeleter(client))
+	users, err := DatabaseUsersFromEnv(os.Getenv, cfg, client)
+	if err != nil {
+		return nil, err
+	}
+	svc.UseDatabaseUsers(users)
 	return svc, nil
+}
+
+// DatabaseUsersFromEnv builds what makes database users, once at init:
+// the RDS client (AWS_ENDPOINT_URL_RDS for a local endpoint), the ledger
+// table DATABASE_USERS_TABLE names, and the deleter of half-made secrets,
+// through client. Nothing here makes a call.
+func DatabaseUsersFromEnv(getenv func(string) string, cfg Config, client *secretsmanager.Client) (*DatabaseUsers, error) {
+	table := strings.TrimSpace(getenv(userledger.EnvTable))
+	if table == "" {
+		return nil, errcode.New(errcode.Internal, "%s is not set: the functions record the database users they make in that DynamoDB table", userledger.EnvTable)
+	}
+	dynamo, err := userledger.ClientFromEnvironment(getenv)
+	if err != nil {
+		return nil, errcode.Wrap(err, errcode.Internal, "%s", err.Error())
+	}
+	rdsClient, err := masterdb.RDSClientFromEnvironment(getenv)
+	if err != nil {
+		return nil, errcode.Wrap(err, errcode.Internal, "%s", err.Error())
+	}
+	return &DatabaseUsers{
+		Masters: masterdb.New(client, rdsClient, cfg.Region, cfg.ours),
+		Ledger:  userledger.New(dynamo, table),
+		Deleter: secretstore.NewDeleter(client),
+	}, nil
+}
+
+// ours recognises a secret this deployment made: under its prefix, or
+// carrying its provenance tags. Such a secret is never a master secret,
+// whatever it holds.
+func (c Config) ours(name string, tags map[string]string) bool {
+	return strings.HasPrefix(name, c.NamePrefix) || tags[TagProvisionedVia] != "" || tags[TagProvisionedBy] != ""
 }
 
 func clientFromEnv(context.Context) (*secretsmanager.Client, error) {

@@ -4,18 +4,56 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/dbsecret"
 	"github.com/dbcreds/provisioner/shared/dbuser"
 	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/masterdb"
 	"github.com/dbcreds/provisioner/shared/secretstore"
+	"github.com/dbcreds/provisioner/shared/userledger"
 )
+
+// DatabaseUsers are what make database users safely: where a master
+// secret's own database is, the record of the users made, and what
+// removes a secret whose user could not be made.
+type DatabaseUsers struct {
+	Masters *masterdb.Resolver
+	Ledger  *userledger.Ledger
+	Deleter *secretstore.Deleter
+}
+
+// databaseReserve is the time a request keeps, after its database work
+// must end, to undo what it made and answer: every database step (the
+// master's look-up, dial, handshake, each statement) ends by the deadline
+// less this. Undoing ends a second before the deadline (answerReserve).
+const (
+	databaseReserve = 5 * time.Second
+	answerReserve   = time.Second
+)
+
+// undoContext is for removing what a failed request made: after its
+// database work ended, but still before the request's deadline.
+func undoContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(databaseReserve)
+	}
+	return context.WithDeadline(context.WithoutCancel(ctx), deadline.Add(-answerReserve))
+}
+
+// pendingHost stands in for the host of a secret whose user the request
+// makes without naming a host: the master's host replaces it before the
+// secret is made, so it is never stored.
+const pendingHost = "master.host.pending.invalid"
 
 // checkDatabaseUser applies the rules of createDatabaseUser, privileges and
 // schemas to a database request.
@@ -39,154 +77,312 @@ func (r Request) checkDatabaseUser() error {
 		return errcode.Invalidf("dbname", "is required with createDatabaseUser for %s: the user's privileges are on that database", strings.ToLower(r.Engine))
 	case family == dbuser.MySQL && r.Schemas != nil:
 		return errcode.Invalidf("schemas", "are PostgreSQL's; %s grants on the database", strings.ToLower(r.Engine))
+	case r.Username != "":
+		if err := dbuser.CheckNewUser(family, r.Username); err != nil {
+			return err
+		}
 	}
-	_, err := r.databaseUser("u", family)
+	_, err := r.databaseUser("u", family, "db")
 	return err
 }
 
-// databaseUser is the user r asks for, named name.
-func (r Request) databaseUser(name string, family dbuser.Family) (dbuser.User, error) {
+// databaseUser is the user r asks for, named name, on database.
+func (r Request) databaseUser(name string, family dbuser.Family, database string) (dbuser.User, error) {
 	privileges, err := dbuser.ParsePrivileges(r.Privileges)
 	if err != nil {
 		return dbuser.User{}, err
 	}
-	engine, _ := dbsecret.Lookup(r.Engine)
-	u := dbuser.User{Name: name, Database: r.DBName, Privileges: privileges, Schemas: r.Schemas}
-	if u.Database == "" {
-		u.Database = engine.DefaultDBName
-	}
+	u := dbuser.User{Name: name, Database: database, Privileges: privileges, Schemas: r.Schemas}
 	return u, u.Check(family)
 }
 
-// endpoint is where r's database is, with the master user's credentials:
-// the host, port and database of the request (the secret's own), else of
-// the master secret.
-func (s *Service) endpoint(ctx context.Context, r Request) (dbuser.Endpoint, error) {
-	family, _ := dbuser.FamilyOf(r.Engine)
-	master, err := s.store.MasterCredentials(ctx, r.MasterSecretARN)
-	if err != nil {
-		return dbuser.Endpoint{}, err
-	}
-	engine, _ := dbsecret.Lookup(r.Engine)
-	e := dbuser.Endpoint{Family: family, Host: r.Host, Port: engine.DefaultPort, Database: r.DBName, Username: master.Username, Password: master.Password}
-	if e.Host == "" {
-		e.Host = master.Host
-	}
-	if r.Port != nil {
-		e.Port = int(*r.Port)
-	} else if p, err := strconv.Atoi(master.Port.String()); err == nil && p > 0 {
-		e.Port = p
-	}
-	if e.Database == "" {
-		e.Database = master.DBName
-	}
-	if e.Database == "" {
-		e.Database = engine.DefaultDBName
-	}
-	if r.SSL != nil && bool(*r.SSL) {
-		if e.TLS, err = dbuser.TLSConfig(os.Getenv(dbuser.EnvCABundle), e.Host); err != nil {
-			return dbuser.Endpoint{}, errcode.Wrap(err, errcode.Internal, "ssl: the function has no certificate authority bundle to verify the database with (%s)", dbuser.EnvCABundle)
-		}
-	}
-	return e, nil
+// target is where r's user is made: the master's own database, never a
+// host or port the request names. A request that names another is
+// refused; one that names none gets the master's. The database is r's,
+// else the master's, else the engine's default.
+type target struct {
+	endpoint dbuser.Endpoint
+	database string
 }
 
-// createWithUser makes the secret and its database user. A user that
-// exists before the secret does is a conflict: nothing is made and no user
-// is ever taken over. The secret is made first, so that the password the
-// user gets is the one stored; when the secret already holds a version of
-// this request (an earlier attempt), its password is used and a user that
-// logs in with it is this request's, so a retry completes what an attempt
-// left. The result carries the secret's ARN even on failure, so that a
-// CloudFormation rollback can delete what exists.
-func (s *Service) createWithUser(ctx context.Context, r Request, in *secretsmanager.CreateSecretInput, username string) (Result, error) {
+func (r Request) target(m masterdb.Master) (target, error) {
 	family, _ := dbuser.FamilyOf(r.Engine)
-	u, err := r.databaseUser(username, family)
-	if err != nil {
-		return Result{}, err
+	engine, _ := dbsecret.Lookup(r.Engine)
+	if mf, ok := dbuser.FamilyOf(m.Engine); m.Engine != "" && ok && mf != family {
+		return target{}, errcode.Invalidf("engine", "the master secret's database is %s, not %s", errcode.Quote(m.Engine), strings.ToLower(r.Engine))
 	}
-	// Readied now, so that PostgreSQL's key stretching overlaps the calls
-	// below; a retry's stored password replaces it.
-	var generated struct{ Password string }
-	json.Unmarshal([]byte(aws.ToString(in.SecretString)), &generated)
-	ready := dbuser.NewPassword(family, generated.Password)
-	e, err := s.endpoint(ctx, r)
-	if err != nil {
-		return Result{}, err
+	port := m.Port
+	if port == 0 {
+		port = engine.DefaultPort
 	}
-	admin, err := dbuser.Connect(ctx, e)
-	if err != nil {
-		return Result{}, err
+	if r.Host != "" && !strings.EqualFold(strings.TrimSuffix(r.Host, "."), strings.TrimSuffix(m.Host, ".")) {
+		return target{}, &errcode.Error{Code: errcode.Forbidden, Field: "host",
+			Message: "is not the master secret's own database (" + errcode.Clip(m.Host) + "): the master user's credentials go nowhere else; leave host out to get it"}
 	}
-	defer admin.Close()
-	exists, err := admin.Exists(ctx, u.Name)
-	if err != nil {
-		return Result{}, err
+	if r.Port != nil && int(*r.Port) != port {
+		return target{}, &errcode.Error{Code: errcode.Forbidden, Field: "port",
+			Message: "is not the master secret's own database's port (" + strconv.Itoa(port) + "); leave port out to get it"}
 	}
-	if exists {
-		switch _, err := s.store.Describe(ctx, r.Name); {
-		case errors.Is(err, secretstore.ErrNotFound):
-			return Result{}, userTaken(u.Name)
-		case err != nil:
-			return Result{}, err
+	database := r.DBName
+	if database == "" {
+		database = m.DBName
+	}
+	if database == "" {
+		database = engine.DefaultDBName
+	}
+	e := dbuser.Endpoint{Family: family, Host: m.Host, Port: port, Database: database, Username: m.Username, Password: m.Password}
+	if r.SSL != nil && bool(*r.SSL) {
+		var err error
+		if e.TLS, err = dbuser.TLSConfig(os.Getenv(dbuser.EnvCABundle), e.Host); err != nil {
+			return target{}, errcode.Wrap(err, errcode.Internal, "ssl: the function has no certificate authority bundle to verify the database with (%s)", dbuser.EnvCABundle)
 		}
 	}
-	// A new user is made (in PostgreSQL, inside a transaction left open)
-	// while the secret is, and committed only once the secret holds its
-	// password.
+	return target{endpoint: e, database: database}, nil
+}
+
+// grantAsk is what the deployment's grants must allow for user u.
+func grantAsk(r Request, master string, u dbuser.User) dbgrants.Ask {
+	ask := dbgrants.Ask{Caller: r.Provenance.Caller, MasterSecretARN: master, Database: u.Database}
+	if family, _ := dbuser.FamilyOf(r.Engine); family == dbuser.Postgres {
+		ask.Schemas = u.Schemas
+		if len(ask.Schemas) == 0 {
+			ask.Schemas = []string{"public"}
+		}
+	}
+	return ask
+}
+
+// userSetUp is what createWithUser found before it makes anything.
+type userSetUp struct {
+	user   dbuser.User
+	target target
+	master masterdb.Master
+	admin  *dbuser.Admin
+	// ours is set when the user exists already and the ledger says this
+	// very secret's request made it (a retry).
+	ours bool
+}
+
+// setUpUser does every check that needs no change: the caller's grant,
+// the master's own database, the user's name and what it is granted on,
+// that neither the user nor its clone exists (unless this secret's
+// earlier attempt made it). Nothing is made; on success the master is
+// connected, and the caller closes admin.
+func (s *Service) setUpUser(ctx context.Context, r Request, username string) (userSetUp, error) {
+	if s.users == nil {
+		return userSetUp{}, errcode.New(errcode.Internal, "this function was built without what makes database users")
+	}
+	family, _ := dbuser.FamilyOf(r.Engine)
+	// Before anything is read: may this caller use that master at all?
+	if err := s.config.DatabaseUserGrants.AllowsCaller(r.Provenance.Caller, r.MasterSecretARN); err != nil {
+		return userSetUp{}, err
+	}
+	master, err := s.users.Masters.Resolve(ctx, r.MasterSecretARN)
+	if err != nil {
+		return userSetUp{}, err
+	}
+	t, err := r.target(master)
+	if err != nil {
+		return userSetUp{}, err
+	}
+	u, err := r.databaseUser(username, family, t.database)
+	if err != nil {
+		return userSetUp{}, err
+	}
+	if err := dbuser.CheckNewUser(family, u.Name); err != nil {
+		return userSetUp{}, err
+	}
+	if err := s.config.DatabaseUserGrants.Allow(grantAsk(r, master.ARN, u)); err != nil {
+		return userSetUp{}, err
+	}
+	admin, err := dbuser.Connect(ctx, t.endpoint)
+	if err != nil {
+		return userSetUp{}, err
+	}
+	set := userSetUp{user: u, target: t, master: master, admin: admin}
+	fail := func(err error) (userSetUp, error) {
+		admin.Close()
+		return userSetUp{}, err
+	}
+	taken, err := admin.Taken(ctx, u.Name)
+	if err != nil {
+		return fail(err)
+	}
+	if taken != "" {
+		// Ours only if this secret exists and the ledger says its request
+		// made exactly this user; a clone alone is never ours.
+		if taken != u.Name {
+			return fail(userTaken(taken))
+		}
+		sec, err := s.store.Describe(ctx, r.Name)
+		if errors.Is(err, secretstore.ErrNotFound) {
+			return fail(userTaken(taken))
+		}
+		if err != nil {
+			return fail(err)
+		}
+		e, found, err := s.users.Ledger.Find(ctx, r.Provenance.Via, sec.ARN)
+		if err != nil {
+			return fail(err)
+		}
+		if !found || e.Username != u.Name || e.MasterSecretARN != master.ARN {
+			return fail(userTaken(taken))
+		}
+		set.ours = true
+	}
+	if err := admin.CheckTargets(ctx, u); err != nil {
+		return fail(err)
+	}
+	return set, nil
+}
+
+// createWithUser makes the secret and its database user. Everything that
+// can be checked is checked before anything is made (setUpUser). The
+// secret is made next, holding the master's host, port and database, with
+// the user prepared meanwhile (in PostgreSQL, inside a transaction left
+// open); the user is recorded in the ledger, then committed. When the
+// secret already holds a version of this request (an earlier attempt),
+// its password is used, so a retry completes what an attempt left.
+//
+// A failure once the secret exists either leaves what its retry or
+// CloudFormation's rollback completes or removes (the result then carries
+// the secret's ARN), or, when nothing would (a permanent refusal, or an
+// API request without an Idempotency-Key), removes the secret itself.
+func (s *Service) createWithUser(ctx context.Context, r Request, in *secretsmanager.CreateSecretInput, username string) (Result, error) {
+	family, _ := dbuser.FamilyOf(r.Engine)
+	dbctx, cancel := dbuser.WithReserve(ctx, databaseReserve)
+	defer cancel()
+	set, err := s.setUpUser(dbctx, r, username)
+	if err != nil {
+		return Result{}, err
+	}
+	defer set.admin.Close()
+	u, admin := set.user, set.admin
+	// The secret says where the user is: the master's host and port, and
+	// the database, where the request left them out.
+	var generated struct{ Username, Password string }
+	json.Unmarshal([]byte(aws.ToString(in.SecretString)), &generated)
+	at := r
+	port := Int(set.target.endpoint.Port)
+	at.Host, at.Port = set.target.endpoint.Host, &port
+	if at.DBName == "" && u.Database != "" {
+		at.DBName = u.Database
+	}
+	value, _, err := s.secretValue(at, kindDatabase, "", &kept{Username: generated.Username, Password: generated.Password})
+	if err != nil {
+		return Result{}, err
+	}
+	in.SecretString = aws.String(value.String)
+
+	// Readied now, so that PostgreSQL's key stretching overlaps the calls
+	// below; a retry's stored password replaces it.
+	ready := dbuser.NewPassword(family, generated.Password)
 	var pending *dbuser.Pending
 	prepared := make(chan struct{})
-	if exists {
+	if set.ours {
 		close(prepared)
 	} else {
 		go func() {
 			defer close(prepared)
-			pending = admin.Prepare(ctx, u, ready)
+			pending = admin.Prepare(dbctx, u, ready)
 		}()
 	}
 	created, err := s.store.Create(ctx, in)
 	<-prepared
 	if err != nil {
 		if pending != nil {
-			pending.Rollback(ctx)
+			pending.Rollback(dbctx)
 		}
 		return Result{}, err
 	}
 	result := Result{ARN: created.ARN, Name: created.Name, VersionID: created.VersionID, Username: username,
 		ReplicationStatus: created.Replicas, Replayed: created.Replayed}
-	password, err := s.storedPassword(ctx, in, created)
+	entry := userledger.Entry{Via: r.Provenance.Via, SecretARN: created.ARN, MasterSecretARN: set.master.ARN,
+		Engine: strings.ToLower(r.Engine), Host: set.target.endpoint.Host, Port: set.target.endpoint.Port, Database: u.Database,
+		SSL: set.target.endpoint.TLS != nil, Username: u.Name, Privileges: string(u.Privileges), Schemas: u.Schemas, CreatedAt: time.Now()}
+	err = s.makeUser(ctx, dbctx, in, created, set, pending, generated.Password, entry)
 	if err != nil {
-		return result, err
-	}
-	if exists {
-		user := e
-		user.Username, user.Password = u.Name, password
-		ours, err := dbuser.CanLogIn(ctx, user)
-		if err != nil {
-			return result, err
+		if pending != nil {
+			pending.Rollback(dbctx)
 		}
-		if !ours {
-			return result, userTaken(u.Name)
-		}
-		// An earlier attempt made it; grant again, in case it stopped short.
-		err = admin.SetPrivileges(ctx, u, u)
-	} else if password != generated.Password {
-		// An earlier attempt's secret: its password, not this attempt's.
-		pending.Rollback(ctx)
-		err = admin.Create(ctx, u, dbuser.NewPassword(family, password))
-	} else {
-		err = pending.Commit(ctx)
-	}
-	if err != nil {
-		return result, err
+		return s.abandon(ctx, result, entry, in, err)
 	}
 	result.DatabaseUser = &DatabaseUser{Username: u.Name, Privileges: string(u.Privileges)}
 	return result, nil
 }
 
+// makeUser records and makes (or, on a retry that made it, completes) the
+// user once the secret exists.
+func (s *Service) makeUser(ctx, dbctx context.Context, in *secretsmanager.CreateSecretInput, created secretstore.Created,
+	set userSetUp, pending *dbuser.Pending, generated string, entry userledger.Entry) error {
+	if pending != nil && pending.Err() != nil {
+		return pending.Err()
+	}
+	password, err := s.storedPassword(dbctx, in, created)
+	if err != nil {
+		return err
+	}
+	// Recorded before it is made: a user is never made without its record.
+	if err := s.users.Ledger.Record(dbctx, entry); err != nil {
+		return err
+	}
+	family, _ := dbuser.FamilyOf(entry.Engine)
+	switch {
+	case set.ours:
+		// An earlier attempt made it; grant again, in case it stopped short.
+		return set.admin.SetPrivileges(dbctx, set.user, set.user)
+	case password != generated:
+		// An earlier attempt's secret: its password, not this attempt's.
+		pending.Rollback(dbctx)
+		return set.admin.Create(dbctx, set.user, dbuser.NewPassword(family, password))
+	}
+	return pending.Commit(dbctx)
+}
+
+// abandon answers a failure after the secret was made. When a retry or a
+// rollback can finish the work (a passing failure, with a key that makes
+// the retry this request's), the secret stays and the result names it.
+// Otherwise nothing would: the user (if this request may have made it), its
+// record and the secret are removed, and the result names nothing.
+func (s *Service) abandon(ctx context.Context, result Result, entry userledger.Entry, in *secretsmanager.CreateSecretInput, cause error) (Result, error) {
+	code := errcode.Of(cause)
+	passing := code == errcode.Unavailable || code == errcode.Upstream || code == errcode.Throttled
+	if passing && aws.ToString(in.ClientRequestToken) != "" {
+		return result, cause
+	}
+	undo, cancel := undoContext(ctx)
+	defer cancel()
+	log := slog.With("arn", result.ARN, "error", errcode.Public(cause))
+	gone := !passing // a refusal made nothing: PostgreSQL rolled back, MySQL dropped what it made
+	if !gone {
+		gone = s.dropRecorded(undo, entry) == nil
+	}
+	if gone {
+		if err := s.users.Ledger.Forget(undo, entry.Via, entry.SecretARN); err != nil {
+			log.WarnContext(ctx, "could not forget the record of a database user never made", "forgetError", errcode.Public(err))
+		}
+	} else {
+		log.ErrorContext(ctx, "a database user may be left behind: drop it by hand", "user", entry.Username, "host", entry.Host, "database", entry.Database)
+	}
+	regions := make([]string, 0, len(result.ReplicationStatus))
+	for _, r := range result.ReplicationStatus {
+		regions = append(regions, r.Region)
+	}
+	err := s.users.Deleter.RemoveReplicas(undo, result.ARN, regions)
+	if err == nil {
+		_, err = s.users.Deleter.Delete(undo, result.ARN, 0, true)
+	}
+	if err != nil {
+		log.ErrorContext(ctx, "could not remove the secret whose database user failed", "deleteError", errcode.Public(err))
+		return result, cause
+	}
+	log.InfoContext(ctx, "removed the secret whose database user could not be made")
+	return Result{}, cause
+}
+
 func userTaken(name string) error {
 	return &errcode.Error{Code: errcode.Conflict, Field: "username",
-		Message: "database user " + errcode.Quote(name) + " already exists and is not this secret's; this provisioner never takes over an existing user"}
+		Message: "database user " + errcode.Quote(name) + " already exists and is not this secret's; this provisioner never takes over an existing user, nor makes one whose rotation clone exists"}
 }
 
 // storedPassword is the password the secret holds: the one just generated,
@@ -242,91 +438,115 @@ func portOf(r Request) string {
 	return strconv.Itoa(int(*r.Port))
 }
 
-// baseUser is the user a stored username belongs to: after an
-// alternating-users rotation the secret holds the clone.
-func baseUser(stored string) string {
-	if len(stored) > len(dbuser.CloneSuffix) && strings.EqualFold(stored[len(stored)-len(dbuser.CloneSuffix):], dbuser.CloneSuffix) {
-		return stored[:len(stored)-len(dbuser.CloneSuffix)]
+// recorded is the user the ledger says the secret's trigger made for it.
+// Without a record there is none to act on: users made before the ledger
+// existed, or never made.
+func (s *Service) recorded(ctx context.Context, via, secretARN string) (userledger.Entry, bool, error) {
+	if s.users == nil {
+		return userledger.Entry{}, false, errcode.New(errcode.Internal, "this function was built without what makes database users")
 	}
-	return stored
+	return s.users.Ledger.Find(ctx, via, secretARN)
 }
 
-// updateUser brings the user's privileges and schemas to now's, for the
-// user and, after an alternating-users rotation, its clone.
-func (s *Service) updateUser(ctx context.Context, old, now Request, stored string) (*DatabaseUser, error) {
-	family, _ := dbuser.FamilyOf(now.Engine)
-	base := baseUser(stored)
-	was, err := old.databaseUser(base, family)
-	if err != nil {
-		was, _ = now.databaseUser(base, family) // an old request we cannot read
-	}
-	is, err := now.databaseUser(base, family)
+// connectRecorded logs in as the master of a recorded user, at the
+// master's own database as it is found now (never a host the secret
+// names).
+func (s *Service) connectRecorded(ctx context.Context, e userledger.Entry) (*dbuser.Admin, error) {
+	master, err := s.users.Masters.Resolve(ctx, e.MasterSecretARN)
 	if err != nil {
 		return nil, err
 	}
-	if was.Privileges != is.Privileges || strings.Join(was.Schemas, ",") != strings.Join(is.Schemas, ",") {
-		e, err := s.endpoint(ctx, now)
-		if err != nil {
-			return nil, err
-		}
-		admin, err := dbuser.Connect(ctx, e)
-		if err != nil {
-			return nil, err
-		}
-		defer admin.Close()
-		for _, name := range []string{base, base + dbuser.CloneSuffix} {
-			if exists, err := admin.Exists(ctx, name); err != nil || !exists {
-				if err != nil {
-					return nil, err
-				}
-				continue
-			}
-			was.Name, is.Name = name, name
-			if err := admin.SetPrivileges(ctx, was, is); err != nil {
-				return nil, err
-			}
-		}
+	ssl := Bool(e.SSL)
+	r := Request{Engine: e.Engine, DBName: e.Database, SSL: &ssl}
+	t, err := r.target(master)
+	if err != nil {
+		return nil, err
 	}
-	return &DatabaseUser{Username: base, Privileges: string(is.Privileges)}, nil
+	return dbuser.Connect(ctx, t.endpoint)
 }
 
-// dropUser drops the user the secret id holds the credentials of, and its
-// clone, as the stored secret describes them (the database it is in, the
-// master secret), with r's as fallback.
-func (s *Service) dropUser(ctx context.Context, id string, r Request) error {
-	current, err := s.store.CurrentValue(ctx, id)
+// updateUser brings the recorded user's privileges and schemas to now's,
+// on the user and its clone, within what the deployment grants now's
+// caller.
+func (s *Service) updateUser(ctx context.Context, secretARN string, now Request) (*DatabaseUser, error) {
+	family, _ := dbuser.FamilyOf(now.Engine)
+	dbctx, cancel := dbuser.WithReserve(ctx, databaseReserve)
+	defer cancel()
+	e, found, err := s.recorded(dbctx, now.Provenance.Via, secretARN)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, errcode.New(errcode.Conflict, "there is no record of a database user this provisioner made for this secret (it was made before users were recorded, or never made): give the resource a new name to replace it")
+	}
+	was := dbuser.User{Name: e.Username, Database: e.Database, Privileges: dbuser.Privileges(e.Privileges), Schemas: e.Schemas}
+	is, err := now.databaseUser(e.Username, family, e.Database)
+	if err != nil {
+		return nil, err
+	}
+	user := &DatabaseUser{Username: e.Username, Privileges: string(is.Privileges)}
+	if was.Privileges == is.Privileges && strings.Join(was.Schemas, ",") == strings.Join(is.Schemas, ",") {
+		return user, nil
+	}
+	if err := s.config.DatabaseUserGrants.Allow(grantAsk(now, e.MasterSecretARN, is)); err != nil {
+		return nil, err
+	}
+	if now.SSL != nil && bool(*now.SSL) {
+		e.SSL = true // stricter, never looser, than when it was made
+	}
+	admin, err := s.connectRecorded(dbctx, e)
+	if err != nil {
+		return nil, err
+	}
+	defer admin.Close()
+	for _, name := range []string{e.Username, dbuser.CloneOf(e.Username)} {
+		exists, err := admin.Exists(dbctx, name)
+		if err != nil {
+			return nil, err
+		}
+		if !exists {
+			continue
+		}
+		was.Name, is.Name = name, name
+		if err := admin.SetPrivileges(dbctx, was, is); err != nil {
+			return nil, err
+		}
+	}
+	e.Privileges, e.Schemas = string(is.Privileges), is.Schemas
+	if err := s.users.Ledger.Record(dbctx, e); err != nil {
+		return nil, err
+	}
+	return user, nil
+}
+
+// dropUser drops the user the ledger says via made for the secret, and
+// its clone, at the recorded master's own database, then forgets it. A
+// secret with no record has no user of ours: nothing is dropped (marked
+// says the secret's tag claims one: made before users were recorded).
+func (s *Service) dropUser(ctx context.Context, via, secretARN string, marked bool) error {
+	dbctx, cancel := dbuser.WithReserve(ctx, databaseReserve)
+	defer cancel()
+	e, found, err := s.recorded(dbctx, via, secretARN)
 	if err != nil {
 		return err
 	}
-	var stored struct {
-		Engine, Host, Username, Dbname, Masterarn string
-		Port                                      json.Number
-		SSL                                       *bool
+	if !found {
+		if marked {
+			slog.WarnContext(ctx, "the secret's tag says it has a database user, but none is recorded (made before users were recorded): none is dropped; drop it by hand", "arn", secretARN)
+		}
+		return nil
 	}
-	if json.Unmarshal([]byte(current.String), &stored) != nil || stored.Username == "" {
-		return errcode.New(errcode.Conflict, "the stored secret names no database user; it was changed outside this stack")
-	}
-	at := r
-	at.Engine, at.Host, at.DBName = stored.Engine, stored.Host, stored.Dbname
-	if stored.Masterarn != "" {
-		at.MasterSecretARN = stored.Masterarn
-	}
-	if p, err := strconv.Atoi(stored.Port.String()); err == nil {
-		port := Int(p)
-		at.Port = &port
-	}
-	if at.SSL == nil && stored.SSL != nil {
-		ssl := Bool(*stored.SSL)
-		at.SSL = &ssl
-	}
-	e, err := s.endpoint(ctx, at)
-	if err != nil {
+	if err := s.dropRecorded(dbctx, e); err != nil {
 		return err
 	}
-	admin, err := dbuser.Connect(ctx, e)
+	return s.users.Ledger.Forget(dbctx, via, secretARN)
+}
+
+func (s *Service) dropRecorded(ctx context.Context, e userledger.Entry) error {
+	admin, err := s.connectRecorded(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer admin.Close()
-	return admin.Drop(ctx, baseUser(stored.Username))
+	return admin.Drop(ctx, e.Username)
 }

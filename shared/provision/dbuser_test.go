@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/dbcreds/provisioner/local/dbserver"
+	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/provision"
 )
@@ -26,13 +27,20 @@ func database(t *testing.T, engine string) *dbserver.Server {
 	return s
 }
 
-// masterSecret stores the server's master credentials as RDS keeps them
-// (username and password only) and returns its ARN.
-func masterSecret(t *testing.T) string {
+// masterSecret stores the server's master credentials with its host and
+// port, outside the provisioner's prefix, as a self-managed database's
+// master secret, and returns its ARN.
+func masterSecret(t *testing.T, s *dbserver.Server) string {
+	t.Helper()
+	return storeMaster(t, s.Host, s.Port)
+}
+
+func storeMaster(t *testing.T, host string, port int) string {
 	t.Helper()
 	out, err := client(t, primary).CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
-		Name:         aws.String(uniqueName(t) + "_master"),
-		SecretString: aws.String(`{"username":"` + dbserver.MasterUser + `","password":"` + dbserver.MasterPassword + `"}`),
+		Name: aws.String("masters/" + strings.TrimPrefix(uniqueName(t), "app/")),
+		SecretString: aws.String(fmt.Sprintf(`{"username": %q, "password": %q, "host": %q, "port": %d}`,
+			dbserver.MasterUser, dbserver.MasterPassword, host, port)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -40,10 +48,17 @@ func masterSecret(t *testing.T) string {
 	return aws.ToString(out.ARN)
 }
 
-// userRequest is a request for a secret with its database user.
+// userRequest is a request for a secret with its database user, at the
+// master's own database (no host or port of its own).
 func userRequest(t *testing.T, engine string, s *dbserver.Server, extra string) string {
-	return fmt.Sprintf(`{"name": %q, "engine": %q, "host": %q, "port": %d, "dbname": %q, "masterSecretArn": %q, "createDatabaseUser": true%s}`,
-		uniqueName(t), engine, s.Host, s.Port, dbserver.Database, masterSecret(t), extra)
+	return fmt.Sprintf(`{"name": %q, "engine": %q, "dbname": %q, "masterSecretArn": %q, "createDatabaseUser": true%s}`,
+		uniqueName(t), engine, dbserver.Database, masterSecret(t, s), extra)
+}
+
+// byStack is r as a stack's custom resource asks for it.
+func byStack(r provision.Request) provision.Request {
+	r.Provenance = provision.Provenance{By: "stack#Db", Via: "cloudformation", Caller: dbgrants.Caller{Kind: dbgrants.KindStack, Name: "tests"}}
+	return r
 }
 
 // login runs statements as the user the secret holds and returns the first
@@ -80,7 +95,7 @@ func TestCreateDatabaseUser(t *testing.T) {
 			asMaster(t, s, "CREATE TABLE "+table+" (id int)")
 			svc := service(t)
 			body := userRequest(t, engine, s, `, "privileges": "readonly"`)
-			first, err := svc.Create(ctx, decode(t, body), "request-1")
+			first, err := svc.Create(ctx, byStack(decode(t, body)), "request-1")
 			if err != nil {
 				t.Fatalf("%v (%v)", err, errcode.Public(err).Err)
 			}
@@ -93,7 +108,7 @@ func TestCreateDatabaseUser(t *testing.T) {
 			if err := login(t, engine, first.ARN, "INSERT INTO "+table+" VALUES (1)"); err == nil {
 				t.Fatal("readonly can INSERT")
 			}
-			again, err := svc.Create(ctx, decode(t, body), "request-1")
+			again, err := svc.Create(ctx, byStack(decode(t, body)), "request-1")
 			if err != nil || again.ARN != first.ARN || !again.Replayed || again.DatabaseUser == nil {
 				t.Fatalf("the retry: %+v, %v", again, err)
 			}
@@ -106,7 +121,7 @@ func TestCreateDatabaseUser(t *testing.T) {
 			taken["name"] = uniqueName(t) + "_taken"
 			taken["username"] = first.Username
 			b, _ := json.Marshal(taken)
-			if _, err := svc.Create(ctx, decode(t, string(b)), "request-2"); errcode.Of(err) != errcode.Conflict || errcode.FieldOf(err) != "username" {
+			if _, err := svc.Create(ctx, byStack(decode(t, string(b))), "request-2"); errcode.Of(err) != errcode.Conflict || errcode.FieldOf(err) != "username" {
 				t.Fatalf("a user that exists: %v", err)
 			}
 			if _, err := client(t, primary).DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(taken["name"].(string))}); err == nil {
@@ -122,19 +137,21 @@ func TestDatabaseUnreachable(t *testing.T) {
 	ctx := context.Background()
 	s := database(t, "postgres")
 	svc := service(t)
-	var r map[string]any
-	json.Unmarshal([]byte(userRequest(t, "postgres", s, "")), &r)
-	r["port"] = 1
-	b, _ := json.Marshal(r)
-	if _, err := svc.Create(ctx, decode(t, string(b)), "unreachable-1"); errcode.Of(err) != errcode.Unavailable {
+	master := storeMaster(t, s.Host, 1)
+	body := fmt.Sprintf(`{"name": %q, "engine": "postgres", "dbname": %q, "masterSecretArn": %q, "createDatabaseUser": true}`, uniqueName(t), dbserver.Database, master)
+	r := byStack(decode(t, body))
+	if _, err := svc.Create(ctx, r, "unreachable-1"); errcode.Of(err) != errcode.Unavailable {
 		t.Fatalf("got %v", err)
 	}
-	if _, err := client(t, primary).DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(r["name"].(string))}); err == nil {
+	if _, err := client(t, primary).DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(r.Name)}); err == nil {
 		t.Fatal("the failure left a secret")
 	}
-	r["port"] = s.Port
-	b, _ = json.Marshal(r)
-	if created, err := svc.Create(ctx, decode(t, string(b)), "unreachable-1"); err != nil || login(t, "postgres", created.ARN) != nil {
+	// The database answers again where its master secret says.
+	if _, err := client(t, primary).PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(master),
+		SecretString: aws.String(fmt.Sprintf(`{"username": %q, "password": %q, "host": %q, "port": %d}`, dbserver.MasterUser, dbserver.MasterPassword, s.Host, s.Port))}); err != nil {
+		t.Fatal(err)
+	}
+	if created, err := svc.Create(ctx, r, "unreachable-1"); err != nil || login(t, "postgres", created.ARN) != nil {
 		t.Fatalf("the retry: %+v, %v", created, err)
 	}
 }
@@ -224,7 +241,7 @@ func TestNoUserWithoutItsSecret(t *testing.T) {
 				t.Fatal(err)
 			}
 			b, _ := json.Marshal(r)
-			if _, err := service(t).Create(ctx, decode(t, string(b)), "orphan-1"); errcode.Of(err) != errcode.Conflict {
+			if _, err := service(t).Create(ctx, byStack(decode(t, string(b))), "orphan-1"); errcode.Of(err) != errcode.Conflict {
 				t.Fatalf("got %v, want the secret's conflict", err)
 			}
 			if exists, err := s.UserExists("orphan_" + engine); err != nil || exists {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -41,6 +42,11 @@ func LifecycleFromEnv(ctx context.Context) (*Lifecycle, error) {
 	}
 	svc := NewService(secretstore.New(client), cfg)
 	svc.UseRotator(rotation.NewWithCancel(client))
+	users, err := DatabaseUsersFromEnv(os.Getenv, cfg, client)
+	if err != nil {
+		return nil, err
+	}
+	svc.UseDatabaseUsers(users)
 	return NewLifecycle(svc, secretstore.NewManager(client)), nil
 }
 
@@ -195,7 +201,7 @@ func (l *Lifecycle) updateInPlace(ctx context.Context, id, name string, old, now
 	}
 	var user *DatabaseUser
 	if now.CreateDatabaseUser {
-		if user, err = l.svc.updateUser(ctx, old, now, username); err != nil {
+		if user, err = l.svc.updateUser(ctx, id, now); err != nil {
 			return Result{}, err
 		}
 	}
@@ -244,9 +250,12 @@ func (l *Lifecycle) updateValue(ctx context.Context, id string, old, now Request
 	switch k {
 	case kindDatabase:
 		var stored struct {
-			Engine   string `json:"engine"`
-			Username string `json:"username"`
-			Password string `json:"password"`
+			Engine   string      `json:"engine"`
+			Username string      `json:"username"`
+			Password string      `json:"password"`
+			Host     string      `json:"host"`
+			Port     json.Number `json:"port"`
+			DBName   string      `json:"dbname"`
 		}
 		if json.Unmarshal([]byte(current.String), &stored) != nil || stored.Password == "" {
 			return "", "", errcode.New(errcode.Conflict, "the stored secret holds no JSON password; it was changed outside this stack")
@@ -254,7 +263,10 @@ func (l *Lifecycle) updateValue(ctx context.Context, id string, old, now Request
 		if err := passwordFitsEngine(stored.Password, stored.Engine, now.Engine); err != nil {
 			return "", "", err
 		}
-		keep = &kept{Username: stored.Username, Password: stored.Password}
+		keep = &kept{Username: stored.Username, Password: stored.Password, Host: stored.Host, DBName: stored.DBName}
+		if p, err := strconv.Atoi(stored.Port.String()); err == nil {
+			keep.Port = p
+		}
 	case kindTemplate:
 		var stored map[string]json.RawMessage
 		var password string
@@ -429,11 +441,9 @@ func (l *Lifecycle) Delete(ctx context.Context, res Resource, id string, opts De
 	case !res.made(current):
 		return "the secret was not made by this stack's resource (provenance tags)", nil
 	}
-	// The user first: once the secret is gone, nothing says who it was.
-	if r.CreateDatabaseUser {
-		if err := l.svc.dropUser(ctx, id, r); err != nil {
-			return "", err
-		}
+	// The user first: it goes with its record, which names the secret.
+	if err := l.svc.dropUser(ctx, res.Provenance.Via, current.ARN, current.Tags[TagDatabaseUser] == "true"); err != nil {
+		return "", err
 	}
 	regions := make([]string, 0, len(current.Replicas))
 	for _, r := range current.Replicas {

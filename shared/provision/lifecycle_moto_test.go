@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/provision"
 	"github.com/dbcreds/provisioner/shared/secretstore"
@@ -19,7 +20,8 @@ const account = "123456789012"
 
 func lifecycle(t *testing.T) *provision.Lifecycle {
 	c := client(t, primary)
-	return provision.NewLifecycle(provision.NewService(secretstore.New(c), provision.Config{NamePrefix: "app/", Region: primary}), secretstore.NewManager(c))
+	cfg := testConfig(t, testGrants)
+	return provision.NewLifecycle(withUsers(t, provision.NewService(secretstore.New(c), cfg), cfg), secretstore.NewManager(c))
 }
 
 // resource is the stack resource of the test: subtests share their
@@ -27,7 +29,7 @@ func lifecycle(t *testing.T) *provision.Lifecycle {
 func resource(t *testing.T, request string) provision.Resource {
 	test, _, _ := strings.Cut(t.Name(), "/")
 	return provision.Resource{NameBase: "stack-" + strings.ReplaceAll(t.Name(), "/", "-"), Account: account,
-		IdempotencyKey: t.Name() + "/" + request, Provenance: provision.Provenance{By: "stack#" + test, Via: "cloudformation"}}
+		IdempotencyKey: t.Name() + "/" + request, Provenance: provision.Provenance{By: "stack#" + test, Via: "cloudformation", Caller: dbgrants.Caller{Kind: dbgrants.KindStack, Name: test}}}
 }
 
 // stored reads the current secret JSON.

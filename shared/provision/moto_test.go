@@ -22,10 +22,13 @@ import (
 
 	"github.com/dbcreds/provisioner/local/dbserver"
 	"github.com/dbcreds/provisioner/local/motoserver"
+	"github.com/dbcreds/provisioner/local/rdsapi"
+	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/idempotency"
 	"github.com/dbcreds/provisioner/shared/provision"
 	"github.com/dbcreds/provisioner/shared/secretstore"
+	"github.com/dbcreds/provisioner/shared/userledger"
 )
 
 const primary, replica = "us-east-1", "eu-west-1"
@@ -49,6 +52,15 @@ func TestMain(m *testing.M) {
 	if err == nil {
 		err = motoserver.CreateTable(context.Background(), server.Env(), primary, idempotencyTable, "id")
 	}
+	if err == nil {
+		err = motoserver.CreateTable(context.Background(), server.Env(), primary, usersTable, "id")
+	}
+	if err == nil {
+		rdsServer, err = rdsapi.Start(primary, account)
+	}
+	if err == nil {
+		err = os.Setenv("AWS_ENDPOINT_URL_RDS", rdsServer.URL())
+	}
 	if err != nil {
 		server.Stop()
 		fmt.Fprintln(os.Stderr, err)
@@ -56,8 +68,51 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	dbserver.StopShared()
+	rdsServer.Close()
 	server.Stop()
 	os.Exit(code)
+}
+
+// usersTable is the ledger of database users; rdsServer answers for RDS.
+const usersTable = "database-users"
+
+var rdsServer *rdsapi.Server
+
+// testGrants let every kind of caller make users with any master secret,
+// so that tests of other things need not name grants.
+const testGrants = `[{"caller":"stack:*","masterSecret":"*","databases":["*"],"schemas":["*"]},
+ {"caller":"api:*","masterSecret":"*","databases":["*"],"schemas":["*"]},
+ {"caller":"events:*","masterSecret":"*","databases":["*"],"schemas":["*"]}]`
+
+// testConfig is the deployment the tests run under.
+func testConfig(t *testing.T, grants string) provision.Config {
+	t.Helper()
+	policy, err := dbgrants.Parse(grants)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return provision.Config{NamePrefix: "app/", Region: primary, DatabaseUserGrants: policy}
+}
+
+// withUsers gives svc what makes database users, as the functions build
+// it: from the environment, with the tests' ledger table.
+func withUsers(t *testing.T, svc *provision.Service, cfg provision.Config) *provision.Service {
+	t.Helper()
+	c, err := secretstore.ClientFromEnvironment(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, err := provision.DatabaseUsersFromEnv(func(k string) string {
+		if k == userledger.EnvTable {
+			return usersTable
+		}
+		return os.Getenv(k)
+	}, cfg, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.UseDatabaseUsers(users)
+	return svc
 }
 
 // client reads and checks what the service stored, in any Region, with the
@@ -78,7 +133,8 @@ func service(t *testing.T) *provision.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return provision.NewService(secretstore.New(c), provision.Config{NamePrefix: "app/", Region: primary})
+	cfg := testConfig(t, testGrants)
+	return withUsers(t, provision.NewService(secretstore.New(c), cfg), cfg)
 }
 
 // uniqueName keeps tests apart on the one server.
@@ -296,7 +352,9 @@ func TestUnreachable(t *testing.T) {
 // apiService is the HTTP API's service, with its Idempotency-Key records
 // in moto's DynamoDB.
 func apiService(t *testing.T, scope string) *provision.Service {
-	svc := provision.NewService(secretstore.New(client(t, primary)), provision.Config{NamePrefix: "app/", Region: primary, CallerScope: scope, CallerScopeClaim: "team"})
+	cfg := testConfig(t, testGrants)
+	cfg.CallerScope, cfg.CallerScopeClaim = scope, "team"
+	svc := withUsers(t, provision.NewService(secretstore.New(client(t, primary)), cfg), cfg)
 	dynamo, err := idempotency.ClientFromEnvironment(os.Getenv)
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/errcode"
 )
 
@@ -85,6 +86,9 @@ type RotationRules struct {
 type Provenance struct {
 	By  string
 	Via string
+	// Caller is who asked, as the deployment's database-user grants name
+	// callers; not stored.
+	Caller dbgrants.Caller
 }
 
 // Tag keys the provisioner sets itself. idempotency-key is no longer set

@@ -52,7 +52,9 @@ func rotating(t *testing.T, env map[string]string) (*provision.Lifecycle, *count
 		t.Fatal(err)
 	}
 	c := &countingRotations{Client: client(t, primary)}
-	svc := provision.NewService(secretstore.New(c), provision.Config{NamePrefix: "app/", Region: primary, Rotation: defaults})
+	cfg := testConfig(t, testGrants)
+	cfg.Rotation = defaults
+	svc := withUsers(t, provision.NewService(secretstore.New(c), cfg), cfg)
 	svc.UseRotator(rotation.NewWithCancel(c))
 	return provision.NewLifecycle(svc, secretstore.NewManager(c)), c
 }
@@ -199,7 +201,9 @@ func TestRetrySwitchesRotationOnOnce(t *testing.T) {
 			return map[string]string{"ROTATION_FUNCTION_POSTGRESQL": pg, "ROTATION_SCHEDULE": "rate(10 days)"}[k]
 		})
 		c := &countingRotations{Client: client(t, primary)}
-		svc := provision.NewService(secretstore.New(c), provision.Config{NamePrefix: "app/", Region: primary, Rotation: defaults})
+		cfg := testConfig(t, testGrants)
+		cfg.Rotation = defaults
+		svc := withUsers(t, provision.NewService(secretstore.New(c), cfg), cfg)
 		svc.UseRotator(rotation.NewWithCancel(c))
 		return svc, c
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/dbcreds/provisioner/shared/credential"
 	"github.com/dbcreds/provisioner/shared/dbsecret"
+	"github.com/dbcreds/provisioner/shared/dbuser"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/rotation"
 	"github.com/dbcreds/provisioner/shared/secretstore"
@@ -41,7 +42,12 @@ type Service struct {
 	rotator *rotation.Rotator
 	// deleter deletes secrets for the API (DeleteFor).
 	deleter *secretstore.Deleter
+	// users make database users (createDatabaseUser); nil refuses them.
+	users *DatabaseUsers
 }
+
+// UseDatabaseUsers gives the service what makes database users.
+func (s *Service) UseDatabaseUsers(u *DatabaseUsers) { s.users = u }
 
 // UseDeleter gives the service what deletes secrets through the API.
 func (s *Service) UseDeleter(d *secretstore.Deleter) { s.deleter = d }
@@ -220,6 +226,11 @@ func sdkReplicas(replicas Replicas) []types.ReplicaRegionType {
 type kept struct {
 	Username string
 	Password string
+	// Where a database user's secret points, kept when the request leaves
+	// it to the master secret.
+	Host   string
+	Port   int
+	DBName string
 }
 
 // secretValue returns the value r describes. On create (keep nil) it
@@ -291,6 +302,17 @@ func (s *Service) secretValue(r Request, k kind, idempotencyKey string, keep *ke
 			ssl := bool(*r.SSL)
 			fields.SSL = &ssl
 		}
+		if fields.Host == "" && r.CreateDatabaseUser {
+			// The master's own database: an update keeps the stored one;
+			// a create learns it from the master before the secret is made.
+			fields.Host = pendingHost
+			if keep != nil && keep.Host != "" {
+				fields.Host, fields.Port = keep.Host, keep.Port
+				if fields.DBName == "" {
+					fields.DBName = keep.DBName
+				}
+			}
+		}
 		if err := engine.Validate(fields); err != nil {
 			return secretstore.Value{}, "", err
 		}
@@ -317,8 +339,13 @@ func (s *Service) secretValue(r Request, k kind, idempotencyKey string, keep *ke
 				if idempotencyKey != "" {
 					src = keyedStream(idempotencyKey)
 				}
-				if fields.Username, err = credential.NewGenerator(src).Username(generatedUsernameLength); err != nil {
-					return secretstore.Value{}, "", err
+				// Drawn again (from the same stream, so a retry draws the
+				// same) while the name is one an engine reserves.
+				gen := credential.NewGenerator(src)
+				for fields.Username == "" || dbuser.Reserved(fields.Username) {
+					if fields.Username, err = gen.Username(generatedUsernameLength); err != nil {
+						return secretstore.Value{}, "", err
+					}
 				}
 			}
 			// Without requireEachIncludedType a policy that allows spaces

@@ -227,15 +227,17 @@ func userCreate(r *report, runs int, host string, env map[string]string, event [
 		return err
 	}
 	defer pg.Stop()
-	masterARN, err := storeMaster(env)
+	masterARN, err := storeMaster(env, pg)
 	if err != nil {
 		return err
 	}
 	var e map[string]any
 	json.Unmarshal(event, &e)
 	props := e["ResourceProperties"].(map[string]any)
-	props["Host"], props["Port"], props["DbName"], props["MasterSecretArn"], props["CreateDatabaseUser"] = pg.Host, strconv.Itoa(pg.Port), dbserver.Database, masterARN, "true"
+	props["DbName"], props["MasterSecretArn"], props["CreateDatabaseUser"] = dbserver.Database, masterARN, "true"
 	delete(props, "Ssl")
+	delete(props, "Host") // the master secret's own
+	delete(props, "Port")
 	var ours, floors []time.Duration
 	var ratios []float64
 	for i := 0; i < runs; i++ {
@@ -316,9 +318,10 @@ func burstScenario(r *report, host string, env map[string]string) error {
 	return nil
 }
 
-// storeMaster stores the local PostgreSQL's master credentials as RDS
-// keeps them, in moto, and returns the secret's ARN.
-func storeMaster(env map[string]string) (string, error) {
+// storeMaster stores the local PostgreSQL's master credentials with its
+// host and port, outside the provisioner's prefix, in moto, and returns the
+// secret's ARN.
+func storeMaster(env map[string]string, pg *dbserver.Server) (string, error) {
 	client, err := secretstore.ClientFromEnvironment(func(k string) string {
 		if k == "AWS_REGION" {
 			return "us-east-1"
@@ -328,8 +331,8 @@ func storeMaster(env map[string]string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	out, err := client.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: aws.String("app/bench/master"),
-		SecretString: aws.String(`{"username":"` + dbserver.MasterUser + `","password":"` + dbserver.MasterPassword + `"}`)})
+	out, err := client.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: aws.String("masters/bench/master"),
+		SecretString: aws.String(fmt.Sprintf(`{"username": %q, "password": %q, "host": %q, "port": %d}`, dbserver.MasterUser, dbserver.MasterPassword, pg.Host, pg.Port))})
 	if err != nil {
 		return "", err
 	}
