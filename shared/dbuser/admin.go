@@ -234,20 +234,6 @@ func (a *Admin) Drop(ctx context.Context, name string) error {
 	return nil
 }
 
-// CanLogIn reports whether e's user can log in with e's password: how a
-// retry knows that a user that exists is the one its secret is for.
-func CanLogIn(ctx context.Context, e Endpoint) (bool, error) {
-	s, err := open(ctx, e)
-	if err == nil {
-		s.close()
-		return true, nil
-	}
-	if isAuthFailure(err) {
-		return false, nil
-	}
-	return false, classify(err, e.Password)
-}
-
 func (a *Admin) exec(ctx context.Context, statements []Statement) error {
 	for i, s := range statements {
 		if err := a.s.exec(ctx, s); err != nil {

@@ -125,10 +125,10 @@ func TestCreateConflictLoginAndDrop(t *testing.T) {
 			if errcode.Of(err) != errcode.Conflict || strings.Contains(fmt.Sprint(errcode.Public(err).Err), "second-Pa55word") {
 				t.Fatalf("a second create: %v", err)
 			}
-			if ok, err := CanLogIn(ctx, endpoint(f, u.Name, "first-Pa55word")); !ok || err != nil {
+			if ok, err := canLogIn(ctx, endpoint(f, u.Name, "first-Pa55word")); !ok || err != nil {
 				t.Fatalf("the user cannot log in: %v", err)
 			}
-			if ok, err := CanLogIn(ctx, endpoint(f, u.Name, "second-Pa55word")); ok || err != nil {
+			if ok, err := canLogIn(ctx, endpoint(f, u.Name, "second-Pa55word")); ok || err != nil {
 				t.Fatalf("the second password logs in: %v, %v", ok, err)
 			}
 			// The user owns something (PostgreSQL) and has a clone, as after an
@@ -263,4 +263,18 @@ func TestTLS(t *testing.T) {
 			}
 		})
 	}
+}
+
+// canLogIn reports whether e's user can log in with e's password, as
+// the application would.
+func canLogIn(ctx context.Context, e Endpoint) (bool, error) {
+	s, err := open(ctx, e)
+	if err == nil {
+		s.close()
+		return true, nil
+	}
+	if isAuthFailure(err) {
+		return false, nil
+	}
+	return false, classify(err, e.Password)
 }

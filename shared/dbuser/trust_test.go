@@ -153,8 +153,8 @@ func TestNoPasswordToAnUnverifiedServer(t *testing.T) {
 			if errcode.Of(err) != errcode.Forbidden || errcode.FieldOf(err) != "ssl" || strings.Contains(errcode.Public(err).Error(), password) {
 				t.Fatalf("got %v", err)
 			}
-			if ok, err := CanLogIn(context.Background(), e); ok || errcode.FieldOf(err) != "ssl" {
-				t.Fatalf("CanLogIn: %v, %v", ok, err)
+			if ok, err := canLogIn(context.Background(), e); ok || errcode.FieldOf(err) != "ssl" {
+				t.Fatalf("canLogIn: %v, %v", ok, err)
 			}
 			if got := tt.passwords(); len(got) != 0 {
 				t.Fatalf("the server received %q", got)

@@ -225,7 +225,10 @@ func (s *Service) setUpUser(ctx context.Context, r Request, username string) (us
 		if err != nil {
 			return fail(err)
 		}
-		if !found || e.Username != u.Name || e.MasterSecretARN != master.ARN {
+		// A retry of the same request asks for the same user: another
+		// request with the same key is not this secret's to change.
+		if !found || e.Username != u.Name || e.MasterSecretARN != master.ARN || e.Database != u.Database ||
+			e.Privileges != string(u.Privileges) || strings.Join(e.Schemas, ",") != strings.Join(u.Schemas, ",") {
 			return fail(userTaken(taken))
 		}
 		set.ours = true
@@ -301,7 +304,16 @@ func (s *Service) createWithUser(ctx context.Context, r Request, in *secretsmana
 		Engine: strings.ToLower(r.Engine), Host: set.target.endpoint.Host, Port: set.target.endpoint.Port, Database: u.Database,
 		SSL: set.target.endpoint.TLS != nil, Username: u.Name, Privileges: string(u.Privileges), Schemas: u.Schemas, CreatedAt: time.Now()}
 	err = s.makeUser(ctx, dbctx, in, created, set, pending, generated.Password, entry)
-	if err != nil {
+	var other otherRequest
+	switch {
+	case errors.As(err, &other):
+		// The secret is an earlier request's that shares the key, not this
+		// one's retry: nothing of it is this request's to change or remove.
+		if pending != nil {
+			pending.Rollback(dbctx)
+		}
+		return Result{}, other.error
+	case err != nil:
 		if pending != nil {
 			pending.Rollback(dbctx)
 		}
@@ -318,7 +330,7 @@ func (s *Service) makeUser(ctx, dbctx context.Context, in *secretsmanager.Create
 	if pending != nil && pending.Err() != nil {
 		return pending.Err()
 	}
-	password, err := s.storedPassword(dbctx, in, created)
+	password, err := s.storedPassword(dbctx, in, created, entry)
 	if err != nil {
 		return err
 	}
@@ -385,9 +397,15 @@ func userTaken(name string) error {
 		Message: "database user " + errcode.Quote(name) + " already exists and is not this secret's; this provisioner never takes over an existing user, nor makes one whose rotation clone exists"}
 }
 
+// otherRequest is a secret made under this request's key by another
+// request: not a retry of this one.
+type otherRequest struct{ error }
+
 // storedPassword is the password the secret holds: the one just generated,
-// or an earlier attempt's when the secret was already there.
-func (s *Service) storedPassword(ctx context.Context, in *secretsmanager.CreateSecretInput, created secretstore.Created) (string, error) {
+// or an earlier attempt's when the secret was already there. An earlier
+// attempt's secret must be for the same user with the same master, or it
+// is another request's that shares the key.
+func (s *Service) storedPassword(ctx context.Context, in *secretsmanager.CreateSecretInput, created secretstore.Created, want userledger.Entry) (string, error) {
 	value := aws.ToString(in.SecretString)
 	if created.Replayed {
 		stored, err := s.store.CurrentValue(ctx, created.ARN)
@@ -396,9 +414,13 @@ func (s *Service) storedPassword(ctx context.Context, in *secretsmanager.CreateS
 		}
 		value = stored.String
 	}
-	var v struct{ Password string }
+	var v struct{ Username, Password, Masterarn string }
 	if json.Unmarshal([]byte(value), &v) != nil || v.Password == "" {
-		return "", errcode.New(errcode.Conflict, "the stored secret holds no password; it was changed outside this provisioner")
+		return "", otherRequest{errcode.New(errcode.Conflict, "the stored secret holds no password; it was changed outside this provisioner")}
+	}
+	if created.Replayed && (v.Masterarn != want.MasterSecretARN || v.Username != want.Username && !isCloneOf(v.Username, want.Username)) {
+		return "", otherRequest{&errcode.Error{Code: errcode.Conflict, Field: "name",
+			Message: "the secret made under this request's key is for another database user: this is not a retry of the request that made it"}}
 	}
 	return v.Password, nil
 }

@@ -250,3 +250,48 @@ func TestNoUserWithoutItsSecret(t *testing.T) {
 		})
 	}
 }
+
+// TestSameKeyAnotherRequest: a request that shares an earlier one's key
+// but asks for another user, or other privileges, is no retry of it: a
+// conflict that changes and removes nothing of the earlier secret.
+func TestSameKeyAnotherRequest(t *testing.T) {
+	for _, engine := range []string{"postgres", "mariadb"} {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			s := database(t, engine)
+			svc := service(t)
+			var r map[string]any
+			json.Unmarshal([]byte(userRequest(t, engine, s, `, "privileges": "readonly", "username": "first_`+engine+`"`)), &r)
+			first := func() provision.Request {
+				b, _ := json.Marshal(r)
+				return byStack(decode(t, string(b)))
+			}
+			made, err := svc.Create(ctx, first(), "shared-key-"+engine)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, change := range []func(){
+				func() { r["privileges"] = "readwrite" },
+				func() { r["privileges"], r["username"] = "readonly", "second_"+engine },
+			} {
+				change()
+				if _, err := svc.Create(ctx, first(), "shared-key-"+engine); errcode.Of(err) != errcode.Conflict {
+					t.Fatalf("got %v, want a conflict", err)
+				}
+				if login(t, engine, made.ARN, "SELECT 1") != nil {
+					t.Fatal("the earlier secret or its user was changed or removed")
+				}
+			}
+			if exists, _ := s.UserExists("second_" + engine); exists {
+				t.Fatal("the other request's user was made")
+			}
+			asMaster(t, s, "CREATE TABLE t_shared_"+engine+" (id int)")
+			if err := login(t, engine, made.ARN, "SELECT count(*) FROM t_shared_"+engine); err != nil {
+				t.Fatal(err)
+			}
+			if err := login(t, engine, made.ARN, "INSERT INTO t_shared_"+engine+" VALUES (1)"); err == nil {
+				t.Fatal("the earlier user was given readwrite")
+			}
+		})
+	}
+}

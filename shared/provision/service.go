@@ -368,7 +368,7 @@ func (s *Service) secretValue(r Request, k kind, idempotencyKey string, keep *ke
 // isCloneOf reports whether stored is the alternating-users clone of user
 // (Oracle's templates upper-case the suffix).
 func isCloneOf(stored, user string) bool {
-	return user != "" && strings.EqualFold(stored, user+"_clone")
+	return user != "" && strings.EqualFold(stored, dbuser.CloneOf(user))
 }
 
 func stringValue(value, field string) (secretstore.Value, string, error) {
