@@ -198,6 +198,11 @@ func TestMasterPasswordStaysHome(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rsaKey.Close()
+	huge, err := fakedb.StartHugeGreetingMySQL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer huge.Close()
 	real := masterSecretFor(t, "masters/trust/home", pg)
 	request := func(name, engine, master, extra string) string {
 		return fmt.Sprintf(`{"name": %q, "engine": %q, "dbname": %q, "masterSecretArn": %q, "createDatabaseUser": true%s}`, name, engine, dbserver.Database, master, extra)
@@ -217,6 +222,7 @@ func TestMasterPasswordStaysHome(t *testing.T) {
 		{"another host name", "postgres", real, `, "host": "attacker.example"`, 403, "host"},
 		{"a master that asks for cleartext", "postgres", masterSecretAt(t, "masters/trust/cleartext", "127.0.0.1", cleartext.Port()), at("127.0.0.1", cleartext.Port()), 403, "ssl"},
 		{"a master that hands out its key", "mariadb", masterSecretAt(t, "masters/trust/rsakey", "127.0.0.1", rsaKey.Port()), at("127.0.0.1", rsaKey.Port()), 403, "ssl"},
+		{"a master whose greeting is split", "mariadb", masterSecretAt(t, "masters/trust/huge", "127.0.0.1", huge.Port()), at("127.0.0.1", huge.Port()), 403, "ssl"},
 		{"a secret the provisioner made", "postgres", arnOf(t, evil.Body), at("127.0.0.1", cleartext.Port()), 400, "masterSecretArn"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -228,7 +234,7 @@ func TestMasterPasswordStaysHome(t *testing.T) {
 			notCreated(t, name)
 		})
 	}
-	if got := append(cleartext.Passwords(), rsaKey.Passwords()...); len(got) != 0 {
+	if got := append(append(cleartext.Passwords(), rsaKey.Passwords()...), huge.Passwords()...); len(got) != 0 {
 		t.Fatalf("a fake server received a password: %q", got)
 	}
 	if rsaKey.KeyRequests() == 0 && rsaKey.Connections() == 0 {

@@ -63,11 +63,25 @@ type RSAKeyMySQL struct {
 	usernames   []string
 	keyRequests int
 	nextID      uint32
+	// huge makes the greeting one packet of more than 16 MiB, split into
+	// chunks as the protocol splits it: its second chunk starts with the
+	// version's NUL, which reads like an OK packet to a client that takes
+	// each chunk's first byte for a packet type.
+	huge bool
+}
+
+// StartHugeGreetingMySQL is StartRSAKeyMySQL with a greeting of more than
+// 16 MiB (see huge).
+func StartHugeGreetingMySQL() (*RSAKeyMySQL, error) {
+	m, err := startRSAKeyMySQL(true)
+	return m, err
 }
 
 // StartRSAKeyMySQL generates an RSA 2048 key pair and starts an RSAKeyMySQL
 // on 127.0.0.1.
-func StartRSAKeyMySQL() (*RSAKeyMySQL, error) {
+func StartRSAKeyMySQL() (*RSAKeyMySQL, error) { return startRSAKeyMySQL(false) }
+
+func startRSAKeyMySQL(huge bool) (*RSAKeyMySQL, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return nil, err
@@ -84,6 +98,7 @@ func StartRSAKeyMySQL() (*RSAKeyMySQL, error) {
 		server: s,
 		key:    key,
 		pubPEM: pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}),
+		huge:   huge,
 	}
 	s.serve(m.handle)
 	return m, nil
@@ -124,7 +139,12 @@ func (m *RSAKeyMySQL) handle(c net.Conn) {
 
 	// Protocol::HandshakeV10
 	hs := []byte{10}
-	hs = append(hs, "8.0.36-fake\x00"...)
+	if m.huge {
+		hs = append(hs, bytes.Repeat([]byte{'8'}, myMaxPacket-1)...) // the NUL below opens the second chunk
+	} else {
+		hs = append(hs, "8.0.36-fake"...)
+	}
+	hs = append(hs, 0)
 	hs = binary.LittleEndian.AppendUint32(hs, id)
 	hs = append(hs, scramble[:8]...)
 	hs = append(hs, 0)
@@ -279,9 +299,20 @@ func (c *myConn) read() (byte, []byte, error) {
 	return hdr[3], p, err
 }
 
+// write sends payload as one packet, in chunks of at most 16 MiB - 1 as
+// the protocol splits a larger one (a chunk of exactly that size is
+// followed by another, empty if nothing is left).
 func (c *myConn) write(seq byte, payload []byte) error {
-	n := len(payload)
-	pkt := append([]byte{byte(n), byte(n >> 8), byte(n >> 16), seq}, payload...)
-	_, err := c.w.Write(pkt)
-	return err
+	for {
+		n := min(len(payload), myMaxPacket)
+		pkt := append([]byte{byte(n), byte(n >> 8), byte(n >> 16), seq}, payload[:n]...)
+		if _, err := c.w.Write(pkt); err != nil {
+			return err
+		}
+		seq++
+		payload = payload[n:]
+		if n < myMaxPacket {
+			return nil
+		}
+	}
 }

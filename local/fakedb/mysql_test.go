@@ -110,3 +110,18 @@ func pingWith(ctx context.Context, connector driver.Connector) error {
 	defer db.Close()
 	return db.PingContext(ctx)
 }
+
+// TestHugeGreetingGetsPassword: the 16 MiB greeting takes the password from
+// the driver's default configuration just as the small one does.
+func TestHugeGreetingGetsPassword(t *testing.T) {
+	srv, err := fakedb.StartHugeGreetingMySQL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	pingMySQL(mysqlConfig(srv.Addr()), 10*time.Second)
+	srv.Close()
+	if got := srv.Passwords(); !slices.Contains(got, secret) {
+		t.Fatalf("recovered %q", got)
+	}
+}

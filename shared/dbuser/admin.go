@@ -208,11 +208,17 @@ func (a *Admin) SetPrivileges(ctx context.Context, was, now User) error {
 	return a.exec(ctx, statements)
 }
 
-// Drop removes the user and its alternating-users clone, and what they
-// own; a user already gone is no error. name must be the user this
-// provisioner made, as recorded when it made it: never a name read back
-// from a secret, which rotation and anyone who may write the secret
-// rewrite.
+// Drop removes the user and its alternating-users clone, with every
+// privilege they hold; a user already gone is no error. name must be the
+// user this provisioner made, as recorded when it made it: never a name
+// read back from a secret, which rotation and anyone who may write the
+// secret rewrite.
+//
+// A PostgreSQL user that owns objects (in any database) is not dropped: a
+// conflict that says so. Its objects are neither dropped (they may be an
+// application's data) nor handed to the master user (a SECURITY DEFINER
+// function the user planted would then run as the master): whoever owns
+// the database decides, and the Delete is retried.
 func (a *Admin) Drop(ctx context.Context, name string) error {
 	for _, n := range []string{name, CloneOf(name)} {
 		exists, err := a.Exists(ctx, n)
@@ -223,6 +229,14 @@ func (a *Admin) Drop(ctx context.Context, name string) error {
 			continue
 		}
 		if a.family == Postgres {
+			owned, err := a.s.queryString(ctx, "SELECT count(*) FROM pg_shdepend d JOIN pg_roles r ON d.refobjid = r.oid WHERE d.deptype = 'o' AND r.rolname = "+quoteLiteral(n))
+			if err != nil {
+				return a.classify(err)
+			}
+			if owned != "0" {
+				return &errcode.Error{Code: errcode.Conflict, Field: "username",
+					Message: "database user " + errcode.Quote(n) + " owns " + owned + " database objects, which this provisioner neither drops nor hands to the master user: drop them or give them to a role of your choice (REASSIGN OWNED), then delete again"}
+			}
 			err = a.inTransaction(ctx, dropUser(Postgres, n))
 		} else {
 			err = a.exec(ctx, dropUser(MySQL, n))

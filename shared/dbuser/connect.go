@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"database/sql"
 	"errors"
+	"io"
 	"net"
 	"strconv"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 )
 
 // connectTimeout bounds reaching a database, well inside a function's
@@ -64,6 +66,13 @@ func open(ctx context.Context, e Endpoint) (session, error) {
 	if e.TLS == nil {
 		cfg.RequireAuth = plainAuth
 	}
+	// No answer to these statements is more than a few rows: a server that
+	// sends a larger message is refused, not held in the function's memory.
+	cfg.BuildFrontend = func(r io.Reader, w io.Writer) *pgproto3.Frontend {
+		f := pgproto3.NewFrontend(r, w)
+		f.SetMaxBodyLen(maxMessage)
+		return f
+	}
 	conn, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -75,6 +84,9 @@ func openMySQL(ctx context.Context, e Endpoint) (session, error) {
 	cfg := mysql.NewConfig()
 	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = e.Username, e.Password, "tcp", net.JoinHostPort(e.Host, strconv.Itoa(e.Port)), e.Database
 	cfg.Timeout, cfg.InterpolateParams, cfg.TLS = connectTimeout, true, e.TLS
+	// The driver prints what it closes to stderr, outside the function's
+	// JSON log; every error reaches the caller anyway.
+	cfg.Logger = &mysql.NopLogger{}
 	// The driver never sends a cleartext password without TLS
 	// (AllowCleartextPasswords is false), but for caching_sha2_password
 	// and sha256_password it encrypts it with whatever RSA key the server
@@ -107,13 +119,27 @@ func openMySQL(ctx context.Context, e Endpoint) (session, error) {
 }
 
 // errKeyRefused: a MySQL server offered its RSA public key for the
-// password on a connection without TLS.
-var errKeyRefused = errors.New("the server offered an RSA public key to encrypt the password with, on a connection without verified TLS; refused")
+// password on a connection without TLS, or sent authentication packets no
+// MySQL server sends.
+var errKeyRefused = errors.New("the server offered an RSA public key to encrypt the password with, or an authentication packet no MySQL server sends, on a connection without verified TLS; refused")
 
-// keyGuard reads what a MySQL server sends during authentication and
-// refuses any extended authentication data (AuthMoreData longer than a
-// status byte): in the plugins the driver speaks, that is only ever a
-// public key for the password. It looks no further than authentication.
+// maxAuthPacket bounds every packet a server sends before authentication
+// ends: a greeting, an auth switch or a status is some hundred bytes. A
+// larger one (such as a 16 MiB greeting split into chunks, whose second
+// chunk would start like an OK) is no MySQL server's. maxMessage bounds
+// any message afterwards, in both engines: the answers here are a few
+// rows, and a server that sends more is not held in memory.
+const (
+	maxAuthPacket = 16 << 10
+	maxMessage    = 1 << 20
+)
+
+// keyGuard reads the packets a MySQL server sends on a connection without
+// TLS. During authentication it refuses any extended authentication data
+// (AuthMoreData longer than a status byte: in the plugins the driver
+// speaks, that is only ever a public key for the password) and any packet
+// too large to be an authentication packet; afterwards, any packet larger
+// than maxMessage.
 type keyGuard struct {
 	net.Conn
 	refused *atomic.Bool
@@ -127,7 +153,7 @@ type keyGuard struct {
 
 func (g *keyGuard) Read(p []byte) (int, error) {
 	n, err := g.Conn.Read(p)
-	if g.done || n == 0 {
+	if n == 0 {
 		return n, err
 	}
 	for b := p[:n]; len(b) > 0; {
@@ -136,7 +162,10 @@ func (g *keyGuard) Read(p []byte) (int, error) {
 			b = b[1:]
 			if len(g.header) == 4 {
 				g.length = int(g.header[0]) | int(g.header[1])<<8 | int(g.header[2])<<16
-				g.payload, g.first, g.header = g.length, true, g.header[:0]
+				g.payload, g.first, g.header = g.length, !g.done, g.header[:0]
+				if !g.done && g.length > maxAuthPacket || g.length > maxMessage {
+					return g.refuse()
+				}
 			}
 			continue
 		}
@@ -145,12 +174,9 @@ func (g *keyGuard) Read(p []byte) (int, error) {
 			switch b[0] {
 			case 0x00, 0xff: // OK, ERR: authentication ends
 				g.done = true
-				return n, err
 			case 0x01: // AuthMoreData
 				if g.length > 2 {
-					g.refused.Store(true)
-					g.Conn.Close()
-					return 0, errKeyRefused
+					return g.refuse()
 				}
 			}
 		}
@@ -159,6 +185,12 @@ func (g *keyGuard) Read(p []byte) (int, error) {
 		b = b[skip:]
 	}
 	return n, err
+}
+
+func (g *keyGuard) refuse() (int, error) {
+	g.refused.Store(true)
+	g.Conn.Close()
+	return 0, errKeyRefused
 }
 
 type mysqlSession struct{ db *sql.DB }

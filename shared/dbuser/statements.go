@@ -245,10 +245,12 @@ func createUser(f Family, name string, password *Password) (Statement, error) {
 	return Statement{SQL: "CREATE ROLE " + quotePG(name) + " WITH LOGIN PASSWORD " + quoteLiteral(verifier)}, nil
 }
 
-// dropUser are the statements that remove a user and what it owns.
-// PostgreSQL: the master user (not a superuser on RDS) takes membership in
-// the role, which REASSIGN OWNED needs, gives its objects to itself and
-// drops the role's privileges, then the role.
+// dropUser are the statements that remove a user. PostgreSQL: the master
+// user (not a superuser on RDS) takes membership in the role, which DROP
+// OWNED needs, revokes every privilege the role was given (DROP OWNED
+// drops nothing else once the role owns no object: Drop makes sure of
+// that first), then drops the role. Nothing is ever reassigned to the
+// master: a function the user planted would then run as the master.
 func dropUser(f Family, name string) []Statement {
 	if f == MySQL {
 		return []Statement{{SQL: "DROP USER IF EXISTS ?@'%'", Args: []any{name}}}
@@ -256,7 +258,6 @@ func dropUser(f Family, name string) []Statement {
 	user := quotePG(name)
 	return []Statement{
 		{SQL: "GRANT " + user + " TO CURRENT_USER"},
-		{SQL: "REASSIGN OWNED BY " + user + " TO CURRENT_USER"},
 		{SQL: "DROP OWNED BY " + user},
 		{SQL: "DROP ROLE " + user},
 	}

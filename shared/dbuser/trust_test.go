@@ -2,9 +2,13 @@ package dbuser
 
 import (
 	"context"
+	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/dbcreds/provisioner/local/dbserver"
 	"github.com/dbcreds/provisioner/local/fakedb"
@@ -138,6 +142,11 @@ func TestNoPasswordToAnUnverifiedServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer my.Close()
+	huge, err := fakedb.StartHugeGreetingMySQL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer huge.Close()
 	for _, tt := range []struct {
 		name      string
 		family    Family
@@ -146,6 +155,8 @@ func TestNoPasswordToAnUnverifiedServer(t *testing.T) {
 	}{
 		{"postgres asking for cleartext", Postgres, pg.Port(), pg.Passwords},
 		{"mysql handing out its key", MySQL, my.Port(), my.Passwords},
+		// Its second chunk starts like an OK packet.
+		{"mysql with a greeting split into chunks", MySQL, huge.Port(), huge.Passwords},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := Endpoint{Family: tt.family, Host: "127.0.0.1", Port: tt.port, Database: "app", Username: "master", Password: password}
@@ -230,4 +241,65 @@ func within(t *testing.T, f func() error) (struct{}, error) {
 		t.Fatal("still waiting after 30 s: the deadline was not kept")
 	}
 	return struct{}{}, nil
+}
+
+// TestDropHandsNothingToTheMaster: a user that planted a SECURITY DEFINER
+// function (where a schema lets it create) is not dropped, and the
+// function stays the user's: handed to the master, it would run as the
+// master for anyone who may call it.
+func TestDropHandsNothingToTheMaster(t *testing.T) {
+	ctx := context.Background()
+	a := master(t, Postgres)
+	u := User{Name: "planter", Database: dbserver.Database, Privileges: ReadWrite}
+	if err := a.Create(ctx, u, NewPassword(Postgres, "Planter-Pa55word")); err != nil {
+		t.Fatal(err)
+	}
+	if err := as(t, Postgres, dbserver.MasterUser, dbserver.MasterPassword, "CREATE SCHEMA shared_ddl", "GRANT USAGE, CREATE ON SCHEMA shared_ddl TO PUBLIC"); err != nil {
+		t.Fatal(err)
+	}
+	if err := as(t, Postgres, u.Name, "Planter-Pa55word",
+		"CREATE FUNCTION shared_ddl.takeover() RETURNS void LANGUAGE sql SECURITY DEFINER AS 'ALTER ROLE master PASSWORD ''Taken-Pa55word'''"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Drop(ctx, u.Name); errcode.Of(err) != errcode.Conflict {
+		t.Fatalf("got %v", err)
+	}
+	owner, err := a.s.queryString(ctx, "SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE proname = 'takeover'")
+	if err != nil || owner != u.Name {
+		t.Fatalf("the function is now %q's (%v)", owner, err)
+	}
+	if err := as(t, Postgres, dbserver.MasterUser, dbserver.MasterPassword, "SELECT shared_ddl.takeover()"); err == nil {
+		t.Fatal("the planted function could change the master's password")
+	}
+}
+
+// TestOversizedAnswersRefused: a server that answers with a message larger
+// than any answer here is refused at its header, not read into memory.
+func TestOversizedAnswersRefused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.Read(make([]byte, 1024)) // the startup message
+				// A NoticeResponse claiming 1 GiB.
+				c.Write([]byte{'N', 0x3f, 0xff, 0xff, 0xf0})
+				time.Sleep(2 * time.Second)
+			}()
+		}
+	}()
+	e := Endpoint{Family: Postgres, Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, Database: "app", Username: "master", Password: "x"}
+	_, err = within(t, func() error { _, err := Connect(context.Background(), e); return err })
+	var tooLong *pgproto3.ExceededMaxBodyLenErr
+	if !errors.As(err, &tooLong) {
+		t.Fatalf("got %v", err)
+	}
 }

@@ -396,12 +396,14 @@ func (s *Service) DeleteFor(ctx context.Context, c Caller, via, name string, opt
 	case sec.Tags[TagProvisionedVia] != via:
 		return Deletion{}, &errcode.Error{Code: errcode.Forbidden, Field: "name",
 			Message: "was not made through this API (its " + TagProvisionedVia + " tag), so it may not be deleted through it"}
-	case sec.Deleted:
-		return Deletion{ARN: sec.ARN, Name: sec.Name, DeletionDate: *sec.DeletedDate}, nil
 	}
-	// The user first: it goes with its record, which names the secret.
+	// The user first: it goes with its record, which names the secret;
+	// also when someone scheduled the secret's deletion outside the API.
 	if err := s.dropUser(ctx, via, sec.ARN, sec.Tags[TagDatabaseUser] == "true"); err != nil {
 		return Deletion{}, err
+	}
+	if sec.Deleted {
+		return Deletion{ARN: sec.ARN, Name: sec.Name, DeletionDate: *sec.DeletedDate}, nil
 	}
 	regions := make([]string, 0, len(sec.Replicas))
 	for _, r := range sec.Replicas {

@@ -24,6 +24,7 @@ const (
 	EnvCallerScope      = "CALLER_SCOPE"            // none, iam-role or jwt-claim: confines API callers to a sub-prefix
 	EnvCallerScopeClaim = "CALLER_SCOPE_CLAIM"      // the JWT claim naming the caller's sub-prefix (jwt-claim)
 	EnvIdempotencyTable = "IDEMPOTENCY_TABLE"       // the DynamoDB table of the HTTP API's Idempotency-Keys
+	EnvRequireTLS       = "DB_REQUIRE_TLS"          // true: every database connection requires verified TLS, whatever the request's ssl
 )
 
 // Caller scopes: where an API caller's sub-prefix comes from.
@@ -48,6 +49,9 @@ type Config struct {
 	// DatabaseUserGrants say who may make database users where; empty,
 	// nobody may.
 	DatabaseUserGrants dbgrants.Policy
+	// RequireTLS makes every connection to a database verified TLS: a
+	// request cannot turn it off with ssl false.
+	RequireTLS bool
 }
 
 // ConfigFromEnv reads the configuration; getenv is os.Getenv outside tests.
@@ -89,6 +93,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	if cfg.DatabaseUserGrants, err = dbgrants.Parse(getenv(dbgrants.EnvGrants)); err != nil {
 		return cfg, errcode.Wrap(err, errcode.Internal, "%s", err.Error())
+	}
+	switch v := strings.ToLower(strings.TrimSpace(getenv(EnvRequireTLS))); v {
+	case "", "false":
+	case "true":
+		cfg.RequireTLS = true
+	default:
+		return cfg, errcode.New(errcode.Internal, "%s %q: must be true or false", EnvRequireTLS, v)
 	}
 	return cfg, nil
 }

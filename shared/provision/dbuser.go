@@ -50,6 +50,10 @@ func undoContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithDeadline(context.WithoutCancel(ctx), deadline.Add(-answerReserve))
 }
 
+// minUserPassword is the shortest password a database user gets: 16
+// characters are over 50 bits even of digits alone.
+const minUserPassword = 16
+
 // pendingHost stands in for the host of a secret whose user the request
 // makes without naming a host: the master's host replaces it before the
 // secret is made, so it is never stored.
@@ -77,6 +81,8 @@ func (r Request) checkDatabaseUser() error {
 		return errcode.Invalidf("dbname", "is required with createDatabaseUser for %s: the user's privileges are on that database", strings.ToLower(r.Engine))
 	case family == dbuser.MySQL && r.Schemas != nil:
 		return errcode.Invalidf("schemas", "are PostgreSQL's; %s grants on the database", strings.ToLower(r.Engine))
+	case r.PasswordLength != nil && int(*r.PasswordLength) < minUserPassword:
+		return errcode.Invalidf("passwordLength", "must be at least %d with createDatabaseUser: the password guards a live database login", minUserPassword)
 	case r.Username != "":
 		if err := dbuser.CheckNewUser(family, r.Username); err != nil {
 			return err
@@ -105,7 +111,7 @@ type target struct {
 	database string
 }
 
-func (r Request) target(m masterdb.Master) (target, error) {
+func (r Request) target(m masterdb.Master, requireTLS bool) (target, error) {
 	family, _ := dbuser.FamilyOf(r.Engine)
 	engine, _ := dbsecret.Lookup(r.Engine)
 	if mf, ok := dbuser.FamilyOf(m.Engine); m.Engine != "" && ok && mf != family {
@@ -131,7 +137,10 @@ func (r Request) target(m masterdb.Master) (target, error) {
 		database = engine.DefaultDBName
 	}
 	e := dbuser.Endpoint{Family: family, Host: m.Host, Port: port, Database: database, Username: m.Username, Password: m.Password}
-	if r.SSL != nil && bool(*r.SSL) {
+	if requireTLS && r.SSL != nil && !bool(*r.SSL) {
+		return target{}, errcode.Invalidf("ssl", "cannot be false: this deployment requires verified TLS to every database (RequireDatabaseTls)")
+	}
+	if requireTLS || r.SSL != nil && bool(*r.SSL) {
 		var err error
 		if e.TLS, err = dbuser.TLSConfig(os.Getenv(dbuser.EnvCABundle), e.Host); err != nil {
 			return target{}, errcode.Wrap(err, errcode.Internal, "ssl: the function has no certificate authority bundle to verify the database with (%s)", dbuser.EnvCABundle)
@@ -140,10 +149,11 @@ func (r Request) target(m masterdb.Master) (target, error) {
 	return target{endpoint: e, database: database}, nil
 }
 
-// grantAsk is what the deployment's grants must allow for user u.
-func grantAsk(r Request, master string, u dbuser.User) dbgrants.Ask {
-	ask := dbgrants.Ask{Caller: r.Provenance.Caller, MasterSecretARN: master, Database: u.Database}
-	if family, _ := dbuser.FamilyOf(r.Engine); family == dbuser.Postgres {
+// grantAsk is what the deployment's grants must allow for user u, of
+// family (the recorded engine's on an update, never a request's say).
+func grantAsk(caller dbgrants.Caller, master string, family dbuser.Family, u dbuser.User) dbgrants.Ask {
+	ask := dbgrants.Ask{Caller: caller, MasterSecretARN: master, Database: u.Database}
+	if family == dbuser.Postgres {
 		ask.Schemas = u.Schemas
 		if len(ask.Schemas) == 0 {
 			ask.Schemas = []string{"public"}
@@ -181,7 +191,7 @@ func (s *Service) setUpUser(ctx context.Context, r Request, username string) (us
 	if err != nil {
 		return userSetUp{}, err
 	}
-	t, err := r.target(master)
+	t, err := r.target(master, s.config.RequireTLS)
 	if err != nil {
 		return userSetUp{}, err
 	}
@@ -192,7 +202,7 @@ func (s *Service) setUpUser(ctx context.Context, r Request, username string) (us
 	if err := dbuser.CheckNewUser(family, u.Name); err != nil {
 		return userSetUp{}, err
 	}
-	if err := s.config.DatabaseUserGrants.Allow(grantAsk(r, master.ARN, u)); err != nil {
+	if err := s.config.DatabaseUserGrants.Allow(grantAsk(r.Provenance.Caller, master.ARN, family, u)); err != nil {
 		return userSetUp{}, err
 	}
 	admin, err := dbuser.Connect(ctx, t.endpoint)
@@ -268,6 +278,10 @@ func (s *Service) createWithUser(ctx context.Context, r Request, in *secretsmana
 	at := r
 	port := Int(set.target.endpoint.Port)
 	at.Host, at.Port = set.target.endpoint.Host, &port
+	if set.target.endpoint.TLS != nil && r.SSL == nil {
+		tls := Bool(true) // the secret says what the connection needs
+		at.SSL = &tls
+	}
 	if at.DBName == "" && u.Database != "" {
 		at.DBName = u.Database
 	}
@@ -300,7 +314,7 @@ func (s *Service) createWithUser(ctx context.Context, r Request, in *secretsmana
 	}
 	result := Result{ARN: created.ARN, Name: created.Name, VersionID: created.VersionID, Username: username,
 		ReplicationStatus: created.Replicas, Replayed: created.Replayed}
-	entry := userledger.Entry{Via: r.Provenance.Via, SecretARN: created.ARN, MasterSecretARN: set.master.ARN,
+	entry := userledger.Entry{Via: r.Provenance.Via, By: r.Provenance.By, SecretARN: created.ARN, MasterSecretARN: set.master.ARN,
 		Engine: strings.ToLower(r.Engine), Host: set.target.endpoint.Host, Port: set.target.endpoint.Port, Database: u.Database,
 		SSL: set.target.endpoint.TLS != nil, Username: u.Name, Privileges: string(u.Privileges), Schemas: u.Schemas, CreatedAt: time.Now()}
 	err = s.makeUser(ctx, dbctx, in, created, set, pending, generated.Password, entry)
@@ -313,6 +327,10 @@ func (s *Service) createWithUser(ctx context.Context, r Request, in *secretsmana
 			pending.Rollback(dbctx)
 		}
 		return Result{}, other.error
+	case err != nil && set.ours:
+		// The user, its record and the secret are an earlier attempt's:
+		// kept whole for the next retry.
+		return result, err
 	case err != nil:
 		if pending != nil {
 			pending.Rollback(dbctx)
@@ -478,20 +496,59 @@ func (s *Service) connectRecorded(ctx context.Context, e userledger.Entry) (*dbu
 	if err != nil {
 		return nil, err
 	}
-	ssl := Bool(e.SSL)
-	r := Request{Engine: e.Engine, DBName: e.Database, SSL: &ssl}
-	t, err := r.target(master)
+	r := Request{Engine: e.Engine, DBName: e.Database}
+	if e.SSL {
+		ssl := Bool(true)
+		r.SSL = &ssl
+	}
+	t, err := r.target(master, s.config.RequireTLS)
 	if err != nil {
 		return nil, err
 	}
 	return dbuser.Connect(ctx, t.endpoint)
 }
 
+// checkRecordedUser holds an update (or the adoption of a secret this
+// resource made, which compares the request with itself) to the user the
+// ledger says was made for the secret: same engine family, master,
+// database and name, at the same host and port; a secret with a recorded
+// user keeps managing it, and one without cannot start.
+func (s *Service) checkRecordedUser(ctx context.Context, secretARN string, now Request) error {
+	e, found, err := s.recorded(ctx, now.Provenance.Via, secretARN)
+	switch {
+	case err != nil:
+		return err
+	case !found && bool(now.CreateDatabaseUser):
+		return errcode.New(errcode.Conflict, "there is no record of a database user this provisioner made for this secret (it was made before users were recorded, or never made): give the resource a new name to replace it")
+	case !found:
+		return nil
+	case !bool(now.CreateDatabaseUser):
+		return errcode.Invalidf("createDatabaseUser", "cannot change in place: the secret's database user %s was made by this provisioner; give the resource a new name to replace it", errcode.Quote(e.Username))
+	}
+	was, _ := dbuser.FamilyOf(e.Engine)
+	is, _ := dbuser.FamilyOf(now.Engine)
+	for _, f := range []struct {
+		field string
+		moved bool
+	}{
+		{"engine", was != is},
+		{"masterSecretArn", now.MasterSecretARN != e.MasterSecretARN},
+		{"dbname", now.DBName != "" && now.DBName != e.Database},
+		{"username", now.Username != "" && now.Username != e.Username},
+		{"host", now.Host != "" && !strings.EqualFold(strings.TrimSuffix(now.Host, "."), strings.TrimSuffix(e.Host, "."))},
+		{"port", now.Port != nil && int(*now.Port) != e.Port},
+	} {
+		if f.moved {
+			return errcode.Invalidf(f.field, "would move the database user this provisioner made for the secret; give the resource a new name (and username) to replace it, so that the old user is dropped with the old secret")
+		}
+	}
+	return nil
+}
+
 // updateUser brings the recorded user's privileges and schemas to now's,
 // on the user and its clone, within what the deployment grants now's
-// caller.
+// caller. checkRecordedUser has held now to the record.
 func (s *Service) updateUser(ctx context.Context, secretARN string, now Request) (*DatabaseUser, error) {
-	family, _ := dbuser.FamilyOf(now.Engine)
 	dbctx, cancel := dbuser.WithReserve(ctx, databaseReserve)
 	defer cancel()
 	e, found, err := s.recorded(dbctx, now.Provenance.Via, secretARN)
@@ -499,8 +556,9 @@ func (s *Service) updateUser(ctx context.Context, secretARN string, now Request)
 		return nil, err
 	}
 	if !found {
-		return nil, errcode.New(errcode.Conflict, "there is no record of a database user this provisioner made for this secret (it was made before users were recorded, or never made): give the resource a new name to replace it")
+		return nil, errcode.New(errcode.Conflict, "there is no record of a database user this provisioner made for this secret")
 	}
+	family, _ := dbuser.FamilyOf(e.Engine) // the record's, never the request's
 	was := dbuser.User{Name: e.Username, Database: e.Database, Privileges: dbuser.Privileges(e.Privileges), Schemas: e.Schemas}
 	is, err := now.databaseUser(e.Username, family, e.Database)
 	if err != nil {
@@ -510,7 +568,7 @@ func (s *Service) updateUser(ctx context.Context, secretARN string, now Request)
 	if was.Privileges == is.Privileges && strings.Join(was.Schemas, ",") == strings.Join(is.Schemas, ",") {
 		return user, nil
 	}
-	if err := s.config.DatabaseUserGrants.Allow(grantAsk(now, e.MasterSecretARN, is)); err != nil {
+	if err := s.config.DatabaseUserGrants.Allow(grantAsk(now.Provenance.Caller, e.MasterSecretARN, family, is)); err != nil {
 		return nil, err
 	}
 	if now.SSL != nil && bool(*now.SSL) {
@@ -546,11 +604,21 @@ func (s *Service) updateUser(ctx context.Context, secretARN string, now Request)
 // secret with no record has no user of ours: nothing is dropped (marked
 // says the secret's tag claims one: made before users were recorded).
 func (s *Service) dropUser(ctx context.Context, via, secretARN string, marked bool) error {
+	return s.dropUserBy(ctx, via, "", secretARN, marked)
+}
+
+// dropUserBy is dropUser for a secret that may be gone, so that no tag can
+// say whose it was: the record must name by as who asked for it.
+func (s *Service) dropUserBy(ctx context.Context, via, by, secretARN string, marked bool) error {
 	dbctx, cancel := dbuser.WithReserve(ctx, databaseReserve)
 	defer cancel()
 	e, found, err := s.recorded(dbctx, via, secretARN)
 	if err != nil {
 		return err
+	}
+	if found && by != "" && e.By != by {
+		slog.WarnContext(ctx, "the record of the secret's database user names another requester; nothing is dropped", "arn", secretARN)
+		return nil
 	}
 	if !found {
 		if marked {

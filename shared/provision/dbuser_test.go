@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/provision"
+	"github.com/dbcreds/provisioner/shared/secretstore"
 )
 
 // database is a real PostgreSQL or MariaDB, started once for the tests
@@ -218,6 +220,8 @@ func TestDatabaseUserRules(t *testing.T) {
 		{"privileges unknown", `{"name": "app/x", "engine": "postgres", "host": "h", "masterSecretArn": "` + arn + `", "createDatabaseUser": true, "privileges": "admin"}`, "privileges"},
 		{"a schema that is no name", `{"name": "app/x", "engine": "postgres", "host": "h", "masterSecretArn": "` + arn + `", "createDatabaseUser": true, "schemas": ["a;b"]}`, "schemas[0]"},
 		{"privileges without a user", `{"name": "app/x", "engine": "postgres", "host": "h", "privileges": "readonly"}`, "privileges"},
+		{"a short password for a login", `{"name": "app/x", "engine": "postgres", "masterSecretArn": "` + arn + `", "createDatabaseUser": true, "passwordLength": 15}`, "passwordLength"},
+		{"another user's clone", `{"name": "app/x", "engine": "postgres", "masterSecretArn": "` + arn + `", "createDatabaseUser": true, "username": "master_clone"}`, "username"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := service(t).Create(context.Background(), decode(t, tt.body), "")
@@ -293,5 +297,127 @@ func TestSameKeyAnotherRequest(t *testing.T) {
 				t.Fatal("the earlier user was given readwrite")
 			}
 		})
+	}
+}
+
+// TestUpdateHeldToTheRecord: an update, or the adoption of a secret this
+// resource made (which compares the request with itself), cannot move the
+// recorded user to another engine, master, database, name or host, nor
+// stop managing it; the engine and schemas a grant is checked against are
+// the record's.
+func TestUpdateHeldToTheRecord(t *testing.T) {
+	ctx := context.Background()
+	s := database(t, "postgres")
+	l := lifecycle(t)
+	body := userRequest(t, "postgres", s, `, "username": "held_user"`)
+	created, err := l.Create(ctx, resource(t, "create"), decode(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := masterSecret(t, s)
+	for _, tt := range []struct{ field, from, to string }{
+		{"engine", `"engine": "postgres"`, `"engine": "mariadb"`},
+		{"masterSecretArn", `"masterSecretArn": "`, `"masterSecretArn": "` + other + `", "x": "`},
+		{"dbname", `"dbname": "app"`, `"dbname": "postgres"`},
+		{"username", `"username": "held_user"`, `"username": "other_user"`},
+		{"host", `"createDatabaseUser": true`, `"createDatabaseUser": true, "host": "elsewhere.example"`},
+		{"createDatabaseUser", `"createDatabaseUser": true`, `"createDatabaseUser": false`},
+	} {
+		t.Run(tt.field, func(t *testing.T) {
+			moved := strings.Replace(body, tt.from, tt.to, 1)
+			if tt.field == "masterSecretArn" {
+				var m map[string]any
+				json.Unmarshal([]byte(body), &m)
+				m["masterSecretArn"] = other
+				b, _ := json.Marshal(m)
+				moved = string(b)
+			}
+			if tt.field == "engine" {
+				moved = strings.Replace(moved, `"dbname"`, `"schemas": null, "dbname"`, 1)
+			}
+			r, err := provision.DecodeRequest([]byte(moved))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// As an adoption: the old request is the new one.
+			if _, err := l.Update(ctx, resource(t, "adopt-"+tt.field), created.ARN, r, r); errcode.FieldOf(err) != tt.field {
+				t.Fatalf("got %v, want the field %s", err, tt.field)
+			}
+		})
+	}
+	if err := login(t, "postgres", created.ARN, "SELECT 1"); err != nil {
+		t.Fatalf("the user no longer logs in: %v", err)
+	}
+}
+
+// TestDeleteAfterOutsideDeletion: a secret scheduled for deletion, or
+// deleted for good, outside the provisioner still has its recorded user
+// dropped by the Delete of the stack that made it, and only by that one.
+func TestDeleteAfterOutsideDeletion(t *testing.T) {
+	ctx := context.Background()
+	s := database(t, "mariadb")
+	l := lifecycle(t)
+	for _, force := range []bool{false, true} {
+		username := fmt.Sprintf("outside_%v", force)
+		created, err := l.Create(ctx, resource(t, "create"), decode(t, userRequest(t, "mariadb", s, `, "username": "`+username+`"`)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := &secretsmanager.DeleteSecretInput{SecretId: aws.String(created.ARN), RecoveryWindowInDays: aws.Int64(7)}
+		if force {
+			in = &secretsmanager.DeleteSecretInput{SecretId: aws.String(created.ARN), ForceDeleteWithoutRecovery: aws.Bool(true)}
+		}
+		if _, err := client(t, primary).DeleteSecret(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		if force {
+			// Another stack's Delete naming the ARN drops nothing.
+			other := resource(t, "other")
+			other.Provenance.By = "another-stack#Db"
+			if _, err := l.Delete(ctx, other, created.ARN, provision.DeleteOptions{}, provision.Request{}); err != nil {
+				t.Fatal(err)
+			}
+			if exists, _ := s.UserExists(username); !exists {
+				t.Fatal("another stack's Delete dropped the user")
+			}
+		}
+		if _, err := l.Delete(ctx, resource(t, "delete"), created.ARN, provision.DeleteOptions{}, provision.Request{}); err != nil {
+			t.Fatal(err)
+		}
+		if exists, err := s.UserExists(username); err != nil || exists {
+			t.Fatalf("force %v: the user is left (%v)", force, err)
+		}
+	}
+}
+
+// TestRequireTLS: with the deployment's RequireTLS, a request cannot turn
+// TLS off, and a database without it is refused, never reached in plain.
+func TestRequireTLS(t *testing.T) {
+	ctx := context.Background()
+	s := database(t, "postgres")
+	ca, err := dbserver.NewTestCA(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DB_CA_BUNDLE", ca.CAFile)
+	cfg := testConfig(t, testGrants)
+	cfg.RequireTLS = true
+	c, _ := secretstore.ClientFromEnvironment(os.Getenv)
+	svc := withUsers(t, provision.NewService(secretstore.New(c), cfg), cfg)
+	for _, tt := range []struct {
+		extra string
+		code  errcode.Code
+		field string
+	}{
+		{`, "ssl": false`, errcode.Invalid, "ssl"},
+		{"", errcode.Upstream, ""}, // this server offers no TLS
+	} {
+		r := byStack(decode(t, userRequest(t, "postgres", s, tt.extra)))
+		if _, err := svc.Create(ctx, r, ""); errcode.Of(err) != tt.code || errcode.FieldOf(err) != tt.field {
+			t.Fatalf("%q: got %v", tt.extra, err)
+		}
+		if _, err := client(t, primary).DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(r.Name)}); err == nil {
+			t.Fatal("a secret was made")
+		}
 	}
 }

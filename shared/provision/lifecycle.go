@@ -195,6 +195,11 @@ func (l *Lifecycle) updateInPlace(ctx context.Context, id, name string, old, now
 	if err := userStaysPut(old, now); err != nil {
 		return Result{}, err
 	}
+	if nowKind == kindDatabase {
+		if err := l.svc.checkRecordedUser(ctx, id, now); err != nil {
+			return Result{}, err
+		}
+	}
 	version, username, err := l.updateValue(ctx, id, old, now, nowKind, idempotencyKey)
 	if err != nil {
 		return Result{}, err
@@ -433,17 +438,23 @@ func (l *Lifecycle) Delete(ctx context.Context, res Resource, id string, opts De
 	current, err := l.manager.Describe(ctx, id)
 	switch {
 	case errors.Is(err, secretstore.ErrNotFound):
+		// Deleted outside the stack: its user, if this resource's request
+		// made one, goes all the same.
+		if err := l.svc.dropUserBy(ctx, res.Provenance.Via, res.Provenance.By, id, false); err != nil {
+			return "", err
+		}
 		return "the secret no longer exists", nil
 	case err != nil:
 		return "", err
-	case current.Deleted:
-		return "the secret is already scheduled for deletion", nil
 	case !res.made(current):
 		return "the secret was not made by this stack's resource (provenance tags)", nil
 	}
 	// The user first: it goes with its record, which names the secret.
 	if err := l.svc.dropUser(ctx, res.Provenance.Via, current.ARN, current.Tags[TagDatabaseUser] == "true"); err != nil {
 		return "", err
+	}
+	if current.Deleted {
+		return "the secret is already scheduled for deletion", nil
 	}
 	regions := make([]string, 0, len(current.Replicas))
 	for _, r := range current.Replicas {

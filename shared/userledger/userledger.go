@@ -51,6 +51,7 @@ type Client interface {
 // Entry is one user the provisioner made. It holds no password.
 type Entry struct {
 	Via       string // the trigger that made it
+	By        string // who asked: the secret's provenance, kept when the secret is gone
 	SecretARN string // the secret that holds its credentials
 	// Where: the master secret whose user made it, and that master's own
 	// database as it was found then.
@@ -96,6 +97,7 @@ func ClientFromEnvironment(getenv func(string) string) (*dynamodb.Client, error)
 const (
 	attrID         = "id"
 	attrSecret     = "secretArn"
+	attrBy         = "by"
 	attrMaster     = "masterSecretArn"
 	attrEngine     = "engine"
 	attrHost       = "host"
@@ -122,6 +124,7 @@ func (l *Ledger) Record(ctx context.Context, e Entry) error {
 	}
 	for name, value := range map[string]types.AttributeValue{
 		attrSecret:     &types.AttributeValueMemberS{Value: e.SecretARN},
+		attrBy:         &types.AttributeValueMemberS{Value: e.By},
 		attrMaster:     &types.AttributeValueMemberS{Value: e.MasterSecretARN},
 		attrEngine:     &types.AttributeValueMemberS{Value: e.Engine},
 		attrHost:       &types.AttributeValueMemberS{Value: e.Host},
@@ -150,6 +153,7 @@ func (l *Ledger) Find(ctx context.Context, via, secretARN string) (e Entry, foun
 		return Entry{}, false, nil
 	}
 	e = Entry{Via: via, SecretARN: secretARN}
+	e.By = str(out.Item[attrBy])
 	e.MasterSecretARN = str(out.Item[attrMaster])
 	e.Engine = str(out.Item[attrEngine])
 	e.Host = str(out.Item[attrHost])

@@ -45,7 +45,7 @@ func TestRecordFindForget(t *testing.T) {
 	ctx := context.Background()
 	tbl := &table{items: map[string]map[string]types.AttributeValue{}}
 	l := New(tbl, "users")
-	e := Entry{Via: "http-api", SecretARN: secret, MasterSecretARN: "arn:aws:secretsmanager:eu-west-1:111122223333:secret:rds!cluster-1-GhIjKl",
+	e := Entry{Via: "http-api", By: "arn:aws:sts::111122223333:assumed-role/payments", SecretARN: secret, MasterSecretARN: "arn:aws:secretsmanager:eu-west-1:111122223333:secret:rds!cluster-1-GhIjKl",
 		Engine: "postgres", Host: "orders.cluster-x.eu-west-1.rds.amazonaws.com", Port: 5432, Database: "orders", SSL: true,
 		Username: "orders_app", Privileges: "readonly", Schemas: []string{"sales", "public"}, CreatedAt: time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)}
 	if err := l.Record(ctx, e); err != nil {
