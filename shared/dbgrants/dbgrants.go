@@ -187,6 +187,19 @@ func (p Policy) AllowsCaller(caller Caller, arn string) error {
 	return deny("masterSecretArn", "this deployment does not let %s make users with that master secret", who)
 }
 
+// AllowsMaster is the check for a secret that names a master secret but
+// makes no user itself: a multi-user rotation function will make users
+// with that master, so the caller must be granted it all the same.
+func (p Policy) AllowsMaster(caller Caller, arn string) error {
+	who := caller.String()
+	for _, g := range p.grants {
+		if match(g.Caller, who) && match(g.MasterSecret, arn) {
+			return nil
+		}
+	}
+	return deny("masterSecretArn", "this deployment does not let %s name that master secret (its DatabaseUserGrants parameter): a multi-user rotation function would make users with it", who)
+}
+
 func deny(field, format string, args ...any) error {
 	return &errcode.Error{Code: errcode.Forbidden, Field: field, Message: fmt.Sprintf(format, args...)}
 }

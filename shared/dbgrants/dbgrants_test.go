@@ -135,3 +135,15 @@ func TestMatch(t *testing.T) {
 		}
 	}
 }
+
+func TestAllowsMaster(t *testing.T) {
+	p, _ := Parse(policy)
+	if err := p.AllowsMaster(Caller{Kind: KindAPI, Name: "payments"}, orders); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []Caller{{Kind: KindAPI, Name: "hr"}, {Kind: KindEvents, Name: "other", Account: "111122223333"}} {
+		if err := p.AllowsMaster(c, orders); errcode.Of(err) != errcode.Forbidden || errcode.FieldOf(err) != "masterSecretArn" {
+			t.Fatalf("%s: %v", c, err)
+		}
+	}
+}

@@ -229,9 +229,9 @@ func (a *Admin) Drop(ctx context.Context, name string) error {
 			continue
 		}
 		if a.family == Postgres {
-			owned, err := a.s.queryString(ctx, "SELECT count(*) FROM pg_shdepend d JOIN pg_roles r ON d.refobjid = r.oid WHERE d.deptype = 'o' AND r.rolname = "+quoteLiteral(n))
-			if err != nil {
-				return a.classify(err)
+			owned, qerr := a.s.queryString(ctx, "SELECT count(*) FROM pg_shdepend d JOIN pg_roles r ON d.refobjid = r.oid WHERE d.deptype = 'o' AND r.rolname = "+quoteLiteral(n))
+			if qerr != nil {
+				return a.classify(qerr)
 			}
 			if owned != "0" {
 				return &errcode.Error{Code: errcode.Conflict, Field: "username",

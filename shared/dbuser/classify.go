@@ -48,6 +48,9 @@ func classify(err error, secrets ...string) error {
 		return errcode.Wrap(cause, errcode.Forbidden, "the master user could not log in to the database")
 	case isDuplicate(err):
 		return errcode.Wrap(cause, errcode.Conflict, "the database user already exists")
+	case pgCode(err) == "2BP01":
+		return &errcode.Error{Code: errcode.Conflict, Field: "username", Err: cause,
+			Message: "the database user is still referenced elsewhere (privileges or default privileges in another database, say): remove those, then delete again"}
 	case isPermission(err):
 		return errcode.Wrap(cause, errcode.Forbidden, "the master user may not do this in the database")
 	}

@@ -119,9 +119,9 @@ func openMySQL(ctx context.Context, e Endpoint) (session, error) {
 }
 
 // errKeyRefused: a MySQL server offered its RSA public key for the
-// password on a connection without TLS, or sent authentication packets no
-// MySQL server sends.
-var errKeyRefused = errors.New("the server offered an RSA public key to encrypt the password with, or an authentication packet no MySQL server sends, on a connection without verified TLS; refused")
+// password on a connection without TLS, or sent packets no MySQL server
+// sends in answer to these statements.
+var errKeyRefused = errors.New("the server offered an RSA public key to encrypt the password with, or a packet no MySQL server sends here, on a connection without verified TLS; refused")
 
 // maxAuthPacket bounds every packet a server sends before authentication
 // ends: a greeting, an auth switch or a status is some hundred bytes. A
@@ -149,6 +149,22 @@ type keyGuard struct {
 	first   bool   // the next payload byte is the packet's first
 	length  int    // the current packet's payload length
 	done    bool   // authentication is over (OK or ERR seen)
+	// answer is set when the client has sent a command, so that the next
+	// packet is the head of its answer: OK, ERR, or a result set's column
+	// count, which the driver allocates for at once.
+	answer bool
+}
+
+// maxColumns bounds a result set's columns: the queries here ask for one.
+const maxColumns = 64
+
+// Write notes each command the client sends (a packet with sequence
+// number 0), so that Read checks the head of its answer.
+func (g *keyGuard) Write(p []byte) (int, error) {
+	if g.done && len(p) >= 4 && p[3] == 0 {
+		g.answer = true
+	}
+	return g.Conn.Write(p)
 }
 
 func (g *keyGuard) Read(p []byte) (int, error) {
@@ -162,12 +178,21 @@ func (g *keyGuard) Read(p []byte) (int, error) {
 			b = b[1:]
 			if len(g.header) == 4 {
 				g.length = int(g.header[0]) | int(g.header[1])<<8 | int(g.header[2])<<16
-				g.payload, g.first, g.header = g.length, !g.done, g.header[:0]
+				g.payload, g.first, g.header = g.length, !g.done || g.answer, g.header[:0]
 				if !g.done && g.length > maxAuthPacket || g.length > maxMessage {
 					return g.refuse()
 				}
 			}
 			continue
+		}
+		if g.first && g.done {
+			// The head of an answer: OK (0x00), ERR (0xff), or a
+			// column count, 1-250 in one byte; 0xfb (LOCAL INFILE) and
+			// the longer counts (0xfc-0xfe) are no answer to a query here.
+			g.first, g.answer = false, false
+			if c := b[0]; c != 0x00 && c != 0xff && (c > maxColumns) {
+				return g.refuse()
+			}
 		}
 		if g.first {
 			g.first = false
@@ -229,17 +254,24 @@ func (p pgSession) exec(ctx context.Context, s Statement) error {
 	return err
 }
 
+// exists and queryString read the first row only: a server that answers
+// with endless rows is not held in memory (the rest are read and dropped
+// until the context ends).
 func (p pgSession) exists(ctx context.Context, query, arg string) (bool, error) {
-	result := p.conn.ExecParams(ctx, query, [][]byte{[]byte(arg)}, nil, nil, nil).Read()
-	return len(result.Rows) > 0, result.Err
+	rr := p.conn.ExecParams(ctx, query, [][]byte{[]byte(arg)}, nil, nil, nil)
+	found := rr.NextRow()
+	_, err := rr.Close()
+	return found, err
 }
 
 func (p pgSession) queryString(ctx context.Context, query string) (string, error) {
-	result := p.conn.ExecParams(ctx, query, nil, nil, nil, nil).Read()
-	if result.Err != nil || len(result.Rows) == 0 || len(result.Rows[0]) == 0 {
-		return "", result.Err
+	rr := p.conn.ExecParams(ctx, query, nil, nil, nil, nil)
+	var v string
+	if rr.NextRow() && len(rr.Values()) > 0 {
+		v = string(rr.Values()[0])
 	}
-	return string(result.Rows[0][0]), nil
+	_, err := rr.Close()
+	return v, err
 }
 
 // close ends the session without waiting on a server that stopped

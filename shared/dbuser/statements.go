@@ -146,6 +146,9 @@ func (u User) Check(f Family) error {
 	if err := checkDatabase(u.Database, max); err != nil {
 		return err
 	}
+	if systemDatabase(f, u.Database) {
+		return errcode.Invalidf("dbname", "%s is the engine's or RDS's own database: no user of an application gets privileges there", errcode.Quote(u.Database))
+	}
 	if u.Privileges != ReadWrite && u.Privileges != ReadOnly {
 		return errcode.Invalidf("privileges", "must be readwrite or readonly")
 	}
@@ -161,9 +164,24 @@ func (u User) Check(f Family) error {
 		if seen[s] {
 			return errcode.Invalidf(field, "%s is given twice", errcode.Quote(s))
 		}
+		if lower := strings.ToLower(s); strings.HasPrefix(lower, "pg_") || lower == "information_schema" {
+			return errcode.Invalidf(field, "%s is PostgreSQL's own schema", errcode.Quote(s))
+		}
 		seen[s] = true
 	}
 	return nil
+}
+
+// systemDatabase reports whether name is a database the engine or RDS
+// keeps for itself, in any letter case: a grant there reaches every
+// account (MySQL's mysql.user holds the master's password hash and its
+// privileges; PostgreSQL's templates are copied into every new database).
+func systemDatabase(f Family, name string) bool {
+	lower := strings.ToLower(name)
+	if f == MySQL {
+		return lower == "mysql" || lower == "sys" || lower == "performance_schema" || lower == "information_schema"
+	}
+	return lower == "template0" || lower == "template1" || lower == "rdsadmin"
 }
 
 func itoa(i int) string {

@@ -92,6 +92,15 @@ func TestCheck(t *testing.T) {
 		{"schema twice", Postgres, User{Name: "app", Database: "orders", Privileges: ReadWrite, Schemas: []string{"x", "x"}}, "schemas[1]"},
 		{"schema with a space", Postgres, User{Name: "app", Database: "orders", Privileges: ReadWrite, Schemas: []string{"my schema"}}, "schemas[0]"},
 		{"no privileges", Postgres, User{Name: "app", Database: "orders"}, "privileges"},
+		{"MySQL's own database", MySQL, User{Name: "app", Database: "mysql", Privileges: ReadOnly}, "dbname"},
+		{"MySQL's own database, in capitals", MySQL, User{Name: "app", Database: "MySQL", Privileges: ReadOnly}, "dbname"},
+		{"performance_schema", MySQL, User{Name: "app", Database: "performance_schema", Privileges: ReadOnly}, "dbname"},
+		{"sys", MySQL, User{Name: "app", Database: "sys", Privileges: ReadOnly}, "dbname"},
+		{"a template", Postgres, User{Name: "app", Database: "template1", Privileges: ReadOnly}, "dbname"},
+		{"RDS's own", Postgres, User{Name: "app", Database: "rdsadmin", Privileges: ReadOnly}, "dbname"},
+		{"the catalog", Postgres, User{Name: "app", Database: "orders", Privileges: ReadOnly, Schemas: []string{"pg_catalog"}}, "schemas[0]"},
+		{"information_schema", Postgres, User{Name: "app", Database: "orders", Privileges: ReadOnly, Schemas: []string{"public", "information_schema"}}, "schemas[1]"},
+		{"a database called sys on PostgreSQL", Postgres, User{Name: "app", Database: "sys", Privileges: ReadOnly}, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.user.Check(tt.family)

@@ -303,3 +303,37 @@ func TestOversizedAnswersRefused(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestDropFailureSurfaces: a user another database still refers to (a
+// default privilege granted to it there) cannot be dropped from this one:
+// the failure is a conflict, never a success that would forget the user
+// and leave its login behind.
+func TestDropFailureSurfaces(t *testing.T) {
+	ctx := context.Background()
+	a := master(t, Postgres)
+	u := User{Name: "referenced", Database: dbserver.Database, Privileges: ReadOnly}
+	if err := a.Create(ctx, u, NewPassword(Postgres, "Referenced-Pa55word")); err != nil {
+		t.Fatal(err)
+	}
+	s, err := dbserver.Shared("postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := dbserver.Open("postgres", s.Host, s.Port, "postgres", dbserver.MasterUser, dbserver.MasterPassword)
+	defer elsewhere.Close()
+	if err := dbserver.Run(elsewhere, "ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO "+u.Name); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Drop(ctx, u.Name); errcode.Of(err) != errcode.Conflict {
+		t.Fatalf("got %v", err)
+	}
+	if exists, _ := a.Exists(ctx, u.Name); !exists {
+		t.Fatal("the user is gone, yet Drop failed")
+	}
+	if err := dbserver.Run(elsewhere, "ALTER DEFAULT PRIVILEGES REVOKE SELECT ON TABLES FROM "+u.Name); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Drop(ctx, u.Name); err != nil {
+		t.Fatal(err)
+	}
+}

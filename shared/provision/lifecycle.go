@@ -200,6 +200,9 @@ func (l *Lifecycle) updateInPlace(ctx context.Context, id, name string, old, now
 			return Result{}, err
 		}
 	}
+	if err := l.svc.mayNameMaster(now); err != nil {
+		return Result{}, err
+	}
 	version, username, err := l.updateValue(ctx, id, old, now, nowKind, idempotencyKey)
 	if err != nil {
 		return Result{}, err
@@ -327,7 +330,9 @@ func (l *Lifecycle) updateMetadata(ctx context.Context, id string, old, now Requ
 }
 
 // updateTags adds what now has new or changed and removes what only old had;
-// tags the stack never set (other tooling's) are left alone.
+// tags the stack never set (other tooling's) are left alone, and so are the
+// provisioner's own (an old request CloudFormation replays on a rollback
+// may name them: it is never validated again).
 func (l *Lifecycle) updateTags(ctx context.Context, id string, old, now Tags) error {
 	was := make(map[string]string, len(old))
 	for _, t := range old {
@@ -343,7 +348,7 @@ func (l *Lifecycle) updateTags(ctx context.Context, id string, old, now Tags) er
 	}
 	var removed []string
 	for _, t := range old {
-		if !keep[t.Key] {
+		if !keep[t.Key] && !isReservedTag(t.Key) {
 			removed = append(removed, t.Key)
 		}
 	}

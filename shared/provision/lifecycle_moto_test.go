@@ -396,3 +396,36 @@ func TestDeleteOptionsCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestRollbackKeepsProvenance: CloudFormation's rollback replays an update
+// that failed as the old properties, unvalidated; reserved tags named there
+// are never removed, so the stack keeps its secret (and can delete it).
+func TestRollbackKeepsProvenance(t *testing.T) {
+	ctx := context.Background()
+	l := lifecycle(t)
+	name := uniqueName(t)
+	now := decode(t, `{"name": "`+name+`", "engine": "postgres", "host": "db.internal"}`)
+	created, err := l.Create(ctx, resource(t, "create"), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := now
+	old.Tags = provision.Tags{{Key: provision.TagProvisionedVia, Value: "x"}, {Key: provision.TagProvisionedBy, Value: "x"}, {Key: "team", Value: "orders"}}
+	if _, err := l.Update(ctx, resource(t, "rollback"), created.ARN, old, now); err != nil {
+		t.Fatal(err)
+	}
+	out, err := client(t, primary).DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(created.ARN)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags := map[string]string{}
+	for _, tag := range out.Tags {
+		tags[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
+	}
+	if tags[provision.TagProvisionedVia] != "cloudformation" || tags[provision.TagProvisionedBy] == "" {
+		t.Fatalf("the provisioner's tags were removed: %v", tags)
+	}
+	if skipped, err := l.Delete(ctx, resource(t, "delete"), created.ARN, provision.DeleteOptions{}, now); err != nil || skipped != "" {
+		t.Fatalf("the stack can no longer delete its secret: %q %v", skipped, err)
+	}
+}

@@ -155,6 +155,16 @@ func (s *Service) check(r Request) (Replicas, kind, error) {
 	return replicas, k, err
 }
 
+// mayNameMaster applies the grants to a database secret that names a
+// master secret without making a user itself: a multi-user rotation
+// function will make users with that master.
+func (s *Service) mayNameMaster(r Request) error {
+	if r.MasterSecretARN == "" || r.CreateDatabaseUser {
+		return nil
+	}
+	return s.config.DatabaseUserGrants.AllowsMaster(r.Provenance.Caller, r.MasterSecretARN)
+}
+
 // replicasOf is the request's own replica list, or the defaults when it has
 // none.
 func (s *Service) replicasOf(r Request) Replicas {
@@ -191,6 +201,9 @@ func (s *Service) build(r Request, idempotencyKey string) (*secretsmanager.Creat
 	}
 	value, username, err := s.secretValue(r, kind, idempotencyKey, nil)
 	if err != nil {
+		return nil, "", err
+	}
+	if err := s.mayNameMaster(r); err != nil {
 		return nil, "", err
 	}
 	if value.Binary != nil {

@@ -10,18 +10,24 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 )
 
-var testConfig = Config{NamePrefix: "app/", Region: "us-east-1", DefaultReplicas: Replicas{{Region: "eu-west-1"}}}
+var testConfig = Config{NamePrefix: "app/", Region: "us-east-1", DefaultReplicas: Replicas{{Region: "eu-west-1"}}, DatabaseUserGrants: onlyRDSMasters}
 
+// onlyRDSMasters lets stacks name RDS-managed master secrets only.
+var onlyRDSMasters, _ = dbgrants.Parse(`[{"caller": "stack:*", "masterSecret": "arn:*:secretsmanager:*:*:secret:rds!*", "databases": ["*"]}]`)
+
+// build builds body as a stack's request.
 func build(t *testing.T, body, key string) (*secretsmanager.CreateSecretInput, string, error) {
 	t.Helper()
 	r, err := DecodeRequest([]byte(body))
 	if err != nil {
 		t.Fatalf("decoding %s: %v", body, err)
 	}
+	r.Provenance.Caller = dbgrants.Caller{Kind: dbgrants.KindStack, Name: "tests"}
 	return (&Service{config: testConfig}).build(r, key)
 }
 
@@ -131,6 +137,7 @@ func TestCreateSecretRules(t *testing.T) {
 		{"port zero", db(`"port": 0`), errcode.Invalid, "port", "between 1 and 65535"},
 		{"extra fields too large", db(`"extraFields": {"blob": "` + long(65500) + `"}`), errcode.Invalid, "extraFields", "at most 65536"},
 		{"unsatisfiable policy", db(`"passwordLength": 2`), errcode.Invalid, "passwordLength", "at least 4"},
+		{"a master secret the grants do not name", db(`"masterSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:team/master-AbCdEf"`), errcode.Forbidden, "masterSecretArn", "multi-user rotation"},
 		{"oracle length over 30", `{"name": "app/o", "engine": "oracle", "host": "h", "dbname": "ORCL", "passwordLength": "31"}`, errcode.Invalid, "passwordLength", "at most 30"},
 	}
 	for _, tt := range tests {
