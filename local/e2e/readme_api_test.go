@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,37 +16,15 @@ import (
 // answers the status its comment says, the deployed-stack commands (curl's
 // own SigV4) and the AWS SDK for JavaScript v3 example complete.
 
-// readmeSection is the README's section under heading.
-func readmeSection(t *testing.T, heading string) string {
-	t.Helper()
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, ok := strings.Cut(string(readme), "\n"+heading+"\n")
-	if !ok {
-		t.Fatalf("the README has no %q", heading)
-	}
-	section, _, _ = strings.Cut(section, "\n## ")
-	return section
-}
-
 // shellBlocks are the section's sh code blocks.
-func shellBlocks(section string) []string {
-	var blocks []string
-	for _, part := range strings.Split(section, "```sh\n")[1:] {
-		block, _, _ := strings.Cut(part, "```")
-		blocks = append(blocks, block)
-	}
-	return blocks
-}
+func shellBlocks(section string) []string { return codeBlocks(section, "sh") }
 
 var expected = regexp.MustCompile(`^# (\d{3})\b`)
 
 func TestReadmeHttpApiExamples(t *testing.T) {
 	var base string
 	ran := 0
-	for _, block := range shellBlocks(readmeSection(t, "## The HTTP API")) {
+	for _, block := range shellBlocks(docText(t, "functions/http-api/README.md")) {
 		if strings.Contains(block, "--aws-sigv4") {
 			continue // TestReadmeDeployedStackCalls
 		}
@@ -84,24 +63,30 @@ func TestReadmeHttpApiExamples(t *testing.T) {
 	}
 }
 
+// TestReadmeDeployedStackCalls runs every deployed-stack example of the
+// docs (curl's own SigV4) against the local API: aws cloudformation
+// describe-stacks, and API_URL, answer with its URL.
 func TestReadmeDeployedStackCalls(t *testing.T) {
 	base, _ := api(t, nil)
-	var block string
-	for _, b := range shellBlocks(readmeSection(t, "## The HTTP API")) {
-		if strings.Contains(b, "--aws-sigv4") {
-			block = b
+	ran := 0
+	for name, text := range allDocs(t) {
+		for i, block := range shellBlocks(text) {
+			if !strings.Contains(block, "--aws-sigv4") {
+				continue
+			}
+			secret := fmt.Sprintf("app/orders/mysql_sigv4_%d_%s", i, strings.NewReplacer("/", "_", ".", "_").Replace(name))
+			script := "set -e\naws() { echo '" + base + "/'; }\n" + strings.ReplaceAll(block, "app/orders/mysql", secret)
+			cmd := exec.Command("bash", "-c", script)
+			cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret", "AWS_SESSION_TOKEN=token", "API_URL="+base+"/")
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), `"name":"`+secret+`"`) {
+				t.Errorf("%s: the curl --aws-sigv4 commands: %v\n%s", name, err, out)
+			}
+			ran++
 		}
 	}
-	if block == "" {
-		t.Fatal("the README has no deployed-stack example")
-	}
-	// aws cloudformation describe-stacks answers with the local API's URL.
-	script := "set -e\naws() { echo '" + base + "/'; }\n" + strings.ReplaceAll(block, "app/orders/mysql", "app/orders/mysql_sigv4")
-	cmd := exec.Command("bash", "-c", script)
-	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret", "AWS_SESSION_TOKEN=token")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), `"name":"app/orders/mysql_sigv4"`) || !strings.Contains(string(out), `"deletionDate"`) {
-		t.Fatalf("the README's curl --aws-sigv4 commands: %v\n%s", err, out)
+	if ran < 2 {
+		t.Fatalf("ran %d deployed-stack examples; the README and the HTTP API's page have one each", ran)
 	}
 }
 

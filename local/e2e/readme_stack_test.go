@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -21,11 +19,11 @@ var readmeIntrinsics = map[string]string{
 	"!GetAtt OrdersCluster.ReadEndpoint.Address":       "orders.cluster-ro-c1x2y3z4.us-east-1.rds.amazonaws.com",
 }
 
-// TestReadmeExampleStack sends the README's example stack's
+// TestReadmeExampleStack sends the custom resource page's example stack's
 // Custom::DatabaseSecret properties, as CloudFormation would (intrinsics
 // resolved, every value a string), through the custom resource's bootstrap.
 func TestReadmeExampleStack(t *testing.T) {
-	doc := readmeStack(t, "")
+	doc := readmeStack(t, "Orders database and its rotation-ready application secret.")
 	var props map[string]any
 	for _, resource := range mappingOf(valueOf(doc, "Resources")) {
 		if v := valueOf(resource, "Type"); v != nil && strings.HasPrefix(v.Value, "Custom::") {
@@ -98,24 +96,22 @@ func mappingOf(n *yaml.Node) []*yaml.Node {
 	return out
 }
 
-// readmeStack is the README's first example stack holding mark.
+// readmeStack is the docs' first example stack holding mark.
 func readmeStack(t *testing.T, mark string) *yaml.Node {
 	t.Helper()
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, block := range strings.Split(string(readme), "```yaml\nAWSTemplateFormatVersion")[1:] {
-		stack, _, _ := strings.Cut(block, "```")
-		if !strings.Contains(stack, mark) {
-			continue
+	for _, name := range docFiles(t) {
+		for _, block := range strings.Split(docText(t, name), "```yaml\nAWSTemplateFormatVersion")[1:] {
+			stack, _, _ := strings.Cut(block, "```")
+			if !strings.Contains(stack, mark) {
+				continue
+			}
+			var doc yaml.Node
+			if err := yaml.Unmarshal([]byte("AWSTemplateFormatVersion"+stack), &doc); err != nil {
+				t.Fatal(err)
+			}
+			return doc.Content[0]
 		}
-		var doc yaml.Node
-		if err := yaml.Unmarshal([]byte("AWSTemplateFormatVersion"+stack), &doc); err != nil {
-			t.Fatal(err)
-		}
-		return doc.Content[0]
 	}
-	t.Fatalf("the README has no example stack with %q", mark)
+	t.Fatalf("the docs have no example stack with %q", mark)
 	return nil
 }

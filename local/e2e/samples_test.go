@@ -74,34 +74,31 @@ func TestEverySampleEvent(t *testing.T) {
 	}
 }
 
-// TestReadmeInvokeExamples runs every make invoke line of the README.
+// TestReadmeInvokeExamples runs every make invoke line of the docs.
 func TestReadmeInvokeExamples(t *testing.T) {
-	readme, err := os.Open(filepath.Join(root, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer readme.Close()
 	bin := t.TempDir()
 	examples := 0
-	for scan := bufio.NewScanner(readme); scan.Scan(); {
-		line, _, _ := strings.Cut(scan.Text(), "#")
-		line = strings.TrimSpace(line)
-		if !strings.HasPrefix(line, "make invoke") {
-			continue
+	for _, name := range docFiles(t) {
+		for scan := bufio.NewScanner(strings.NewReader(docText(t, name))); scan.Scan(); {
+			line, _, _ := strings.Cut(scan.Text(), "#")
+			line = strings.TrimSpace(line)
+			if !strings.HasPrefix(line, "make invoke") {
+				continue
+			}
+			examples++
+			t.Run(line, func(t *testing.T) {
+				args, err := splitShell(strings.TrimPrefix(line, "make invoke"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if out, err := makeInvoke(t, bin, args...); err != nil {
+					t.Fatalf("%s (%s): %v\n%s", line, name, err, out)
+				}
+			})
 		}
-		examples++
-		t.Run(line, func(t *testing.T) {
-			args, err := splitShell(strings.TrimPrefix(line, "make invoke"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if out, err := makeInvoke(t, bin, args...); err != nil {
-				t.Fatalf("%s: %v\n%s", line, err, out)
-			}
-		})
 	}
 	if examples < 2 {
-		t.Fatalf("found %d make invoke examples in the README", examples)
+		t.Fatalf("found %d make invoke examples in the docs", examples)
 	}
 }
 

@@ -219,13 +219,18 @@ print(json.dumps(t._template, default=str))
 // TestReadmeStacksPassCfnLint: the README's example stacks are templates a
 // user can deploy as they are.
 func TestReadmeStacksPassCfnLint(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
+	docs, _ := filepath.Glob("../../docs/*.md")
+	pages, _ := filepath.Glob("../../functions/*/README.md")
+	var blocks []string
+	for _, name := range append(append([]string{"../../README.md"}, docs...), pages...) {
+		text, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks = append(blocks, strings.Split(string(text), "```yaml\nAWSTemplateFormatVersion")[1:]...)
 	}
-	blocks := strings.Split(string(readme), "```yaml\nAWSTemplateFormatVersion")[1:]
 	if len(blocks) < 2 {
-		t.Fatalf("found %d example stacks; the README has the custom resource's and rotation's", len(blocks))
+		t.Fatalf("found %d example stacks; the docs have the custom resource's and rotation's", len(blocks))
 	}
 	for i, b := range blocks {
 		stack, _, _ := strings.Cut(b, "```")
