@@ -23,6 +23,7 @@ import (
 	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/metrics"
+	"github.com/dbcreds/provisioner/shared/props"
 	"github.com/dbcreds/provisioner/shared/provision"
 )
 
@@ -255,7 +256,7 @@ func request(properties json.RawMessage) (provision.Request, error) {
 		return provision.Request{}, err
 	}
 	var r provision.Request
-	err := provision.DecodeFields(properties, &r, func(key string) bool {
+	err := props.DecodeFields(properties, &r, func(key string) bool {
 		return !strings.EqualFold(key, "ServiceToken") && !isDeletionProperty(key)
 	})
 	return r, err
@@ -263,7 +264,7 @@ func request(properties json.RawMessage) (provision.Request, error) {
 
 func deletion(properties json.RawMessage) (provision.DeleteOptions, error) {
 	var opts provision.DeleteOptions
-	err := provision.DecodeFields(properties, &opts, isDeletionProperty)
+	err := props.DecodeFields(properties, &opts, isDeletionProperty)
 	if err == nil {
 		err = opts.Check()
 	}

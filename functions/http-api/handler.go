@@ -17,6 +17,7 @@ import (
 
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/metrics"
+	"github.com/dbcreds/provisioner/shared/props"
 	"github.com/dbcreds/provisioner/shared/provision"
 )
 
@@ -225,7 +226,7 @@ func (h *handler) delete(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	}
 	body, _ := json.Marshal(query)
 	var opts provision.DeleteOptions
-	if err := provision.DecodeFields(body, &opts, nil); err != nil {
+	if err := props.DecodeFields(body, &opts, nil); err != nil {
 		return failure(ctx, err)
 	}
 	d, err := h.secrets.DeleteFor(ctx, h.callerOf(req), via, name, opts)

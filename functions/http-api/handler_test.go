@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/props"
 	"github.com/dbcreds/provisioner/shared/provision"
 	"github.com/dbcreds/provisioner/shared/provision/provisiontest"
 )
@@ -159,7 +160,7 @@ func TestDelete(t *testing.T) {
 		query map[string]string
 		want  provision.DeleteOptions
 	}{
-		{map[string]string{"recoveryWindowInDays": "7"}, provision.DeleteOptions{RecoveryWindowInDays: ptr(provision.Int(7))}},
+		{map[string]string{"recoveryWindowInDays": "7"}, provision.DeleteOptions{RecoveryWindowInDays: ptr(props.Int(7))}},
 		{map[string]string{"forceDeleteWithoutRecovery": "true"}, provision.DeleteOptions{ForceDeleteWithoutRecovery: true}},
 		{nil, provision.DeleteOptions{}},
 	} {

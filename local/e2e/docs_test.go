@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/dbcreds/provisioner/shared/props"
 	"github.com/dbcreds/provisioner/shared/provision"
 )
 
@@ -113,9 +114,9 @@ func TestDocsResourceFragments(t *testing.T) {
 			var walk func(n *yaml.Node)
 			walk = func(n *yaml.Node) {
 				if n.Kind == yaml.MappingNode && valueOf(n, "Type") != nil && strings.HasPrefix(valueOf(n, "Type").Value, "Custom::") {
-					props, _ := json.Marshal(placeholders(valueOf(n, "Properties")))
+					properties, _ := json.Marshal(placeholders(valueOf(n, "Properties")))
 					var r provision.Request
-					err := provision.DecodeFields(props, &r, func(key string) bool {
+					err := props.DecodeFields(properties, &r, func(key string) bool {
 						return !strings.EqualFold(key, "ServiceToken") && !strings.EqualFold(key, "RecoveryWindowInDays") && !strings.EqualFold(key, "ForceDeleteWithoutRecovery")
 					})
 					if err != nil {

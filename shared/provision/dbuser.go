@@ -18,6 +18,7 @@ import (
 	"github.com/dbcreds/provisioner/shared/dbuser"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/masterdb"
+	"github.com/dbcreds/provisioner/shared/props"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 	"github.com/dbcreds/provisioner/shared/userledger"
 )
@@ -276,10 +277,10 @@ func (s *Service) createWithUser(ctx context.Context, r Request, in *secretsmana
 	var generated struct{ Username, Password string }
 	json.Unmarshal([]byte(aws.ToString(in.SecretString)), &generated)
 	at := r
-	port := Int(set.target.endpoint.Port)
+	port := props.Int(set.target.endpoint.Port)
 	at.Host, at.Port = set.target.endpoint.Host, &port
 	if set.target.endpoint.TLS != nil && r.SSL == nil {
-		tls := Bool(true) // the secret says what the connection needs
+		tls := props.Bool(true) // the secret says what the connection needs
 		at.SSL = &tls
 	}
 	if at.DBName == "" && u.Database != "" {
@@ -498,7 +499,7 @@ func (s *Service) connectRecorded(ctx context.Context, e userledger.Entry) (*dbu
 	}
 	r := Request{Engine: e.Engine, DBName: e.Database}
 	if e.SSL {
-		ssl := Bool(true)
+		ssl := props.Bool(true)
 		r.SSL = &ssl
 	}
 	t, err := r.target(master, s.config.RequireTLS)

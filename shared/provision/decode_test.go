@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/props"
 )
 
 func readFixture(t *testing.T, name string) []byte {
@@ -64,9 +65,9 @@ func TestDecodeForms(t *testing.T) {
 		{"tags as an object, sorted by key", `{"tags": {"b": "2", "a": "1"}}`, Request{Tags: Tags{{"a", "1"}, {"b", "2"}}}},
 		{"null means not given", `{"port": null, "ssl": null, "name": null}`, Request{}},
 		{"empty string number means not given", `{"port": "", "passwordLength": "", "ssl": ""}`, Request{}},
-		{"negative number as string", `{"passwordLength": "-3"}`, Request{PasswordLength: ptr(Int(-3))}},
+		{"negative number as string", `{"passwordLength": "-3"}`, Request{PasswordLength: ptr(props.Int(-3))}},
 		{"boolean in any case", `{"includeSpace": "True", "excludeNumbers": "FALSE"}`, Request{IncludeSpace: true}},
-		{"binary is base64", `{"secretBinary": "AAEC"}`, Request{SecretBinary: Binary{0, 1, 2}}},
+		{"binary is base64", `{"secretBinary": "AAEC"}`, Request{SecretBinary: props.Binary{0, 1, 2}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,7 +140,7 @@ func TestDecodeErrors(t *testing.T) {
 // no secret value.
 func TestSecretValuesNeverPrint(t *testing.T) {
 	r := decodeFixture(t, "request-supplied.json")
-	r.SecretBinary = Binary("binary-secret-bytes")
+	r.SecretBinary = props.Binary("binary-secret-bytes")
 	secret := string(r.SecretString)
 	var logs bytes.Buffer
 	slog.New(slog.NewJSONHandler(&logs, nil)).Info("request", "request", r, "value", r.SecretString, "binary", r.SecretBinary)

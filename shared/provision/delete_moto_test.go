@@ -14,6 +14,7 @@ import (
 
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/idempotency"
+	"github.com/dbcreds/provisioner/shared/props"
 	"github.com/dbcreds/provisioner/shared/provision"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 )
@@ -25,7 +26,7 @@ func deletingService(t *testing.T, scope string) *provision.Service {
 	return svc
 }
 
-func int7() *provision.Int { n := provision.Int(7); return &n }
+func int7() *props.Int { n := props.Int(7); return &n }
 
 // TestDeleteFor: each rule of DELETE /secrets/{name}, against moto.
 func TestDeleteFor(t *testing.T) {
@@ -95,7 +96,7 @@ func TestDeleteFor(t *testing.T) {
 		{"made by a stack", payments, other, provision.DeleteOptions{}, errcode.Forbidden, "name"},
 		{"made by hand", payments, byHand, provision.DeleteOptions{}, errcode.Forbidden, "name"},
 		{"missing", payments, "app/payments/never-made", provision.DeleteOptions{}, errcode.NotFound, "name"},
-		{"a window too short", payments, ours, provision.DeleteOptions{RecoveryWindowInDays: func() *provision.Int { n := provision.Int(6); return &n }()}, errcode.Invalid, "recoveryWindowInDays"},
+		{"a window too short", payments, ours, provision.DeleteOptions{RecoveryWindowInDays: func() *props.Int { n := props.Int(6); return &n }()}, errcode.Invalid, "recoveryWindowInDays"},
 		{"a window and force", payments, ours, provision.DeleteOptions{RecoveryWindowInDays: int7(), ForceDeleteWithoutRecovery: true}, errcode.Invalid, "forceDeleteWithoutRecovery"},
 		{"a bad name", payments, "app/payments/../x", provision.DeleteOptions{}, errcode.Invalid, "name"},
 		{"no caller", provision.Caller{}, ours, provision.DeleteOptions{}, errcode.Unauthenticated, ""},

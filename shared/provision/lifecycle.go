@@ -16,6 +16,7 @@ import (
 	"github.com/dbcreds/provisioner/shared/credential"
 	"github.com/dbcreds/provisioner/shared/dbsecret"
 	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/props"
 	"github.com/dbcreds/provisioner/shared/rotation"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 )
@@ -396,8 +397,8 @@ func (l *Lifecycle) updateReplicas(ctx context.Context, id string, old, now Repl
 
 // DeleteOptions are the CloudFormation deletion properties.
 type DeleteOptions struct {
-	RecoveryWindowInDays       *Int `json:"recoveryWindowInDays"`
-	ForceDeleteWithoutRecovery Bool `json:"forceDeleteWithoutRecovery"`
+	RecoveryWindowInDays       *props.Int `json:"recoveryWindowInDays"`
+	ForceDeleteWithoutRecovery props.Bool `json:"forceDeleteWithoutRecovery"`
 }
 
 // DefaultRecoveryWindowInDays is Secrets Manager's own default.

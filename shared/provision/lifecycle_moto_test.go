@@ -12,6 +12,7 @@ import (
 
 	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/props"
 	"github.com/dbcreds/provisioner/shared/provision"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 )
@@ -261,7 +262,7 @@ func TestDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	days := provision.Int(7)
+	days := props.Int(7)
 	skipped, err := l.Delete(ctx, resource(t, "delete"), created.ARN, provision.DeleteOptions{RecoveryWindowInDays: &days}, provision.Request{})
 	if err != nil || skipped != "" {
 		t.Fatalf("skipped %q, %v", skipped, err)
@@ -378,7 +379,7 @@ func TestOnlyWhatTheResourceMade(t *testing.T) {
 }
 
 func TestDeleteOptionsCheck(t *testing.T) {
-	seven, three, thirtyOne := provision.Int(7), provision.Int(3), provision.Int(31)
+	seven, three, thirtyOne := props.Int(7), props.Int(3), props.Int(31)
 	tests := []struct {
 		opts  provision.DeleteOptions
 		field string

@@ -1,16 +1,13 @@
 package provision
 
 import (
-	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/props"
 )
 
 // Request is what every trigger asks for: one secret, described by the same
@@ -18,56 +15,56 @@ import (
 // value a string), an HTTP body or an EventBridge detail (camelCase). Decode
 // it with DecodeRequest.
 type Request struct {
-	Name                        string   `json:"name"`
-	Description                 string   `json:"description"`
-	KmsKeyID                    string   `json:"kmsKeyId"`
-	Tags                        Tags     `json:"tags"`
-	ReplicaRegions              Replicas `json:"replicaRegions"`
-	ForceOverwriteReplicaSecret Bool     `json:"forceOverwriteReplicaSecret"`
+	Name                        string     `json:"name"`
+	Description                 string     `json:"description"`
+	KmsKeyID                    string     `json:"kmsKeyId"`
+	Tags                        Tags       `json:"tags"`
+	ReplicaRegions              Replicas   `json:"replicaRegions"`
+	ForceOverwriteReplicaSecret props.Bool `json:"forceOverwriteReplicaSecret"`
 
 	// A database secret, shaped for the engine's rotation function.
 	Engine               string                     `json:"engine"`
 	Host                 string                     `json:"host"`
-	Port                 *Int                       `json:"port"`
+	Port                 *props.Int                 `json:"port"`
 	DBName               string                     `json:"dbname"`
 	Username             string                     `json:"username"`
 	MasterSecretARN      string                     `json:"masterSecretArn"`
-	SSL                  *Bool                      `json:"ssl"`
+	SSL                  *props.Bool                `json:"ssl"`
 	DBInstanceIdentifier string                     `json:"dbInstanceIdentifier"`
 	DBClusterIdentifier  string                     `json:"dbClusterIdentifier"`
 	ExtraFields          map[string]json.RawMessage `json:"extraFields"`
 
 	// The database user the secret is for, made with it (PostgreSQL,
 	// MySQL, MariaDB and their Aurora kinds) by the master user.
-	CreateDatabaseUser Bool    `json:"createDatabaseUser"`
-	Privileges         string  `json:"privileges"`
-	Schemas            Strings `json:"schemas"`
+	CreateDatabaseUser props.Bool    `json:"createDatabaseUser"`
+	Privileges         string        `json:"privileges"`
+	Schemas            props.Strings `json:"schemas"`
 
 	// Rotation, switched on once the secret (and its user) exists, as
 	// RotateSecret: the function (else the deployment's default for the
 	// engine), the rules (else the deployment's), and whether to rotate at
 	// once (else at the first window). rotationEnabled false opts out.
-	RotationEnabled   *Bool          `json:"rotationEnabled"`
+	RotationEnabled   *props.Bool    `json:"rotationEnabled"`
 	RotationLambdaARN string         `json:"rotationLambdaArn"`
 	RotationRules     *RotationRules `json:"rotationRules"`
-	RotateImmediately *Bool          `json:"rotateImmediately"`
+	RotateImmediately *props.Bool    `json:"rotateImmediately"`
 
 	// Any other secret: a template with a generated key, as CloudFormation's
 	// GenerateSecretString, or a value the caller supplies.
-	SecretStringTemplate string    `json:"secretStringTemplate"`
-	GenerateStringKey    string    `json:"generateStringKey"`
-	SecretString         Sensitive `json:"secretString"`
-	SecretBinary         Binary    `json:"secretBinary"`
+	SecretStringTemplate string          `json:"secretStringTemplate"`
+	GenerateStringKey    string          `json:"generateStringKey"`
+	SecretString         props.Sensitive `json:"secretString"`
+	SecretBinary         props.Binary    `json:"secretBinary"`
 
 	// The password policy, as Secrets Manager GetRandomPassword.
-	PasswordLength          *Int   `json:"passwordLength"`
-	ExcludeCharacters       string `json:"excludeCharacters"`
-	ExcludeNumbers          Bool   `json:"excludeNumbers"`
-	ExcludePunctuation      Bool   `json:"excludePunctuation"`
-	ExcludeUppercase        Bool   `json:"excludeUppercase"`
-	ExcludeLowercase        Bool   `json:"excludeLowercase"`
-	IncludeSpace            Bool   `json:"includeSpace"`
-	RequireEachIncludedType *Bool  `json:"requireEachIncludedType"`
+	PasswordLength          *props.Int  `json:"passwordLength"`
+	ExcludeCharacters       string      `json:"excludeCharacters"`
+	ExcludeNumbers          props.Bool  `json:"excludeNumbers"`
+	ExcludePunctuation      props.Bool  `json:"excludePunctuation"`
+	ExcludeUppercase        props.Bool  `json:"excludeUppercase"`
+	ExcludeLowercase        props.Bool  `json:"excludeLowercase"`
+	IncludeSpace            props.Bool  `json:"includeSpace"`
+	RequireEachIncludedType *props.Bool `json:"requireEachIncludedType"`
 
 	// Provenance is set by the trigger, never decoded: who asked and through
 	// what, added to the caller's tags.
@@ -76,9 +73,9 @@ type Request struct {
 
 // RotationRules are RotateSecret's RotationRules.
 type RotationRules struct {
-	AutomaticallyAfterDays *Int   `json:"automaticallyAfterDays"`
-	ScheduleExpression     string `json:"scheduleExpression"`
-	Duration               string `json:"duration"`
+	AutomaticallyAfterDays *props.Int `json:"automaticallyAfterDays"`
+	ScheduleExpression     string     `json:"scheduleExpression"`
+	Duration               string     `json:"duration"`
 }
 
 // Provenance says who had a secret created and through which trigger. It is
@@ -163,101 +160,12 @@ type Replica struct {
 // Replicas accepts a list of {region, kmsKeyId} or of plain Region names.
 type Replicas []Replica
 
-// Strings is a list of strings.
-type Strings []string
-
-func (ss *Strings) decodeJSON(raw []byte, field string) error {
-	*ss = Strings{}
-	return decodeList(raw, field, "a list of strings", func(item []byte, path string) error {
-		var s string
-		if err := decodeString(&s, item, path); err != nil {
-			return err
-		}
-		*ss = append(*ss, s)
-		return nil
-	})
-}
-
-// Int accepts 5432 and "5432": CloudFormation passes every value as a string.
-type Int int
-
-// Bool accepts true and "true", in any letter case, for the same reason.
-type Bool bool
-
-// Sensitive is a secret string. It prints as [redacted] through fmt and slog
-// so that logging a request by mistake cannot show it.
-type Sensitive string
-
-func (Sensitive) String() string       { return "[redacted]" }
-func (Sensitive) GoString() string     { return "[redacted]" }
-func (Sensitive) LogValue() slog.Value { return slog.StringValue("[redacted]") }
-
-// Binary is secret bytes, given base64-encoded, and redacted like Sensitive.
-type Binary []byte
-
-func (Binary) String() string       { return "[redacted]" }
-func (Binary) GoString() string     { return "[redacted]" }
-func (Binary) LogValue() slog.Value { return slog.StringValue("[redacted]") }
-
-func (i *Int) decodeJSON(raw []byte, field string) error {
-	text := string(raw)
-	if raw[0] == '"' {
-		if err := json.Unmarshal(raw, &text); err != nil {
-			return errcode.Invalidf(field, "must be a whole number")
-		}
-	} else if raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
-		return errcode.Invalidf(field, "must be a whole number, or a string holding one")
-	}
-	n, err := strconv.ParseInt(text, 10, 32)
-	if errors.Is(err, strconv.ErrRange) {
-		return errcode.Invalidf(field, "is out of range")
-	}
-	if err != nil {
-		return errcode.Invalidf(field, "must be a whole number, got %q", truncate(text, 20))
-	}
-	*i = Int(n)
-	return nil
-}
-
-func (b *Bool) decodeJSON(raw []byte, field string) error {
-	text := string(raw)
-	if raw[0] == '"' {
-		if err := json.Unmarshal(raw, &text); err != nil {
-			return errcode.Invalidf(field, "must be true or false")
-		}
-	}
-	switch strings.ToLower(text) {
-	case "true":
-		*b = true
-	case "false":
-		*b = false
-	default:
-		return errcode.Invalidf(field, "must be true or false, or a string holding one")
-	}
-	return nil
-}
-
-func (s *Binary) decodeJSON(raw []byte, field string) error {
-	var text string
-	if err := json.Unmarshal(raw, &text); err != nil {
-		return errcode.Invalidf(field, "must be a base64-encoded string")
-	}
-	if text == "" {
-		return errcode.Invalidf(field, "must not be empty: give the secret's bytes, base64-encoded")
-	}
-	data, err := base64.StdEncoding.DecodeString(text)
-	if err != nil {
-		return errcode.Invalidf(field, "must be a base64-encoded string")
-	}
-	*s = data
-	return nil
-}
-
-func (t *Tags) decodeJSON(raw []byte, field string) error {
+// DecodeJSON accepts a list of {key, value} or an object of key to value.
+func (t *Tags) DecodeJSON(raw []byte, field string) error {
 	if raw[0] != '{' {
-		return decodeList(raw, field, "a list of {key, value} or an object of key to value", func(item []byte, path string) error {
+		return props.DecodeList(raw, field, "a list of {key, value} or an object of key to value", func(item []byte, path string) error {
 			var tag Tag
-			if err := decodeStruct(&tag, item, path); err != nil {
+			if err := props.DecodeStruct(&tag, item, path); err != nil {
 				return err
 			}
 			*t = append(*t, tag)
@@ -265,10 +173,10 @@ func (t *Tags) decodeJSON(raw []byte, field string) error {
 		})
 	}
 	*t = Tags{}
-	err := members(raw, func(k string, value []byte) error {
+	err := props.Members(raw, func(k string, value []byte) error {
 		var v string // null is an empty value, as in the list form
 		if string(value) != "null" {
-			if err := decodeString(&v, value, field+"."+errcode.Clip(k)); err != nil {
+			if err := props.DecodeString(&v, value, field+"."+errcode.Clip(k)); err != nil {
 				return err
 			}
 		}
@@ -279,15 +187,16 @@ func (t *Tags) decodeJSON(raw []byte, field string) error {
 	return err
 }
 
-func (rs *Replicas) decodeJSON(raw []byte, field string) error {
+// DecodeJSON accepts a list of Region names or of {region, kmsKeyId}.
+func (rs *Replicas) DecodeJSON(raw []byte, field string) error {
 	*rs = Replicas{}
-	return decodeList(raw, field, "a list of Region names or of {region, kmsKeyId}", func(item []byte, path string) error {
+	return props.DecodeList(raw, field, "a list of Region names or of {region, kmsKeyId}", func(item []byte, path string) error {
 		var r Replica
 		if item[0] == '"' {
-			if err := decodeString(&r.Region, item, path); err != nil {
+			if err := props.DecodeString(&r.Region, item, path); err != nil {
 				return err
 			}
-		} else if err := decodeStruct(&r, item, path); err != nil {
+		} else if err := props.DecodeStruct(&r, item, path); err != nil {
 			return err
 		}
 		*rs = append(*rs, r)
@@ -295,9 +204,16 @@ func (rs *Replicas) decodeJSON(raw []byte, field string) error {
 	})
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+// DecodeRequest parses a request object. Field names match case-insensitively
+// (CloudFormation's "DbName" and the API's "dbname" are one field), numbers
+// and booleans may be strings, null and an empty string for a number or
+// boolean mean "not given", and an unknown field, a field given twice in
+// different cases, or a value of the wrong type is an Invalid error naming the
+// field.
+func DecodeRequest(data []byte) (Request, error) {
+	var r Request
+	if err := props.DecodeFields(data, &r, nil); err != nil {
+		return Request{}, err
 	}
-	return s[:n] + "..."
+	return r, nil
 }

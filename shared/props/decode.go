@@ -1,4 +1,11 @@
-package provision
+// Package props decodes request objects as every trigger sends them:
+// CloudFormation's properties (PascalCase, every value a string), HTTP
+// bodies and EventBridge details (camelCase), into one struct, leniently
+// in form and strictly in meaning. It provides the decoder, a small JSON
+// scanner and the value types that accept more than one form (Int, Bool,
+// Strings, Sensitive, Binary). It imports nothing of the provisioner's but
+// errcode.
+package props
 
 import (
 	"bytes"
@@ -11,24 +18,15 @@ import (
 	"github.com/dbcreds/provisioner/shared/errcode"
 )
 
-// DecodeRequest parses a request object. Field names match case-insensitively
+// DecodeFields parses a JSON object into v, a pointer to a struct whose
+// fields carry json tags. Field names match case-insensitively
 // (CloudFormation's "DbName" and the API's "dbname" are one field), numbers
 // and booleans may be strings, null and an empty string for a number or
 // boolean mean "not given", and an unknown field, a field given twice in
-// different cases, or a value of the wrong type is an Invalid error naming the
-// field.
-func DecodeRequest(data []byte) (Request, error) {
-	var r Request
-	if err := DecodeFields(data, &r, nil); err != nil {
-		return Request{}, err
-	}
-	return r, nil
-}
-
-// DecodeFields parses a JSON object into v, a pointer to a struct whose
-// fields carry json tags, with the rules of DecodeRequest; keep, when not
-// nil, picks the top-level members that are v's to decode (the others
-// belong to someone else, like CloudFormation's ServiceToken).
+// different cases, or a value of the wrong type is an Invalid error naming
+// the field. keep, when not nil, picks the top-level members that are v's
+// to decode (the others belong to someone else, like CloudFormation's
+// ServiceToken).
 func DecodeFields(data []byte, v any, keep func(key string) bool) error {
 	data = bytes.TrimSpace(data)
 	// One check of the whole document; below, the scanner relies on it.
@@ -38,9 +36,10 @@ func DecodeFields(data []byte, v any, keep func(key string) bool) error {
 	return decodeObject(reflect.ValueOf(v).Elem(), data, "", keep)
 }
 
-// decoder is implemented by the types that accept more than one JSON form.
-type decoder interface {
-	decodeJSON(raw []byte, field string) error
+// Decoder is implemented by the types that accept more than one JSON form;
+// field names the value in errors.
+type Decoder interface {
+	DecodeJSON(raw []byte, field string) error
 }
 
 var (
@@ -48,7 +47,8 @@ var (
 	boolType = reflect.TypeFor[Bool]()
 )
 
-func decodeStruct(ptr any, raw []byte, field string) error {
+// DecodeStruct decodes the JSON object raw into the struct ptr points to.
+func DecodeStruct(ptr any, raw []byte, field string) error {
 	return decodeValue(reflect.ValueOf(ptr).Elem(), raw, field)
 }
 
@@ -73,13 +73,13 @@ func decodeValue(v reflect.Value, raw []byte, field string) error {
 		v.Set(elem)
 		return nil
 	}
-	if d, ok := v.Addr().Interface().(decoder); ok {
-		return d.decodeJSON(raw, field)
+	if d, ok := v.Addr().Interface().(Decoder); ok {
+		return d.DecodeJSON(raw, field)
 	}
 	switch v.Kind() {
 	case reflect.String:
 		var s string
-		if err := decodeString(&s, raw, field); err != nil {
+		if err := DecodeString(&s, raw, field); err != nil {
 			return err
 		}
 		v.SetString(s)
@@ -89,7 +89,7 @@ func decodeValue(v reflect.Value, raw []byte, field string) error {
 			return errcode.Invalidf(field, "must be an object")
 		}
 		m := map[string]json.RawMessage{}
-		err := members(raw, func(key string, value []byte) error {
+		err := Members(raw, func(key string, value []byte) error {
 			if _, twice := m[key]; twice {
 				return errcode.Invalidf(field, "key %s is given twice", errcode.Quote(key))
 			}
@@ -117,7 +117,7 @@ func decodeObject(v reflect.Value, raw []byte, field string, keep func(string) b
 	fields := fieldsOf(v.Type())
 	seen := make([]string, v.NumField()) // the key each field was given as
 	var lower [64]byte
-	return members(raw, func(key string, value []byte) error {
+	return Members(raw, func(key string, value []byte) error {
 		if keep != nil && !keep(key) {
 			return nil
 		}
@@ -146,7 +146,8 @@ func appendLower(b []byte, s string) []byte {
 	return b
 }
 
-func decodeString(s *string, raw []byte, field string) error {
+// DecodeString decodes the JSON string raw.
+func DecodeString(s *string, raw []byte, field string) error {
 	if raw[0] != '"' {
 		return errcode.Invalidf(field, "must be a string")
 	}
@@ -158,7 +159,9 @@ func decodeString(s *string, raw []byte, field string) error {
 	return nil
 }
 
-func decodeList(raw []byte, field, want string, each func(item []byte, path string) error) error {
+// DecodeList calls each with every element of the JSON array raw and its
+// path (field[i]); want says what the field must be, for the error.
+func DecodeList(raw []byte, field, want string, each func(item []byte, path string) error) error {
 	if raw[0] != '[' {
 		return errcode.Invalidf(field, "must be %s", want)
 	}

@@ -1,4 +1,4 @@
-package provision
+package props
 
 import "encoding/json"
 
@@ -65,9 +65,9 @@ func isDelimiter(c byte) bool {
 	return c == ',' || c == '}' || c == ']' || c == ' ' || c == '\t' || c == '\n' || c == '\r'
 }
 
-// members calls fn with each member of the object raw (which starts with
-// '{') in document order.
-func members(raw []byte, fn func(key string, value []byte) error) error {
+// Members calls fn with each member of the object raw (which starts with
+// '{', and which json.Valid accepted) in document order.
+func Members(raw []byte, fn func(key string, value []byte) error) error {
 	i := skipSpace(raw, 1)
 	for i < len(raw) && raw[i] != '}' {
 		end := skipString(raw, i)
