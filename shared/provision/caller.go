@@ -399,7 +399,7 @@ func (s *Service) DeleteFor(ctx context.Context, c Caller, via, name string, opt
 	}
 	// The user first: it goes with its record, which names the secret;
 	// also when someone scheduled the secret's deletion outside the API.
-	if err := s.dropUser(ctx, via, sec.ARN, sec.Tags[TagDatabaseUser] == "true"); err != nil {
+	if err := s.users.Drop(ctx, via, "", sec.ARN, sec.Tags[TagDatabaseUser] == "true"); err != nil {
 		return Deletion{}, err
 	}
 	if sec.Deleted {

@@ -13,6 +13,7 @@ import (
 	"github.com/dbcreds/provisioner/shared/masterdb"
 	"github.com/dbcreds/provisioner/shared/rotation"
 	"github.com/dbcreds/provisioner/shared/secretstore"
+	"github.com/dbcreds/provisioner/shared/secretuser"
 	"github.com/dbcreds/provisioner/shared/userledger"
 )
 
@@ -144,7 +145,7 @@ func APIServiceFromEnv(ctx context.Context) (*Service, error) {
 // the RDS client (AWS_ENDPOINT_URL_RDS for a local endpoint), the ledger
 // table DATABASE_USERS_TABLE names, and the deleter of half-made secrets,
 // through client. Nothing here makes a call.
-func DatabaseUsersFromEnv(getenv func(string) string, cfg Config, client *secretsmanager.Client) (*DatabaseUsers, error) {
+func DatabaseUsersFromEnv(getenv func(string) string, cfg Config, client *secretsmanager.Client) (*secretuser.Users, error) {
 	table := strings.TrimSpace(getenv(userledger.EnvTable))
 	if table == "" {
 		return nil, errcode.New(errcode.Internal, "%s is not set: the functions record the database users they make in that DynamoDB table", userledger.EnvTable)
@@ -157,11 +158,8 @@ func DatabaseUsersFromEnv(getenv func(string) string, cfg Config, client *secret
 	if err != nil {
 		return nil, errcode.Wrap(err, errcode.Internal, "%s", err.Error())
 	}
-	return &DatabaseUsers{
-		Masters: masterdb.New(client, rdsClient, cfg.Region, cfg.ours),
-		Ledger:  userledger.New(dynamo, table),
-		Deleter: secretstore.NewDeleter(client),
-	}, nil
+	return secretuser.New(masterdb.New(client, rdsClient, cfg.Region, cfg.ours), userledger.New(dynamo, table),
+		secretstore.New(client), secretstore.NewDeleter(client), cfg.DatabaseUserGrants, cfg.RequireTLS), nil
 }
 
 // ours recognises a secret this deployment made: under its prefix, or

@@ -197,7 +197,7 @@ func (l *Lifecycle) updateInPlace(ctx context.Context, id, name string, old, now
 		return Result{}, err
 	}
 	if nowKind == kindDatabase {
-		if err := l.svc.checkRecordedUser(ctx, id, now); err != nil {
+		if err := l.svc.users.CheckUpdate(ctx, id, now.userRequest(), bool(now.CreateDatabaseUser)); err != nil {
 			return Result{}, err
 		}
 	}
@@ -210,9 +210,11 @@ func (l *Lifecycle) updateInPlace(ctx context.Context, id, name string, old, now
 	}
 	var user *DatabaseUser
 	if now.CreateDatabaseUser {
-		if user, err = l.svc.updateUser(ctx, id, now); err != nil {
+		made, err := l.svc.users.Update(ctx, id, now.userRequest())
+		if err != nil {
 			return Result{}, err
 		}
+		user = &DatabaseUser{Username: made.Username, Privileges: made.Privileges}
 	}
 	if err := l.updateMetadata(ctx, id, old, now); err != nil {
 		return Result{}, err
@@ -446,7 +448,7 @@ func (l *Lifecycle) Delete(ctx context.Context, res Resource, id string, opts De
 	case errors.Is(err, secretstore.ErrNotFound):
 		// Deleted outside the stack: its user, if this resource's request
 		// made one, goes all the same.
-		if err := l.svc.dropUserBy(ctx, res.Provenance.Via, res.Provenance.By, id, false); err != nil {
+		if err := l.svc.users.Drop(ctx, res.Provenance.Via, res.Provenance.By, id, false); err != nil {
 			return "", err
 		}
 		return "the secret no longer exists", nil
@@ -456,7 +458,7 @@ func (l *Lifecycle) Delete(ctx context.Context, res Resource, id string, opts De
 		return "the secret was not made by this stack's resource (provenance tags)", nil
 	}
 	// The user first: it goes with its record, which names the secret.
-	if err := l.svc.dropUser(ctx, res.Provenance.Via, current.ARN, current.Tags[TagDatabaseUser] == "true"); err != nil {
+	if err := l.svc.users.Drop(ctx, res.Provenance.Via, "", current.ARN, current.Tags[TagDatabaseUser] == "true"); err != nil {
 		return "", err
 	}
 	if current.Deleted {

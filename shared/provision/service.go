@@ -25,6 +25,7 @@ import (
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/rotation"
 	"github.com/dbcreds/provisioner/shared/secretstore"
+	"github.com/dbcreds/provisioner/shared/secretuser"
 )
 
 // generatedUsernameLength fits every engine's clone cap (mysql and db2 allow
@@ -42,12 +43,12 @@ type Service struct {
 	rotator *rotation.Rotator
 	// deleter deletes secrets for the API (DeleteFor).
 	deleter *secretstore.Deleter
-	// users make database users (createDatabaseUser); nil refuses them.
-	users *DatabaseUsers
+	// users make database users (createDatabaseUser).
+	users *secretuser.Users
 }
 
 // UseDatabaseUsers gives the service what makes database users.
-func (s *Service) UseDatabaseUsers(u *DatabaseUsers) { s.users = u }
+func (s *Service) UseDatabaseUsers(u *secretuser.Users) { s.users = u }
 
 // UseDeleter gives the service what deletes secrets through the API.
 func (s *Service) UseDeleter(d *secretstore.Deleter) { s.deleter = d }

@@ -1,0 +1,160 @@
+package secretuser
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+
+	"github.com/dbcreds/provisioner/shared/dbuser"
+	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/userledger"
+)
+
+// connectRecorded logs in as the master of a recorded user, at the
+// master's own database as it is found now (never a host a secret names),
+// with TLS when the user was made with it or the deployment requires it.
+func (u *Users) connectRecorded(ctx context.Context, e userledger.Entry) (*dbuser.Admin, error) {
+	master, err := u.masters.Resolve(ctx, e.MasterSecretARN)
+	if err != nil {
+		return nil, err
+	}
+	r := Request{Engine: e.Engine, DBName: e.Database}
+	if e.SSL {
+		ssl := true
+		r.SSL = &ssl
+	}
+	endpoint, err := u.target(r, master)
+	if err != nil {
+		return nil, err
+	}
+	return dbuser.Connect(ctx, endpoint)
+}
+
+// CheckUpdate holds an update of secretARN (or the adoption of a secret a
+// stack resource made, which compares the request with itself) to the user
+// the ledger says was made for it: same engine family, master, database
+// and name, at the same host and port. A secret with a recorded user keeps
+// managing it (manage true), and one without cannot start.
+func (u *Users) CheckUpdate(ctx context.Context, secretARN string, r Request, manage bool) error {
+	e, found, err := u.ledger.Find(ctx, r.Via, secretARN)
+	switch {
+	case err != nil:
+		return err
+	case !found && manage:
+		return errcode.New(errcode.Conflict, "there is no record of a database user this provisioner made for this secret (it was made before users were recorded, or never made): give the resource a new name to replace it")
+	case !found:
+		return nil
+	case !manage:
+		return errcode.Invalidf("createDatabaseUser", "cannot change in place: the secret's database user %s was made by this provisioner; give the resource a new name to replace it", errcode.Quote(e.Username))
+	}
+	was, _ := dbuser.FamilyOf(e.Engine)
+	is, _ := dbuser.FamilyOf(r.Engine)
+	for _, f := range []struct {
+		field string
+		moved bool
+	}{
+		{"engine", was != is},
+		{"masterSecretArn", r.MasterSecretARN != e.MasterSecretARN},
+		{"dbname", r.DBName != "" && r.DBName != e.Database},
+		{"username", r.Username != "" && r.Username != e.Username},
+		{"host", r.Host != "" && !sameHost(r.Host, e.Host)},
+		{"port", r.Port != 0 && r.Port != e.Port},
+	} {
+		if f.moved {
+			return errcode.Invalidf(f.field, "would move the database user this provisioner made for the secret; give the resource a new name (and username) to replace it, so that the old user is dropped with the old secret")
+		}
+	}
+	return nil
+}
+
+// Update brings the recorded user's privileges and schemas to r's, on the
+// user and its clone, within what the deployment grants r's caller, for
+// the recorded engine. CheckUpdate has held r to the record.
+func (u *Users) Update(ctx context.Context, secretARN string, r Request) (*Made, error) {
+	dbctx, cancel := dbuser.WithReserve(ctx, databaseReserve)
+	defer cancel()
+	e, found, err := u.ledger.Find(dbctx, r.Via, secretARN)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, errcode.New(errcode.Conflict, "there is no record of a database user this provisioner made for this secret")
+	}
+	family, _ := dbuser.FamilyOf(e.Engine) // the record's, never the request's
+	was := dbuser.User{Name: e.Username, Database: e.Database, Privileges: dbuser.Privileges(e.Privileges), Schemas: e.Schemas}
+	is := dbuser.User{Name: e.Username, Database: e.Database, Privileges: r.Privileges, Schemas: r.Schemas}
+	if err := is.Check(family); err != nil {
+		return nil, err
+	}
+	made := &Made{Username: e.Username, Privileges: string(is.Privileges)}
+	if was.Privileges == is.Privileges && strings.Join(was.Schemas, ",") == strings.Join(is.Schemas, ",") {
+		return made, nil
+	}
+	if err := u.grants.Allow(grantAsk(r.Caller, e.MasterSecretARN, family, is)); err != nil {
+		return nil, err
+	}
+	if r.SSL != nil && *r.SSL {
+		e.SSL = true // stricter, never looser, than when it was made
+	}
+	admin, err := u.connectRecorded(dbctx, e)
+	if err != nil {
+		return nil, err
+	}
+	defer admin.Close()
+	for _, name := range []string{e.Username, dbuser.CloneOf(e.Username)} {
+		exists, err := admin.Exists(dbctx, name)
+		if err != nil {
+			return nil, err
+		}
+		if !exists {
+			continue
+		}
+		was.Name, is.Name = name, name
+		if err := admin.SetPrivileges(dbctx, was, is); err != nil {
+			return nil, err
+		}
+	}
+	e.Privileges, e.Schemas = string(is.Privileges), is.Schemas
+	if err := u.ledger.Record(dbctx, e); err != nil {
+		return nil, err
+	}
+	return made, nil
+}
+
+// Drop drops the user the ledger says via made for the secret, and its
+// clone, at the recorded master's own database, then forgets it. A secret
+// with no record has no user of ours: nothing is dropped (marked says the
+// secret's tag claims one: made before users were recorded). by, when not
+// empty, must be who the record says asked for the user: for a secret that
+// is gone, so that no tag can say whose it was.
+func (u *Users) Drop(ctx context.Context, via, by, secretARN string, marked bool) error {
+	dbctx, cancel := dbuser.WithReserve(ctx, databaseReserve)
+	defer cancel()
+	e, found, err := u.ledger.Find(dbctx, via, secretARN)
+	if err != nil {
+		return err
+	}
+	if found && by != "" && e.By != by {
+		slog.WarnContext(ctx, "the record of the secret's database user names another requester; nothing is dropped", "arn", secretARN)
+		return nil
+	}
+	if !found {
+		if marked {
+			slog.WarnContext(ctx, "the secret's tag says it has a database user, but none is recorded (made before users were recorded): none is dropped; drop it by hand", "arn", secretARN)
+		}
+		return nil
+	}
+	if err := u.dropRecorded(dbctx, e); err != nil {
+		return err
+	}
+	return u.ledger.Forget(dbctx, via, secretARN)
+}
+
+func (u *Users) dropRecorded(ctx context.Context, e userledger.Entry) error {
+	admin, err := u.connectRecorded(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	return admin.Drop(ctx, e.Username)
+}

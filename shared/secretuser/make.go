@@ -1,0 +1,291 @@
+package secretuser
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/dbcreds/provisioner/shared/dbuser"
+	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/masterdb"
+	"github.com/dbcreds/provisioner/shared/secretstore"
+	"github.com/dbcreds/provisioner/shared/userledger"
+)
+
+// Plan is a user about to be made: every check that needs no change has
+// passed and the master is connected. Make it, then Close the plan.
+type Plan struct {
+	users    *Users
+	req      Request
+	user     dbuser.User
+	endpoint dbuser.Endpoint
+	master   masterdb.Master
+	admin    *dbuser.Admin
+	// ours is set when the user exists already and the ledger says this
+	// very secret's request made it (a retry).
+	ours bool
+	// dbctx bounds every database step of the plan.
+	dbctx  context.Context
+	cancel context.CancelFunc
+}
+
+// Where is where the secret must say its user is: the master's own host and
+// port, the database, and whether TLS is required.
+type Where struct {
+	Host   string
+	Port   int
+	DBName string
+	TLS    bool
+}
+
+// Plan does every check that needs no change, named username: the caller's
+// grant, the master's own database, the user's name and what it is granted
+// on, that neither the user nor its clone exists (unless this secret's
+// earlier attempt made it). Nothing is made.
+func (u *Users) Plan(ctx context.Context, r Request, username string) (*Plan, error) {
+	family, _ := dbuser.FamilyOf(r.Engine)
+	// Before anything is read: may this caller use that master at all?
+	if err := u.grants.AllowsCaller(r.Caller, r.MasterSecretARN); err != nil {
+		return nil, err
+	}
+	dbctx, cancel := dbuser.WithReserve(ctx, databaseReserve)
+	p := &Plan{users: u, req: r, dbctx: dbctx, cancel: cancel}
+	fail := func(err error) (*Plan, error) {
+		p.Close()
+		return nil, err
+	}
+	var err error
+	if p.master, err = u.masters.Resolve(dbctx, r.MasterSecretARN); err != nil {
+		return fail(err)
+	}
+	if p.endpoint, err = u.target(r, p.master); err != nil {
+		return fail(err)
+	}
+	if p.user, err = r.user(username, p.endpoint.Database); err != nil {
+		return fail(err)
+	}
+	if err := dbuser.CheckNewUser(family, p.user.Name); err != nil {
+		return fail(err)
+	}
+	if err := u.grants.Allow(grantAsk(r.Caller, p.master.ARN, family, p.user)); err != nil {
+		return fail(err)
+	}
+	if p.admin, err = dbuser.Connect(dbctx, p.endpoint); err != nil {
+		return fail(err)
+	}
+	taken, err := p.admin.Taken(dbctx, p.user.Name)
+	if err != nil {
+		return fail(err)
+	}
+	if taken != "" {
+		if p.ours, err = p.earlierAttempt(taken); err != nil {
+			return fail(err)
+		}
+	}
+	if err := p.admin.CheckTargets(dbctx, p.user); err != nil {
+		return fail(err)
+	}
+	return p, nil
+}
+
+// earlierAttempt reports whether the user that exists is this secret's
+// earlier attempt's: only if the secret exists and the ledger says its
+// request made exactly this user, with the same master, database and
+// privileges. A clone alone is never ours.
+func (p *Plan) earlierAttempt(taken string) (bool, error) {
+	if taken != p.user.Name {
+		return false, userTaken(taken)
+	}
+	sec, err := p.users.secrets.Describe(p.dbctx, p.req.SecretName)
+	if errors.Is(err, secretstore.ErrNotFound) {
+		return false, userTaken(taken)
+	}
+	if err != nil {
+		return false, err
+	}
+	e, found, err := p.users.ledger.Find(p.dbctx, p.req.Via, sec.ARN)
+	if err != nil {
+		return false, err
+	}
+	u := p.user
+	if !found || e.Username != u.Name || e.MasterSecretARN != p.master.ARN || e.Database != u.Database ||
+		e.Privileges != string(u.Privileges) || strings.Join(e.Schemas, ",") != strings.Join(u.Schemas, ",") {
+		return false, userTaken(taken)
+	}
+	return true, nil
+}
+
+// Where is where the secret must say the user is.
+func (p *Plan) Where() Where {
+	return Where{Host: p.endpoint.Host, Port: p.endpoint.Port, DBName: p.user.Database, TLS: p.endpoint.TLS != nil}
+}
+
+// Close ends the plan's connection and its database deadline.
+func (p *Plan) Close() {
+	if p.admin != nil {
+		p.admin.Close()
+	}
+	p.cancel()
+}
+
+// Make makes the secret in (which must hold the password generated and
+// where the user is) and its user. The user is prepared while the secret
+// is made (in PostgreSQL, inside a transaction left open), recorded in the
+// ledger, then committed. When the secret already holds a version of this
+// request (an earlier attempt), its password is used, so a retry completes
+// what an attempt left.
+//
+// A failure once the secret exists either keeps what its retry or
+// CloudFormation's rollback completes or removes (created then names the
+// secret), or, when nothing would (a permanent refusal, or a request
+// without an idempotency token), removes the secret itself (created is
+// empty).
+func (p *Plan) Make(ctx context.Context, in *secretsmanager.CreateSecretInput, password string) (secretstore.Created, *Made, error) {
+	family, _ := dbuser.FamilyOf(p.req.Engine)
+	// Readied now, so that PostgreSQL's key stretching overlaps the calls
+	// below; a retry's stored password replaces it.
+	ready := dbuser.NewPassword(family, password)
+	var pending *dbuser.Pending
+	prepared := make(chan struct{})
+	if p.ours {
+		close(prepared)
+	} else {
+		go func() {
+			defer close(prepared)
+			pending = p.admin.Prepare(p.dbctx, p.user, ready)
+		}()
+	}
+	created, err := p.users.secrets.Create(ctx, in)
+	<-prepared
+	rollback := func() {
+		if pending != nil {
+			pending.Rollback(p.dbctx)
+		}
+	}
+	if err != nil {
+		rollback()
+		return secretstore.Created{}, nil, err
+	}
+	entry := userledger.Entry{Via: p.req.Via, By: p.req.By, SecretARN: created.ARN, MasterSecretARN: p.master.ARN,
+		Engine: strings.ToLower(p.req.Engine), Host: p.endpoint.Host, Port: p.endpoint.Port, Database: p.user.Database,
+		SSL: p.endpoint.TLS != nil, Username: p.user.Name, Privileges: string(p.user.Privileges), Schemas: p.user.Schemas, CreatedAt: time.Now()}
+	err = p.make(in, created, pending, password, entry)
+	var other otherRequest
+	switch {
+	case errors.As(err, &other):
+		// The secret is an earlier request's that shares the key, not this
+		// one's retry: nothing of it is this request's to change or remove.
+		rollback()
+		return secretstore.Created{}, nil, other.error
+	case err != nil && p.ours:
+		// The user, its record and the secret are an earlier attempt's:
+		// kept whole for the next retry.
+		return created, nil, err
+	case err != nil:
+		rollback()
+		return p.users.abandon(ctx, created, entry, in, err)
+	}
+	return created, &Made{Username: p.user.Name, Privileges: string(p.user.Privileges)}, nil
+}
+
+// make records and makes (or, on a retry that made it, completes) the user
+// once the secret exists.
+func (p *Plan) make(in *secretsmanager.CreateSecretInput, created secretstore.Created, pending *dbuser.Pending, generated string, entry userledger.Entry) error {
+	if pending != nil && pending.Err() != nil {
+		return pending.Err()
+	}
+	password, err := p.users.storedPassword(p.dbctx, in, created, entry)
+	if err != nil {
+		return err
+	}
+	// Recorded before it is made: a user is never made without its record.
+	if err := p.users.ledger.Record(p.dbctx, entry); err != nil {
+		return err
+	}
+	family, _ := dbuser.FamilyOf(entry.Engine)
+	switch {
+	case p.ours:
+		// An earlier attempt made it; grant again, in case it stopped short.
+		return p.admin.SetPrivileges(p.dbctx, p.user, p.user)
+	case password != generated:
+		// An earlier attempt's secret: its password, not this attempt's.
+		pending.Rollback(p.dbctx)
+		return p.admin.Create(p.dbctx, p.user, dbuser.NewPassword(family, password))
+	}
+	return pending.Commit(p.dbctx)
+}
+
+// otherRequest is a secret made under this request's key by another
+// request: not a retry of this one.
+type otherRequest struct{ error }
+
+// storedPassword is the password the secret holds: the one just generated,
+// or an earlier attempt's when the secret was already there. An earlier
+// attempt's secret must be for the same user with the same master, or it
+// is another request's that shares the key.
+func (u *Users) storedPassword(ctx context.Context, in *secretsmanager.CreateSecretInput, created secretstore.Created, want userledger.Entry) (string, error) {
+	value := aws.ToString(in.SecretString)
+	if created.Replayed {
+		stored, err := u.secrets.CurrentValue(ctx, created.ARN)
+		if err != nil {
+			return "", err
+		}
+		value = stored.String
+	}
+	var v struct{ Username, Password, Masterarn string }
+	if json.Unmarshal([]byte(value), &v) != nil || v.Password == "" {
+		return "", otherRequest{errcode.New(errcode.Conflict, "the stored secret holds no password; it was changed outside this provisioner")}
+	}
+	if created.Replayed && (v.Masterarn != want.MasterSecretARN || v.Username != want.Username && !strings.EqualFold(v.Username, dbuser.CloneOf(want.Username))) {
+		return "", otherRequest{&errcode.Error{Code: errcode.Conflict, Field: "name",
+			Message: "the secret made under this request's key is for another database user: this is not a retry of the request that made it"}}
+	}
+	return v.Password, nil
+}
+
+// abandon answers a failure after the secret was made. When a retry or a
+// rollback can finish the work (a passing failure, with a token that makes
+// the retry this request's), the secret stays and created names it.
+// Otherwise nothing would: the user (if this request may have made it), its
+// record and the secret are removed, and the answer names nothing.
+func (u *Users) abandon(ctx context.Context, created secretstore.Created, entry userledger.Entry, in *secretsmanager.CreateSecretInput, cause error) (secretstore.Created, *Made, error) {
+	code := errcode.Of(cause)
+	passing := code == errcode.Unavailable || code == errcode.Upstream || code == errcode.Throttled
+	if passing && aws.ToString(in.ClientRequestToken) != "" {
+		return created, nil, cause
+	}
+	undo, cancel := undoContext(ctx)
+	defer cancel()
+	log := slog.With("arn", created.ARN, "error", errcode.Public(cause))
+	gone := !passing // a refusal made nothing: PostgreSQL rolled back, MySQL dropped what it made
+	if !gone {
+		gone = u.dropRecorded(undo, entry) == nil
+	}
+	if gone {
+		if err := u.ledger.Forget(undo, entry.Via, entry.SecretARN); err != nil {
+			log.WarnContext(ctx, "could not forget the record of a database user never made", "forgetError", errcode.Public(err))
+		}
+	} else {
+		log.ErrorContext(ctx, "a database user may be left behind: drop it by hand", "user", entry.Username, "host", entry.Host, "database", entry.Database)
+	}
+	regions := make([]string, 0, len(created.Replicas))
+	for _, r := range created.Replicas {
+		regions = append(regions, r.Region)
+	}
+	err := u.deleter.RemoveReplicas(undo, created.ARN, regions)
+	if err == nil {
+		_, err = u.deleter.Delete(undo, created.ARN, 0, true)
+	}
+	if err != nil {
+		log.ErrorContext(ctx, "could not remove the secret whose database user failed", "deleteError", errcode.Public(err))
+		return created, nil, cause
+	}
+	log.InfoContext(ctx, "removed the secret whose database user could not be made")
+	return secretstore.Created{}, nil, cause
+}
