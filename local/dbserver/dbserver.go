@@ -178,7 +178,7 @@ func StartPostgresWith(opts Options) (*Server, error) {
 
 // StartMariaDB runs mariadb-install-db and mariadbd, and creates the master
 // user with the privileges RDS gives its master user (all on *.* with
-// GRANT OPTION, not SUPER) and the database.
+// GRANT OPTION, not SUPER), RDS's mysql.rds_kill, and the database.
 func StartMariaDB() (*Server, error) { return StartMariaDBWith(Options{}) }
 
 // StartMariaDBWith is StartMariaDB with options.
@@ -235,6 +235,9 @@ func StartMariaDBWith(opts Options) (*Server, error) {
 		"CREATE USER '" + MasterUser + "'@'%' IDENTIFIED BY '" + MasterPassword + "'",
 		"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, RELOAD, PROCESS, REFERENCES, INDEX, ALTER, SHOW DATABASES, CREATE TEMPORARY TABLES, LOCK TABLES, EXECUTE, REPLICATION SLAVE, REPLICATION CLIENT, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, CREATE USER, EVENT, TRIGGER ON *.* TO '" + MasterUser + "'@'%' WITH GRANT OPTION",
 		"CREATE DATABASE " + Database,
+		// RDS's own procedure: its master user lacks CONNECTION ADMIN, and
+		// ends another user's sessions through this.
+		"CREATE PROCEDURE mysql.rds_kill(IN thread BIGINT) SQL SECURITY DEFINER KILL CONNECTION thread",
 	} {
 		if _, err := db.Exec(stmt); err != nil {
 			s.Stop()

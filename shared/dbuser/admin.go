@@ -3,6 +3,8 @@ package dbuser
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dbcreds/provisioner/shared/errcode"
@@ -39,6 +41,10 @@ type Admin struct {
 // Connect logs in as the master user.
 func Connect(ctx context.Context, e Endpoint) (*Admin, error) {
 	s, err := open(ctx, e)
+	if err != nil && e.TLS != nil && strings.Contains(err.Error(), "require_auth") {
+		return nil, &errcode.Error{Code: errcode.Forbidden, Err: classify(err, e.Password),
+			Message: "the database asked for the password in clear text; even under TLS nothing was sent, since any server with a certificate for the host would read it: the database must authenticate with SCRAM-SHA-256 or MD5"}
+	}
 	if err != nil {
 		return nil, classify(err, e.Password)
 	}
@@ -214,6 +220,12 @@ func (a *Admin) SetPrivileges(ctx context.Context, was, now User) error {
 // read back from a secret, which rotation and anyone who may write the
 // secret rewrite.
 //
+// Each user is first locked out: it can no longer log in, and its open
+// sessions are ended. Otherwise a session opened before the delete would
+// outlive it (MySQL applies DROP USER to a session only when the session
+// closes), or, in PostgreSQL, make objects between the check of what the
+// user owns and the drop. The lock stays even when the drop is refused.
+//
 // A PostgreSQL user that owns objects (in any database) is not dropped: a
 // conflict that says so. Its objects are neither dropped (they may be an
 // application's data) nor handed to the master user (a SECURITY DEFINER
@@ -228,14 +240,17 @@ func (a *Admin) Drop(ctx context.Context, name string) error {
 		if !exists {
 			continue
 		}
+		if err := a.lockOut(ctx, n); err != nil {
+			return err
+		}
 		if a.family == Postgres {
-			owned, qerr := a.s.queryString(ctx, "SELECT count(*) FROM pg_shdepend d JOIN pg_roles r ON d.refobjid = r.oid WHERE d.deptype = 'o' AND r.rolname = "+quoteLiteral(n))
+			owned, qerr := a.s.queryString(ctx, "SELECT count(*) FROM pg_shdepend d JOIN pg_roles r ON d.refobjid = r.oid WHERE d.deptype = 'o' AND r.rolname = $1", n)
 			if qerr != nil {
 				return a.classify(qerr)
 			}
 			if owned != "0" {
 				return &errcode.Error{Code: errcode.Conflict, Field: "username",
-					Message: "database user " + errcode.Quote(n) + " owns " + owned + " database objects, which this provisioner neither drops nor hands to the master user: drop them or give them to a role of your choice (REASSIGN OWNED), then delete again"}
+					Message: "database user " + errcode.Quote(n) + " owns " + owned + " database objects, which this provisioner neither drops nor hands to the master user: drop them or give them to a role of your choice (REASSIGN OWNED), then delete again; the user can no longer log in"}
 			}
 			err = a.inTransaction(ctx, dropUser(Postgres, n))
 		} else {
@@ -246,6 +261,71 @@ func (a *Admin) Drop(ctx context.Context, name string) error {
 		}
 	}
 	return nil
+}
+
+// sessionsEnd bounds the wait for the sessions Drop ended to go.
+const sessionsEnd = 3 * time.Second
+
+// lockOut stops n logging in, then ends its sessions and waits until none
+// is left.
+func (a *Admin) lockOut(ctx context.Context, n string) error {
+	if err := a.exec(ctx, lockUser(a.family, n)); err != nil {
+		return err
+	}
+	until := time.Now().Add(sessionsEnd)
+	for {
+		open, err := a.endSessions(ctx, n)
+		if err != nil {
+			return err
+		}
+		if open == 0 {
+			return nil
+		}
+		if time.Now().After(until) {
+			return &errcode.Error{Code: errcode.Unavailable, Field: "username",
+				Message: "database user " + errcode.Quote(n) + " still has " + strconv.Itoa(open) + " open sessions after they were ended; it can no longer log in: delete again"}
+		}
+		select {
+		case <-ctx.Done():
+			return a.classify(ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// endSessions ends every session of n and says how many there were.
+// PostgreSQL: the master is a member of n (lockUser made it one), which
+// lets it terminate n's backends. MySQL: KILL needs CONNECTION ADMIN,
+// which an RDS master lacks; RDS's mysql.rds_kill does it instead. A
+// session neither may end is a refusal: n stays locked, and not dropped
+// while it could still act.
+func (a *Admin) endSessions(ctx context.Context, n string) (int, error) {
+	if a.family == Postgres {
+		count, err := a.s.queryString(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = $1", n)
+		if err != nil {
+			return 0, a.classify(err)
+		}
+		return strconv.Atoi(count)
+	}
+	list, err := a.s.queryString(ctx, "SELECT GROUP_CONCAT(ID) FROM information_schema.PROCESSLIST WHERE USER = ?", n)
+	if err != nil {
+		return 0, a.classify(err)
+	}
+	ids := strings.FieldsFunc(list, func(r rune) bool { return r == ',' })
+	for _, id := range ids {
+		if _, err := strconv.ParseUint(id, 10, 64); err != nil {
+			return 0, fmt.Errorf("a session id that is no number: %q", id)
+		}
+		err := a.s.exec(ctx, Statement{SQL: "KILL CONNECTION " + id})
+		if isNotOwner(err) {
+			err = a.s.exec(ctx, Statement{SQL: "CALL mysql.rds_kill(" + id + ")"})
+		}
+		if err != nil && !isNoSuchThread(err) {
+			return 0, &errcode.Error{Code: errcode.Conflict, Field: "username", Err: a.classify(err),
+				Message: "the master user may not end the open sessions of database user " + errcode.Quote(n) + " (it needs CONNECTION ADMIN, or RDS's mysql.rds_kill): the user can no longer log in, and is dropped once its sessions end: delete again"}
+		}
+	}
+	return len(ids), nil
 }
 
 func (a *Admin) exec(ctx context.Context, statements []Statement) error {

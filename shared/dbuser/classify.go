@@ -133,10 +133,12 @@ func myCode(err error) uint16 {
 	return 0
 }
 
-// isAuthFailure: PostgreSQL 28P01/28000, MySQL 1045.
+// isAuthFailure: PostgreSQL 28P01/28000, MySQL 1045, a locked account
+// (MySQL 3118, MariaDB 4151).
 func isAuthFailure(err error) bool {
 	c := pgCode(err)
-	return c == "28P01" || c == "28000" || myCode(err) == 1045
+	n := myCode(err)
+	return c == "28P01" || c == "28000" || n == 1045 || n == 3118 || n == 4151
 }
 
 // isDuplicate: PostgreSQL 42710 (duplicate_object), MySQL 1396 (operation
@@ -150,6 +152,13 @@ func isPermission(err error) bool {
 }
 
 // isNoSuchGrant: MySQL 1141/1147, a REVOKE of nothing.
+// isNotOwner: KILL of another user's thread without CONNECTION ADMIN
+// (1095), or without the privilege at all (1227).
+func isNotOwner(err error) bool { n := myCode(err); return n == 1095 || n == 1227 }
+
+// isNoSuchThread: the session ended before KILL reached it.
+func isNoSuchThread(err error) bool { return myCode(err) == 1094 }
+
 func isNoSuchGrant(err error) bool { n := myCode(err); return n == 1141 || n == 1147 }
 
 // redacted is a driver error with every secret cut from its text.

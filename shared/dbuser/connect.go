@@ -39,15 +39,14 @@ type Endpoint struct {
 type session interface {
 	exec(ctx context.Context, s Statement) error
 	exists(ctx context.Context, query, arg string) (bool, error)
-	queryString(ctx context.Context, query string) (string, error)
+	queryString(ctx context.Context, query string, args ...string) (string, error)
 	close() error
 }
 
-// plainAuth is what PostgreSQL may ask of a client on a connection without
-// verified TLS: a challenge that never carries the password itself. A
-// server that asks for it in clear text (method "password") is refused
-// before anything is sent: over plain TCP anyone on the path, or a server
-// that is not the database, would read it.
+// plainAuth is what PostgreSQL may ask of a client: a challenge that never
+// carries the password itself. A server that asks for it in clear text
+// (method "password") is refused before anything is sent: over plain TCP
+// anyone on the path, or a server that is not the database, would read it.
 const plainAuth = "scram-sha-256,md5"
 
 // open connects to e without building a connection string, so that no
@@ -63,13 +62,14 @@ func open(ctx context.Context, e Endpoint) (session, error) {
 	}
 	cfg.Host, cfg.Port, cfg.Database, cfg.User, cfg.Password = e.Host, uint16(e.Port), e.Database, e.Username, e.Password
 	cfg.ConnectTimeout, cfg.TLSConfig, cfg.Fallbacks = connectTimeout, e.TLS, nil
-	if e.TLS == nil {
-		cfg.RequireAuth = plainAuth
-	}
+	// Also under TLS: another PostgreSQL on the master's host, with a
+	// certificate valid for it, must not receive the password either.
+	cfg.RequireAuth = plainAuth
 	// No answer to these statements is more than a few rows: a server that
-	// sends a larger message is refused, not held in the function's memory.
+	// sends a larger message, or more in all than a session here ever
+	// reads, is refused, not held in the function's memory.
 	cfg.BuildFrontend = func(r io.Reader, w io.Writer) *pgproto3.Frontend {
-		f := pgproto3.NewFrontend(r, w)
+		f := pgproto3.NewFrontend(&budget{r: r, left: maxSession}, w)
 		f.SetMaxBodyLen(maxMessage)
 		return f
 	}
@@ -132,7 +132,29 @@ var errKeyRefused = errors.New("the server offered an RSA public key to encrypt 
 const (
 	maxAuthPacket = 16 << 10
 	maxMessage    = 1 << 20
+	maxSession    = 8 << 20
 )
+
+// errOverBudget: a server sent more than any session here reads.
+var errOverBudget = errors.New("the server sent more than any answer to these statements holds; refused")
+
+// budget is a reader that ends, with errOverBudget, after left bytes.
+type budget struct {
+	r    io.Reader
+	left int
+}
+
+func (b *budget) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, errOverBudget
+	}
+	if len(p) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= n
+	return n, err
+}
 
 // keyGuard reads the packets a MySQL server sends on a connection without
 // TLS. During authentication it refuses any extended authentication data
@@ -234,10 +256,14 @@ func (m mysqlSession) exists(ctx context.Context, query, arg string) (bool, erro
 	return err == nil, err
 }
 
-func (m mysqlSession) queryString(ctx context.Context, query string) (string, error) {
-	var v string
-	err := m.db.QueryRowContext(ctx, query).Scan(&v)
-	return v, err
+func (m mysqlSession) queryString(ctx context.Context, query string, args ...string) (string, error) {
+	var v sql.NullString
+	params := make([]any, len(args))
+	for i, a := range args {
+		params[i] = a
+	}
+	err := m.db.QueryRowContext(ctx, query, params...).Scan(&v)
+	return v.String, err
 }
 
 func (m mysqlSession) close() error { return m.db.Close() }
@@ -250,8 +276,18 @@ func (p pgSession) exec(ctx context.Context, s Statement) error {
 	if len(s.Args) > 0 {
 		return errors.New("a PostgreSQL statement with parameters: use exists")
 	}
-	_, err := p.conn.Exec(ctx, s.SQL).ReadAll()
-	return err
+	// Results are read and dropped, never kept.
+	mrr := p.conn.Exec(ctx, s.SQL)
+	for mrr.NextResult() {
+		rr := mrr.ResultReader()
+		for rr.NextRow() {
+		}
+		if _, err := rr.Close(); err != nil {
+			mrr.Close()
+			return err
+		}
+	}
+	return mrr.Close()
 }
 
 // exists and queryString read the first row only: a server that answers
@@ -264,8 +300,12 @@ func (p pgSession) exists(ctx context.Context, query, arg string) (bool, error) 
 	return found, err
 }
 
-func (p pgSession) queryString(ctx context.Context, query string) (string, error) {
-	rr := p.conn.ExecParams(ctx, query, nil, nil, nil, nil)
+func (p pgSession) queryString(ctx context.Context, query string, args ...string) (string, error) {
+	params := make([][]byte, len(args))
+	for i, a := range args {
+		params[i] = []byte(a)
+	}
+	rr := p.conn.ExecParams(ctx, query, params, nil, nil, nil)
 	var v string
 	if rr.NextRow() && len(rr.Values()) > 0 {
 		v = string(rr.Values()[0])

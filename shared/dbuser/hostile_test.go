@@ -3,13 +3,17 @@ package dbuser
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/dbcreds/provisioner/shared/errcode"
 )
 
 // Servers at the master's address that need no password to do harm: they
@@ -98,7 +102,8 @@ func TestMySQLColumnFlood(t *testing.T) {
 }
 
 // TestPostgresRowFlood: endless rows, each under the message bound, in
-// answer to a one-row query are not held in memory.
+// answer to a one-row query are not held in memory, and end at the
+// session's byte budget, not only at the deadline.
 func TestPostgresRowFlood(t *testing.T) {
 	port := serve(t, func(c net.Conn) {
 		b := pgproto3.NewBackend(c, c)
@@ -135,7 +140,7 @@ func TestPostgresRowFlood(t *testing.T) {
 			}
 		}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	a, err := Connect(ctx, Endpoint{Family: Postgres, Host: "127.0.0.1", Port: port, Database: "app", Username: "master", Password: "x"})
 	if err != nil {
@@ -160,5 +165,8 @@ func TestPostgresRowFlood(t *testing.T) {
 	close(done)
 	if err == nil || peak > 64<<20 {
 		t.Fatalf("Exists: %v, with %d MiB of heap at its peak (the functions have 128 MB)", err, peak>>20)
+	}
+	if !strings.Contains(fmt.Sprint(errcode.Public(err).Err), errOverBudget.Error()) {
+		t.Fatalf("the flood ended otherwise than at the budget: %v (%v)", err, errcode.Public(err).Err)
 	}
 }

@@ -164,8 +164,8 @@ func (u User) Check(f Family) error {
 		if seen[s] {
 			return errcode.Invalidf(field, "%s is given twice", errcode.Quote(s))
 		}
-		if lower := strings.ToLower(s); strings.HasPrefix(lower, "pg_") || lower == "information_schema" {
-			return errcode.Invalidf(field, "%s is PostgreSQL's own schema", errcode.Quote(s))
+		if systemSchema(s) {
+			return errcode.Invalidf(field, "%s is PostgreSQL's, RDS's or an RDS extension's own schema: no user of an application gets privileges there", errcode.Quote(s))
 		}
 		seen[s] = true
 	}
@@ -182,6 +182,20 @@ func systemDatabase(f Family, name string) bool {
 		return lower == "mysql" || lower == "sys" || lower == "performance_schema" || lower == "information_schema"
 	}
 	return lower == "template0" || lower == "template1" || lower == "rdsadmin"
+}
+
+// systemSchema reports whether name, in any letter case, is a schema
+// PostgreSQL (pg_*, information_schema), RDS (rds*) or an extension RDS
+// offers keeps for itself: aws_lambda and aws_s3 reach AWS with the
+// instance's IAM role, pg_cron's cron runs jobs as whoever the job names.
+func systemSchema(name string) bool {
+	lower := strings.ToLower(name)
+	for _, prefix := range []string{"pg_", "aws_", "rds"} {
+		if strings.HasPrefix(lower, prefix) {
+			return true
+		}
+	}
+	return lower == "information_schema" || lower == "cron"
 }
 
 func itoa(i int) string {
@@ -263,11 +277,25 @@ func createUser(f Family, name string, password *Password) (Statement, error) {
 	return Statement{SQL: "CREATE ROLE " + quotePG(name) + " WITH LOGIN PASSWORD " + quoteLiteral(verifier)}, nil
 }
 
+// lockUser are the statements that stop a user logging in. PostgreSQL:
+// the master user also takes membership in the role, which lets it end
+// the role's sessions and, later, DROP OWNED.
+func lockUser(f Family, name string) []Statement {
+	if f == MySQL {
+		return []Statement{{SQL: "ALTER USER ?@'%' ACCOUNT LOCK", Args: []any{name}}}
+	}
+	user := quotePG(name)
+	return []Statement{
+		{SQL: "ALTER ROLE " + user + " NOLOGIN"},
+		{SQL: "GRANT " + user + " TO CURRENT_USER"},
+	}
+}
+
 // dropUser are the statements that remove a user. PostgreSQL: the master
-// user (not a superuser on RDS) takes membership in the role, which DROP
-// OWNED needs, revokes every privilege the role was given (DROP OWNED
-// drops nothing else once the role owns no object: Drop makes sure of
-// that first), then drops the role. Nothing is ever reassigned to the
+// user (not a superuser on RDS), a member of the role since lockUser,
+// revokes every privilege the role was given (DROP OWNED drops nothing
+// else once the role owns no object: Drop makes sure of that first), then
+// drops the role. Nothing is ever reassigned to the
 // master: a function the user planted would then run as the master.
 func dropUser(f Family, name string) []Statement {
 	if f == MySQL {
@@ -275,7 +303,6 @@ func dropUser(f Family, name string) []Statement {
 	}
 	user := quotePG(name)
 	return []Statement{
-		{SQL: "GRANT " + user + " TO CURRENT_USER"},
 		{SQL: "DROP OWNED BY " + user},
 		{SQL: "DROP ROLE " + user},
 	}

@@ -36,6 +36,7 @@ func statementsOf(f Family, u User) []Statement {
 	create, _ := createUser(f, u.Name, NewPassword(f, "pw"))
 	all := append([]Statement{create}, grants(f, u)...)
 	all = append(all, revokes(f, u)...)
+	all = append(all, lockUser(f, u.Name)...)
 	return append(all, dropUser(f, u.Name)...)
 }
 
@@ -100,6 +101,10 @@ func TestCheck(t *testing.T) {
 		{"RDS's own", Postgres, User{Name: "app", Database: "rdsadmin", Privileges: ReadOnly}, "dbname"},
 		{"the catalog", Postgres, User{Name: "app", Database: "orders", Privileges: ReadOnly, Schemas: []string{"pg_catalog"}}, "schemas[0]"},
 		{"information_schema", Postgres, User{Name: "app", Database: "orders", Privileges: ReadOnly, Schemas: []string{"public", "information_schema"}}, "schemas[1]"},
+		{"an RDS extension's schema", Postgres, User{Name: "app", Database: "orders", Privileges: ReadWrite, Schemas: []string{"AWS_Lambda"}}, "schemas[0]"},
+		{"aws_s3", Postgres, User{Name: "app", Database: "orders", Privileges: ReadWrite, Schemas: []string{"app", "aws_s3"}}, "schemas[1]"},
+		{"pg_cron's", Postgres, User{Name: "app", Database: "orders", Privileges: ReadWrite, Schemas: []string{"cron"}}, "schemas[0]"},
+		{"RDS's own schema", Postgres, User{Name: "app", Database: "orders", Privileges: ReadOnly, Schemas: []string{"rds_tools"}}, "schemas[0]"},
 		{"a database called sys on PostgreSQL", Postgres, User{Name: "app", Database: "sys", Privileges: ReadOnly}, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,7 +2,10 @@ package dbuser
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -174,6 +177,67 @@ func TestNoPasswordToAnUnverifiedServer(t *testing.T) {
 	}
 	if my.KeyRequests() == 0 {
 		t.Fatal("the MySQL fake was never asked for its key: the test proves nothing")
+	}
+}
+
+// TestNoCleartextPasswordUnderTLS: a server with a valid certificate for
+// the master's host (another PostgreSQL there, say) that asks for the
+// password in clear text gets nothing either.
+func TestNoCleartextPasswordUnderTLS(t *testing.T) {
+	const password = "Master-Pa55word-Sent"
+	ca, err := dbserver.NewTestCA(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.LoadX509KeyPair(ca.CertFile, ca.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	received := make(chan string, 1)
+	handshakes, finished := make(chan struct{}, 1), make(chan struct{})
+	port := serve(t, func(c net.Conn) {
+		defer close(finished)
+		var request [8]byte
+		if _, err := io.ReadFull(c, request[:]); err != nil {
+			return
+		}
+		c.Write([]byte{'S'})
+		conn := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{cert}})
+		if conn.Handshake() != nil {
+			return
+		}
+		handshakes <- struct{}{}
+		b := pgproto3.NewBackend(conn, conn)
+		if _, err := b.ReceiveStartupMessage(); err != nil {
+			return
+		}
+		b.Send(&pgproto3.AuthenticationCleartextPassword{})
+		b.Flush()
+		b.SetAuthType(pgproto3.AuthTypeCleartextPassword)
+		if m, err := b.Receive(); err == nil {
+			if p, ok := m.(*pgproto3.PasswordMessage); ok {
+				received <- p.Password
+			}
+		}
+	})
+	e := Endpoint{Family: Postgres, Host: "127.0.0.1", Port: port, Database: "app", Username: "master", Password: password}
+	if e.TLS, err = TLSConfig(ca.CAFile, "127.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Connect(context.Background(), e)
+	if errcode.Of(err) != errcode.Forbidden || !strings.Contains(err.Error(), "even under TLS") || strings.Contains(fmt.Sprint(errcode.Public(err).Err), password) {
+		t.Fatalf("got %v", err)
+	}
+	<-finished
+	select {
+	case <-handshakes:
+	default:
+		t.Fatal("no TLS handshake: the test proves nothing")
+	}
+	select {
+	case p := <-received:
+		t.Fatalf("the server received %q", p)
+	default:
 	}
 }
 

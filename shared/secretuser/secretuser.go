@@ -85,7 +85,14 @@ func (u *Users) target(r Request, m masterdb.Master) (dbuser.Endpoint, error) {
 	}
 	port := m.Port
 	if port == 0 {
-		port = engine.DefaultPort
+		// The master's engine says its default port; the request's engine
+		// is the caller's to choose, and would choose where the password
+		// goes.
+		master, err := dbsecret.Lookup(m.Engine)
+		if m.Engine == "" || err != nil {
+			return dbuser.Endpoint{}, errcode.Invalidf("masterSecretArn", "the master secret holds no port and no engine to take the default port from: add port to it")
+		}
+		port = master.DefaultPort
 	}
 	if r.Host != "" && !sameHost(r.Host, m.Host) {
 		return dbuser.Endpoint{}, &errcode.Error{Code: errcode.Forbidden, Field: "host",
