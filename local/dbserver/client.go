@@ -3,6 +3,7 @@ package dbserver
 import (
 	"database/sql"
 	"net"
+	"path/filepath"
 	"strconv"
 
 	"github.com/go-sql-driver/mysql"
@@ -41,6 +42,27 @@ func Run(db *sql.DB, statements ...string) error {
 // AsMaster runs statements on the server as its master user.
 func (s *Server) AsMaster(statements ...string) error {
 	db := Open(s.Engine, s.Host, s.Port, Database, MasterUser, MasterPassword)
+	defer db.Close()
+	return Run(db, statements...)
+}
+
+// AsAdministrator runs statements on the application database as the
+// server's own administrator (PostgreSQL's bootstrap superuser, MariaDB's
+// root over its socket): what only a DBA may do, such as taking a
+// privilege from the master user.
+func (s *Server) AsAdministrator(statements ...string) error {
+	var db *sql.DB
+	if s.Engine == "mariadb" {
+		cfg := mysql.NewConfig()
+		cfg.User, cfg.Net, cfg.Addr, cfg.DBName = "root", "unix", filepath.Join(s.dir, "mysqld.sock"), Database
+		connector, err := mysql.NewConnector(cfg)
+		if err != nil {
+			return err
+		}
+		db = sql.OpenDB(connector)
+	} else {
+		db = Open(s.Engine, s.Host, s.Port, Database, "bootstrap", "bootstrap-Pa55word")
+	}
 	defer db.Close()
 	return Run(db, statements...)
 }

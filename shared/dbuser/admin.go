@@ -3,10 +3,9 @@ package dbuser
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
+	"github.com/dbcreds/provisioner/shared/dbsession"
 	"github.com/dbcreds/provisioner/shared/errcode"
 )
 
@@ -34,17 +33,13 @@ func cleanup(ctx context.Context) (context.Context, context.CancelFunc) {
 // Admin acts as the master user on one database.
 type Admin struct {
 	family  Family
-	s       session
+	s       dbsession.Session
 	secrets []string // what no error may show
 }
 
 // Connect logs in as the master user.
-func Connect(ctx context.Context, e Endpoint) (*Admin, error) {
-	s, err := open(ctx, e)
-	if err != nil && e.TLS != nil && strings.Contains(err.Error(), "require_auth") {
-		return nil, &errcode.Error{Code: errcode.Forbidden, Err: classify(err, e.Password),
-			Message: "the database asked for the password in clear text; even under TLS nothing was sent, since any server with a certificate for the host would read it: the database must authenticate with SCRAM-SHA-256 or MD5"}
-	}
+func Connect(ctx context.Context, e dbsession.Endpoint) (*Admin, error) {
+	s, err := dbsession.Open(ctx, e)
 	if err != nil {
 		return nil, classify(err, e.Password)
 	}
@@ -52,7 +47,7 @@ func Connect(ctx context.Context, e Endpoint) (*Admin, error) {
 }
 
 // Close ends the connection.
-func (a *Admin) Close() error { return a.s.close() }
+func (a *Admin) Close() error { return a.s.Close() }
 
 // Exists reports whether a user of that name exists; in MySQL and MariaDB
 // at any host, so that 'root'@'localhost' is as taken as 'root'@'%'.
@@ -61,16 +56,23 @@ func (a *Admin) Exists(ctx context.Context, name string) (bool, error) {
 	if a.family == MySQL {
 		query = "SELECT 1 FROM mysql.user WHERE User = ?"
 	}
-	exists, err := a.s.exists(ctx, query, name)
+	exists, err := a.s.Exists(ctx, query, name)
 	return exists, a.classify(err)
 }
 
-// Taken names the first of the user and its clone that exists, or "".
+// Taken names the first of the user and its clone that exists, or "". In
+// MySQL and MariaDB a name that differs from an existing user's in letter
+// case only is taken too: the server's session list compares names
+// without case, so such a user's sessions could not be told apart.
 func (a *Admin) Taken(ctx context.Context, name string) (string, error) {
+	query := "SELECT 1 FROM pg_roles WHERE rolname = $1"
+	if a.family == MySQL {
+		query = "SELECT 1 FROM mysql.user WHERE LOWER(User) = LOWER(?)"
+	}
 	for _, n := range []string{name, CloneOf(name)} {
-		exists, err := a.Exists(ctx, n)
+		exists, err := a.s.Exists(ctx, query, n)
 		if err != nil || exists {
-			return n, err
+			return n, a.classify(err)
 		}
 	}
 	return "", nil
@@ -82,23 +84,33 @@ func (a *Admin) Taken(ctx context.Context, name string) (string, error) {
 // connected to), MySQL's database.
 func (a *Admin) CheckTargets(ctx context.Context, u User) error {
 	if a.family == MySQL {
-		exists, err := a.s.exists(ctx, "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", u.Database)
+		exists, err := a.s.Exists(ctx, "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", u.Database)
 		if err == nil && !exists {
 			return errcode.Invalidf("dbname", "database %s does not exist", errcode.Quote(u.Database))
 		}
 		return a.classify(err)
 	}
 	for i, schema := range u.schemas() {
-		exists, err := a.s.exists(ctx, "SELECT 1 FROM pg_namespace WHERE nspname = $1", schema)
+		field := "schemas"
+		if len(u.Schemas) > 0 {
+			field = "schemas[" + itoa(i) + "]"
+		}
+		exists, err := a.s.Exists(ctx, "SELECT 1 FROM pg_namespace WHERE nspname = $1", schema)
 		if err != nil {
 			return a.classify(err)
 		}
 		if !exists {
-			field := "schemas"
-			if len(u.Schemas) > 0 {
-				field = "schemas[" + itoa(i) + "]"
-			}
 			return errcode.Invalidf(field, "schema %s does not exist in database %s", errcode.Quote(schema), errcode.Quote(u.Database))
+		}
+		// A schema an extension made is the extension's (pg_cron's cron,
+		// pg_tle's pgtle, pglogical's): its tables steer what the
+		// extension does, as whoever runs it.
+		extension, err := a.s.QueryString(ctx, "SELECT e.extname FROM pg_namespace n JOIN pg_depend d ON d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e' JOIN pg_extension e ON e.oid = d.refobjid WHERE n.nspname = $1", schema)
+		if err != nil {
+			return a.classify(err)
+		}
+		if extension != "" {
+			return errcode.Invalidf(field, "schema %s belongs to the extension %s: no user of an application gets privileges there", errcode.Quote(schema), errcode.Quote(errcode.Clip(extension)))
 		}
 	}
 	return nil
@@ -164,7 +176,7 @@ func (a *Admin) Prepare(ctx context.Context, u User, password *Password) *Pendin
 			return p
 		}
 		a.secrets = append(a.secrets, password.plain)
-		if err := a.s.exec(ctx, Statement{SQL: "BEGIN"}); err != nil {
+		if err := a.s.Exec(ctx, "BEGIN"); err != nil {
 			p.err = a.classify(err)
 			return p
 		}
@@ -186,7 +198,7 @@ func (p *Pending) Commit(ctx context.Context) error {
 	if p.admin.family == MySQL {
 		return p.admin.Create(ctx, p.user, p.password)
 	}
-	return p.admin.classify(p.admin.s.exec(ctx, Statement{SQL: "COMMIT"}))
+	return p.admin.classify(p.admin.s.Exec(ctx, "COMMIT"))
 }
 
 // Rollback undoes what Prepare did.
@@ -199,7 +211,7 @@ func (p *Pending) Rollback(ctx context.Context) {
 func (a *Admin) rollback(ctx context.Context) {
 	undo, cancel := cleanup(ctx)
 	defer cancel()
-	a.s.exec(undo, Statement{SQL: "ROLLBACK"})
+	a.s.Exec(undo, "ROLLBACK")
 }
 
 // SetPrivileges changes the user's privileges (and schemas) from was to now.
@@ -214,123 +226,9 @@ func (a *Admin) SetPrivileges(ctx context.Context, was, now User) error {
 	return a.exec(ctx, statements)
 }
 
-// Drop removes the user and its alternating-users clone, with every
-// privilege they hold; a user already gone is no error. name must be the
-// user this provisioner made, as recorded when it made it: never a name
-// read back from a secret, which rotation and anyone who may write the
-// secret rewrite.
-//
-// Each user is first locked out: it can no longer log in, and its open
-// sessions are ended. Otherwise a session opened before the delete would
-// outlive it (MySQL applies DROP USER to a session only when the session
-// closes), or, in PostgreSQL, make objects between the check of what the
-// user owns and the drop. The lock stays even when the drop is refused.
-//
-// A PostgreSQL user that owns objects (in any database) is not dropped: a
-// conflict that says so. Its objects are neither dropped (they may be an
-// application's data) nor handed to the master user (a SECURITY DEFINER
-// function the user planted would then run as the master): whoever owns
-// the database decides, and the Delete is retried.
-func (a *Admin) Drop(ctx context.Context, name string) error {
-	for _, n := range []string{name, CloneOf(name)} {
-		exists, err := a.Exists(ctx, n)
-		if err != nil {
-			return err
-		}
-		if !exists {
-			continue
-		}
-		if err := a.lockOut(ctx, n); err != nil {
-			return err
-		}
-		if a.family == Postgres {
-			owned, qerr := a.s.queryString(ctx, "SELECT count(*) FROM pg_shdepend d JOIN pg_roles r ON d.refobjid = r.oid WHERE d.deptype = 'o' AND r.rolname = $1", n)
-			if qerr != nil {
-				return a.classify(qerr)
-			}
-			if owned != "0" {
-				return &errcode.Error{Code: errcode.Conflict, Field: "username",
-					Message: "database user " + errcode.Quote(n) + " owns " + owned + " database objects, which this provisioner neither drops nor hands to the master user: drop them or give them to a role of your choice (REASSIGN OWNED), then delete again; the user can no longer log in"}
-			}
-			err = a.inTransaction(ctx, dropUser(Postgres, n))
-		} else {
-			err = a.exec(ctx, dropUser(MySQL, n))
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// sessionsEnd bounds the wait for the sessions Drop ended to go.
-const sessionsEnd = 3 * time.Second
-
-// lockOut stops n logging in, then ends its sessions and waits until none
-// is left.
-func (a *Admin) lockOut(ctx context.Context, n string) error {
-	if err := a.exec(ctx, lockUser(a.family, n)); err != nil {
-		return err
-	}
-	until := time.Now().Add(sessionsEnd)
-	for {
-		open, err := a.endSessions(ctx, n)
-		if err != nil {
-			return err
-		}
-		if open == 0 {
-			return nil
-		}
-		if time.Now().After(until) {
-			return &errcode.Error{Code: errcode.Unavailable, Field: "username",
-				Message: "database user " + errcode.Quote(n) + " still has " + strconv.Itoa(open) + " open sessions after they were ended; it can no longer log in: delete again"}
-		}
-		select {
-		case <-ctx.Done():
-			return a.classify(ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// endSessions ends every session of n and says how many there were.
-// PostgreSQL: the master is a member of n (lockUser made it one), which
-// lets it terminate n's backends. MySQL: KILL needs CONNECTION ADMIN,
-// which an RDS master lacks; RDS's mysql.rds_kill does it instead. A
-// session neither may end is a refusal: n stays locked, and not dropped
-// while it could still act.
-func (a *Admin) endSessions(ctx context.Context, n string) (int, error) {
-	if a.family == Postgres {
-		count, err := a.s.queryString(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = $1", n)
-		if err != nil {
-			return 0, a.classify(err)
-		}
-		return strconv.Atoi(count)
-	}
-	list, err := a.s.queryString(ctx, "SELECT GROUP_CONCAT(ID) FROM information_schema.PROCESSLIST WHERE USER = ?", n)
-	if err != nil {
-		return 0, a.classify(err)
-	}
-	ids := strings.FieldsFunc(list, func(r rune) bool { return r == ',' })
-	for _, id := range ids {
-		if _, err := strconv.ParseUint(id, 10, 64); err != nil {
-			return 0, fmt.Errorf("a session id that is no number: %q", id)
-		}
-		err := a.s.exec(ctx, Statement{SQL: "KILL CONNECTION " + id})
-		if isNotOwner(err) {
-			err = a.s.exec(ctx, Statement{SQL: "CALL mysql.rds_kill(" + id + ")"})
-		}
-		if err != nil && !isNoSuchThread(err) {
-			return 0, &errcode.Error{Code: errcode.Conflict, Field: "username", Err: a.classify(err),
-				Message: "the master user may not end the open sessions of database user " + errcode.Quote(n) + " (it needs CONNECTION ADMIN, or RDS's mysql.rds_kill): the user can no longer log in, and is dropped once its sessions end: delete again"}
-		}
-	}
-	return len(ids), nil
-}
-
 func (a *Admin) exec(ctx context.Context, statements []Statement) error {
 	for i, s := range statements {
-		if err := a.s.exec(ctx, s); err != nil {
+		if err := a.s.Exec(ctx, s.SQL, s.Args...); err != nil {
 			if a.family == MySQL && isNoSuchGrant(err) {
 				continue // a revoke of nothing
 			}
@@ -342,14 +240,14 @@ func (a *Admin) exec(ctx context.Context, statements []Statement) error {
 
 // inTransaction runs PostgreSQL statements all or none.
 func (a *Admin) inTransaction(ctx context.Context, statements []Statement) error {
-	if err := a.s.exec(ctx, Statement{SQL: "BEGIN"}); err != nil {
+	if err := a.s.Exec(ctx, "BEGIN"); err != nil {
 		return a.classify(err)
 	}
 	if err := a.exec(ctx, statements); err != nil {
 		a.rollback(ctx)
 		return err
 	}
-	if err := a.s.exec(ctx, Statement{SQL: "COMMIT"}); err != nil {
+	if err := a.s.Exec(ctx, "COMMIT"); err != nil {
 		return a.classify(err)
 	}
 	return nil

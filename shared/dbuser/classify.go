@@ -11,6 +11,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/dbcreds/provisioner/shared/dbsession"
 	"github.com/dbcreds/provisioner/shared/errcode"
 )
 
@@ -39,9 +40,16 @@ func classify(err error, secrets ...string) error {
 		return errcode.Wrap(cause, errcode.Upstream, "the database's TLS certificate could not be verified against the certificate authority bundle")
 	case strings.Contains(err.Error(), "server refused TLS") || strings.Contains(err.Error(), "server does not support TLS") || strings.Contains(err.Error(), "TLS requested but server does not support TLS"):
 		return errcode.Wrap(cause, errcode.Upstream, "the database does not offer TLS, which ssl requires")
-	case errors.Is(err, errKeyRefused) || strings.Contains(err.Error(), "require_auth"):
+	case errors.Is(err, dbsession.ErrKeyRefused):
 		return &errcode.Error{Code: errcode.Forbidden, Field: "ssl", Err: cause,
-			Message: "the database asked for the password in a form that whoever answers could read (in clear text, or encrypted with a key it chose) on a connection without verified TLS; nothing was sent: set ssl to true"}
+			Message: "the database offered its own key to encrypt the password with on a connection without verified TLS, and whoever answers could decrypt it; nothing was sent: set ssl to true"}
+	case strings.Contains(err.Error(), "require_auth"):
+		// With or without TLS: another server with a certificate for the
+		// host must not read it either.
+		return &errcode.Error{Code: errcode.Forbidden, Err: cause,
+			Message: "the database asked for the password in clear text; nothing was sent: it must authenticate with SCRAM-SHA-256 or MD5"}
+	case errors.Is(err, dbsession.ErrDriverFailed):
+		return errcode.Wrap(cause, errcode.Upstream, "the database sent an answer no database sends")
 	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout():
 		return errcode.Wrap(cause, errcode.Unavailable, "the database did not answer in time")
 	case isAuthFailure(err):
@@ -148,13 +156,19 @@ func isDuplicate(err error) bool { return pgCode(err) == "42710" || myCode(err) 
 // isPermission: PostgreSQL 42501, MySQL 1044, 1142, 1227.
 func isPermission(err error) bool {
 	n := myCode(err)
-	return pgCode(err) == "42501" || n == 1044 || n == 1142 || n == 1227
+	return pgCode(err) == "42501" || n == 1044 || n == 1142 || n == 1227 || n == 1370
 }
 
 // isNoSuchGrant: MySQL 1141/1147, a REVOKE of nothing.
 // isNotOwner: KILL of another user's thread without CONNECTION ADMIN
 // (1095), or without the privilege at all (1227).
 func isNotOwner(err error) bool { n := myCode(err); return n == 1095 || n == 1227 }
+
+// isNoProcedure: no such procedure (1305), as mysql.rds_kill outside RDS.
+func isNoProcedure(err error) bool { return myCode(err) == 1305 }
+
+// isLockTimeout: PostgreSQL's lock_timeout ended a statement (55P03).
+func isLockTimeout(err error) bool { return pgCode(err) == "55P03" }
 
 // isNoSuchThread: the session ended before KILL reached it.
 func isNoSuchThread(err error) bool { return myCode(err) == 1094 }

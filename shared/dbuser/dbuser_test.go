@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/dbcreds/provisioner/local/dbserver"
+	"github.com/dbcreds/provisioner/shared/dbsession"
 	"github.com/dbcreds/provisioner/shared/errcode"
 )
 
@@ -25,13 +26,13 @@ var families = map[string]Family{"postgres": Postgres, "mariadb": MySQL}
 
 var engineOf = map[Family]string{Postgres: "postgres", MySQL: "mariadb"}
 
-func endpoint(f Family, user, password string) Endpoint {
+func endpoint(f Family, user, password string) dbsession.Endpoint {
 	s, err := dbserver.Shared(engineOf[f])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1) // the servers are what every test here needs
 	}
-	return Endpoint{Family: f, Host: s.Host, Port: s.Port, Database: dbserver.Database, Username: user, Password: password}
+	return dbsession.Endpoint{Family: f, Host: s.Host, Port: s.Port, Database: dbserver.Database, Username: user, Password: password}
 }
 
 func master(t *testing.T, f Family) *Admin {
@@ -44,16 +45,20 @@ func master(t *testing.T, f Family) *Admin {
 	return a
 }
 
-// as runs statements as a user and returns the first error.
+// as runs statements as a user and returns the first error, with
+// PostgreSQL's default search path, as an application has it.
 func as(t *testing.T, f Family, user, password string, statements ...string) error {
 	t.Helper()
-	s, err := open(context.Background(), endpoint(f, user, password))
+	s, err := dbsession.Open(context.Background(), endpoint(f, user, password))
 	if err != nil {
 		return err
 	}
-	defer s.close()
+	defer s.Close()
+	if f == Postgres {
+		statements = append([]string{`SET search_path = "$user", public`}, statements...)
+	}
 	for _, st := range statements {
-		if err := s.exec(context.Background(), Statement{SQL: st}); err != nil {
+		if err := s.Exec(context.Background(), st); err != nil {
 			return err
 		}
 	}
@@ -232,7 +237,7 @@ func TestTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := TLSConfig("", "127.0.0.1"); err == nil {
+	if _, err := dbsession.TLSConfig("", "127.0.0.1"); err == nil {
 		t.Fatal("no bundle, and yet a TLS configuration")
 	}
 	for name, start := range map[string]func(dbserver.Options) (*dbserver.Server, error){"postgres": dbserver.StartPostgresWith, "mariadb": dbserver.StartMariaDBWith} {
@@ -243,8 +248,8 @@ func TestTLS(t *testing.T) {
 			}
 			defer s.Stop()
 			f := families[name]
-			e := Endpoint{Family: f, Host: s.Host, Port: s.Port, Database: dbserver.Database, Username: dbserver.MasterUser, Password: dbserver.MasterPassword}
-			if e.TLS, err = TLSConfig(ca.CAFile, s.Host); err != nil {
+			e := dbsession.Endpoint{Family: f, Host: s.Host, Port: s.Port, Database: dbserver.Database, Username: dbserver.MasterUser, Password: dbserver.MasterPassword}
+			if e.TLS, err = dbsession.TLSConfig(ca.CAFile, s.Host); err != nil {
 				t.Fatal(err)
 			}
 			a, err := Connect(context.Background(), e)
@@ -255,12 +260,12 @@ func TestTLS(t *testing.T) {
 			if f == MySQL {
 				query = "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'Ssl_cipher'"
 			}
-			on, err := a.s.queryString(context.Background(), query)
+			on, err := a.s.QueryString(context.Background(), query)
 			if err != nil || on == "" {
 				t.Fatalf("the connection is not TLS: %q, %v", on, err)
 			}
 			a.Close()
-			if e.TLS, err = TLSConfig(other.CAFile, s.Host); err != nil {
+			if e.TLS, err = dbsession.TLSConfig(other.CAFile, s.Host); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := Connect(context.Background(), e); err == nil || !strings.Contains(errcode.Message(err), "could not be verified") {
@@ -268,7 +273,7 @@ func TestTLS(t *testing.T) {
 			}
 			// A server without TLS: no fallback to a plain connection.
 			plain := endpoint(f, dbserver.MasterUser, dbserver.MasterPassword)
-			plain.TLS, _ = TLSConfig(ca.CAFile, "127.0.0.1")
+			plain.TLS, _ = dbsession.TLSConfig(ca.CAFile, "127.0.0.1")
 			if _, err := Connect(context.Background(), plain); err == nil {
 				t.Fatal("ssl reached a server without TLS")
 			}
@@ -278,10 +283,10 @@ func TestTLS(t *testing.T) {
 
 // canLogIn reports whether e's user can log in with e's password, as
 // the application would.
-func canLogIn(ctx context.Context, e Endpoint) (bool, error) {
-	s, err := open(ctx, e)
+func canLogIn(ctx context.Context, e dbsession.Endpoint) (bool, error) {
+	s, err := dbsession.Open(ctx, e)
 	if err == nil {
-		s.close()
+		s.Close()
 		return true, nil
 	}
 	if isAuthFailure(err) {

@@ -23,7 +23,8 @@ func isCloneName(name string) bool {
 
 // reservedPrefixes and reservedNames are users an engine or RDS keeps for
 // itself (PostgreSQL's pg_ roles, RDS's rds* and rdsadmin, Aurora's,
-// MySQL's and MariaDB's system accounts, PUBLIC and NONE), compared in
+// MySQL's and MariaDB's system accounts and the name of the event
+// scheduler's thread, PUBLIC and NONE), compared in
 // lower case. Some cannot be created at all, others exist on every
 // server; either way a request for one is refused before anything is made.
 var (
@@ -33,7 +34,7 @@ var (
 	}
 	reservedNames = map[Family][]string{
 		Postgres: {"public", "none", "postgres", "current_user", "current_role", "session_user"},
-		MySQL:    {"root", "public", "none"},
+		MySQL:    {"root", "public", "none", "event_scheduler"},
 	}
 )
 

@@ -10,15 +10,16 @@ package dbuser
 import (
 	"strings"
 
+	"github.com/dbcreds/provisioner/shared/dbsession"
 	"github.com/dbcreds/provisioner/shared/errcode"
 )
 
 // Family is a kind of SQL server: its dialect and its notion of a user.
-type Family int
+type Family = dbsession.Family
 
 const (
-	Postgres Family = iota + 1 // postgres, aurora-postgresql
-	MySQL                      // mysql, aurora-mysql, mariadb
+	Postgres = dbsession.Postgres // postgres, aurora-postgresql
+	MySQL    = dbsession.MySQL    // mysql, aurora-mysql, mariadb
 )
 
 // FamilyOf is the family of a secret's engine, and whether users can be
@@ -187,7 +188,9 @@ func systemDatabase(f Family, name string) bool {
 // systemSchema reports whether name, in any letter case, is a schema
 // PostgreSQL (pg_*, information_schema), RDS (rds*) or an extension RDS
 // offers keeps for itself: aws_lambda and aws_s3 reach AWS with the
-// instance's IAM role, pg_cron's cron runs jobs as whoever the job names.
+// instance's IAM role, pg_cron's cron runs jobs as whoever the job names,
+// pg_partman's partman drops partitions past their retention. A schema an
+// extension made is refused by CheckTargets whatever its name.
 func systemSchema(name string) bool {
 	lower := strings.ToLower(name)
 	for _, prefix := range []string{"pg_", "aws_", "rds"} {
@@ -195,7 +198,11 @@ func systemSchema(name string) bool {
 			return true
 		}
 	}
-	return lower == "information_schema" || lower == "cron"
+	switch lower {
+	case "information_schema", "cron", "partman", "pgtle", "pglogical":
+		return true
+	}
+	return false
 }
 
 func itoa(i int) string {
@@ -277,22 +284,24 @@ func createUser(f Family, name string, password *Password) (Statement, error) {
 	return Statement{SQL: "CREATE ROLE " + quotePG(name) + " WITH LOGIN PASSWORD " + quoteLiteral(verifier)}, nil
 }
 
-// lockUser are the statements that stop a user logging in. PostgreSQL:
-// the master user also takes membership in the role, which lets it end
-// the role's sessions and, later, DROP OWNED.
-func lockUser(f Family, name string) []Statement {
+// lockUser is the statement that stops a user logging in (a MySQL user
+// left only at another host is no error: there is nothing to lock here).
+func lockUser(f Family, name string) Statement {
 	if f == MySQL {
-		return []Statement{{SQL: "ALTER USER ?@'%' ACCOUNT LOCK", Args: []any{name}}}
+		return Statement{SQL: "ALTER USER IF EXISTS ?@'%' ACCOUNT LOCK", Args: []any{name}}
 	}
-	user := quotePG(name)
-	return []Statement{
-		{SQL: "ALTER ROLE " + user + " NOLOGIN"},
-		{SQL: "GRANT " + user + " TO CURRENT_USER"},
-	}
+	return Statement{SQL: "ALTER ROLE " + quotePG(name) + " NOLOGIN"}
+}
+
+// takeMembership makes the PostgreSQL master a member of the role, which
+// lets it end the role's sessions and DROP OWNED (not a superuser on RDS,
+// it needs that).
+func takeMembership(name string) Statement {
+	return Statement{SQL: "GRANT " + quotePG(name) + " TO CURRENT_USER"}
 }
 
 // dropUser are the statements that remove a user. PostgreSQL: the master
-// user (not a superuser on RDS), a member of the role since lockUser,
+// user, a member of the role since takeMembership,
 // revokes every privilege the role was given (DROP OWNED drops nothing
 // else once the role owns no object: Drop makes sure of that first), then
 // drops the role. Nothing is ever reassigned to the

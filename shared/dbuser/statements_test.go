@@ -36,7 +36,7 @@ func statementsOf(f Family, u User) []Statement {
 	create, _ := createUser(f, u.Name, NewPassword(f, "pw"))
 	all := append([]Statement{create}, grants(f, u)...)
 	all = append(all, revokes(f, u)...)
-	all = append(all, lockUser(f, u.Name)...)
+	all = append(all, lockUser(f, u.Name), takeMembership(u.Name))
 	return append(all, dropUser(f, u.Name)...)
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dbcreds/provisioner/local/dbserver"
 	"github.com/dbcreds/provisioner/local/fakedb"
+	"github.com/dbcreds/provisioner/shared/dbsession"
 	"github.com/dbcreds/provisioner/shared/errcode"
 )
 
@@ -43,6 +44,7 @@ func TestCheckNewUser(t *testing.T) {
 		{MySQL, "mysqlx", false},
 		{MySQL, "mariadb_sys", false},
 		{MySQL, "pg_fine_here", true},
+		{MySQL, "Event_Scheduler", false}, // the scheduler thread's name in the session list
 		{Postgres, strings.Repeat("a", 57), true},
 		{Postgres, strings.Repeat("a", 58), false}, // its clone would not fit
 		{MySQL, "a;b", false},
@@ -106,6 +108,15 @@ func TestCheckTargets(t *testing.T) {
 	if err := pg.CheckTargets(ctx, User{Name: "u", Database: dbserver.Database, Privileges: ReadWrite}); err != nil {
 		t.Fatalf("public: %v", err)
 	}
+	// A schema an extension made (pg_cron's cron, pg_tle's pgtle), whatever
+	// its name: here a trusted extension the master may install.
+	if err := as(t, Postgres, dbserver.MasterUser, dbserver.MasterPassword, "CREATE EXTENSION IF NOT EXISTS citext", "CREATE SCHEMA jobs_of_ext",
+		"ALTER EXTENSION citext ADD SCHEMA jobs_of_ext"); err != nil {
+		t.Fatal(err)
+	}
+	if err := pg.CheckTargets(ctx, User{Name: "u", Database: dbserver.Database, Privileges: ReadWrite, Schemas: []string{"public", "jobs_of_ext"}}); errcode.Of(err) != errcode.Invalid || errcode.FieldOf(err) != "schemas[1]" || !strings.Contains(err.Error(), "citext") {
+		t.Fatalf("an extension's schema: %v", err)
+	}
 	my := master(t, MySQL)
 	if err := my.CheckTargets(ctx, User{Name: "u", Database: "missing", Privileges: ReadWrite}); errcode.Of(err) != errcode.Invalid || errcode.FieldOf(err) != "dbname" {
 		t.Fatalf("a missing database: %v", err)
@@ -155,19 +166,20 @@ func TestNoPasswordToAnUnverifiedServer(t *testing.T) {
 		family    Family
 		port      int
 		passwords func() []string
+		field     string // ssl where TLS would help
 	}{
-		{"postgres asking for cleartext", Postgres, pg.Port(), pg.Passwords},
-		{"mysql handing out its key", MySQL, my.Port(), my.Passwords},
+		{"postgres asking for cleartext", Postgres, pg.Port(), pg.Passwords, ""},
+		{"mysql handing out its key", MySQL, my.Port(), my.Passwords, "ssl"},
 		// Its second chunk starts like an OK packet.
-		{"mysql with a greeting split into chunks", MySQL, huge.Port(), huge.Passwords},
+		{"mysql with a greeting split into chunks", MySQL, huge.Port(), huge.Passwords, "ssl"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			e := Endpoint{Family: tt.family, Host: "127.0.0.1", Port: tt.port, Database: "app", Username: "master", Password: password}
+			e := dbsession.Endpoint{Family: tt.family, Host: "127.0.0.1", Port: tt.port, Database: "app", Username: "master", Password: password}
 			_, err := Connect(context.Background(), e)
-			if errcode.Of(err) != errcode.Forbidden || errcode.FieldOf(err) != "ssl" || strings.Contains(errcode.Public(err).Error(), password) {
+			if errcode.Of(err) != errcode.Forbidden || errcode.FieldOf(err) != tt.field || strings.Contains(errcode.Public(err).Error(), password) {
 				t.Fatalf("got %v", err)
 			}
-			if ok, err := canLogIn(context.Background(), e); ok || errcode.FieldOf(err) != "ssl" {
+			if ok, err := canLogIn(context.Background(), e); ok || errcode.Of(err) != errcode.Forbidden || errcode.FieldOf(err) != tt.field {
 				t.Fatalf("canLogIn: %v, %v", ok, err)
 			}
 			if got := tt.passwords(); len(got) != 0 {
@@ -178,6 +190,26 @@ func TestNoPasswordToAnUnverifiedServer(t *testing.T) {
 	if my.KeyRequests() == 0 {
 		t.Fatal("the MySQL fake was never asked for its key: the test proves nothing")
 	}
+}
+
+// serve accepts connections on a loopback port until the test ends.
+func serve(t *testing.T, handle func(net.Conn)) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); handle(c) }()
+		}
+	}()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // TestNoCleartextPasswordUnderTLS: a server with a valid certificate for
@@ -220,12 +252,12 @@ func TestNoCleartextPasswordUnderTLS(t *testing.T) {
 			}
 		}
 	})
-	e := Endpoint{Family: Postgres, Host: "127.0.0.1", Port: port, Database: "app", Username: "master", Password: password}
-	if e.TLS, err = TLSConfig(ca.CAFile, "127.0.0.1"); err != nil {
+	e := dbsession.Endpoint{Family: Postgres, Host: "127.0.0.1", Port: port, Database: "app", Username: "master", Password: password}
+	if e.TLS, err = dbsession.TLSConfig(ca.CAFile, "127.0.0.1"); err != nil {
 		t.Fatal(err)
 	}
 	_, err = Connect(context.Background(), e)
-	if errcode.Of(err) != errcode.Forbidden || !strings.Contains(err.Error(), "even under TLS") || strings.Contains(fmt.Sprint(errcode.Public(err).Err), password) {
+	if errcode.Of(err) != errcode.Forbidden || !strings.Contains(err.Error(), "clear text") || strings.Contains(fmt.Sprint(errcode.Public(err).Err), password) {
 		t.Fatalf("got %v", err)
 	}
 	<-finished
@@ -252,7 +284,7 @@ func TestDeadline(t *testing.T) {
 	defer silent.Close()
 	for name, f := range families {
 		t.Run(name+" silent", func(t *testing.T) {
-			e := Endpoint{Family: f, Host: "127.0.0.1", Port: silent.Port(), Database: "app", Username: "master", Password: "x"}
+			e := dbsession.Endpoint{Family: f, Host: "127.0.0.1", Port: silent.Port(), Database: "app", Username: "master", Password: "x"}
 			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 			defer cancel()
 			if _, err := within(t, func() error { _, err := Connect(ctx, e); return err }); errcode.Of(err) != errcode.Unavailable {
@@ -328,7 +360,7 @@ func TestDropHandsNothingToTheMaster(t *testing.T) {
 	if err := a.Drop(ctx, u.Name); errcode.Of(err) != errcode.Conflict {
 		t.Fatalf("got %v", err)
 	}
-	owner, err := a.s.queryString(ctx, "SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE proname = 'takeover'")
+	owner, err := a.s.QueryString(ctx, "SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE proname = 'takeover'")
 	if err != nil || owner != u.Name {
 		t.Fatalf("the function is now %q's (%v)", owner, err)
 	}
@@ -360,7 +392,7 @@ func TestOversizedAnswersRefused(t *testing.T) {
 			}()
 		}
 	}()
-	e := Endpoint{Family: Postgres, Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, Database: "app", Username: "master", Password: "x"}
+	e := dbsession.Endpoint{Family: Postgres, Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, Database: "app", Username: "master", Password: "x"}
 	_, err = within(t, func() error { _, err := Connect(context.Background(), e); return err })
 	var tooLong *pgproto3.ExceededMaxBodyLenErr
 	if !errors.As(err, &tooLong) {

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/dbcreds/provisioner/shared/dbsession"
 	"github.com/dbcreds/provisioner/shared/dbuser"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/masterdb"
@@ -24,7 +25,7 @@ type Plan struct {
 	users    *Users
 	req      Request
 	user     dbuser.User
-	endpoint dbuser.Endpoint
+	endpoint dbsession.Endpoint
 	master   masterdb.Master
 	admin    *dbuser.Admin
 	// ours is set when the user exists already and the ledger says this

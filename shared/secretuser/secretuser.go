@@ -15,6 +15,7 @@ import (
 
 	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/dbsecret"
+	"github.com/dbcreds/provisioner/shared/dbsession"
 	"github.com/dbcreds/provisioner/shared/dbuser"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/masterdb"
@@ -77,11 +78,11 @@ type Made struct {
 // target is where a user is made: the master's own database, never a host
 // or port the request names. A request that names another is refused; one
 // that names none gets the master's.
-func (u *Users) target(r Request, m masterdb.Master) (dbuser.Endpoint, error) {
+func (u *Users) target(r Request, m masterdb.Master) (dbsession.Endpoint, error) {
 	family, _ := dbuser.FamilyOf(r.Engine)
 	engine, _ := dbsecret.Lookup(r.Engine)
 	if mf, ok := dbuser.FamilyOf(m.Engine); m.Engine != "" && ok && mf != family {
-		return dbuser.Endpoint{}, errcode.Invalidf("engine", "the master secret's database is %s, not %s", errcode.Quote(m.Engine), strings.ToLower(r.Engine))
+		return dbsession.Endpoint{}, errcode.Invalidf("engine", "the master secret's database is %s, not %s", errcode.Quote(m.Engine), strings.ToLower(r.Engine))
 	}
 	port := m.Port
 	if port == 0 {
@@ -90,16 +91,16 @@ func (u *Users) target(r Request, m masterdb.Master) (dbuser.Endpoint, error) {
 		// goes.
 		master, err := dbsecret.Lookup(m.Engine)
 		if m.Engine == "" || err != nil {
-			return dbuser.Endpoint{}, errcode.Invalidf("masterSecretArn", "the master secret holds no port and no engine to take the default port from: add port to it")
+			return dbsession.Endpoint{}, errcode.Invalidf("masterSecretArn", "the master secret holds no port and no engine to take the default port from: add port to it")
 		}
 		port = master.DefaultPort
 	}
 	if r.Host != "" && !sameHost(r.Host, m.Host) {
-		return dbuser.Endpoint{}, &errcode.Error{Code: errcode.Forbidden, Field: "host",
+		return dbsession.Endpoint{}, &errcode.Error{Code: errcode.Forbidden, Field: "host",
 			Message: "is not the master secret's own database (" + errcode.Clip(m.Host) + "): the master user's credentials go nowhere else; leave host out to get it"}
 	}
 	if r.Port != 0 && r.Port != port {
-		return dbuser.Endpoint{}, &errcode.Error{Code: errcode.Forbidden, Field: "port",
+		return dbsession.Endpoint{}, &errcode.Error{Code: errcode.Forbidden, Field: "port",
 			Message: "is not the master secret's own database's port (" + itoa(port) + "); leave port out to get it"}
 	}
 	database := r.DBName
@@ -109,14 +110,14 @@ func (u *Users) target(r Request, m masterdb.Master) (dbuser.Endpoint, error) {
 	if database == "" {
 		database = engine.DefaultDBName
 	}
-	e := dbuser.Endpoint{Family: family, Host: m.Host, Port: port, Database: database, Username: m.Username, Password: m.Password}
+	e := dbsession.Endpoint{Family: family, Host: m.Host, Port: port, Database: database, Username: m.Username, Password: m.Password}
 	if u.requireTLS && r.SSL != nil && !*r.SSL {
-		return dbuser.Endpoint{}, errcode.Invalidf("ssl", "cannot be false: this deployment requires verified TLS to every database (RequireDatabaseTls)")
+		return dbsession.Endpoint{}, errcode.Invalidf("ssl", "cannot be false: this deployment requires verified TLS to every database (RequireDatabaseTls)")
 	}
 	if u.requireTLS || r.SSL != nil && *r.SSL {
 		var err error
-		if e.TLS, err = dbuser.TLSConfig(os.Getenv(dbuser.EnvCABundle), e.Host); err != nil {
-			return dbuser.Endpoint{}, errcode.Wrap(err, errcode.Internal, "ssl: the function has no certificate authority bundle to verify the database with (%s)", dbuser.EnvCABundle)
+		if e.TLS, err = dbsession.TLSConfig(os.Getenv(dbsession.EnvCABundle), e.Host); err != nil {
+			return dbsession.Endpoint{}, errcode.Wrap(err, errcode.Internal, "ssl: the function has no certificate authority bundle to verify the database with (%s)", dbsession.EnvCABundle)
 		}
 	}
 	return e, nil

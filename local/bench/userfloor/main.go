@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/dbcreds/provisioner/shared/dbsession"
 	"github.com/dbcreds/provisioner/shared/dbuser"
 )
 
@@ -41,7 +42,7 @@ func run(name, username string) error {
 	if _, err := client.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value)}); err != nil {
 		return err
 	}
-	admin, err := dbuser.Connect(ctx, dbuser.Endpoint{Family: dbuser.Postgres, Host: os.Getenv("DB_HOST"), Port: port,
+	admin, err := dbuser.Connect(ctx, dbsession.Endpoint{Family: dbuser.Postgres, Host: os.Getenv("DB_HOST"), Port: port,
 		Database: os.Getenv("DB_NAME"), Username: os.Getenv("DB_MASTER_USER"), Password: os.Getenv("DB_MASTER_PASSWORD")})
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package dbuser
+package dbsession
 
 import (
 	"crypto/tls"

@@ -1,8 +1,9 @@
-package dbuser
+package dbsession
 
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,8 +13,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
-
-	"github.com/dbcreds/provisioner/shared/errcode"
 )
 
 // Servers at the master's address that need no password to do harm: they
@@ -41,10 +40,10 @@ func serve(t *testing.T, handle func(net.Conn)) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// TestMySQLColumnFlood: a result set claiming 2^40 columns, which the
-// driver would allocate for at once (a fatal out-of-memory, no answer at
-// all), is refused at its head.
-func TestMySQLColumnFlood(t *testing.T) {
+// acceptingMySQL is a MySQL server that takes any password and answers
+// every query with a result set of 2^40 columns, and any other command
+// with a short OK (7 bytes: too short for a prepared statement's).
+func acceptingMySQL(t *testing.T) int {
 	write := func(c net.Conn, seq byte, p []byte) {
 		n := len(p)
 		c.Write(append([]byte{byte(n), byte(n >> 8), byte(n >> 16), seq}, p...))
@@ -58,7 +57,7 @@ func TestMySQLColumnFlood(t *testing.T) {
 		_, err := io.ReadFull(c, p)
 		return h[3], p, err
 	}
-	port := serve(t, func(c net.Conn) {
+	return serve(t, func(c net.Conn) {
 		// protocol 41, secure connection, plugin auth, long password, connect with db
 		caps := uint32(0x200 | 0x8000 | 0x80000 | 0x1 | 0x8)
 		hs := append([]byte{10}, "5.7.0-fake\x00"...)
@@ -89,15 +88,50 @@ func TestMySQLColumnFlood(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestMySQLColumnFlood: a result set claiming 2^40 columns, which the
+// driver would allocate for at once (a fatal out-of-memory, no answer at
+// all), is refused at its head.
+func TestMySQLColumnFlood(t *testing.T) {
+	port := acceptingMySQL(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	a, err := Connect(ctx, Endpoint{Family: MySQL, Host: "127.0.0.1", Port: port, Database: "app", Username: "master", Password: "x"})
+	a, err := Open(ctx, Endpoint{Family: MySQL, Host: "127.0.0.1", Port: port, Database: "app", Username: "master", Password: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	if _, err := a.Exists(ctx, "someone"); err == nil {
+	if _, err := a.Exists(ctx, "SELECT 1 FROM users WHERE name = ?", "someone"); err == nil {
 		t.Fatal("a 2^40-column answer was taken")
+	}
+}
+
+// TestDriverFailureSurvived: the MySQL driver indexes a prepared
+// statement's answer without checking its length. A statement the driver
+// prepares on the server (its arguments do not match its placeholders) is
+// answered with a short OK: the session fails, the function does not.
+func TestDriverFailureSurvived(t *testing.T) {
+	port := acceptingMySQL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for name, call := range map[string]func(Session) error{
+		"Exec":        func(s Session) error { return s.Exec(ctx, "DO ?, ?", "x") },
+		"Exists":      func(s Session) error { _, err := s.Exists(ctx, "SELECT ?, ?", "x"); return err },
+		"QueryString": func(s Session) error { _, err := s.QueryString(ctx, "SELECT ?, ?", "x"); return err },
+	} {
+		s, err := Open(ctx, Endpoint{Family: MySQL, Host: "127.0.0.1", Port: port, Database: "app", Username: "master", Password: "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := call(s); !errors.Is(err, ErrDriverFailed) {
+			t.Fatalf("%s: %v", name, err)
+		}
+		// Then at once, not at the deadline.
+		if err := s.Exec(ctx, "DO 1"); !errors.Is(err, ErrDriverFailed) || ctx.Err() != nil {
+			t.Fatalf("%s, then Exec: %v", name, err)
+		}
+		s.Close()
 	}
 }
 
@@ -142,7 +176,7 @@ func TestPostgresRowFlood(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	a, err := Connect(ctx, Endpoint{Family: Postgres, Host: "127.0.0.1", Port: port, Database: "app", Username: "master", Password: "x"})
+	a, err := Open(ctx, Endpoint{Family: Postgres, Host: "127.0.0.1", Port: port, Database: "app", Username: "master", Password: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,12 +195,12 @@ func TestPostgresRowFlood(t *testing.T) {
 			}
 		}
 	}()
-	_, err = a.Exists(ctx, "someone")
+	_, err = a.Exists(ctx, "SELECT 1 FROM users WHERE name = $1", "someone")
 	close(done)
 	if err == nil || peak > 64<<20 {
 		t.Fatalf("Exists: %v, with %d MiB of heap at its peak (the functions have 128 MB)", err, peak>>20)
 	}
-	if !strings.Contains(fmt.Sprint(errcode.Public(err).Err), errOverBudget.Error()) {
-		t.Fatalf("the flood ended otherwise than at the budget: %v (%v)", err, errcode.Public(err).Err)
+	if !strings.Contains(fmt.Sprint(err), ErrOverBudget.Error()) {
+		t.Fatalf("the flood ended otherwise than at the budget: %v", err)
 	}
 }

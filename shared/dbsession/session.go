@@ -1,4 +1,13 @@
-package dbuser
+// Package dbsession opens a session with a PostgreSQL or MySQL server as
+// one user, without trusting the server: the password never goes where a
+// server could read it (no cleartext, no RSA key it hands out without
+// TLS), and nothing a server sends (packets, rows, columns, bytes in all)
+// is held in memory past a bound. Every step ends at the context's
+// deadline, and no connection string is ever built.
+//
+// It speaks to databases only; it must not import anything of this
+// module but errcode.
+package dbsession
 
 import (
 	"context"
@@ -33,14 +42,29 @@ type Endpoint struct {
 	TLS *tls.Config
 }
 
-// session is a connection as one user: PostgreSQL's through pgconn (the
+// Family is a kind of SQL server: its wire protocol, dialect and notion
+// of a user.
+type Family int
+
+const (
+	Postgres Family = iota + 1 // postgres, aurora-postgresql
+	MySQL                      // mysql, aurora-mysql, mariadb
+)
+
+// Session is a connection as one user: PostgreSQL's through pgconn (the
 // wire protocol alone: pgx's type system would add 2 MB to every
 // function), MySQL's through database/sql.
-type session interface {
-	exec(ctx context.Context, s Statement) error
-	exists(ctx context.Context, query, arg string) (bool, error)
-	queryString(ctx context.Context, query string, args ...string) (string, error)
-	close() error
+type Session interface {
+	// Exec runs a statement and drops any rows. PostgreSQL's take no
+	// arguments (the simple protocol); MySQL's are interpolated by the
+	// driver.
+	Exec(ctx context.Context, query string, args ...any) error
+	// Exists reports whether the query has a row.
+	Exists(ctx context.Context, query string, args ...string) (bool, error)
+	// QueryString is the first column of the first row, "" for NULL or
+	// for no row.
+	QueryString(ctx context.Context, query string, args ...string) (string, error)
+	Close() error
 }
 
 // plainAuth is what PostgreSQL may ask of a client: a challenge that never
@@ -49,10 +73,10 @@ type session interface {
 // anyone on the path, or a server that is not the database, would read it.
 const plainAuth = "scram-sha-256,md5"
 
-// open connects to e without building a connection string, so that no
+// Open connects to e without building a connection string, so that no
 // password can surface in one. Every step, the handshake included, ends at
 // ctx's deadline.
-func open(ctx context.Context, e Endpoint) (session, error) {
+func Open(ctx context.Context, e Endpoint) (Session, error) {
 	if e.Family == MySQL {
 		return openMySQL(ctx, e)
 	}
@@ -65,6 +89,13 @@ func open(ctx context.Context, e Endpoint) (session, error) {
 	// Also under TLS: another PostgreSQL on the master's host, with a
 	// certificate valid for it, must not receive the password either.
 	cfg.RequireAuth = plainAuth
+	// Only the catalog resolves names: a count() or = another user put in
+	// public would otherwise run as whoever is logged in here. A lock held
+	// by another session (a user's open ALTER ROLE of itself, say) fails a
+	// statement after a second, to be retried, rather than stalling it to
+	// the deadline.
+	cfg.RuntimeParams["search_path"] = "pg_catalog, pg_temp"
+	cfg.RuntimeParams["lock_timeout"] = "1s"
 	// No answer to these statements is more than a few rows: a server that
 	// sends a larger message, or more in all than a session here ever
 	// reads, is refused, not held in the function's memory.
@@ -77,10 +108,10 @@ func open(ctx context.Context, e Endpoint) (session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pgSession{conn}, nil
+	return pgSession{conn: conn, failed: new(atomic.Bool)}, nil
 }
 
-func openMySQL(ctx context.Context, e Endpoint) (session, error) {
+func openMySQL(ctx context.Context, e Endpoint) (Session, error) {
 	cfg := mysql.NewConfig()
 	cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = e.Username, e.Password, "tcp", net.JoinHostPort(e.Host, strconv.Itoa(e.Port)), e.Database
 	cfg.Timeout, cfg.InterpolateParams, cfg.TLS = connectTimeout, true, e.TLS
@@ -111,17 +142,17 @@ func openMySQL(ctx context.Context, e Endpoint) (session, error) {
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		if refused.Load() {
-			return nil, errKeyRefused
+			return nil, ErrKeyRefused
 		}
 		return nil, err
 	}
-	return mysqlSession{db}, nil
+	return mysqlSession{db: db, failed: new(atomic.Bool)}, nil
 }
 
-// errKeyRefused: a MySQL server offered its RSA public key for the
+// ErrKeyRefused: a MySQL server offered its RSA public key for the
 // password on a connection without TLS, or sent packets no MySQL server
 // sends in answer to these statements.
-var errKeyRefused = errors.New("the server offered an RSA public key to encrypt the password with, or a packet no MySQL server sends here, on a connection without verified TLS; refused")
+var ErrKeyRefused = errors.New("the server offered an RSA public key to encrypt the password with, or a packet no MySQL server sends here, on a connection without verified TLS; refused")
 
 // maxAuthPacket bounds every packet a server sends before authentication
 // ends: a greeting, an auth switch or a status is some hundred bytes. A
@@ -135,10 +166,10 @@ const (
 	maxSession    = 8 << 20
 )
 
-// errOverBudget: a server sent more than any session here reads.
-var errOverBudget = errors.New("the server sent more than any answer to these statements holds; refused")
+// ErrOverBudget: a server sent more than any session here reads.
+var ErrOverBudget = errors.New("the server sent more than any answer to these statements holds; refused")
 
-// budget is a reader that ends, with errOverBudget, after left bytes.
+// budget is a reader that ends, with ErrOverBudget, after left bytes.
 type budget struct {
 	r    io.Reader
 	left int
@@ -146,7 +177,7 @@ type budget struct {
 
 func (b *budget) Read(p []byte) (int, error) {
 	if b.left <= 0 {
-		return 0, errOverBudget
+		return 0, ErrOverBudget
 	}
 	if len(p) > b.left {
 		p = p[:b.left]
@@ -237,86 +268,141 @@ func (g *keyGuard) Read(p []byte) (int, error) {
 func (g *keyGuard) refuse() (int, error) {
 	g.refused.Store(true)
 	g.Conn.Close()
-	return 0, errKeyRefused
+	return 0, ErrKeyRefused
 }
 
-type mysqlSession struct{ db *sql.DB }
-
-func (m mysqlSession) exec(ctx context.Context, s Statement) error {
-	_, err := m.db.ExecContext(ctx, s.SQL, s.Args...)
-	return err
+type mysqlSession struct {
+	db     *sql.DB
+	failed *atomic.Bool
 }
 
-func (m mysqlSession) exists(ctx context.Context, query, arg string) (bool, error) {
-	var one int
-	err := m.db.QueryRowContext(ctx, query, arg).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil, err
+func (m mysqlSession) Exec(ctx context.Context, query string, args ...any) error {
+	return guard(m.failed, func() error {
+		_, err := m.db.ExecContext(ctx, query, args...)
+		return err
+	})
 }
 
-func (m mysqlSession) queryString(ctx context.Context, query string, args ...string) (string, error) {
-	var v sql.NullString
-	params := make([]any, len(args))
-	for i, a := range args {
-		params[i] = a
-	}
-	err := m.db.QueryRowContext(ctx, query, params...).Scan(&v)
-	return v.String, err
-}
-
-func (m mysqlSession) close() error { return m.db.Close() }
-
-type pgSession struct{ conn *pgconn.PgConn }
-
-// exec runs a statement with the simple protocol: the statements here take
-// no parameters (identifiers are quoted, the password is a verifier).
-func (p pgSession) exec(ctx context.Context, s Statement) error {
-	if len(s.Args) > 0 {
-		return errors.New("a PostgreSQL statement with parameters: use exists")
-	}
-	// Results are read and dropped, never kept.
-	mrr := p.conn.Exec(ctx, s.SQL)
-	for mrr.NextResult() {
-		rr := mrr.ResultReader()
-		for rr.NextRow() {
+func (m mysqlSession) Exists(ctx context.Context, query string, args ...string) (found bool, err error) {
+	err = guard(m.failed, func() error {
+		var one int
+		err := m.db.QueryRowContext(ctx, query, anys(args)...).Scan(&one)
+		found = err == nil
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
 		}
-		if _, err := rr.Close(); err != nil {
-			mrr.Close()
-			return err
-		}
-	}
-	return mrr.Close()
-}
-
-// exists and queryString read the first row only: a server that answers
-// with endless rows is not held in memory (the rest are read and dropped
-// until the context ends).
-func (p pgSession) exists(ctx context.Context, query, arg string) (bool, error) {
-	rr := p.conn.ExecParams(ctx, query, [][]byte{[]byte(arg)}, nil, nil, nil)
-	found := rr.NextRow()
-	_, err := rr.Close()
+		return err
+	})
 	return found, err
 }
 
-func (p pgSession) queryString(ctx context.Context, query string, args ...string) (string, error) {
-	params := make([][]byte, len(args))
-	for i, a := range args {
-		params[i] = []byte(a)
-	}
-	rr := p.conn.ExecParams(ctx, query, params, nil, nil, nil)
-	var v string
-	if rr.NextRow() && len(rr.Values()) > 0 {
-		v = string(rr.Values()[0])
-	}
-	_, err := rr.Close()
-	return v, err
+func (m mysqlSession) QueryString(ctx context.Context, query string, args ...string) (value string, err error) {
+	err = guard(m.failed, func() error {
+		var v sql.NullString
+		err := m.db.QueryRowContext(ctx, query, anys(args)...).Scan(&v)
+		value = v.String
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	return value, err
 }
 
-// close ends the session without waiting on a server that stopped
+func (m mysqlSession) Close() error { return m.db.Close() }
+
+func anys(args []string) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		out[i] = a
+	}
+	return out
+}
+
+// ErrDriverFailed: a driver failed on what a server sent (it panicked);
+// the session is of no further use.
+var ErrDriverFailed = errors.New("the database driver failed on what the server sent")
+
+// guard runs call, turning a driver's panic on a server's malformed answer
+// into ErrDriverFailed, so that a hostile server cannot take the function
+// down before it answers. The session fails at once from then on: the
+// driver may hold its connection still.
+func guard(failed *atomic.Bool, call func() error) (err error) {
+	if failed.Load() {
+		return ErrDriverFailed
+	}
+	defer func() {
+		if recover() != nil {
+			failed.Store(true)
+			err = ErrDriverFailed
+		}
+	}()
+	return call()
+}
+
+type pgSession struct {
+	conn   *pgconn.PgConn
+	failed *atomic.Bool
+}
+
+// Exec runs a statement with the simple protocol: the statements here
+// take no parameters (identifiers are quoted, the password is a
+// verifier). Results are read and dropped, never kept.
+func (p pgSession) Exec(ctx context.Context, query string, args ...any) error {
+	if len(args) > 0 {
+		return errors.New("a PostgreSQL statement with parameters: use Exists or QueryString")
+	}
+	return guard(p.failed, func() error {
+		mrr := p.conn.Exec(ctx, query)
+		for mrr.NextResult() {
+			rr := mrr.ResultReader()
+			for rr.NextRow() {
+			}
+			if _, err := rr.Close(); err != nil {
+				mrr.Close()
+				return err
+			}
+		}
+		return mrr.Close()
+	})
+}
+
+// Exists and QueryString read the first row only: a server that answers
+// with endless rows is not held in memory (the rest are read and dropped
+// until the session's byte budget or the context ends).
+func (p pgSession) Exists(ctx context.Context, query string, args ...string) (found bool, err error) {
+	err = guard(p.failed, func() error {
+		rr := p.conn.ExecParams(ctx, query, params(args), nil, nil, nil)
+		found = rr.NextRow()
+		_, err := rr.Close()
+		return err
+	})
+	return found, err
+}
+
+func (p pgSession) QueryString(ctx context.Context, query string, args ...string) (value string, err error) {
+	err = guard(p.failed, func() error {
+		rr := p.conn.ExecParams(ctx, query, params(args), nil, nil, nil)
+		if rr.NextRow() && len(rr.Values()) > 0 {
+			value = string(rr.Values()[0])
+		}
+		_, err := rr.Close()
+		return err
+	})
+	return value, err
+}
+
+func params(args []string) [][]byte {
+	out := make([][]byte, len(args))
+	for i, a := range args {
+		out[i] = []byte(a)
+	}
+	return out
+}
+
+// Close ends the session without waiting on a server that stopped
 // answering: pgconn's Close sends Terminate under the context given.
-func (p pgSession) close() error {
+func (p pgSession) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	return p.conn.Close(ctx)

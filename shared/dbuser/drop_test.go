@@ -1,0 +1,291 @@
+package dbuser
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dbcreds/provisioner/local/dbserver"
+	"github.com/dbcreds/provisioner/shared/dbsession"
+	"github.com/dbcreds/provisioner/shared/errcode"
+)
+
+// administrator runs statements as the test server's own administrator.
+func administrator(t *testing.T, f Family, statements ...string) {
+	t.Helper()
+	s, err := dbserver.Shared(engineOf[f])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AsAdministrator(statements...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// session opens a session as user, closed when the test ends.
+func session(t *testing.T, f Family, user, password string) dbsession.Session {
+	t.Helper()
+	s, err := dbsession.Open(context.Background(), endpoint(f, user, password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func alive(s dbsession.Session) bool { return s.Exec(context.Background(), "SELECT 1") == nil }
+
+// TestDropEndsOpenSessions: a session the user opened before the delete
+// does not outlive it, however many there are. MySQL keeps a dropped
+// user's session, with its privileges, until it closes; in PostgreSQL the
+// session's temporary table is an object the user owns, which would block
+// the drop (or, made after the check, be dropped by DROP OWNED unseen).
+// The master's own other sessions stay.
+func TestDropEndsOpenSessions(t *testing.T) {
+	for name, f := range families {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			a := master(t, f)
+			u := User{Name: "kept_open_" + name, Database: dbserver.Database, Privileges: ReadWrite}
+			const password = "kept-open-Pa55word"
+			if err := a.Create(ctx, u, NewPassword(f, password)); err != nil {
+				t.Fatal(err)
+			}
+			var held []dbsession.Session
+			for range 30 {
+				held = append(held, session(t, f, u.Name, password))
+			}
+			hold := "CREATE TEMPORARY TABLE held (id int)"
+			if f == MySQL {
+				hold = "SELECT 1"
+			}
+			if err := held[0].Exec(ctx, hold); err != nil {
+				t.Fatal(err)
+			}
+			bystander := session(t, f, dbserver.MasterUser, dbserver.MasterPassword)
+			if err := a.Drop(ctx, u.Name); err != nil {
+				t.Fatalf("%v (%v)", err, errcode.Public(err).Err)
+			}
+			if exists, err := a.Exists(ctx, u.Name); err != nil || exists {
+				t.Fatalf("after drop: exists %v, %v", exists, err)
+			}
+			for i, s := range held {
+				if alive(s) {
+					t.Fatalf("session %d opened before the delete still answers", i)
+				}
+			}
+			if !alive(bystander) || !alive(a.s) {
+				t.Fatal("a session of the master was ended")
+			}
+		})
+	}
+}
+
+// TestDropLocksOutFirst: when the drop is refused, neither the user nor
+// its clone (the login rotation may have switched to) can log in, and no
+// session of either is left.
+func TestDropLocksOutFirst(t *testing.T) {
+	ctx := context.Background()
+	a := master(t, Postgres)
+	u := User{Name: "owner_locked", Database: dbserver.Database, Privileges: ReadWrite}
+	const password = "owner-locked-Pa55word"
+	if err := a.Create(ctx, u, NewPassword(Postgres, password)); err != nil {
+		t.Fatal(err)
+	}
+	clone := CloneOf(u.Name)
+	if err := as(t, Postgres, dbserver.MasterUser, dbserver.MasterPassword,
+		"GRANT CREATE ON SCHEMA public TO "+u.Name,
+		"CREATE ROLE "+clone+" LOGIN PASSWORD '"+password+"'", "GRANT "+u.Name+" TO "+clone); err != nil {
+		t.Fatal(err)
+	}
+	if err := as(t, Postgres, u.Name, password, "CREATE TABLE kept_by_owner (id int)"); err != nil {
+		t.Fatal(err)
+	}
+	cloneSession := session(t, Postgres, clone, password)
+	if err := a.Drop(ctx, u.Name); errcode.Of(err) != errcode.Conflict {
+		t.Fatalf("a user that owns a table: %v", err)
+	}
+	for _, n := range []string{u.Name, clone} {
+		if ok, err := canLogIn(ctx, endpoint(Postgres, n, password)); ok || err != nil {
+			t.Fatalf("after a refused drop %s logs in: %v, %v", n, ok, err)
+		}
+	}
+	if alive(cloneSession) {
+		t.Fatal("the clone's session outlived the refused drop")
+	}
+	// Once its objects are gone, a second delete drops both.
+	if err := as(t, Postgres, dbserver.MasterUser, dbserver.MasterPassword, "DROP TABLE kept_by_owner"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Drop(ctx, u.Name); err != nil {
+		t.Fatalf("%v (%v)", err, errcode.Public(err).Err)
+	}
+}
+
+// TestDropUnderTheUsersOwnLock: a session of the user that holds the lock
+// NOLOGIN needs (an open ALTER ROLE of itself) is ended, and the drop goes
+// through well inside the deadline.
+func TestDropUnderTheUsersOwnLock(t *testing.T) {
+	ctx := context.Background()
+	a := master(t, Postgres)
+	u := User{Name: "lock_holder", Database: dbserver.Database, Privileges: ReadOnly}
+	const password = "lock-holder-Pa55word"
+	if err := a.Create(ctx, u, NewPassword(Postgres, password)); err != nil {
+		t.Fatal(err)
+	}
+	s := session(t, Postgres, u.Name, password)
+	if err := s.Exec(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Exec(ctx, "ALTER ROLE "+u.Name+" PASSWORD '"+password+"'"); err != nil {
+		t.Fatal(err)
+	}
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := a.Drop(dctx, u.Name); err != nil {
+		t.Fatalf("%v (%v)", err, errcode.Public(err).Err)
+	}
+	if alive(s) {
+		t.Fatal("the session holding the lock survived")
+	}
+}
+
+// TestDropRunsNoPlantedCode: a user with CREATE on public (PostgreSQL 14's
+// default) defines public.count(boolean), which would resolve before the
+// catalog's count("any") in Drop's own queries and run as the master.
+func TestDropRunsNoPlantedCode(t *testing.T) {
+	ctx := context.Background()
+	a := master(t, Postgres)
+	const password = "planter-Pa55word"
+	planter := User{Name: "count_planter", Database: dbserver.Database, Privileges: ReadOnly}
+	victim := User{Name: "planted_for", Database: dbserver.Database, Privileges: ReadOnly}
+	for _, u := range []User{planter, victim} {
+		if err := a.Create(ctx, u, NewPassword(Postgres, password)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := as(t, Postgres, dbserver.MasterUser, dbserver.MasterPassword, "GRANT CREATE ON SCHEMA public TO "+planter.Name); err != nil {
+		t.Fatal(err)
+	}
+	if err := as(t, Postgres, planter.Name, password,
+		`CREATE FUNCTION public.planted_step(bigint, boolean) RETURNS bigint LANGUAGE sql AS 'SELECT $1 + 1'`,
+		`CREATE FUNCTION public.planted_final(bigint) RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+  IF current_user = 'master' THEN EXECUTE 'CREATE ROLE planted_by_master'; END IF;
+  RETURN 0;
+END $$`,
+		`CREATE AGGREGATE public.count(boolean) (sfunc = public.planted_step, stype = bigint, finalfunc = public.planted_final, initcond = '0')`,
+		`CREATE FUNCTION public.pg_terminate_backend(integer) RETURNS boolean LANGUAGE sql AS 'SELECT true'`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		as(t, Postgres, planter.Name, password, "DROP AGGREGATE public.count(boolean)", "DROP FUNCTION public.planted_step(bigint, boolean)",
+			"DROP FUNCTION public.planted_final(bigint)", "DROP FUNCTION public.pg_terminate_backend(integer)")
+		as(t, Postgres, dbserver.MasterUser, dbserver.MasterPassword, "REVOKE CREATE ON SCHEMA public FROM "+planter.Name)
+	})
+	s := session(t, Postgres, victim.Name, password)
+	if err := a.Drop(ctx, victim.Name); err != nil {
+		t.Fatalf("%v (%v)", err, errcode.Public(err).Err)
+	}
+	if made, err := a.Exists(ctx, "planted_by_master"); err != nil || made {
+		t.Fatalf("the planted aggregate ran as the master: %v, %v", made, err)
+	}
+	if alive(s) {
+		t.Fatal("a planted pg_terminate_backend kept the session")
+	}
+}
+
+// TestDropKillsOnlyItsOwn: MySQL's session list compares user names
+// without case and lists the server's own threads: a user whose name
+// differs from another's (or the master's) in case only, made by hand,
+// ends neither's sessions when dropped, nor the event scheduler; and the
+// provisioner makes no such user.
+func TestDropKillsOnlyItsOwn(t *testing.T) {
+	ctx := context.Background()
+	a := master(t, MySQL)
+	const password = "case-Pa55word"
+	other := User{Name: "orders_app", Database: dbserver.Database, Privileges: ReadOnly}
+	if err := a.Create(ctx, other, NewPassword(MySQL, password)); err != nil {
+		t.Fatal(err)
+	}
+	otherSession := session(t, MySQL, other.Name, password)
+	masterSession := session(t, MySQL, dbserver.MasterUser, dbserver.MasterPassword)
+	administrator(t, MySQL, "SET GLOBAL event_scheduler = ON")
+	t.Cleanup(func() { administrator(t, MySQL, "SET GLOBAL event_scheduler = OFF") })
+	for _, n := range []string{"ORDERS_APP", strings.ToUpper(dbserver.MasterUser)} {
+		if taken, err := a.Taken(ctx, n); err != nil || taken == "" {
+			t.Fatalf("%s: taken %q, %v", n, taken, err)
+		}
+	}
+	for _, n := range []string{"ORDERS_APP", strings.ToUpper(dbserver.MasterUser), "event_scheduler"} {
+		if err := as(t, MySQL, dbserver.MasterUser, dbserver.MasterPassword, "CREATE USER '"+n+"'@'%' IDENTIFIED BY '"+password+"'"); err != nil {
+			t.Fatal(err)
+		}
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := a.Drop(dctx, n)
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: %v (%v)", n, err, errcode.Public(err).Err)
+		}
+		if !alive(otherSession) || !alive(masterSession) || !alive(a.s) {
+			t.Fatalf("dropping %s ended another user's session", n)
+		}
+	}
+	if scheduler, err := a.s.QueryString(ctx, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND = 'Daemon'"); err != nil || scheduler == "0" {
+		t.Fatalf("the event scheduler's thread: %q, %v", scheduler, err)
+	}
+}
+
+// TestDropNeedsToSeeSessions: a MySQL master that may not end another
+// user's sessions (neither KILL nor RDS's rds_kill), or may not even see
+// them (no PROCESS), leaves the user locked, not dropped.
+func TestDropNeedsToSeeSessions(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct{ name, privilege, message string }{
+		{"no rds_kill", "EXECUTE", "may not end the open sessions"},
+		{"no PROCESS", "PROCESS", "cannot see the open sessions"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := master(t, MySQL)
+			u := User{Name: "unkillable", Database: dbserver.Database, Privileges: ReadOnly}
+			const password = "unkillable-Pa55word"
+			if err := a.Create(ctx, u, NewPassword(MySQL, password)); err != nil {
+				t.Fatal(err)
+			}
+			s := session(t, MySQL, u.Name, password)
+			administrator(t, MySQL, "REVOKE "+tt.privilege+" ON *.* FROM '"+dbserver.MasterUser+"'@'%'")
+			t.Cleanup(func() {
+				administrator(t, MySQL, "GRANT "+tt.privilege+" ON *.* TO '"+dbserver.MasterUser+"'@'%' WITH GRANT OPTION")
+				if err := master(t, MySQL).Drop(ctx, u.Name); err != nil {
+					t.Error(err)
+				}
+			})
+			// Global privileges are read when a session starts.
+			a = master(t, MySQL)
+			err := a.Drop(ctx, u.Name)
+			if errcode.Of(err) != errcode.Conflict || !strings.Contains(err.Error(), tt.message) {
+				t.Fatalf("got %v", err)
+			}
+			if exists, _ := a.Exists(ctx, u.Name); !exists || !alive(s) && tt.privilege == "PROCESS" {
+				t.Fatal("dropped under a session it could not see")
+			}
+			if ok, err := canLogIn(ctx, endpoint(MySQL, u.Name, password)); ok || err != nil {
+				t.Fatalf("the user still logs in: %v, %v", ok, err)
+			}
+		})
+	}
+}
+
+// TestDropOfAUserAtAnotherHost: a name left only at another host (its '%'
+// account dropped by hand, 'n'@'10.%' made by a DBA) has nothing here to
+// drop, and is no error.
+func TestDropOfAUserAtAnotherHost(t *testing.T) {
+	a := master(t, MySQL)
+	if err := as(t, MySQL, dbserver.MasterUser, dbserver.MasterPassword, "CREATE USER 'hosted'@'10.%' IDENTIFIED BY 'hosted-Pa55word'"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Drop(context.Background(), "hosted"); err != nil {
+		t.Fatalf("%v (%v)", err, errcode.Public(err).Err)
+	}
+}
