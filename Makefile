@@ -30,7 +30,9 @@ BIN := $(CURDIR)/bin
 
 # make invoke FUNCTION=<LogicalId> EVENT=events/<file>.json [PARAMETERS="Key=Value ..."]
 FUNCTION ?= CustomResourceFunction
-EVENT ?= events/custom-resource-create.json
+# Empty: the custom resource's Create with a database user, against a
+# throwaway PostgreSQL, where PostgreSQL is installed; else its plain Create.
+EVENT ?=
 PARAMETERS ?=
 
 # RDS_CA_BUNDLE names a PEM file of the certificate authorities databases'
@@ -65,7 +67,7 @@ build:
 # signal reaches them and they stop what they started.
 invoke: build
 	@$(GO) build -o $(BIN)/tools/invoke ./local/cmd/invoke
-	exec $(BIN)/tools/invoke -template template.yaml -function $(FUNCTION) -event $(EVENT) \
+	exec $(BIN)/tools/invoke -template template.yaml -function $(FUNCTION) -event '$(EVENT)' \
 		-bootstrap $(BIN)/$(FUNCTION)/bootstrap -parameter-overrides '$(PARAMETERS)' -moto-state $(BIN)/moto-endpoint
 
 # A local Secrets Manager kept running until Ctrl-C; make invoke and make
@@ -90,7 +92,7 @@ test: lint
 	$(MAKE) --no-print-directory fuzz-short
 
 # Every fuzz target: "package target" pairs.
-FUZZ_TARGETS := ./shared/provision:FuzzDecodeRequest ./shared/provision:FuzzNameAndTags \
+FUZZ_TARGETS := ./shared/provision:FuzzDecodeRequest ./shared/secretspec:FuzzNameAndTags \
 	./shared/credential:FuzzPassword ./functions/custom-resource:FuzzEvent \
 	./functions/http-api:FuzzEvent ./functions/eventbridge:FuzzEvent ./shared/dbuser:FuzzStatements
 FUZZTIME ?= 2m
@@ -115,8 +117,8 @@ lint: vulncheck
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	cfn-lint template.yaml -c I
-	npm ci --prefix local/openapi --no-audit --no-fund --silent
-	node local/openapi/validate.mjs functions/http-api/openapi.json
+	npm ci --prefix local/testenv/openapi --no-audit --no-fund --silent
+	node local/testenv/openapi/validate.mjs functions/http-api/openapi.json
 	@if $(GO) list -m all | grep -q '^github.com/aws/aws-sdk-go '; then echo "the AWS SDK for Go v1 is in the module graph"; exit 1; fi
 
 # govulncheck, installed from the Go module proxy at a pinned version. It

@@ -18,7 +18,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/dbcreds/provisioner/shared/provision"
+	"github.com/dbcreds/provisioner/shared/rotation"
 	"github.com/dbcreds/provisioner/shared/secretstore"
+	"github.com/dbcreds/provisioner/shared/secretuser"
+	"github.com/dbcreds/provisioner/shared/stack"
 )
 
 // instant answers every request at once: CreateSecret for the SDK, 200 for
@@ -44,8 +47,17 @@ func BenchmarkInvocation(b *testing.B) {
 		b.Fatal(err)
 	}
 	client := benchClient()
-	service := provision.NewService(secretstore.New(client), provision.Config{NamePrefix: "app/", Region: "us-east-1"})
-	h := &handler{secrets: provision.NewLifecycle(service, secretstore.NewManager(client)), responder: instant{}}
+	// No database user is asked for: users without a ledger or masters.
+	users := secretuser.New(nil, nil, secretstore.New(client), secretstore.NewDeleter(client), secretuser.Settings{})
+	service, err := provision.NewService(provision.Config{NamePrefix: "app/", Region: "us-east-1"}, secretstore.New(client), rotation.NewWithCancel(client), users, secretstore.NewDeleter(client))
+	if err != nil {
+		b.Fatal(err)
+	}
+	lifecycle, err := stack.New(service, secretstore.NewManager(client))
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := &handler{secrets: lifecycle, responder: instant{}}
 	defer slog.SetDefault(slog.Default())
 	slog.SetDefault(slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	ctx := context.Background()

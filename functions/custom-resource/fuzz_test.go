@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/cfn"
 
 	"github.com/dbcreds/provisioner/shared/provision"
+	"github.com/dbcreds/provisioner/shared/stack"
 )
 
 // recorder stands in for the ResponseURL and keeps what it was sent.
@@ -40,11 +41,11 @@ func FuzzEvent(f *testing.F) {
 	f.Add([]byte("{\"RequestType\": \"Create\", \"ResponseURL\": \"http://x/\", \"ResourceProperties\": {\"Name\": \"\xff\"}}"))
 	ok := provision.Result{ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:app/x-AbCdEf", Name: "app/x", VersionID: "v"}
 	secrets := &fakeLifecycle{
-		create: func(provision.Resource, provision.Request) (provision.Result, error) { return ok, nil },
-		update: func(provision.Resource, string, provision.Request, provision.Request) (provision.Result, error) {
+		create: func(stack.Resource, provision.Request) (provision.Result, error) { return ok, nil },
+		update: func(stack.Resource, string, provision.Request, provision.Request) (provision.Result, error) {
 			return ok, nil
 		},
-		delete: func(provision.Resource, string, provision.DeleteOptions) (string, error) { return "", nil },
+		delete: func(stack.Resource, string, provision.DeleteOptions) (string, error) { return "", nil },
 	}
 	// Fuzz workers share their output pipe with the coordinator: a handler
 	// logging every input can fill it and stall the worker.

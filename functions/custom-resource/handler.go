@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/url"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -25,6 +21,7 @@ import (
 	"github.com/dbcreds/provisioner/shared/metrics"
 	"github.com/dbcreds/provisioner/shared/props"
 	"github.com/dbcreds/provisioner/shared/provision"
+	"github.com/dbcreds/provisioner/shared/stack"
 )
 
 // event is CloudFormation's request with the properties kept as JSON, so
@@ -38,14 +35,9 @@ type event struct {
 
 // lifecycle is the core's resource lifecycle.
 type lifecycle interface {
-	Create(ctx context.Context, res provision.Resource, r provision.Request) (provision.Result, error)
-	Update(ctx context.Context, res provision.Resource, id string, old, now provision.Request) (provision.Result, error)
-	Delete(ctx context.Context, res provision.Resource, id string, opts provision.DeleteOptions, r provision.Request) (skipped string, err error)
-}
-
-// responder sends the answer to CloudFormation's presigned URL.
-type responder interface {
-	Do(*http.Request) (*http.Response, error)
+	Create(ctx context.Context, res stack.Resource, r provision.Request) (provision.Result, error)
+	Update(ctx context.Context, res stack.Resource, id string, old, now provision.Request) (provision.Result, error)
+	Delete(ctx context.Context, res stack.Resource, id string, opts provision.DeleteOptions, r provision.Request) (skipped string, err error)
 }
 
 type handler struct {
@@ -56,11 +48,6 @@ type handler struct {
 }
 
 const (
-	// maxResponseBytes is CloudFormation's limit on the whole answer.
-	maxResponseBytes = 4096
-	// sendAttempts, each bounded by sendTimeout, deliver the answer.
-	sendAttempts = 3
-	sendTimeout  = 2 * time.Second
 	// idLogLength bounds the ids a log line repeats: a stack id is an ARN
 	// of at most about 220 characters.
 	idLogLength = 256
@@ -106,10 +93,6 @@ func (h *handler) handle(ctx context.Context, event event) error {
 	}
 	return nil
 }
-
-// errorTypeNotDelivered is the invocation's error type when CloudFormation's
-// ResponseURL did not take the answer.
-const errorTypeNotDelivered = "CloudFormation.ResponseNotDelivered"
 
 // workContext leaves room before the Lambda deadline to deliver the answer:
 // a quarter of the time left, at least one second and at most five.
@@ -229,12 +212,12 @@ func answer(result provision.Result, err error) outcome {
 // account, the idempotency key (the request id, repeated on Lambda's
 // retries) and the provenance tags that let a rollback recognise the
 // resource's own secret.
-func resource(ctx context.Context, event event) provision.Resource {
+func resource(ctx context.Context, event event) stack.Resource {
 	stackName := event.StackID
 	if parts := strings.Split(event.StackID, "/"); len(parts) >= 2 {
 		stackName = parts[1]
 	}
-	res := provision.Resource{
+	res := stack.Resource{
 		NameBase:       stackName + "-" + event.LogicalResourceID,
 		IdempotencyKey: event.StackID + "/" + event.LogicalResourceID + "/" + event.RequestID,
 		Provenance: provision.Provenance{By: event.StackID + "#" + event.LogicalResourceID, Via: "cloudformation",
@@ -311,97 +294,4 @@ func property(field string) string {
 		parts[i] = string(r)
 	}
 	return strings.Join(parts, ".")
-}
-
-// fit encodes resp within CloudFormation's 4096 bytes, cutting the reason
-// and saying so rather than failing to answer at all. Escaping makes some
-// characters several bytes of JSON, so the longest start of the reason that
-// fits is searched for.
-func fit(resp *cfn.Response) []byte {
-	const note = " [cut: too long for CloudFormation]"
-	body, _ := json.Marshal(resp)
-	if len(body) <= maxResponseBytes {
-		return body
-	}
-	reason := []rune(resp.Reason)
-	encode := func(n int) []byte {
-		resp.Reason = string(reason[:n]) + note
-		b, _ := json.Marshal(resp)
-		return b
-	}
-	lo, hi := 0, len(reason) // the longest fitting start is in [lo, hi]
-	for lo < hi {
-		mid := (lo + hi + 1) / 2
-		if len(encode(mid)) <= maxResponseBytes {
-			lo = mid
-		} else {
-			hi = mid - 1
-		}
-	}
-	body = encode(lo)
-	if len(body) > maxResponseBytes {
-		resp.Data = nil // never the case with our Data; an answer matters more
-		body, _ = json.Marshal(resp)
-	}
-	return body
-}
-
-// send PUTs the answer to the presigned URL, a few times if need be, each
-// try bounded. The URL's query string is a credential, so no error or log
-// line carries it.
-func (h *handler) send(ctx context.Context, responseURL string, body []byte) error {
-	var err error
-	for attempt := 1; attempt <= sendAttempts; attempt++ {
-		if err = h.put(ctx, responseURL, body); err == nil {
-			return nil
-		}
-		var permanent *permanentError
-		if errors.As(err, &permanent) || ctx.Err() != nil {
-			break
-		}
-		slog.WarnContext(ctx, "answer not delivered, trying again", "attempt", attempt, "error", err)
-		select {
-		case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
-		case <-ctx.Done():
-		}
-	}
-	return err
-}
-
-// permanentError is a delivery that trying again cannot mend.
-type permanentError struct{ reason string }
-
-func (e *permanentError) Error() string { return e.reason }
-
-func (h *handler) put(ctx context.Context, responseURL string, body []byte) error {
-	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
-	defer cancel()
-	if u, err := url.Parse(responseURL); err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
-		// The parser's error quotes the URL, a credential: say only what is wrong.
-		return &permanentError{reason: "the ResponseURL is not an http(s) URL"}
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, responseURL, bytes.NewReader(body))
-	if err != nil {
-		return &permanentError{reason: "the ResponseURL is not an http(s) URL"}
-	}
-	// The URL is presigned without a content type; sending one breaks the signature.
-	req.Header.Del("Content-Type")
-	res, err := h.responder.Do(req)
-	if err != nil {
-		var urlErr *url.Error
-		if errors.As(err, &urlErr) {
-			err = urlErr.Err // url.Error's text holds the whole URL
-		}
-		return fmt.Errorf("sending the answer: %w", err)
-	}
-	defer res.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(res.Body, 1<<16))
-	switch {
-	case res.StatusCode == http.StatusOK:
-		return nil
-	case res.StatusCode >= 500:
-		return fmt.Errorf("sending the answer: the ResponseURL answered %d", res.StatusCode)
-	default:
-		return &permanentError{reason: fmt.Sprintf("the ResponseURL answered %d", res.StatusCode)}
-	}
 }

@@ -13,31 +13,31 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/cfn"
-	"github.com/aws/aws-lambda-go/lambda/messages"
 
+	"github.com/dbcreds/provisioner/local/testenv"
 	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/provision"
-	"github.com/dbcreds/provisioner/shared/provision/provisiontest"
 	"github.com/dbcreds/provisioner/shared/rotation"
+	"github.com/dbcreds/provisioner/shared/stack"
 )
 
 // fakeLifecycle stands in for the core; each method is a function field.
 type fakeLifecycle struct {
-	create func(provision.Resource, provision.Request) (provision.Result, error)
-	update func(provision.Resource, string, provision.Request, provision.Request) (provision.Result, error)
-	delete func(provision.Resource, string, provision.DeleteOptions) (string, error)
+	create func(stack.Resource, provision.Request) (provision.Result, error)
+	update func(stack.Resource, string, provision.Request, provision.Request) (provision.Result, error)
+	delete func(stack.Resource, string, provision.DeleteOptions) (string, error)
 }
 
-func (f *fakeLifecycle) Create(_ context.Context, res provision.Resource, r provision.Request) (provision.Result, error) {
+func (f *fakeLifecycle) Create(_ context.Context, res stack.Resource, r provision.Request) (provision.Result, error) {
 	return f.create(res, r)
 }
 
-func (f *fakeLifecycle) Update(_ context.Context, res provision.Resource, id string, old, now provision.Request) (provision.Result, error) {
+func (f *fakeLifecycle) Update(_ context.Context, res stack.Resource, id string, old, now provision.Request) (provision.Result, error) {
 	return f.update(res, id, old, now)
 }
 
-func (f *fakeLifecycle) Delete(_ context.Context, res provision.Resource, id string, opts provision.DeleteOptions, _ provision.Request) (string, error) {
+func (f *fakeLifecycle) Delete(_ context.Context, res stack.Resource, id string, opts provision.DeleteOptions, _ provision.Request) (string, error) {
 	return f.delete(res, id, opts)
 }
 
@@ -70,7 +70,7 @@ func (rc *receiver) start(t *testing.T) string {
 
 func loadEvent(t *testing.T, name string, rc *receiver) event {
 	var e event
-	provisiontest.Event(t, name, &e)
+	testenv.Event(t, name, &e)
 	if rc != nil {
 		e.ResponseURL = rc.start(t)
 	}
@@ -106,9 +106,9 @@ func handle(t *testing.T, secrets lifecycle, event event) error {
 func TestCreate(t *testing.T) {
 	rc := &receiver{statuses: []int{200}}
 	event := loadEvent(t, "custom-resource-create.json", rc)
-	var gotRes provision.Resource
+	var gotRes stack.Resource
 	var got provision.Request
-	secrets := &fakeLifecycle{create: func(res provision.Resource, r provision.Request) (provision.Result, error) {
+	secrets := &fakeLifecycle{create: func(res stack.Resource, r provision.Request) (provision.Result, error) {
 		gotRes, got = res, r
 		return result, nil
 	}}
@@ -165,7 +165,7 @@ func TestFailedReasons(t *testing.T) {
 			rc := &receiver{statuses: []int{200}}
 			event := loadEvent(t, "custom-resource-create.json", rc)
 			setProperties(t, &event, tt.properties)
-			secrets := &fakeLifecycle{create: func(provision.Resource, provision.Request) (provision.Result, error) {
+			secrets := &fakeLifecycle{create: func(stack.Resource, provision.Request) (provision.Result, error) {
 				if tt.err == nil {
 					return result, nil
 				}
@@ -192,7 +192,7 @@ func TestUpdate(t *testing.T) {
 	rc := &receiver{statuses: []int{200}}
 	event := loadEvent(t, "custom-resource-update.json", rc)
 	replaced := provision.Result{ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:app/orders/new-GhIjKl", Name: "app/orders/new", VersionID: "v-9"}
-	secrets := &fakeLifecycle{update: func(res provision.Resource, id string, old, now provision.Request) (provision.Result, error) {
+	secrets := &fakeLifecycle{update: func(res stack.Resource, id string, old, now provision.Request) (provision.Result, error) {
 		if id != event.PhysicalResourceID || old.Host != "orders.cluster-c1x2y3z4.us-east-1.rds.amazonaws.com" || now.Host != "orders-v2.cluster-c1x2y3z4.us-east-1.rds.amazonaws.com" {
 			t.Errorf("the core got id %q, old %+v, now %+v", id, old, now)
 		}
@@ -209,7 +209,7 @@ func TestUpdate(t *testing.T) {
 	// instead of replacing anything.
 	rc = &receiver{statuses: []int{200}}
 	event = loadEvent(t, "custom-resource-update.json", rc)
-	secrets.update = func(provision.Resource, string, provision.Request, provision.Request) (provision.Result, error) {
+	secrets.update = func(stack.Resource, string, provision.Request, provision.Request) (provision.Result, error) {
 		return provision.Result{}, errcode.Invalidf("kmsKeyId", "too long")
 	}
 	handle(t, secrets, event)
@@ -222,7 +222,7 @@ func TestDelete(t *testing.T) {
 	rc := &receiver{statuses: []int{200}}
 	event := loadEvent(t, "custom-resource-delete.json", rc)
 	var gotOpts provision.DeleteOptions
-	secrets := &fakeLifecycle{delete: func(_ provision.Resource, id string, opts provision.DeleteOptions) (string, error) {
+	secrets := &fakeLifecycle{delete: func(_ stack.Resource, id string, opts provision.DeleteOptions) (string, error) {
 		gotOpts = opts
 		return "", nil
 	}}
@@ -238,7 +238,7 @@ func TestDelete(t *testing.T) {
 func TestPanicStillAnswers(t *testing.T) {
 	rc := &receiver{statuses: []int{200}}
 	event := loadEvent(t, "custom-resource-create.json", rc)
-	secrets := &fakeLifecycle{create: func(provision.Resource, provision.Request) (provision.Result, error) {
+	secrets := &fakeLifecycle{create: func(stack.Resource, provision.Request) (provision.Result, error) {
 		var m map[string]int
 		m["boom"]++ // a nil map write panics
 		return result, nil
@@ -258,7 +258,7 @@ func TestDeadline(t *testing.T) {
 	event := loadEvent(t, "custom-resource-create.json", rc)
 	release := make(chan struct{})
 	defer close(release)
-	secrets := &fakeLifecycle{create: func(provision.Resource, provision.Request) (provision.Result, error) {
+	secrets := &fakeLifecycle{create: func(stack.Resource, provision.Request) (provision.Result, error) {
 		<-release // ignores its context, as a stuck call might
 		return result, nil
 	}}
@@ -273,73 +273,6 @@ func TestDeadline(t *testing.T) {
 	}
 	if rc.body.Status != cfn.StatusFailed || !strings.Contains(rc.body.Reason, "deadline") {
 		t.Fatalf("answer %+v", rc.body)
-	}
-}
-
-// TestAnswerFitsCloudFormation: an answer over 4096 bytes has its reason cut,
-// and says so, rather than being refused.
-func TestAnswerFitsCloudFormation(t *testing.T) {
-	rc := &receiver{statuses: []int{200}}
-	event := loadEvent(t, "custom-resource-create.json", rc)
-	long := strings.Repeat(`<"quoted" & escaped> `, 500)
-	secrets := &fakeLifecycle{create: func(provision.Resource, provision.Request) (provision.Result, error) {
-		return provision.Result{}, errcode.Invalidf("engine", "unknown engine %q", long)
-	}}
-	handle(t, secrets, event)
-	if len(rc.raw) > maxResponseBytes || len(rc.raw) < maxResponseBytes-64 {
-		t.Fatalf("answer of %d bytes, want just within %d", len(rc.raw), maxResponseBytes)
-	}
-	if rc.body.Status != cfn.StatusFailed || !strings.HasPrefix(rc.body.Reason, `Engine: unknown engine "<\"quoted\"`) ||
-		!strings.HasSuffix(rc.body.Reason, "[cut: too long for CloudFormation]") {
-		t.Fatalf("reason %q", rc.body.Reason)
-	}
-}
-
-func TestDelivery(t *testing.T) {
-	tests := []struct {
-		name     string
-		statuses []int
-		attempts int
-		ok       bool
-	}{
-		{"delivered at once", []int{200}, 1, true},
-		{"delivered after two server errors", []int{500, 503, 200}, 3, true},
-		{"server errors every time", []int{500}, sendAttempts, false},
-		{"refused: no point trying again", []int{403}, 1, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rc := &receiver{statuses: tt.statuses}
-			event := loadEvent(t, "custom-resource-create.json", rc)
-			err := handle(t, &fakeLifecycle{create: func(provision.Resource, provision.Request) (provision.Result, error) { return result, nil }}, event)
-			if (err == nil) != tt.ok || rc.attempts != tt.attempts {
-				t.Fatalf("error %v after %d attempts; want ok=%v after %d", err, rc.attempts, tt.ok, tt.attempts)
-			}
-			if err != nil && strings.Contains(err.Error(), "SIGNATURE-SECRET") {
-				t.Fatalf("the error shows the presigned URL: %v", err)
-			}
-			var ie messages.InvokeResponse_Error
-			if err != nil && (!errors.As(err, &ie) || ie.Type != "CloudFormation.ResponseNotDelivered") {
-				t.Fatalf("error %#v: want the type CloudFormation.ResponseNotDelivered", err)
-			}
-		})
-	}
-	// A ResponseURL that is no URL says so, once, and never quotes it.
-	for _, bad := range []string{"::not a url?X-Amz-Signature=SIGNATURE-SECRET", "ftp://bucket/key?X-Amz-Signature=SIGNATURE-SECRET", "/relative?X-Amz-Signature=SIGNATURE-SECRET"} {
-		event := loadEvent(t, "custom-resource-create.json", nil)
-		event.ResponseURL = bad
-		err := handle(t, &fakeLifecycle{create: func(provision.Resource, provision.Request) (provision.Result, error) { return result, nil }}, event)
-		if err == nil || !strings.Contains(err.Error(), "the ResponseURL is not an http(s) URL") || strings.Contains(err.Error(), "SIGNATURE-SECRET") || strings.Contains(err.Error(), "answered") {
-			t.Fatalf("ResponseURL %q: got %v", bad, err)
-		}
-	}
-	closed := httptest.NewServer(http.NotFoundHandler())
-	event := loadEvent(t, "custom-resource-create.json", nil)
-	event.ResponseURL = closed.URL + "/stack-response?X-Amz-Signature=SIGNATURE-SECRET"
-	closed.Close()
-	err := handle(t, &fakeLifecycle{create: func(provision.Resource, provision.Request) (provision.Result, error) { return result, nil }}, event)
-	if err == nil || strings.Contains(err.Error(), "SIGNATURE-SECRET") || strings.Contains(err.Error(), "X-Amz") {
-		t.Fatalf("unreachable receiver: got %v, want an error without the URL", err)
 	}
 }
 
@@ -362,7 +295,7 @@ func TestCreateAnswersRotation(t *testing.T) {
 	rotating := result
 	rotating.Rotation = &rotation.Status{Enabled: true, FunctionARN: "arn:aws:lambda:us-east-1:123456789012:function:rotate",
 		Rules: &rotation.Rules{AutomaticallyAfterDays: 30}, NextRotationDate: &next}
-	secrets := &fakeLifecycle{create: func(provision.Resource, provision.Request) (provision.Result, error) { return rotating, nil }}
+	secrets := &fakeLifecycle{create: func(stack.Resource, provision.Request) (provision.Result, error) { return rotating, nil }}
 	if err := handle(t, secrets, event); err != nil {
 		t.Fatal(err)
 	}

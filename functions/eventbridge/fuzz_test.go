@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
 	"github.com/dbcreds/provisioner/shared/provision"
-	"github.com/dbcreds/provisioner/shared/provision/provisiontest"
 )
 
 // FuzzEvent: any event creates a secret or fails with a typed error the
@@ -29,7 +28,7 @@ func FuzzEvent(f *testing.F) {
 	}
 	f.Add([]byte(`{"id": "1", "detail": "not an object"}`))
 	f.Add([]byte(`{"id": "1", "detail": {"name": "app/x", "replicaRegions": [null]}}`))
-	secrets := &provisiontest.Creator{CreateFunc: func(r provision.Request, key string) (provision.Result, error) {
+	secrets := &fakeCreator{CreateFunc: func(r provision.Request, key string) (provision.Result, error) {
 		return provision.Result{ARN: "arn", Name: r.Name}, nil
 	}}
 	// Fuzz workers share their output pipe with the coordinator: a handler

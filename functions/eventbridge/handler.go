@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -43,20 +41,24 @@ const (
 // retries, and a request that keeps failing reaches the failure destination
 // and the dead-letter queue. Invalid input fails before any Secrets Manager
 // call, so its retries cost nothing.
-func (h *handler) handle(ctx context.Context, event events.EventBridgeEvent) (result provision.Result, err error) {
-	if h.metrics != nil {
-		defer func(start time.Time) {
-			inv := metrics.Invocation{Trigger: "eventbridge", Created: err == nil, Replayed: result.Replayed, Duration: time.Since(start)}
-			var refused messages.InvokeResponse_Error
-			if errors.As(err, &refused) {
-				_, inv.ErrorCode, _ = strings.Cut(refused.Type, ".")
-			} else if err != nil {
-				inv.ErrorCode = string(errcode.Internal)
-			}
-			metrics.Write(h.metrics, time.Now(), inv)
-		}(time.Now())
+func (h *handler) handle(ctx context.Context, event events.EventBridgeEvent) (provision.Result, error) {
+	start := time.Now()
+	result, err := h.serve(ctx, event)
+	var public *errcode.Error
+	if err != nil {
+		public = errcode.Public(err)
 	}
-	return h.serve(ctx, event)
+	if h.metrics != nil {
+		inv := metrics.Invocation{Trigger: "eventbridge", Created: err == nil, Replayed: result.Replayed, Duration: time.Since(start)}
+		if public != nil {
+			inv.ErrorCode = string(public.Code)
+		}
+		metrics.Write(h.metrics, time.Now(), inv)
+	}
+	if public != nil {
+		return provision.Result{}, messages.InvokeResponse_Error{Type: errorType(public.Code), Message: public.Error()}
+	}
+	return result, nil
 }
 
 func (h *handler) serve(ctx context.Context, event events.EventBridgeEvent) (provision.Result, error) {
@@ -66,7 +68,7 @@ func (h *handler) serve(ctx context.Context, event events.EventBridgeEvent) (pro
 		// Nothing is created, and the event's contents are not read.
 		err := errcode.New(errcode.Forbidden, "%s", why)
 		log.ErrorContext(ctx, "event refused", "error", err)
-		return provision.Result{}, messages.InvokeResponse_Error{Type: errorType(err.Code), Message: err.Error()}
+		return provision.Result{}, err
 	}
 	r, err := provision.DecodeRequest(event.Detail)
 	r.Provenance = provision.Provenance{By: event.Source + "@" + event.AccountID, Via: "eventbridge",
@@ -78,9 +80,8 @@ func (h *handler) serve(ctx context.Context, event events.EventBridgeEvent) (pro
 			return result, nil
 		}
 	}
-	public := errcode.Public(err)
-	log.ErrorContext(ctx, "request failed", "error", public)
-	return provision.Result{}, messages.InvokeResponse_Error{Type: errorType(public.Code), Message: public.Error()}
+	log.ErrorContext(ctx, "request failed", "error", errcode.Public(err))
+	return provision.Result{}, err
 }
 
 func errorType(code errcode.Code) string {

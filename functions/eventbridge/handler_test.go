@@ -10,15 +10,15 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
+	"github.com/dbcreds/provisioner/local/testenv"
 	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/provision"
-	"github.com/dbcreds/provisioner/shared/provision/provisiontest"
 )
 
 func loadEvent(t *testing.T, name string) events.EventBridgeEvent {
 	var e events.EventBridgeEvent
-	provisiontest.Event(t, name, &e)
+	testenv.Event(t, name, &e)
 	return e
 }
 
@@ -27,7 +27,7 @@ func TestCreate(t *testing.T) {
 	want := provision.Result{ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:app/analytics/redshift-AbCdEf", Name: "app/analytics/redshift", VersionID: "v-1"}
 	var got provision.Request
 	var gotKey string
-	secrets := &provisiontest.Creator{CreateFunc: func(r provision.Request, key string) (provision.Result, error) {
+	secrets := &fakeCreator{CreateFunc: func(r provision.Request, key string) (provision.Result, error) {
 		got, gotKey = r, key
 		return want, nil
 	}}
@@ -73,7 +73,7 @@ func TestErrorsAreReturned(t *testing.T) {
 			if tt.detail != nil || tt.err == nil {
 				event.Detail = tt.detail
 			}
-			secrets := &provisiontest.Creator{CreateFunc: func(provision.Request, string) (provision.Result, error) { return provision.Result{}, tt.err }}
+			secrets := &fakeCreator{CreateFunc: func(provision.Request, string) (provision.Result, error) { return provision.Result{}, tt.err }}
 			_, err := (&handler{secrets: secrets, trust: sampleTrust}).handle(context.Background(), event)
 			var ie messages.InvokeResponse_Error
 			if !errors.As(err, &ie) || ie.Type != tt.errType || !strings.Contains(ie.Message, tt.message) || secrets.Calls() != tt.calls {
@@ -107,7 +107,7 @@ func TestOnlyTrustedEvents(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			event := loadEvent(t, "eventbridge-request.json")
 			tt.edit(&event)
-			secrets := &provisiontest.Creator{CreateFunc: func(provision.Request, string) (provision.Result, error) { return provision.Result{}, nil }}
+			secrets := &fakeCreator{CreateFunc: func(provision.Request, string) (provision.Result, error) { return provision.Result{}, nil }}
 			_, err := (&handler{secrets: secrets, trust: sampleTrust}).handle(context.Background(), event)
 			var ie messages.InvokeResponse_Error
 			if !errors.As(err, &ie) || ie.Type != "Permanent.forbidden" || secrets.Calls() != 0 {

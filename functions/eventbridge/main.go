@@ -1,29 +1,39 @@
 // Command eventbridge is the Lambda function behind the "Database Secret
 // Requested" EventBridge rule.
+//
+// It wires the core once, in main; handler.go decodes, calls provision and
+// maps errors to retryable or permanent. Nothing imports a function.
 package main
 
 import (
-	"context"
 	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/dbcreds/provisioner/shared/deployment"
 	"github.com/dbcreds/provisioner/shared/provision"
+	"github.com/dbcreds/provisioner/shared/rotation"
+	"github.com/dbcreds/provisioner/shared/secretstore"
 )
 
+// main wires the function once, at init: a part it lacks stops it here,
+// never at a request.
 func main() {
 	slog.SetDefault(lambdacontext.NewLogger())
-	service, err := provision.ServiceFromEnv(context.Background())
-	if err != nil {
-		slog.Error("cannot start", "error", err)
-		os.Exit(1)
-	}
+	parts, err := deployment.FromEnvironment(os.Getenv)
+	exitOn(err)
+	service, err := provision.NewService(parts.Config, secretstore.New(parts.Client), rotation.New(parts.Client), parts.Users, secretstore.NewDeleter(parts.Client))
+	exitOn(err)
 	trusted, err := trustFromEnv(os.Getenv)
+	exitOn(err)
+	lambda.Start((&handler{secrets: service, trust: trusted, metrics: os.Stdout}).handle)
+}
+
+func exitOn(err error) {
 	if err != nil {
 		slog.Error("cannot start", "error", err)
 		os.Exit(1)
 	}
-	lambda.Start((&handler{secrets: service, trust: trusted, metrics: os.Stdout}).handle)
 }

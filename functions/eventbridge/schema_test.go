@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dbcreds/provisioner/local/testenv"
 	"github.com/dbcreds/provisioner/shared/provision"
-	"github.com/dbcreds/provisioner/shared/provision/provisiontest"
 )
 
 const schemaFile = "database-secret-requested.schema.json"
@@ -26,7 +26,7 @@ func TestSchemaNamesEveryField(t *testing.T) {
 			} `json:"request"`
 		} `json:"$defs"`
 	}
-	raw, err := os.ReadFile(filepath.Join(provisiontest.Root(t), "events", schemaFile))
+	raw, err := os.ReadFile(filepath.Join(testenv.Root(t), "events", schemaFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,8 @@ func TestSchemaNamesEveryField(t *testing.T) {
 // validator (Python's jsonschema, which cfn-lint brings): the sample event
 // passes, and events the handler refuses fail.
 func TestSchemaAgainstEvents(t *testing.T) {
-	root := provisiontest.Root(t)
+	testenv.Integration(t, "Python's jsonschema")
+	root := testenv.Root(t)
 	sample, _ := os.ReadFile(filepath.Join(root, "events", "eventbridge-request.json"))
 	invalid, _ := os.ReadFile(filepath.Join(root, "events", "eventbridge-request-invalid.json"))
 	edit := func(change func(detail map[string]any)) string {

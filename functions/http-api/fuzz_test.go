@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/dbcreds/provisioner/shared/provision"
+	"github.com/dbcreds/provisioner/shared/selfservice"
 )
 
 // FuzzEvent: any request gets a status of the contract and a JSON body,
@@ -33,10 +34,12 @@ func FuzzEvent(f *testing.F) {
 	}
 	allowed[http.StatusCreated], allowed[http.StatusOK] = true, true
 	secrets := &fakeSecrets{
-		createFor: func(c provision.Caller, r provision.Request, k string) (provision.Result, error) {
+		createFor: func(c selfservice.Caller, r provision.Request, k string) (provision.Result, error) {
 			return provision.Result{ARN: "arn", Name: r.Name}, nil
 		},
-		describeFor: func(provision.Caller, string) (provision.Description, error) { return provision.Description{}, nil },
+		describeFor: func(selfservice.Caller, string) (selfservice.Description, error) {
+			return selfservice.Description{}, nil
+		},
 	}
 	// Fuzz workers share their output pipe with the coordinator: a handler
 	// logging every input can fill it and stall the worker.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"mime"
@@ -19,13 +20,14 @@ import (
 	"github.com/dbcreds/provisioner/shared/metrics"
 	"github.com/dbcreds/provisioner/shared/props"
 	"github.com/dbcreds/provisioner/shared/provision"
+	"github.com/dbcreds/provisioner/shared/selfservice"
 )
 
 // secrets is the core as the API uses it.
 type secrets interface {
-	CreateFor(ctx context.Context, c provision.Caller, via string, r provision.Request, idempotencyKey string) (provision.Result, error)
-	DescribeFor(ctx context.Context, c provision.Caller, name string) (provision.Description, error)
-	DeleteFor(ctx context.Context, c provision.Caller, via, name string, opts provision.DeleteOptions) (provision.Deletion, error)
+	CreateFor(ctx context.Context, c selfservice.Caller, via string, r provision.Request, idempotencyKey string) (provision.Result, error)
+	DescribeFor(ctx context.Context, c selfservice.Caller, name string) (selfservice.Description, error)
+	DeleteFor(ctx context.Context, c selfservice.Caller, via, name string, opts provision.DeleteOptions) (selfservice.Deletion, error)
 }
 
 // via is the provenance tag of what the API makes, and what it may delete.
@@ -79,42 +81,47 @@ type errorDetail struct {
 	Field   string       `json:"field,omitempty"`
 }
 
+// handle answers a request: each route returns its answer or its error,
+// and an error becomes its answer here, once, and its metric.
 func (h *handler) handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	start := time.Now()
-	resp, err := h.serve(ctx, req)
-	if h.metrics != nil {
-		inv := metrics.Invocation{Trigger: via, Created: resp.StatusCode == http.StatusCreated,
-			Replayed: resp.Headers["Idempotent-Replayed"] == "true", Deleted: resp.StatusCode == http.StatusAccepted, Duration: time.Since(start)}
-		if resp.StatusCode >= 400 {
-			var body errorBody
-			json.Unmarshal([]byte(resp.Body), &body)
-			inv.ErrorCode = string(body.Error.Code)
-		}
-		metrics.Write(h.metrics, time.Now(), inv)
-	}
-	return resp, err
-}
-
-func (h *handler) serve(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	method, path := req.RequestContext.HTTP.Method, routePath(req)
-	var resp events.APIGatewayV2HTTPResponse
-	switch {
-	case path == "/secrets":
-		resp = route(ctx, method, map[string]func() events.APIGatewayV2HTTPResponse{
-			http.MethodPost: func() events.APIGatewayV2HTTPResponse { return h.create(ctx, req) },
-		})
-	case strings.HasPrefix(path, "/secrets/"):
-		resp = route(ctx, method, map[string]func() events.APIGatewayV2HTTPResponse{
-			http.MethodGet:    func() events.APIGatewayV2HTTPResponse { return h.describe(ctx, req, path) },
-			http.MethodDelete: func() events.APIGatewayV2HTTPResponse { return h.delete(ctx, req, path) },
-		})
-	default:
-		resp = failure(ctx, errcode.New(errcode.NotFound, "no route %s %s; the API has POST /secrets, GET and DELETE /secrets/{name}", errcode.Clip(method), errcode.Clip(path)))
+	resp, err := h.serve(ctx, req, method, path)
+	if err != nil {
+		resp = failure(ctx, err)
+		if allow, ok := allowed(err); ok {
+			resp.Headers["Allow"] = allow
+		}
 	}
 	caller := h.callerOf(req)
 	slog.InfoContext(ctx, "request", "method", errcode.Clip(method), "path", errcode.Clip(path), "status", resp.StatusCode,
 		"caller", errcode.ClipTo(caller.ID, 2048), "session", errcode.ClipTo(caller.Session, 64))
+	if h.metrics != nil {
+		inv := metrics.Invocation{Trigger: via, Created: resp.StatusCode == http.StatusCreated,
+			Replayed: resp.Headers["Idempotent-Replayed"] == "true", Deleted: resp.StatusCode == http.StatusAccepted, Duration: time.Since(start)}
+		if err != nil {
+			inv.ErrorCode = string(errcode.Public(err).Code)
+		}
+		metrics.Write(h.metrics, time.Now(), inv)
+	}
 	return resp, nil
+}
+
+type answer = events.APIGatewayV2HTTPResponse
+
+func (h *handler) serve(ctx context.Context, req events.APIGatewayV2HTTPRequest, method, path string) (answer, error) {
+	switch {
+	case path == "/secrets":
+		return route(method, map[string]func() (answer, error){
+			http.MethodPost: func() (answer, error) { return h.create(ctx, req) },
+		})
+	case strings.HasPrefix(path, "/secrets/"):
+		return route(method, map[string]func() (answer, error){
+			http.MethodGet:    func() (answer, error) { return h.describe(ctx, req, path) },
+			http.MethodDelete: func() (answer, error) { return h.delete(ctx, req, path) },
+		})
+	}
+	return answer{}, errcode.New(errcode.NotFound, "no route %s %s; the API has POST /secrets, GET and DELETE /secrets/{name}", errcode.Clip(method), errcode.Clip(path))
 }
 
 // routePath is the request path without the stage, which API Gateway keeps
@@ -130,59 +137,73 @@ func routePath(req events.APIGatewayV2HTTPRequest) string {
 	return path
 }
 
-// route serves the method's handler, or answers 405 with the methods the
-// route takes.
-func route(ctx context.Context, method string, methods map[string]func() events.APIGatewayV2HTTPResponse) events.APIGatewayV2HTTPResponse {
+// route serves the method's handler, or refuses with the methods the
+// route takes (405, with Allow).
+func route(method string, methods map[string]func() (answer, error)) (answer, error) {
 	if serve, ok := methods[method]; ok {
 		return serve()
 	}
-	allowed := make([]string, 0, len(methods))
+	names := make([]string, 0, len(methods))
 	for m := range methods {
-		allowed = append(allowed, m)
+		names = append(names, m)
 	}
-	sort.Strings(allowed)
-	allow := strings.Join(allowed, ", ")
-	resp := failure(ctx, errcode.New(codeMethodNotAllowed, "%s is not allowed here; use %s", errcode.Clip(method), allow))
-	resp.Headers["Allow"] = allow
-	return resp
+	sort.Strings(names)
+	return answer{}, methodNotAllowed{errcode.New(codeMethodNotAllowed, "%s is not allowed here; use %s", errcode.Clip(method), strings.Join(names, ", ")), names}
 }
 
-func (h *handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
+// methodNotAllowed is a 405's error, with the methods for its Allow.
+type methodNotAllowed struct {
+	err     *errcode.Error
+	methods []string
+}
+
+func (m methodNotAllowed) Error() string { return m.err.Error() }
+func (m methodNotAllowed) Unwrap() error { return m.err }
+
+func allowed(err error) (string, bool) {
+	var m methodNotAllowed
+	if !errors.As(err, &m) {
+		return "", false
+	}
+	return strings.Join(m.methods, ", "), true
+}
+
+func (h *handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest) (answer, error) {
 	if media, _, err := mime.ParseMediaType(req.Headers["content-type"]); err != nil || media != "application/json" && !strings.HasSuffix(media, "+json") {
-		return failure(ctx, errcode.New(codeUnsupportedMediaType, "send the request as JSON, with Content-Type: application/json"))
+		return answer{}, errcode.New(codeUnsupportedMediaType, "send the request as JSON, with Content-Type: application/json")
 	}
 	if len(req.Body) > base64.StdEncoding.EncodedLen(maxBody) {
-		return failure(ctx, errcode.New(codePayloadTooLarge, "the body must be at most %d bytes", maxBody))
+		return answer{}, errcode.New(codePayloadTooLarge, "the body must be at most %d bytes", maxBody)
 	}
 	body := []byte(req.Body)
 	if req.IsBase64Encoded {
 		decoded, err := base64.StdEncoding.DecodeString(req.Body)
 		if err != nil {
-			return failure(ctx, errcode.New(errcode.Invalid, "the body is marked base64-encoded but is not"))
+			return answer{}, errcode.New(errcode.Invalid, "the body is marked base64-encoded but is not")
 		}
 		body = decoded
 	}
 	if len(body) > maxBody {
-		return failure(ctx, errcode.New(codePayloadTooLarge, "the body must be at most %d bytes", maxBody))
+		return answer{}, errcode.New(codePayloadTooLarge, "the body must be at most %d bytes", maxBody)
 	}
 	r, err := provision.DecodeRequest(body)
 	if err != nil {
-		return failure(ctx, err)
+		return answer{}, err
 	}
 	key := req.Headers["idempotency-key"]
 	if key != "" && !validKey(key) {
-		return failure(ctx, &errcode.Error{Code: errcode.Invalid, Field: "Idempotency-Key", Message: "must be 1-255 visible ASCII characters"})
+		return answer{}, &errcode.Error{Code: errcode.Invalid, Field: "Idempotency-Key", Message: "must be 1-255 visible ASCII characters"}
 	}
 	result, err := h.secrets.CreateFor(ctx, h.callerOf(req), via, r, key)
 	if err != nil {
-		return failure(ctx, err)
+		return answer{}, err
 	}
 	resp := respond(http.StatusCreated, result)
 	resp.Headers["Location"] = "/secrets/" + result.Name
 	if result.Replayed {
 		resp.Headers["Idempotent-Replayed"] = "true"
 	}
-	return resp
+	return resp, nil
 }
 
 // secretName is the {name+} of /secrets/{name+}.
@@ -197,43 +218,43 @@ func secretName(req events.APIGatewayV2HTTPRequest, path string) (string, error)
 	return name, nil
 }
 
-func (h *handler) describe(ctx context.Context, req events.APIGatewayV2HTTPRequest, path string) events.APIGatewayV2HTTPResponse {
+func (h *handler) describe(ctx context.Context, req events.APIGatewayV2HTTPRequest, path string) (answer, error) {
 	name, err := secretName(req, path)
 	if err != nil {
-		return failure(ctx, err)
+		return answer{}, err
 	}
 	d, err := h.secrets.DescribeFor(ctx, h.callerOf(req), name)
 	if err != nil {
-		return failure(ctx, err)
+		return answer{}, err
 	}
-	return respond(http.StatusOK, d)
+	return respond(http.StatusOK, d), nil
 }
 
 // deleteParameters are DELETE's query parameters, as DeleteSecret's.
 var deleteParameters = map[string]bool{"recoveryWindowInDays": true, "forceDeleteWithoutRecovery": true}
 
-func (h *handler) delete(ctx context.Context, req events.APIGatewayV2HTTPRequest, path string) events.APIGatewayV2HTTPResponse {
+func (h *handler) delete(ctx context.Context, req events.APIGatewayV2HTTPRequest, path string) (answer, error) {
 	name, err := secretName(req, path)
 	if err != nil {
-		return failure(ctx, err)
+		return answer{}, err
 	}
 	query := map[string]json.RawMessage{}
 	for k, v := range req.QueryStringParameters {
 		if !deleteParameters[k] {
-			return failure(ctx, errcode.Invalidf(errcode.Clip(k), "is not a query parameter of DELETE; it takes recoveryWindowInDays or forceDeleteWithoutRecovery"))
+			return answer{}, errcode.Invalidf(errcode.Clip(k), "is not a query parameter of DELETE; it takes recoveryWindowInDays or forceDeleteWithoutRecovery")
 		}
 		query[k], _ = json.Marshal(v)
 	}
 	body, _ := json.Marshal(query)
 	var opts provision.DeleteOptions
 	if err := props.DecodeFields(body, &opts, nil); err != nil {
-		return failure(ctx, err)
+		return answer{}, err
 	}
 	d, err := h.secrets.DeleteFor(ctx, h.callerOf(req), via, name, opts)
 	if err != nil {
-		return failure(ctx, err)
+		return answer{}, err
 	}
-	return respond(http.StatusAccepted, d)
+	return respond(http.StatusAccepted, d), nil
 }
 
 func validKey(k string) bool {
@@ -250,19 +271,19 @@ func validKey(k string) bool {
 
 // callerOf is who called, as the API's authorizer established it: the IAM
 // principal, or the JWT subject and claims.
-func (h *handler) callerOf(req events.APIGatewayV2HTTPRequest) provision.Caller {
+func (h *handler) callerOf(req events.APIGatewayV2HTTPRequest) selfservice.Caller {
 	a := req.RequestContext.Authorizer
 	switch {
 	case a == nil:
 	case a.IAM != nil && a.IAM.UserARN != "":
-		return provision.IAMCaller(a.IAM.UserARN)
+		return selfservice.IAMCaller(a.IAM.UserARN)
 	case a.JWT != nil && a.JWT.Claims["sub"] != "":
-		return provision.Caller{ID: "jwt:" + a.JWT.Claims["sub"], Claims: a.JWT.Claims}
+		return selfservice.Caller{ID: "jwt:" + a.JWT.Claims["sub"], Claims: a.JWT.Claims}
 	}
 	if h.localCaller != "" {
-		return provision.IAMCaller(h.localCaller)
+		return selfservice.IAMCaller(h.localCaller)
 	}
-	return provision.Caller{}
+	return selfservice.Caller{}
 }
 
 // localCallerFromEnv is LOCAL_CALLER when the function runs under the SAM

@@ -13,40 +13,41 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/dbcreds/provisioner/local/testenv"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/props"
 	"github.com/dbcreds/provisioner/shared/provision"
-	"github.com/dbcreds/provisioner/shared/provision/provisiontest"
+	"github.com/dbcreds/provisioner/shared/selfservice"
 )
 
 // fakeSecrets stands in for the core; each method is a function field.
 type fakeSecrets struct {
-	createFor   func(provision.Caller, provision.Request, string) (provision.Result, error)
-	describeFor func(provision.Caller, string) (provision.Description, error)
-	deleteFor   func(provision.Caller, string, provision.DeleteOptions) (provision.Deletion, error)
+	createFor   func(selfservice.Caller, provision.Request, string) (provision.Result, error)
+	describeFor func(selfservice.Caller, string) (selfservice.Description, error)
+	deleteFor   func(selfservice.Caller, string, provision.DeleteOptions) (selfservice.Deletion, error)
 }
 
-func (f *fakeSecrets) DeleteFor(_ context.Context, c provision.Caller, via, name string, opts provision.DeleteOptions) (provision.Deletion, error) {
+func (f *fakeSecrets) DeleteFor(_ context.Context, c selfservice.Caller, via, name string, opts provision.DeleteOptions) (selfservice.Deletion, error) {
 	if via != "http-api" {
-		return provision.Deletion{}, errors.New("wrong provenance " + via)
+		return selfservice.Deletion{}, errors.New("wrong provenance " + via)
 	}
 	return f.deleteFor(c, name, opts)
 }
 
-func (f *fakeSecrets) CreateFor(_ context.Context, c provision.Caller, via string, r provision.Request, k string) (provision.Result, error) {
+func (f *fakeSecrets) CreateFor(_ context.Context, c selfservice.Caller, via string, r provision.Request, k string) (provision.Result, error) {
 	if via != "http-api" {
 		return provision.Result{}, errors.New("wrong provenance " + via)
 	}
 	return f.createFor(c, r, k)
 }
 
-func (f *fakeSecrets) DescribeFor(_ context.Context, c provision.Caller, name string) (provision.Description, error) {
+func (f *fakeSecrets) DescribeFor(_ context.Context, c selfservice.Caller, name string) (selfservice.Description, error) {
 	return f.describeFor(c, name)
 }
 
 func loadEvent(t *testing.T, name string) events.APIGatewayV2HTTPRequest {
 	var e events.APIGatewayV2HTTPRequest
-	provisiontest.Event(t, name, &e)
+	testenv.Event(t, name, &e)
 	return e
 }
 
@@ -81,7 +82,7 @@ func TestCreate(t *testing.T) {
 	var fingerprints []string
 	for name, event := range map[string]events.APIGatewayV2HTTPRequest{"plain body": plain, "base64 body": encoded, "same body, other spacing": respaced} {
 		t.Run(name, func(t *testing.T) {
-			f := &fakeSecrets{createFor: func(c provision.Caller, r provision.Request, k string) (provision.Result, error) {
+			f := &fakeSecrets{createFor: func(c selfservice.Caller, r provision.Request, k string) (provision.Result, error) {
 				// The role, not the session: a caller stays one caller when its credentials refresh.
 				if c.ID != "arn:aws:sts::123456789012:assumed-role/payments-team" || c.IAMName != "payments-team" || c.Session != "alice" {
 					t.Errorf("caller %+v", c)
@@ -92,7 +93,7 @@ func TestCreate(t *testing.T) {
 				if k != "2f6c1a9e-7d3b-4e8f-9a0b-1c2d3e4f5a6b" {
 					t.Errorf("key %q", k)
 				}
-				fingerprints = append(fingerprints, provision.Fingerprint(r))
+				fingerprints = append(fingerprints, selfservice.Fingerprint(r))
 				return result, nil
 			}}
 			resp, _ := serve(t, f, event)
@@ -114,7 +115,7 @@ func TestCreate(t *testing.T) {
 func TestReplayIsMarked(t *testing.T) {
 	replayed := result
 	replayed.Replayed = true
-	f := &fakeSecrets{createFor: func(provision.Caller, provision.Request, string) (provision.Result, error) {
+	f := &fakeSecrets{createFor: func(selfservice.Caller, provision.Request, string) (provision.Result, error) {
 		return replayed, nil
 	}}
 	resp, _ := serve(t, f, loadEvent(t, "http-api-create.json"))
@@ -124,8 +125,8 @@ func TestReplayIsMarked(t *testing.T) {
 }
 
 func TestJWTCaller(t *testing.T) {
-	var got provision.Caller
-	f := &fakeSecrets{createFor: func(c provision.Caller, _ provision.Request, _ string) (provision.Result, error) {
+	var got selfservice.Caller
+	f := &fakeSecrets{createFor: func(c selfservice.Caller, _ provision.Request, _ string) (provision.Result, error) {
 		got = c
 		return result, nil
 	}}
@@ -136,11 +137,11 @@ func TestJWTCaller(t *testing.T) {
 }
 
 func TestGet(t *testing.T) {
-	f := &fakeSecrets{describeFor: func(c provision.Caller, name string) (provision.Description, error) {
+	f := &fakeSecrets{describeFor: func(c selfservice.Caller, name string) (selfservice.Description, error) {
 		if name != "app/payments/mysql" || c.ID == "" {
 			t.Errorf("describe %q for %+v", name, c)
 		}
-		return provision.Description{ARN: result.ARN, Name: name}, nil
+		return selfservice.Description{ARN: result.ARN, Name: name}, nil
 	}}
 	resp, _ := serve(t, f, loadEvent(t, "http-api-get.json"))
 	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, `"arn":"`+result.ARN) {
@@ -164,11 +165,11 @@ func TestDelete(t *testing.T) {
 		{map[string]string{"forceDeleteWithoutRecovery": "true"}, provision.DeleteOptions{ForceDeleteWithoutRecovery: true}},
 		{nil, provision.DeleteOptions{}},
 	} {
-		f := &fakeSecrets{deleteFor: func(c provision.Caller, name string, opts provision.DeleteOptions) (provision.Deletion, error) {
+		f := &fakeSecrets{deleteFor: func(c selfservice.Caller, name string, opts provision.DeleteOptions) (selfservice.Deletion, error) {
 			if name != "app/payments/mysql" || c.ID != "arn:aws:sts::123456789012:assumed-role/payments-team" || !reflect.DeepEqual(opts, tt.want) {
 				t.Errorf("delete %q for %+v with %+v, want %+v", name, c, opts, tt.want)
 			}
-			return provision.Deletion{ARN: result.ARN, Name: name, DeletionDate: when}, nil
+			return selfservice.Deletion{ARN: result.ARN, Name: name, DeletionDate: when}, nil
 		}}
 		event := loadEvent(t, "http-api-delete.json")
 		event.QueryStringParameters = tt.query
@@ -241,14 +242,14 @@ func TestStatuses(t *testing.T) {
 				return tt.err
 			}
 			f := &fakeSecrets{
-				createFor: func(provision.Caller, provision.Request, string) (provision.Result, error) {
+				createFor: func(selfservice.Caller, provision.Request, string) (provision.Result, error) {
 					return provision.Result{}, answer()
 				},
-				describeFor: func(provision.Caller, string) (provision.Description, error) {
-					return provision.Description{}, answer()
+				describeFor: func(selfservice.Caller, string) (selfservice.Description, error) {
+					return selfservice.Description{}, answer()
 				},
-				deleteFor: func(provision.Caller, string, provision.DeleteOptions) (provision.Deletion, error) {
-					return provision.Deletion{}, answer()
+				deleteFor: func(selfservice.Caller, string, provision.DeleteOptions) (selfservice.Deletion, error) {
+					return selfservice.Deletion{}, answer()
 				},
 			}
 			resp, body := serve(t, f, event)
@@ -290,12 +291,12 @@ func TestLocalCaller(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var got string
-			f := &fakeSecrets{describeFor: func(c provision.Caller, name string) (provision.Description, error) {
+			f := &fakeSecrets{describeFor: func(c selfservice.Caller, name string) (selfservice.Description, error) {
 				got = c.ID
 				if c.ID == "" {
-					return provision.Description{}, errcode.New(errcode.Unauthenticated, "no identity")
+					return selfservice.Description{}, errcode.New(errcode.Unauthenticated, "no identity")
 				}
-				return provision.Description{Name: name}, nil
+				return selfservice.Description{Name: name}, nil
 			}}
 			h := &handler{secrets: f, localCaller: localCallerFromEnv(func(k string) string { return tt.env[k] })}
 			resp, err := h.handle(context.Background(), tt.event)

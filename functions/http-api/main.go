@@ -1,9 +1,11 @@
 // Command http-api is the Lambda function behind the self-service HTTP API
 // (API Gateway HTTP API, payload format 2.0).
+//
+// It wires the core once, in main; handler.go decodes, calls selfservice
+// and maps errors to HTTP statuses. Nothing imports a function.
 package main
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -12,44 +14,46 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/dbcreds/provisioner/shared/deployment"
 	"github.com/dbcreds/provisioner/shared/idempotency"
 	"github.com/dbcreds/provisioner/shared/provision"
+	"github.com/dbcreds/provisioner/shared/rotation"
+	"github.com/dbcreds/provisioner/shared/secretstore"
+	"github.com/dbcreds/provisioner/shared/selfservice"
 )
 
+// main wires the function once, at init: a part it lacks stops it here,
+// never at a request.
 func main() {
 	slog.SetDefault(lambdacontext.NewLogger())
-	service, err := provision.APIServiceFromEnv(context.Background())
-	if err != nil {
-		slog.Error("cannot start", "error", err)
-		os.Exit(1)
-	}
+	parts, err := deployment.FromEnvironment(os.Getenv)
+	exitOn(err)
+	service, err := provision.NewService(parts.Config, secretstore.New(parts.Client), rotation.New(parts.Client), parts.Users, secretstore.NewDeleter(parts.Client))
+	exitOn(err)
 	records, err := recordsFromEnv(os.Getenv)
+	exitOn(err)
+	api, err := selfservice.New(service, records)
+	exitOn(err)
+	lambda.Start((&handler{secrets: api, localCaller: localCallerFromEnv(os.Getenv), metrics: os.Stdout}).handle)
+}
+
+func exitOn(err error) {
 	if err != nil {
 		slog.Error("cannot start", "error", err)
 		os.Exit(1)
 	}
-	service.UseIdempotencyRecords(records)
-	lambda.Start((&handler{secrets: service, localCaller: localCallerFromEnv(os.Getenv), metrics: os.Stdout}).handle)
 }
 
 // recordsFromEnv are the Idempotency-Key records in the DynamoDB table
 // IDEMPOTENCY_TABLE names.
-func recordsFromEnv(getenv func(string) string) (idempotencyRecords, error) {
-	table := strings.TrimSpace(getenv(provision.EnvIdempotencyTable))
+func recordsFromEnv(getenv func(string) string) (*idempotency.Records, error) {
+	table := strings.TrimSpace(getenv(deployment.EnvIdempotencyTable))
 	if table == "" {
-		return idempotencyRecords{}, fmt.Errorf("%s is not set: the HTTP API keeps Idempotency-Keys in that DynamoDB table", provision.EnvIdempotencyTable)
+		return nil, fmt.Errorf("%s is not set: the HTTP API keeps Idempotency-Keys in that DynamoDB table", deployment.EnvIdempotencyTable)
 	}
 	client, err := idempotency.ClientFromEnvironment(getenv)
 	if err != nil {
-		return idempotencyRecords{}, err
+		return nil, err
 	}
-	return idempotencyRecords{idempotency.New(client, table)}, nil
-}
-
-// idempotencyRecords gives the core idempotency.Records in its own types.
-type idempotencyRecords struct{ *idempotency.Records }
-
-func (r idempotencyRecords) Claim(ctx context.Context, key, fingerprint string) (provision.IdempotencyClaim, error) {
-	c, err := r.Records.Claim(ctx, key, fingerprint)
-	return provision.IdempotencyClaim(c), err
+	return idempotency.New(client, table), nil
 }

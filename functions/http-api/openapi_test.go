@@ -13,12 +13,13 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/dbcreds/provisioner/local/openapi"
+	"github.com/dbcreds/provisioner/local/testenv"
+	"github.com/dbcreds/provisioner/local/testenv/openapi"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/provision"
-	"github.com/dbcreds/provisioner/shared/provision/provisiontest"
 	"github.com/dbcreds/provisioner/shared/rotation"
 	"github.com/dbcreds/provisioner/shared/secretstore"
+	"github.com/dbcreds/provisioner/shared/selfservice"
 )
 
 type document struct {
@@ -30,7 +31,7 @@ type document struct {
 
 func loadDocument(t *testing.T) (document, string) {
 	t.Helper()
-	path := filepath.Join(provisiontest.Root(t), openapi.Document)
+	path := filepath.Join(testenv.Root(t), openapi.Document)
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -48,14 +49,14 @@ var errReached = errcode.New(errcode.Conflict, "reached")
 
 func anyCore() *fakeSecrets {
 	return &fakeSecrets{
-		createFor: func(provision.Caller, provision.Request, string) (provision.Result, error) {
+		createFor: func(selfservice.Caller, provision.Request, string) (provision.Result, error) {
 			return provision.Result{}, errReached
 		},
-		describeFor: func(provision.Caller, string) (provision.Description, error) {
-			return provision.Description{}, errReached
+		describeFor: func(selfservice.Caller, string) (selfservice.Description, error) {
+			return selfservice.Description{}, errReached
 		},
-		deleteFor: func(provision.Caller, string, provision.DeleteOptions) (provision.Deletion, error) {
-			return provision.Deletion{}, errReached
+		deleteFor: func(selfservice.Caller, string, provision.DeleteOptions) (selfservice.Deletion, error) {
+			return selfservice.Deletion{}, errReached
 		},
 	}
 }
@@ -106,7 +107,7 @@ func TestDocumentHasEveryRouteAndNoOther(t *testing.T) {
 // model; the document's schema of it is the published event schema's.
 func TestRequestSchemaIsTheEventsOne(t *testing.T) {
 	doc, _ := loadDocument(t)
-	raw, err := os.ReadFile(filepath.Join(provisiontest.Root(t), "events", "database-secret-requested.schema.json"))
+	raw, err := os.ReadFile(filepath.Join(testenv.Root(t), "events", "database-secret-requested.schema.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,6 +170,7 @@ func TestErrorCodesAreTheHandlers(t *testing.T) {
 // TestSamplesAndAnswersMatchTheDocument: the sample events' bodies, and the
 // handler's answers of every status to them, are what the document says.
 func TestSamplesAndAnswersMatchTheDocument(t *testing.T) {
+	testenv.Integration(t, "Python's jsonschema")
 	_, path := loadDocument(t)
 	next := time.Date(2026, 12, 24, 0, 0, 0, 0, time.UTC)
 	created := result
@@ -179,28 +181,30 @@ func TestSamplesAndAnswersMatchTheDocument(t *testing.T) {
 	replayed := created
 	replayed.Replayed = true
 	ok := &fakeSecrets{
-		createFor: func(_ provision.Caller, r provision.Request, _ string) (provision.Result, error) {
+		createFor: func(_ selfservice.Caller, r provision.Request, _ string) (provision.Result, error) {
 			if r.Name == "app/payments/replayed" {
 				return replayed, nil
 			}
 			return created, nil
 		},
-		describeFor: func(_ provision.Caller, name string) (provision.Description, error) {
-			return provision.Description{ARN: result.ARN, Name: name, Tags: map[string]string{"team": "payments"},
+		describeFor: func(_ selfservice.Caller, name string) (selfservice.Description, error) {
+			return selfservice.Description{ARN: result.ARN, Name: name, Tags: map[string]string{"team": "payments"},
 				ReplicationStatus: []secretstore.ReplicaStatus{}, CurrentVersionID: "v-1", CreatedDate: &next, Rotation: created.Rotation}, nil
 		},
-		deleteFor: func(_ provision.Caller, name string, _ provision.DeleteOptions) (provision.Deletion, error) {
-			return provision.Deletion{ARN: result.ARN, Name: name, DeletionDate: next}, nil
+		deleteFor: func(_ selfservice.Caller, name string, _ provision.DeleteOptions) (selfservice.Deletion, error) {
+			return selfservice.Deletion{ARN: result.ARN, Name: name, DeletionDate: next}, nil
 		},
 	}
 	failing := func(err error) *fakeSecrets {
 		return &fakeSecrets{
-			createFor: func(provision.Caller, provision.Request, string) (provision.Result, error) {
+			createFor: func(selfservice.Caller, provision.Request, string) (provision.Result, error) {
 				return provision.Result{}, err
 			},
-			describeFor: func(provision.Caller, string) (provision.Description, error) { return provision.Description{}, err },
-			deleteFor: func(provision.Caller, string, provision.DeleteOptions) (provision.Deletion, error) {
-				return provision.Deletion{}, err
+			describeFor: func(selfservice.Caller, string) (selfservice.Description, error) {
+				return selfservice.Description{}, err
+			},
+			deleteFor: func(selfservice.Caller, string, provision.DeleteOptions) (selfservice.Deletion, error) {
+				return selfservice.Deletion{}, err
 			},
 		}
 	}
@@ -214,7 +218,7 @@ func TestSamplesAndAnswersMatchTheDocument(t *testing.T) {
 		errcode.New(errcode.Unavailable, "unreachable"),
 		errors.New("a bug"),
 	}
-	files, _ := filepath.Glob(filepath.Join(provisiontest.Root(t), "events", "http-api-*.json"))
+	files, _ := filepath.Glob(filepath.Join(testenv.Root(t), "events", "http-api-*.json"))
 	var exchanges []openapi.Exchange
 	// A sample's body must match the request schema; an edited one is
 	// there to be refused.

@@ -4,6 +4,8 @@
 // wait in Lambda's queue, where waiting is no attempt). Secrets Manager is
 // moto behind a proxy that answers with the real service's latency and
 // throttles CreateSecret above its quota.
+//
+// It imports only invoke and faultproxy.
 package burst
 
 import (
@@ -17,8 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/dbcreds/provisioner/local/faultproxy"
-	"github.com/dbcreds/provisioner/local/invoke"
+	"github.com/dbcreds/provisioner/local/emulate/invoke"
+	"github.com/dbcreds/provisioner/local/testenv/faultproxy"
 )
 
 // Options describe a burst.

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/dbcreds/provisioner/local/burst"
-	"github.com/dbcreds/provisioner/local/samtemplate"
+	"github.com/dbcreds/provisioner/local/emulate/samtemplate"
 )
 
 // TestBurstStaysUnderTheQuota: a burst of EventBridge requests at the

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/dbcreds/provisioner/local/faultproxy"
+	"github.com/dbcreds/provisioner/local/testenv/faultproxy"
 )
 
 // One request delivered many times at once, each delivery in its own

@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/dbcreds/provisioner/local/invoke"
-	"github.com/dbcreds/provisioner/local/motoserver"
+	"github.com/dbcreds/provisioner/local/emulate/invoke"
+	"github.com/dbcreds/provisioner/local/testenv/motoserver"
 )
 
 // The custom resource's lifecycle through the real bootstrap: what

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dbcreds/provisioner/local/dbserver"
+	"github.com/dbcreds/provisioner/local/testenv/dbserver"
 )
 
 // TestDeleteHandsNothingToTheMaster: a user that planted a SECURITY

@@ -13,10 +13,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
-	"github.com/dbcreds/provisioner/local/dbserver"
-	"github.com/dbcreds/provisioner/local/fakedb"
-	"github.com/dbcreds/provisioner/local/invoke"
-	"github.com/dbcreds/provisioner/local/rdsapi"
+	"github.com/dbcreds/provisioner/local/emulate/invoke"
+	"github.com/dbcreds/provisioner/local/testenv/dbserver"
+	"github.com/dbcreds/provisioner/local/testenv/fakedb"
+	"github.com/dbcreds/provisioner/local/testenv/rdsapi"
 )
 
 // The database-user feature as a hostile caller inside the account would

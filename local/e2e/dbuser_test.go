@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/dbcreds/provisioner/local/dbserver"
+	"github.com/dbcreds/provisioner/local/testenv/dbserver"
 )
 
 // Database users made through each trigger's real bootstrap, against real
@@ -110,6 +110,18 @@ func TestCustomResourceDatabaseUser(t *testing.T) {
 			}
 			if err := asSecret(t, engine, created.PhysicalResourceId, "INSERT INTO "+table+" VALUES (1)"); err == nil {
 				t.Fatal("readonly can INSERT")
+			}
+			// The template's DatabaseUserConnectionLimit.
+			query := "SELECT rolconnlimit FROM pg_roles WHERE rolname = $1"
+			if engine == "mariadb" {
+				query = "SELECT max_user_connections FROM mysql.user WHERE User = ?"
+			}
+			db := dbserver.Open(engine, s.Host, s.Port, dbserver.Database, dbserver.MasterUser, dbserver.MasterPassword)
+			var limit int
+			err := db.QueryRow(query, created.Data["Username"]).Scan(&limit)
+			db.Close()
+			if err != nil || limit != 100 {
+				t.Fatalf("the user's connection limit: %d, %v", limit, err)
 			}
 			out, _ := run(t, "CustomResourceFunction", "custom-resource-update.json", nil, func(e map[string]any) {
 				e["RequestId"], e["PhysicalResourceId"] = "cdcdcdcd-0000-4000-8000-000000000001", created.PhysicalResourceId

@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/dbcreds/provisioner/local/faultproxy"
+	"github.com/dbcreds/provisioner/local/testenv/faultproxy"
 )
 
 // Secrets Manager failing the ways the real one can, through a proxy in

@@ -23,10 +23,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/dbcreds/provisioner/local/apigateway"
-	"github.com/dbcreds/provisioner/local/invoke"
-	"github.com/dbcreds/provisioner/local/openapi"
-	"github.com/dbcreds/provisioner/local/samtemplate"
+	"github.com/dbcreds/provisioner/local/emulate/apigateway"
+	"github.com/dbcreds/provisioner/local/emulate/invoke"
+	"github.com/dbcreds/provisioner/local/emulate/samtemplate"
+	"github.com/dbcreds/provisioner/local/testenv/openapi"
 )
 
 // The HTTP API through a real HTTP client, the local gateway (payload 2.0)

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/dbcreds/provisioner/local/testenv/dbserver"
 )
 
 // Every invocation writes one CloudWatch Embedded Metric Format line:
@@ -125,6 +127,21 @@ func TestEveryInvocationWritesItsMetrics(t *testing.T) {
 			_, _, _, logs := deliver(t, "eventbridge-request-invalid.json", nil, nil)
 			return logs
 		}, want{trigger: "eventbridge", code: "invalid", failures: 1}},
+		// A failure of the function's own (no CA bundle to verify the
+		// database with): counted under its code, as every other.
+		{"event failing inside", func() string {
+			s := dbServer(t, "postgres")
+			master := masterSecretFor(t, "masters/metrics/internal", s)
+			_, errType, _, logs := deliver(t, "eventbridge-request.json", func(e map[string]any) {
+				e["id"] = "metrics-event-internal"
+				e["detail"] = map[string]any{"name": "app/analytics/metrics-internal", "engine": "postgres", "dbname": dbserver.Database,
+					"masterSecretArn": master, "createDatabaseUser": true, "ssl": true}
+			}, map[string]string{"DATABASE_USER_GRANTS": openGrants["DatabaseUserGrants"], "DB_CA_BUNDLE": ""})
+			if errType != "Internal" {
+				t.Fatalf("error type %q", errType)
+			}
+			return logs
+		}, want{trigger: "eventbridge", code: "internal", failures: 1}},
 	} {
 		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
 			logs := tc.run()

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dbcreds/provisioner/local/samtemplate"
+	"github.com/dbcreds/provisioner/local/emulate/samtemplate"
 )
 
 // The README's HTTP API examples, run against the local API: each curl line

@@ -9,8 +9,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/dbcreds/provisioner/local/dbserver"
-	"github.com/dbcreds/provisioner/local/faultproxy"
+	"github.com/dbcreds/provisioner/local/testenv/dbserver"
+	"github.com/dbcreds/provisioner/local/testenv/faultproxy"
 )
 
 // Rotation switched on through each trigger's real bootstrap, against moto

@@ -28,6 +28,7 @@ var sampleOutcomes = map[string]struct {
 }{
 	"custom-resource-create.json":                {"CustomResourceFunction", false, `"Status": "SUCCESS"`},
 	"custom-resource-create-generated-name.json": {"CustomResourceFunction", false, `"Status": "SUCCESS"`},
+	"custom-resource-create-database-user.json":  {"CustomResourceFunction", false, "logs in as orders_app to database orders\n   SELECT from orders       allowed"},
 	"custom-resource-create-invalid.json":        {"CustomResourceFunction", true, `"Status": "FAILED"`},
 	"custom-resource-create-oversized.json":      {"CustomResourceFunction", true, `(5009 bytes in all)`},
 	"custom-resource-update.json":                {"CustomResourceFunction", false, `"Status": "SUCCESS"`},

@@ -2,6 +2,8 @@
 // foreground, as a shell does for a job: Ctrl-C then reaches the tool, which
 // stops what it started and exits as it sees fit, and not make, which would
 // otherwise always die of the signal and report an interrupt.
+//
+// It imports nothing of this module.
 package foreground
 
 import (

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dbcreds/provisioner/local/testenv"
 )
 
 // fakeGo stands in for go test -fuzz: per target name, it crashes (and
@@ -48,6 +50,7 @@ func run(t *testing.T, targets ...string) (string, []string, string, error) {
 }
 
 func TestRun(t *testing.T) {
+	testenv.Integration(t, "bash and the Go toolchain's fuzzer")
 	tests := []struct {
 		name    string
 		targets []string

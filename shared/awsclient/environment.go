@@ -2,6 +2,9 @@
 // environment says (Region, the role's credentials, the SDK's own endpoint
 // and retry settings) without config.LoadDefaultConfig, and turns any
 // service's errors into coded errors.
+//
+// It is the bottom of every AWS client here: it imports nothing of the
+// provisioner's but errcode.
 package awsclient
 
 import (

@@ -1,6 +1,8 @@
 // Package credential generates passwords with the semantics of Secrets
 // Manager GetRandomPassword, and usernames, locally from a cryptographic
 // random source: no network round trip, no modulo bias, bounded time.
+//
+// It imports nothing of the provisioner's but errcode.
 package credential
 
 import (

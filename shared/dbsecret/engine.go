@@ -1,6 +1,10 @@
 // Package dbsecret knows the database engines that Secrets Manager's rotation
 // functions support and shapes the secret JSON those functions read
 // ("JSON structure of Secrets Manager database secrets").
+//
+// It shapes; it never connects or stores. It imports only errcode,
+// awsname, credential and dbuser (for the clone's name), nothing that
+// stores, connects or triggers.
 package dbsecret
 
 import (
@@ -9,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/dbcreds/provisioner/shared/credential"
+	"github.com/dbcreds/provisioner/shared/dbuser"
 	"github.com/dbcreds/provisioner/shared/errcode"
 )
 
@@ -24,8 +29,8 @@ type Engine struct {
 	ExtraExcluded string
 	// MaxPassword caps the password length (0: GetRandomPassword's own cap).
 	MaxPassword int
-	// UsernameCap is the engine's limit for the alternating-users clone name,
-	// which appends "_clone" to the username.
+	// UsernameCap is the engine's limit for the alternating-users clone
+	// name, the username with dbuser.CloneSuffix.
 	UsernameCap             int
 	RequiresDBName          bool
 	RequiresMaster          bool
@@ -35,8 +40,6 @@ type Engine struct {
 // AlwaysExcluded are the characters every rotation template excludes, because
 // they break connection strings or SQL quoting.
 const AlwaysExcluded = `/@"'\`
-
-const cloneSuffix = "_clone"
 
 var engines = map[string]Engine{
 	"mysql":             {Name: "mysql", DefaultPort: 3306, UsernameCap: 16},
@@ -75,7 +78,7 @@ func Lookup(name string) (Engine, error) {
 
 // MaxUsername is the longest username whose alternating-users clone still
 // fits the engine's cap.
-func (e Engine) MaxUsername() int { return e.UsernameCap - len(cloneSuffix) }
+func (e Engine) MaxUsername() int { return e.UsernameCap - len(dbuser.CloneSuffix) }
 
 // PasswordPolicy merges the engine's needs into a caller's policy: the
 // template's excluded characters are added, and an unset length takes the

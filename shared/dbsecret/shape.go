@@ -9,6 +9,7 @@ import (
 	"unicode"
 
 	"github.com/dbcreds/provisioner/shared/awsname"
+	"github.com/dbcreds/provisioner/shared/dbuser"
 	"github.com/dbcreds/provisioner/shared/errcode"
 )
 
@@ -86,7 +87,7 @@ func (e Engine) Validate(f Fields) error {
 		}
 		if max := e.MaxUsername(); len(f.Username) > max {
 			return errcode.Invalidf("username", "must be at most %d characters for %s, so that alternating-users rotation can append %q within the engine's limit of %d; got %d",
-				max, e.Name, cloneSuffix, e.UsernameCap, len(f.Username))
+				max, e.Name, dbuser.CloneSuffix, e.UsernameCap, len(f.Username))
 		}
 	}
 	if f.MasterARN == "" && e.RequiresMaster {

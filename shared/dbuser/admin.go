@@ -121,7 +121,7 @@ func (a *Admin) Create(ctx context.Context, u User, password *Password) error {
 	if err := a.checkNew(u); err != nil {
 		return err
 	}
-	create, err := createUser(a.family, u.Name, password)
+	create, err := createUser(a.family, u, password)
 	if err != nil {
 		return err
 	}
@@ -170,7 +170,7 @@ func (a *Admin) Prepare(ctx context.Context, u User, password *Password) *Pendin
 		return p
 	}
 	if a.family == Postgres {
-		create, err := createUser(Postgres, u.Name, password)
+		create, err := createUser(Postgres, u, password)
 		if err != nil {
 			p.err = err
 			return p

@@ -149,17 +149,19 @@ func isAuthFailure(err error) bool {
 	return c == "28P01" || c == "28000" || n == 1045 || n == 3118 || n == 4151
 }
 
-// isDuplicate: PostgreSQL 42710 (duplicate_object), MySQL 1396 (operation
-// CREATE USER failed).
-func isDuplicate(err error) bool { return pgCode(err) == "42710" || myCode(err) == 1396 }
+// isDuplicate: the user exists (PostgreSQL 42710, or 23505 when another
+// session's CREATE ROLE of the name committed first; MySQL 1396).
+func isDuplicate(err error) bool {
+	c := pgCode(err)
+	return c == "42710" || c == "23505" || myCode(err) == 1396
+}
 
-// isPermission: PostgreSQL 42501, MySQL 1044, 1142, 1227.
+// isPermission: PostgreSQL 42501, MySQL 1044, 1142, 1227, 1370.
 func isPermission(err error) bool {
 	n := myCode(err)
 	return pgCode(err) == "42501" || n == 1044 || n == 1142 || n == 1227 || n == 1370
 }
 
-// isNoSuchGrant: MySQL 1141/1147, a REVOKE of nothing.
 // isNotOwner: KILL of another user's thread without CONNECTION ADMIN
 // (1095), or without the privilege at all (1227).
 func isNotOwner(err error) bool { n := myCode(err); return n == 1095 || n == 1227 }
@@ -173,6 +175,7 @@ func isLockTimeout(err error) bool { return pgCode(err) == "55P03" }
 // isNoSuchThread: the session ended before KILL reached it.
 func isNoSuchThread(err error) bool { return myCode(err) == 1094 }
 
+// isNoSuchGrant: MySQL 1141/1147, a REVOKE of nothing.
 func isNoSuchGrant(err error) bool { n := myCode(err); return n == 1141 || n == 1147 }
 
 // redacted is a driver error with every secret cut from its text.

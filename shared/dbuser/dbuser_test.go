@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dbcreds/provisioner/local/dbserver"
+	"github.com/dbcreds/provisioner/local/testenv/dbserver"
 	"github.com/dbcreds/provisioner/shared/dbsession"
 	"github.com/dbcreds/provisioner/shared/errcode"
 )
@@ -22,11 +22,22 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// needServers skips a test that needs the real servers under go test
+// -short, which runs the pure unit tests alone.
+func needServers(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs PostgreSQL and MariaDB; not in -short")
+	}
+}
+
 var families = map[string]Family{"postgres": Postgres, "mariadb": MySQL}
 
 var engineOf = map[Family]string{Postgres: "postgres", MySQL: "mariadb"}
 
-func endpoint(f Family, user, password string) dbsession.Endpoint {
+func endpoint(t testing.TB, f Family, user, password string) dbsession.Endpoint {
+	t.Helper()
+	needServers(t)
 	s, err := dbserver.Shared(engineOf[f])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -37,7 +48,7 @@ func endpoint(f Family, user, password string) dbsession.Endpoint {
 
 func master(t *testing.T, f Family) *Admin {
 	t.Helper()
-	a, err := Connect(context.Background(), endpoint(f, dbserver.MasterUser, dbserver.MasterPassword))
+	a, err := Connect(context.Background(), endpoint(t, f, dbserver.MasterUser, dbserver.MasterPassword))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +60,7 @@ func master(t *testing.T, f Family) *Admin {
 // PostgreSQL's default search path, as an application has it.
 func as(t *testing.T, f Family, user, password string, statements ...string) error {
 	t.Helper()
-	s, err := dbsession.Open(context.Background(), endpoint(f, user, password))
+	s, err := dbsession.Open(context.Background(), endpoint(t, f, user, password))
 	if err != nil {
 		return err
 	}
@@ -130,10 +141,10 @@ func TestCreateConflictLoginAndDrop(t *testing.T) {
 			if errcode.Of(err) != errcode.Conflict || strings.Contains(fmt.Sprint(errcode.Public(err).Err), "second-Pa55word") {
 				t.Fatalf("a second create: %v", err)
 			}
-			if ok, err := canLogIn(ctx, endpoint(f, u.Name, "first-Pa55word")); !ok || err != nil {
+			if ok, err := canLogIn(ctx, endpoint(t, f, u.Name, "first-Pa55word")); !ok || err != nil {
 				t.Fatalf("the user cannot log in: %v", err)
 			}
-			if ok, err := canLogIn(ctx, endpoint(f, u.Name, "second-Pa55word")); ok || err != nil {
+			if ok, err := canLogIn(ctx, endpoint(t, f, u.Name, "second-Pa55word")); ok || err != nil {
 				t.Fatalf("the second password logs in: %v, %v", ok, err)
 			}
 			// The user owns something (PostgreSQL) and has a clone, as after an
@@ -200,7 +211,7 @@ func TestGrantIsOnTheDatabaseOnly(t *testing.T) {
 }
 
 func TestUnreachable(t *testing.T) {
-	e := endpoint(Postgres, dbserver.MasterUser, dbserver.MasterPassword)
+	e := endpoint(t, Postgres, dbserver.MasterUser, dbserver.MasterPassword)
 	e.Port = 1
 	for _, f := range []Family{Postgres, MySQL} {
 		e.Family = f
@@ -209,7 +220,7 @@ func TestUnreachable(t *testing.T) {
 			t.Fatalf("%v: got %v", f, err)
 		}
 	}
-	e = endpoint(Postgres, dbserver.MasterUser, "wrong")
+	e = endpoint(t, Postgres, dbserver.MasterUser, "wrong")
 	if _, err := Connect(context.Background(), e); errcode.Of(err) != errcode.Forbidden {
 		t.Fatalf("wrong master password: %v", err)
 	}
@@ -227,6 +238,7 @@ func TestRedacted(t *testing.T) {
 // verified against the bundle; another authority's certificate, a server
 // without TLS and a missing bundle all fail, never falling back.
 func TestTLS(t *testing.T) {
+	needServers(t)
 	dir := t.TempDir()
 	ca, err := dbserver.NewTestCA(dir)
 	if err != nil {
@@ -272,7 +284,7 @@ func TestTLS(t *testing.T) {
 				t.Fatalf("another authority's server: %v", err)
 			}
 			// A server without TLS: no fallback to a plain connection.
-			plain := endpoint(f, dbserver.MasterUser, dbserver.MasterPassword)
+			plain := endpoint(t, f, dbserver.MasterUser, dbserver.MasterPassword)
 			plain.TLS, _ = dbsession.TLSConfig(ca.CAFile, "127.0.0.1")
 			if _, err := Connect(context.Background(), plain); err == nil {
 				t.Fatal("ssl reached a server without TLS")

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dbcreds/provisioner/local/dbserver"
+	"github.com/dbcreds/provisioner/local/testenv/dbserver"
 	"github.com/dbcreds/provisioner/shared/dbsession"
 	"github.com/dbcreds/provisioner/shared/errcode"
 )
@@ -26,7 +26,7 @@ func administrator(t *testing.T, f Family, statements ...string) {
 // session opens a session as user, closed when the test ends.
 func session(t *testing.T, f Family, user, password string) dbsession.Session {
 	t.Helper()
-	s, err := dbsession.Open(context.Background(), endpoint(f, user, password))
+	s, err := dbsession.Open(context.Background(), endpoint(t, f, user, password))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestDropLocksOutFirst(t *testing.T) {
 		t.Fatalf("a user that owns a table: %v", err)
 	}
 	for _, n := range []string{u.Name, clone} {
-		if ok, err := canLogIn(ctx, endpoint(Postgres, n, password)); ok || err != nil {
+		if ok, err := canLogIn(ctx, endpoint(t, Postgres, n, password)); ok || err != nil {
 			t.Fatalf("after a refused drop %s logs in: %v, %v", n, ok, err)
 		}
 	}
@@ -270,7 +270,7 @@ func TestDropNeedsToSeeSessions(t *testing.T) {
 			if exists, _ := a.Exists(ctx, u.Name); !exists || !alive(s) && tt.privilege == "PROCESS" {
 				t.Fatal("dropped under a session it could not see")
 			}
-			if ok, err := canLogIn(ctx, endpoint(MySQL, u.Name, password)); ok || err != nil {
+			if ok, err := canLogIn(ctx, endpoint(t, MySQL, u.Name, password)); ok || err != nil {
 				t.Fatalf("the user still logs in: %v, %v", ok, err)
 			}
 		})
@@ -287,5 +287,41 @@ func TestDropOfAUserAtAnotherHost(t *testing.T) {
 	}
 	if err := a.Drop(context.Background(), "hosted"); err != nil {
 		t.Fatalf("%v (%v)", err, errcode.Public(err).Err)
+	}
+}
+
+// TestConnectionLimit: a user made with a cap on its sessions gets no more
+// than that, and cannot lift it itself; the master still logs in.
+func TestConnectionLimit(t *testing.T) {
+	for name, f := range families {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			a := master(t, f)
+			u := User{Name: "capped_" + name, Database: dbserver.Database, Privileges: ReadOnly, ConnectionLimit: 2}
+			const password = "capped-Pa55word"
+			if err := a.Create(ctx, u, NewPassword(f, password)); err != nil {
+				t.Fatal(err)
+			}
+			first := session(t, f, u.Name, password)
+			session(t, f, u.Name, password)
+			if s, err := dbsession.Open(ctx, endpoint(t, f, u.Name, password)); err == nil {
+				s.Close()
+				t.Fatal("a third session past a cap of two")
+			}
+			lift := "ALTER ROLE " + u.Name + " CONNECTION LIMIT -1"
+			if f == MySQL {
+				lift = "ALTER USER '" + u.Name + "'@'%' WITH MAX_USER_CONNECTIONS 0"
+			}
+			if err := first.Exec(ctx, lift); err == nil {
+				t.Fatal("the user lifted its own cap")
+			}
+			session(t, f, dbserver.MasterUser, dbserver.MasterPassword)
+			if err := a.Drop(ctx, u.Name); err != nil {
+				t.Fatalf("%v (%v)", err, errcode.Public(err).Err)
+			}
+		})
+	}
+	if err := (User{Name: "u", Database: "d", Privileges: ReadOnly, ConnectionLimit: -1}).Check(Postgres); errcode.FieldOf(err) != "connectionLimit" {
+		t.Fatalf("a negative cap: %v", err)
 	}
 }

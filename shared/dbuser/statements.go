@@ -4,10 +4,14 @@
 // MySQL). Statements are built here, apart from any connection, so that
 // what a request can put into them is tested and fuzzed on its own: every
 // identifier is checked and quoted, and no value can change a statement's
-// meaning.
+// meaning. It is the one place that knows a user's clone's name.
+//
+// It acts on the names it is given; which user is whose is secretuser's
+// to decide. It imports only dbsession and errcode.
 package dbuser
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/dbcreds/provisioner/shared/dbsession"
@@ -63,6 +67,10 @@ type User struct {
 	Privileges Privileges
 	// Schemas are PostgreSQL's; empty means public.
 	Schemas []string
+	// ConnectionLimit caps the user's sessions at once (0: no cap), so
+	// that it can neither take every connection the server has nor keep
+	// the master from ending its sessions. The user cannot change it.
+	ConnectionLimit int
 }
 
 // Statement is one SQL statement. Password statements are kept apart so
@@ -149,6 +157,9 @@ func (u User) Check(f Family) error {
 	}
 	if systemDatabase(f, u.Database) {
 		return errcode.Invalidf("dbname", "%s is the engine's or RDS's own database: no user of an application gets privileges there", errcode.Quote(u.Database))
+	}
+	if u.ConnectionLimit < 0 {
+		return errcode.Invalidf("connectionLimit", "must be 0 (no cap) or more, got %d", u.ConnectionLimit)
 	}
 	if u.Privileges != ReadWrite && u.Privileges != ReadOnly {
 		return errcode.Invalidf("privileges", "must be readwrite or readonly")
@@ -273,15 +284,23 @@ func revokes(f Family, u User) []Statement {
 // PostgreSQL gets a SCRAM-SHA-256 verifier, so the password itself never
 // travels or lands in a server log; MySQL the password as a parameter
 // the driver escapes.
-func createUser(f Family, name string, password *Password) (Statement, error) {
+func createUser(f Family, u User, password *Password) (Statement, error) {
 	if f == MySQL {
-		return Statement{SQL: "CREATE USER ?@'%' IDENTIFIED BY ?", Args: []any{name, password.plain}}, nil
+		s := Statement{SQL: "CREATE USER ?@'%' IDENTIFIED BY ?", Args: []any{u.Name, password.plain}}
+		if u.ConnectionLimit > 0 {
+			s.SQL += " WITH MAX_USER_CONNECTIONS " + strconv.Itoa(u.ConnectionLimit)
+		}
+		return s, nil
 	}
 	verifier, err := password.scram()
 	if err != nil {
 		return Statement{}, err
 	}
-	return Statement{SQL: "CREATE ROLE " + quotePG(name) + " WITH LOGIN PASSWORD " + quoteLiteral(verifier)}, nil
+	limit := ""
+	if u.ConnectionLimit > 0 {
+		limit = " CONNECTION LIMIT " + strconv.Itoa(u.ConnectionLimit)
+	}
+	return Statement{SQL: "CREATE ROLE " + quotePG(u.Name) + " WITH LOGIN" + limit + " PASSWORD " + quoteLiteral(verifier)}, nil
 }
 
 // lockUser is the statement that stops a user logging in (a MySQL user

@@ -33,7 +33,7 @@ func skeleton(sql string) string {
 }
 
 func statementsOf(f Family, u User) []Statement {
-	create, _ := createUser(f, u.Name, NewPassword(f, "pw"))
+	create, _ := createUser(f, u, NewPassword(f, "pw"))
 	all := append([]Statement{create}, grants(f, u)...)
 	all = append(all, revokes(f, u)...)
 	all = append(all, lockUser(f, u.Name), takeMembership(u.Name))

@@ -13,8 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
-	"github.com/dbcreds/provisioner/local/dbserver"
-	"github.com/dbcreds/provisioner/local/fakedb"
+	"github.com/dbcreds/provisioner/local/testenv/dbserver"
+	"github.com/dbcreds/provisioner/local/testenv/fakedb"
 	"github.com/dbcreds/provisioner/shared/dbsession"
 	"github.com/dbcreds/provisioner/shared/errcode"
 )
@@ -125,7 +125,7 @@ func TestCheckTargets(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Without the check the database's own refusal is as permanent.
-	e := endpoint(Postgres, dbserver.MasterUser, dbserver.MasterPassword)
+	e := endpoint(t, Postgres, dbserver.MasterUser, dbserver.MasterPassword)
 	e.Database = "missing"
 	if _, err := Connect(ctx, e); errcode.Of(err) != errcode.Invalid || errcode.FieldOf(err) != "dbname" {
 		t.Fatalf("connecting to a missing database: %v", err)
@@ -292,6 +292,7 @@ func TestDeadline(t *testing.T) {
 			}
 		})
 		t.Run(name+" stalled mid-statement", func(t *testing.T) {
+			needServers(t)
 			s, err := dbserver.Shared(engineOf[f])
 			if err != nil {
 				t.Fatal(err)
@@ -301,7 +302,7 @@ func TestDeadline(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer proxy.Close()
-			e := endpoint(f, dbserver.MasterUser, dbserver.MasterPassword)
+			e := endpoint(t, f, dbserver.MasterUser, dbserver.MasterPassword)
 			e.Port = proxy.Port()
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			defer cancel()

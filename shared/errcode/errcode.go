@@ -3,6 +3,8 @@
 // CloudFormation FAILED reason, EventBridge retry), the field at fault, and a
 // message that is safe to show the caller. Details that are not safe to show
 // belong in the log, never in Message.
+//
+// Every package may import it; it imports nothing of the provisioner's.
 package errcode
 
 import (

@@ -5,6 +5,9 @@
 // that of Powertools for AWS Lambda's idempotency utility: a record with a
 // status, the request's fingerprint, the result once known, and an expiry.
 // Reads are strongly consistent, so no look-up can lag behind a write.
+//
+// It knows keys and bytes, not requests: it imports nothing of the
+// provisioner's but awsclient and errcode.
 package idempotency
 
 import (

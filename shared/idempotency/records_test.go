@@ -4,13 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/dbcreds/provisioner/local/motoserver"
+	"github.com/dbcreds/provisioner/local/testenv/motoserver"
 	"github.com/dbcreds/provisioner/shared/idempotency"
 )
 
@@ -18,7 +19,13 @@ const table = "idempotency-records"
 
 var moto *motoserver.Server
 
+// TestMain starts moto, except under go test -short, whose tests here
+// are all skipped: every one needs DynamoDB.
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
 	var err error
 	if moto, err = motoserver.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -37,6 +44,9 @@ func TestMain(m *testing.M) {
 
 func records(t *testing.T, now func() time.Time) *idempotency.Records {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs moto; not in -short")
+	}
 	env := moto.Env()
 	client, err := idempotency.ClientFromEnvironment(func(k string) string {
 		if k == "AWS_REGION" {

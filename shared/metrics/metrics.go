@@ -14,7 +14,7 @@
 //	Duration        Milliseconds  the invocation's work
 //
 // A line holds only these numbers and the two dimensions: never a name, a
-// value or an identity.
+// value or an identity. It imports nothing of the provisioner's.
 package metrics
 
 import (

@@ -3,7 +3,6 @@ package provision
 import (
 	"context"
 	"encoding/json"
-	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -71,7 +70,7 @@ func (r Request) databaseUser(name string, family dbuser.Family, database string
 // every check first, then the secret, holding the master's host, port and
 // database where the request left them out, then the user.
 func (s *Service) createWithUser(ctx context.Context, r Request, in *secretsmanager.CreateSecretInput, username string) (Result, error) {
-	plan, err := s.users.Plan(ctx, r.userRequest(), username)
+	plan, err := s.users.Plan(ctx, r.UserRequest(), username)
 	if err != nil {
 		return Result{}, err
 	}
@@ -90,7 +89,7 @@ func (s *Service) createWithUser(ctx context.Context, r Request, in *secretsmana
 	if at.DBName == "" {
 		at.DBName = where.DBName
 	}
-	value, _, err := s.secretValue(at, kindDatabase, "", &kept{Username: generated.Username, Password: generated.Password})
+	value, _, err := s.Value(at, KindDatabase, "", &Kept{Username: generated.Username, Password: generated.Password})
 	if err != nil {
 		return Result{}, err
 	}
@@ -107,9 +106,9 @@ func (s *Service) createWithUser(ctx context.Context, r Request, in *secretsmana
 	return result, err
 }
 
-// userRequest is r as secretuser sees it: what it asks of its user, and
+// UserRequest is r as secretuser sees it: what it asks of its user, and
 // who asks.
-func (r Request) userRequest() secretuser.Request {
+func (r Request) UserRequest() secretuser.Request {
 	privileges, _ := dbuser.ParsePrivileges(r.Privileges) // checked with the request
 	u := secretuser.Request{SecretName: r.Name, Engine: r.Engine, Host: r.Host, DBName: r.DBName, Username: r.Username,
 		MasterSecretARN: r.MasterSecretARN, Privileges: privileges, Schemas: r.Schemas,
@@ -124,37 +123,17 @@ func (r Request) userRequest() secretuser.Request {
 	return u
 }
 
-// userStaysPut refuses an update that would move a database user elsewhere
-// or start or stop managing one: done in place it would orphan the user
-// (or leave one behind); under a new name, a replacement makes a new one.
-func userStaysPut(old, now Request) error {
-	if old.CreateDatabaseUser != now.CreateDatabaseUser {
-		return errcode.Invalidf("createDatabaseUser", "cannot change in place: give the resource a new name (and username) to replace it")
-	}
-	if !now.CreateDatabaseUser {
-		return nil
-	}
-	for _, f := range []struct {
-		field    string
-		old, now string
-	}{
-		{"engine", strings.ToLower(old.Engine), strings.ToLower(now.Engine)},
-		{"host", old.Host, now.Host},
-		{"port", portOf(old), portOf(now)},
-		{"dbname", old.DBName, now.DBName},
-		{"username", old.Username, now.Username},
-		{"masterSecretArn", old.MasterSecretARN, now.MasterSecretARN},
-	} {
-		if f.old != f.now {
-			return errcode.Invalidf(f.field, "would move the database user elsewhere; give the resource a new name (and username) to replace it, so that the old user is dropped with the old secret")
-		}
-	}
-	return nil
+// CheckUserUpdate holds an update of the secret id to the database user
+// recorded for it (secretuser.Users.CheckUpdate).
+func (s *Service) CheckUserUpdate(ctx context.Context, id string, now Request) error {
+	return s.users.CheckUpdate(ctx, id, now.UserRequest(), bool(now.CreateDatabaseUser))
 }
 
-func portOf(r Request) string {
-	if r.Port == nil {
-		return ""
+// UpdateUser brings the recorded user's privileges and schemas to now's.
+func (s *Service) UpdateUser(ctx context.Context, id string, now Request) (*DatabaseUser, error) {
+	made, err := s.users.Update(ctx, id, now.UserRequest())
+	if err != nil {
+		return nil, err
 	}
-	return strconv.Itoa(int(*r.Port))
+	return &DatabaseUser{Username: made.Username, Privileges: made.Privileges}, nil
 }

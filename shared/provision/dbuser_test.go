@@ -4,86 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/dbcreds/provisioner/local/dbserver"
+	"github.com/dbcreds/provisioner/local/testenv/core"
+	"github.com/dbcreds/provisioner/local/testenv/dbserver"
 	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/provision"
-	"github.com/dbcreds/provisioner/shared/secretstore"
 )
-
-// database is a real PostgreSQL or MariaDB, started once for the tests
-// that need them.
-func database(t *testing.T, engine string) *dbserver.Server {
-	t.Helper()
-	s, err := dbserver.Shared(engine)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// masterSecret stores the server's master credentials with its host and
-// port, outside the provisioner's prefix, as a self-managed database's
-// master secret, and returns its ARN.
-func masterSecret(t *testing.T, s *dbserver.Server) string {
-	t.Helper()
-	return storeMaster(t, s.Host, s.Port)
-}
-
-func storeMaster(t *testing.T, host string, port int) string {
-	t.Helper()
-	out, err := client(t, primary).CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
-		Name: aws.String("masters/" + strings.TrimPrefix(uniqueName(t), "app/")),
-		SecretString: aws.String(fmt.Sprintf(`{"username": %q, "password": %q, "host": %q, "port": %d}`,
-			dbserver.MasterUser, dbserver.MasterPassword, host, port)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return aws.ToString(out.ARN)
-}
-
-// userRequest is a request for a secret with its database user, at the
-// master's own database (no host or port of its own).
-func userRequest(t *testing.T, engine string, s *dbserver.Server, extra string) string {
-	return fmt.Sprintf(`{"name": %q, "engine": %q, "dbname": %q, "masterSecretArn": %q, "createDatabaseUser": true%s}`,
-		uniqueName(t), engine, dbserver.Database, masterSecret(t, s), extra)
-}
-
-// byStack is r as a stack's custom resource asks for it.
-func byStack(r provision.Request) provision.Request {
-	r.Provenance = provision.Provenance{By: "stack#Db", Via: "cloudformation", Caller: dbgrants.Caller{Kind: dbgrants.KindStack, Name: "tests"}}
-	return r
-}
-
-// login runs statements as the user the secret holds and returns the first
-// error.
-func login(t *testing.T, engine, arn string, statements ...string) error {
-	t.Helper()
-	out := secretValue(t, client(t, primary), arn)
-	var v struct {
-		Username, Password, Host, Dbname string
-		Port                             int
-	}
-	json.Unmarshal([]byte(aws.ToString(out.SecretString)), &v)
-	db := dbserver.Open(engine, v.Host, v.Port, v.Dbname, v.Username, v.Password)
-	defer db.Close()
-	return dbserver.Run(db, statements...)
-}
-
-func asMaster(t *testing.T, s *dbserver.Server, statement string) {
-	t.Helper()
-	if err := s.AsMaster(statement); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // TestCreateDatabaseUser: the secret's credentials log in at once, with the
 // privileges asked for; the same request again gives one secret and one
@@ -155,58 +87,6 @@ func TestDatabaseUnreachable(t *testing.T) {
 	}
 	if created, err := svc.Create(ctx, r, "unreachable-1"); err != nil || login(t, "postgres", created.ARN) != nil {
 		t.Fatalf("the retry: %+v, %v", created, err)
-	}
-}
-
-// TestDatabaseUserLifecycle: an update of the privileges takes effect, also
-// on a table made afterwards; a move of the user is refused; Delete drops
-// the user, its clone and the secret.
-func TestDatabaseUserLifecycle(t *testing.T) {
-	for _, engine := range []string{"postgres", "mariadb"} {
-		t.Run(engine, func(t *testing.T) {
-			ctx := context.Background()
-			s := database(t, engine)
-			l := lifecycle(t)
-			oldBody := userRequest(t, engine, s, `, "privileges": "readonly"`)
-			created, err := l.Create(ctx, resource(t, "create"), decode(t, oldBody))
-			if err != nil {
-				t.Fatalf("%v (%v)", err, errcode.Public(err).Err)
-			}
-			table := "later_" + engine
-			asMaster(t, s, "CREATE TABLE "+table+" (id int)")
-			if err := login(t, engine, created.ARN, "INSERT INTO "+table+" VALUES (1)"); err == nil {
-				t.Fatal("readonly can INSERT")
-			}
-			newBody := strings.Replace(oldBody, `"privileges": "readonly"`, `"privileges": "readwrite"`, 1)
-			updated, err := l.Update(ctx, resource(t, "update"), created.ARN, decode(t, oldBody), decode(t, newBody))
-			if err != nil || updated.DatabaseUser == nil || updated.DatabaseUser.Privileges != "readwrite" {
-				t.Fatalf("update: %+v, %v", updated, err)
-			}
-			if err := login(t, engine, created.ARN, "INSERT INTO "+table+" VALUES (1)"); err != nil {
-				t.Fatalf("after the update to readwrite: %v", err)
-			}
-			moved := strings.Replace(newBody, `"dbname": "app"`, `"dbname": "other"`, 1)
-			if _, err := l.Update(ctx, resource(t, "move"), created.ARN, decode(t, newBody), decode(t, moved)); errcode.FieldOf(err) != "dbname" {
-				t.Fatalf("a move of the user: %v", err)
-			}
-			clone := created.Username + "_clone"
-			if engine == "mariadb" {
-				asMaster(t, s, "CREATE USER '"+clone+"'@'%' IDENTIFIED BY 'Clone-Pa55word'")
-			} else {
-				asMaster(t, s, "CREATE ROLE "+clone+" LOGIN PASSWORD 'Clone-Pa55word'")
-			}
-			if skipped, err := l.Delete(ctx, resource(t, "delete"), created.ARN, provision.DeleteOptions{ForceDeleteWithoutRecovery: true}, decode(t, newBody)); err != nil || skipped != "" {
-				t.Fatalf("delete: %q, %v (%v)", skipped, err, errcode.Public(err))
-			}
-			if _, err := client(t, primary).DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(created.ARN)}); err == nil {
-				t.Fatal("the secret is still there")
-			}
-			for _, user := range []string{created.Username, clone} {
-				if exists, err := s.UserExists(user); err != nil || exists {
-					t.Fatalf("%s is still there (%v)", user, err)
-				}
-			}
-		})
 	}
 }
 
@@ -300,96 +180,6 @@ func TestSameKeyAnotherRequest(t *testing.T) {
 	}
 }
 
-// TestUpdateHeldToTheRecord: an update, or the adoption of a secret this
-// resource made (which compares the request with itself), cannot move the
-// recorded user to another engine, master, database, name or host, nor
-// stop managing it; the engine and schemas a grant is checked against are
-// the record's.
-func TestUpdateHeldToTheRecord(t *testing.T) {
-	ctx := context.Background()
-	s := database(t, "postgres")
-	l := lifecycle(t)
-	body := userRequest(t, "postgres", s, `, "username": "held_user"`)
-	created, err := l.Create(ctx, resource(t, "create"), decode(t, body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	other := masterSecret(t, s)
-	for _, tt := range []struct{ field, from, to string }{
-		{"engine", `"engine": "postgres"`, `"engine": "mariadb"`},
-		{"masterSecretArn", `"masterSecretArn": "`, `"masterSecretArn": "` + other + `", "x": "`},
-		{"dbname", `"dbname": "app"`, `"dbname": "postgres"`},
-		{"username", `"username": "held_user"`, `"username": "other_user"`},
-		{"host", `"createDatabaseUser": true`, `"createDatabaseUser": true, "host": "elsewhere.example"`},
-		{"createDatabaseUser", `"createDatabaseUser": true`, `"createDatabaseUser": false`},
-	} {
-		t.Run(tt.field, func(t *testing.T) {
-			moved := strings.Replace(body, tt.from, tt.to, 1)
-			if tt.field == "masterSecretArn" {
-				var m map[string]any
-				json.Unmarshal([]byte(body), &m)
-				m["masterSecretArn"] = other
-				b, _ := json.Marshal(m)
-				moved = string(b)
-			}
-			if tt.field == "engine" {
-				moved = strings.Replace(moved, `"dbname"`, `"schemas": null, "dbname"`, 1)
-			}
-			r, err := provision.DecodeRequest([]byte(moved))
-			if err != nil {
-				t.Fatal(err)
-			}
-			// As an adoption: the old request is the new one.
-			if _, err := l.Update(ctx, resource(t, "adopt-"+tt.field), created.ARN, r, r); errcode.FieldOf(err) != tt.field {
-				t.Fatalf("got %v, want the field %s", err, tt.field)
-			}
-		})
-	}
-	if err := login(t, "postgres", created.ARN, "SELECT 1"); err != nil {
-		t.Fatalf("the user no longer logs in: %v", err)
-	}
-}
-
-// TestDeleteAfterOutsideDeletion: a secret scheduled for deletion, or
-// deleted for good, outside the provisioner still has its recorded user
-// dropped by the Delete of the stack that made it, and only by that one.
-func TestDeleteAfterOutsideDeletion(t *testing.T) {
-	ctx := context.Background()
-	s := database(t, "mariadb")
-	l := lifecycle(t)
-	for _, force := range []bool{false, true} {
-		username := fmt.Sprintf("outside_%v", force)
-		created, err := l.Create(ctx, resource(t, "create"), decode(t, userRequest(t, "mariadb", s, `, "username": "`+username+`"`)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		in := &secretsmanager.DeleteSecretInput{SecretId: aws.String(created.ARN), RecoveryWindowInDays: aws.Int64(7)}
-		if force {
-			in = &secretsmanager.DeleteSecretInput{SecretId: aws.String(created.ARN), ForceDeleteWithoutRecovery: aws.Bool(true)}
-		}
-		if _, err := client(t, primary).DeleteSecret(ctx, in); err != nil {
-			t.Fatal(err)
-		}
-		if force {
-			// Another stack's Delete naming the ARN drops nothing.
-			other := resource(t, "other")
-			other.Provenance.By = "another-stack#Db"
-			if _, err := l.Delete(ctx, other, created.ARN, provision.DeleteOptions{}, provision.Request{}); err != nil {
-				t.Fatal(err)
-			}
-			if exists, _ := s.UserExists(username); !exists {
-				t.Fatal("another stack's Delete dropped the user")
-			}
-		}
-		if _, err := l.Delete(ctx, resource(t, "delete"), created.ARN, provision.DeleteOptions{}, provision.Request{}); err != nil {
-			t.Fatal(err)
-		}
-		if exists, err := s.UserExists(username); err != nil || exists {
-			t.Fatalf("force %v: the user is left (%v)", force, err)
-		}
-	}
-}
-
 // TestRequireTLS: with the deployment's RequireTLS, a request cannot turn
 // TLS off, and a database without it is refused, never reached in plain.
 func TestRequireTLS(t *testing.T) {
@@ -402,8 +192,7 @@ func TestRequireTLS(t *testing.T) {
 	t.Setenv("DB_CA_BUNDLE", ca.CAFile)
 	cfg := testConfig(t, testGrants)
 	cfg.RequireTLS = true
-	c, _ := secretstore.ClientFromEnvironment(os.Getenv)
-	svc := withUsers(t, provision.NewService(secretstore.New(c), cfg), cfg)
+	svc := core.ServiceWith(t, cfg, nil, nil)
 	for _, tt := range []struct {
 		extra string
 		code  errcode.Code
@@ -419,5 +208,90 @@ func TestRequireTLS(t *testing.T) {
 		if _, err := client(t, primary).DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(r.Name)}); err == nil {
 			t.Fatal("a secret was made")
 		}
+	}
+}
+
+// TestTwoDeliveriesOfOneRequest: EventBridge and Lambda deliver at least
+// once, so two deliveries of one event can run at once. Whichever loses
+// the race to make the user removes nothing: the secret, its record and
+// its user stay whole, and every success names a secret that exists.
+func TestTwoDeliveriesOfOneRequest(t *testing.T) {
+	for _, engine := range []string{"postgres", "mariadb"} {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			s := database(t, engine)
+			svc := service(t)
+			for attempt := range 4 {
+				username := fmt.Sprintf("twin_%s_%d", engine[:2], attempt)
+				r := decode(t, userRequest(t, engine, s, `, "username": "`+username+`"`))
+				r.Provenance = provision.Provenance{By: "twins@123456789012", Via: "eventbridge",
+					Caller: dbgrants.Caller{Kind: dbgrants.KindEvents, Name: "twins", Account: "123456789012"}}
+				key := fmt.Sprintf("event-%s-%d-%s", engine, attempt, uniqueName(t))
+				results := make(chan provision.Result, 2)
+				errs := make(chan error, 2)
+				start := make(chan struct{})
+				for range 2 {
+					go func() {
+						<-start
+						res, err := svc.Create(ctx, r, key)
+						results <- res
+						errs <- err
+					}()
+				}
+				close(start)
+				var succeeded []string
+				for range 2 {
+					if res, err := <-results, <-errs; err == nil {
+						succeeded = append(succeeded, res.ARN)
+					}
+				}
+				d, err := client(t, primary).DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(r.Name)})
+				if err != nil || d.DeletedDate != nil {
+					t.Fatalf("attempt %d: %d deliveries succeeded, and the secret is gone (%v)", attempt, len(succeeded), err)
+				}
+				for _, arn := range succeeded {
+					if arn != aws.ToString(d.ARN) {
+						t.Fatalf("a success names %s, not the secret %s", arn, aws.ToString(d.ARN))
+					}
+				}
+				if len(succeeded) > 0 {
+					if err := login(t, engine, aws.ToString(d.ARN)); err != nil {
+						t.Fatalf("attempt %d: the secret's user cannot log in: %v", attempt, err)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestKeylessFailureTakesNothingOfAnother: a request without an
+// idempotency key has no retry, so its failure removes its secret; a user
+// of its name that another session was making meanwhile is not its to
+// drop.
+func TestKeylessFailureTakesNothingOfAnother(t *testing.T) {
+	ctx := context.Background()
+	s := database(t, "postgres")
+	const name = "made_meanwhile"
+	db := dbserver.Open("postgres", s.Host, s.Port, dbserver.Database, dbserver.MasterUser, dbserver.MasterPassword)
+	defer db.Close()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, "CREATE ROLE "+name+" LOGIN"); err != nil {
+		t.Fatal(err)
+	}
+	r := byStack(decode(t, userRequest(t, "postgres", s, `, "username": "`+name+`"`)))
+	if _, err := service(t).Create(ctx, r, ""); err == nil {
+		t.Fatal("made a user whose name another session holds")
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client(t, primary).DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(r.Name)}); err == nil {
+		t.Fatal("the failed request without a key left its secret, which nothing will retry")
+	}
+	if exists, err := s.UserExists(name); err != nil || !exists {
+		t.Fatalf("the other session's user was dropped: %v, %v", exists, err)
 	}
 }

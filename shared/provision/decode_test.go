@@ -13,6 +13,7 @@ import (
 
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/props"
+	"github.com/dbcreds/provisioner/shared/secretspec"
 )
 
 func readFixture(t *testing.T, name string) []byte {
@@ -45,10 +46,10 @@ func TestDecodeBothForms(t *testing.T) {
 		cfn.RequireEachIncludedType == nil || *cfn.RequireEachIncludedType || *cfn.PasswordLength != 40 {
 		t.Fatalf("typed values lost: %#v", cfn)
 	}
-	if want := (Replicas{{Region: "us-west-2", KmsKeyID: "alias/orders"}}); !reflect.DeepEqual(cfn.ReplicaRegions, want) {
+	if want := (secretspec.Replicas{{Region: "us-west-2", KmsKeyID: "alias/orders"}}); !reflect.DeepEqual(cfn.ReplicaRegions, want) {
 		t.Fatalf("replicas %#v, want %#v", cfn.ReplicaRegions, want)
 	}
-	if want := (Tags{{Key: "team", Value: "orders"}}); !reflect.DeepEqual(cfn.Tags, want) {
+	if want := (secretspec.Tags{{Key: "team", Value: "orders"}}); !reflect.DeepEqual(cfn.Tags, want) {
 		t.Fatalf("tags %#v, want %#v", cfn.Tags, want)
 	}
 }
@@ -60,9 +61,9 @@ func TestDecodeForms(t *testing.T) {
 		want Request
 	}{
 		{"replica Region names", `{"replicaRegions": ["eu-west-1", "ap-south-1"]}`,
-			Request{ReplicaRegions: Replicas{{Region: "eu-west-1"}, {Region: "ap-south-1"}}}},
-		{"empty replica list is kept, to override defaults", `{"replicaRegions": []}`, Request{ReplicaRegions: Replicas{}}},
-		{"tags as an object, sorted by key", `{"tags": {"b": "2", "a": "1"}}`, Request{Tags: Tags{{"a", "1"}, {"b", "2"}}}},
+			Request{ReplicaRegions: secretspec.Replicas{{Region: "eu-west-1"}, {Region: "ap-south-1"}}}},
+		{"empty replica list is kept, to override defaults", `{"replicaRegions": []}`, Request{ReplicaRegions: secretspec.Replicas{}}},
+		{"tags as an object, sorted by key", `{"tags": {"b": "2", "a": "1"}}`, Request{Tags: secretspec.Tags{{Key: "a", Value: "1"}, {Key: "b", Value: "2"}}}},
 		{"null means not given", `{"port": null, "ssl": null, "name": null}`, Request{}},
 		{"empty string number means not given", `{"port": "", "passwordLength": "", "ssl": ""}`, Request{}},
 		{"negative number as string", `{"passwordLength": "-3"}`, Request{PasswordLength: ptr(props.Int(-3))}},
@@ -89,7 +90,7 @@ func ptr[T any](v T) *T { return &v }
 func TestNullTagValueInBothForms(t *testing.T) {
 	for _, body := range []string{`{"tags": [{"key": "a", "value": null}]}`, `{"tags": {"a": null}}`} {
 		r, err := DecodeRequest([]byte(body))
-		if err != nil || len(r.Tags) != 1 || r.Tags[0] != (Tag{Key: "a"}) {
+		if err != nil || len(r.Tags) != 1 || r.Tags[0] != (secretspec.Tag{Key: "a"}) {
 			t.Errorf("%s: got %+v, %v", body, r.Tags, err)
 		}
 	}

@@ -5,18 +5,19 @@ import (
 	"github.com/dbcreds/provisioner/shared/errcode"
 )
 
-type kind int
+// Kind is which of the three kinds of secret a request asks for.
+type Kind int
 
 const (
-	kindDatabase kind = iota // engine and connection fields: a rotation-ready secret
-	kindTemplate             // secretStringTemplate + generateStringKey
-	kindSupplied             // secretString or secretBinary from the caller
+	KindDatabase Kind = iota // engine and connection fields: a rotation-ready secret
+	KindTemplate             // secretStringTemplate + generateStringKey
+	KindSupplied             // secretString or secretBinary from the caller
 )
 
-// kind tells which of the three kinds of secret r asks for, and rejects
+// Kind tells which of the three kinds of secret r asks for, and rejects
 // requests that mix them, since the fields of one kind would be ignored by
 // another without a word.
-func (r Request) kind() (kind, error) {
+func (r Request) Kind() (Kind, error) {
 	database := r.databaseField()
 	policy := r.policyField()
 	switch {
@@ -36,7 +37,7 @@ func (r Request) kind() (kind, error) {
 		if policy != "" {
 			return 0, errcode.Invalidf(policy, "cannot be given with %s: no password is generated", given)
 		}
-		return kindSupplied, nil
+		return KindSupplied, nil
 	case r.SecretStringTemplate != "" || r.GenerateStringKey != "":
 		if database != "" {
 			return 0, errcode.Invalidf(database, "cannot be given with secretStringTemplate: a database secret is shaped from engine and its fields")
@@ -47,9 +48,9 @@ func (r Request) kind() (kind, error) {
 		if r.GenerateStringKey == "" {
 			return 0, errcode.Invalidf("generateStringKey", "is required with secretStringTemplate")
 		}
-		return kindTemplate, nil
+		return KindTemplate, nil
 	case r.Engine != "":
-		return kindDatabase, nil
+		return KindDatabase, nil
 	case database != "":
 		return 0, errcode.Invalidf("engine", "is required with %s", database)
 	}

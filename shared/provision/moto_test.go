@@ -7,11 +7,8 @@ package provision_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -20,147 +17,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/dbcreds/provisioner/local/dbserver"
-	"github.com/dbcreds/provisioner/local/motoserver"
-	"github.com/dbcreds/provisioner/local/rdsapi"
-	"github.com/dbcreds/provisioner/shared/dbgrants"
+	"github.com/dbcreds/provisioner/local/testenv/core"
+	"github.com/dbcreds/provisioner/local/testenv/motoserver"
 	"github.com/dbcreds/provisioner/shared/errcode"
-	"github.com/dbcreds/provisioner/shared/idempotency"
 	"github.com/dbcreds/provisioner/shared/provision"
 	"github.com/dbcreds/provisioner/shared/secretstore"
-	"github.com/dbcreds/provisioner/shared/userledger"
 )
-
-const primary, replica = "us-east-1", "eu-west-1"
-
-const idempotencyTable = "idempotency-records"
-
-// motoServer is the one server of the package's tests.
-var motoServer *motoserver.Server
-
-func TestMain(m *testing.M) {
-	server, err := motoserver.Start()
-	motoServer = server
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	err = server.Setenv()
-	if err == nil {
-		err = os.Setenv("AWS_REGION", primary)
-	}
-	if err == nil {
-		err = motoserver.CreateTable(context.Background(), server.Env(), primary, idempotencyTable, "id")
-	}
-	if err == nil {
-		err = motoserver.CreateTable(context.Background(), server.Env(), primary, usersTable, "id")
-	}
-	if err == nil {
-		rdsServer, err = rdsapi.Start(primary, account)
-	}
-	if err == nil {
-		err = os.Setenv("AWS_ENDPOINT_URL_RDS", rdsServer.URL())
-	}
-	if err != nil {
-		server.Stop()
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	dbserver.StopShared()
-	rdsServer.Close()
-	server.Stop()
-	os.Exit(code)
-}
-
-// usersTable is the ledger of database users; rdsServer answers for RDS.
-const usersTable = "database-users"
-
-var rdsServer *rdsapi.Server
-
-// testGrants let every kind of caller make users with any master secret,
-// so that tests of other things need not name grants.
-const testGrants = `[{"caller":"stack:*","masterSecret":"*","databases":["*"],"schemas":["*"]},
- {"caller":"api:*","masterSecret":"*","databases":["*"],"schemas":["*"]},
- {"caller":"events:*","masterSecret":"*","databases":["*"],"schemas":["*"]}]`
-
-// testConfig is the deployment the tests run under.
-func testConfig(t *testing.T, grants string) provision.Config {
-	t.Helper()
-	policy, err := dbgrants.Parse(grants)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return provision.Config{NamePrefix: "app/", Region: primary, DatabaseUserGrants: policy}
-}
-
-// withUsers gives svc what makes database users, as the functions build
-// it: from the environment, with the tests' ledger table.
-func withUsers(t *testing.T, svc *provision.Service, cfg provision.Config) *provision.Service {
-	t.Helper()
-	c, err := secretstore.ClientFromEnvironment(os.Getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	users, err := provision.DatabaseUsersFromEnv(func(k string) string {
-		if k == userledger.EnvTable {
-			return usersTable
-		}
-		return os.Getenv(k)
-	}, cfg, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.UseDatabaseUsers(users)
-	return svc
-}
-
-// client reads and checks what the service stored, in any Region, with the
-// SDK's standard configuration.
-func client(t *testing.T, region string) *secretsmanager.Client {
-	t.Helper()
-	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion(region))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return secretsmanager.NewFromConfig(cfg)
-}
-
-// service is built as the functions build theirs: the client from the
-// environment Lambda gives them.
-func service(t *testing.T) *provision.Service {
-	c, err := secretstore.ClientFromEnvironment(os.Getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := testConfig(t, testGrants)
-	return withUsers(t, provision.NewService(secretstore.New(c), cfg), cfg)
-}
-
-// uniqueName keeps tests apart on the one server.
-func uniqueName(t *testing.T) string {
-	b := make([]byte, 4)
-	rand.Read(b)
-	return "app/it/" + strings.ReplaceAll(t.Name(), "/", "_") + "_" + hex.EncodeToString(b)
-}
-
-func decode(t *testing.T, body string) provision.Request {
-	t.Helper()
-	r, err := provision.DecodeRequest([]byte(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
-func secretValue(t *testing.T, c *secretsmanager.Client, id string) *secretsmanager.GetSecretValueOutput {
-	t.Helper()
-	out, err := c.GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
 
 func TestCreateWithReplicaReadBack(t *testing.T) {
 	ctx := context.Background()
@@ -330,6 +192,7 @@ func TestOtherKindsReadBack(t *testing.T) {
 }
 
 func TestUnreachable(t *testing.T) {
+	core.Require(t)
 	closed, err := motoserver.UnusedEndpoint()
 	if err != nil {
 		t.Fatal(err)
@@ -339,129 +202,13 @@ func TestUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = aws.String(closed) })
-	svc := provision.NewService(secretstore.New(c), provision.Config{NamePrefix: "app/", Region: primary})
+	svc := core.ServiceWith(t, testConfig(t, testGrants), secretstore.New(c), nil)
 	_, err = svc.Create(context.Background(), decode(t, `{"name": "app/x", "secretString": "v"}`), "k")
 	if errcode.Of(err) != errcode.Unavailable || !strings.Contains(errcode.Message(err), "could not be reached") {
 		t.Fatalf("got %v, want unavailable: could not be reached", err)
 	}
 	if strings.Contains(errcode.Message(err), "127.0.0.1") {
 		t.Fatalf("the caller's message leaks the endpoint: %s", errcode.Message(err))
-	}
-}
-
-// apiService is the HTTP API's service, with its Idempotency-Key records
-// in moto's DynamoDB.
-func apiService(t *testing.T, scope string) *provision.Service {
-	cfg := testConfig(t, testGrants)
-	cfg.CallerScope, cfg.CallerScopeClaim = scope, "team"
-	svc := withUsers(t, provision.NewService(secretstore.New(client(t, primary)), cfg), cfg)
-	dynamo, err := idempotency.ClientFromEnvironment(os.Getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.UseIdempotencyRecords(records{idempotency.New(dynamo, idempotencyTable)})
-	return svc
-}
-
-// records gives the core idempotency.Records in its own types, as the HTTP
-// API function does.
-type records struct{ *idempotency.Records }
-
-func (r records) Claim(ctx context.Context, key, fingerprint string) (provision.IdempotencyClaim, error) {
-	c, err := r.Records.Claim(ctx, key, fingerprint)
-	return provision.IdempotencyClaim(c), err
-}
-
-// TestCreateForIdempotencyKey: the same key and request replays the first
-// answer; the same key with another request is a conflict, even for another
-// name; another caller's equal key is its own; the same role under a new
-// session is the same caller.
-func TestCreateForIdempotencyKey(t *testing.T) {
-	ctx := context.Background()
-	svc := apiService(t, provision.ScopeNone)
-	alice := provision.Caller{ID: "arn:aws:iam::123456789012:user/alice", IAMName: "alice"}
-	bob := provision.Caller{ID: "arn:aws:iam::123456789012:user/bob", IAMName: "bob"}
-	name := uniqueName(t)
-	body := `{"name": "` + name + `", "engine": "mysql", "host": "h"}`
-	first, err := svc.CreateFor(ctx, alice, "http-api", decode(t, body), "key-1")
-	if err != nil || first.Replayed {
-		t.Fatalf("first: %+v, %v", first, err)
-	}
-	// The same request spelled otherwise is the same request.
-	for _, same := range []string{body, `{"Name": "` + name + `", "ENGINE": "mysql",  "host": "h"}`} {
-		again, err := svc.CreateFor(ctx, alice, "http-api", decode(t, same), "key-1")
-		if err != nil || !again.Replayed || again.ARN != first.ARN || again.VersionID != first.VersionID || again.Username != first.Username {
-			t.Fatalf("replay of %s: %+v, %v; want %+v replayed", same, again, err, first)
-		}
-	}
-	for _, other := range []string{
-		`{"name": "` + name + `", "engine": "mysql", "host": "other"}`,   // same name, another request
-		`{"name": "` + name + `_other", "engine": "mysql", "host": "h"}`, // another name too
-	} {
-		if _, err := svc.CreateFor(ctx, alice, "http-api", decode(t, other), "key-1"); errcode.Of(err) != errcode.Conflict ||
-			!strings.Contains(errcode.Message(err), "Idempotency-Key was already used") {
-			t.Fatalf("key reused for %s: got %v, want a conflict", other, err)
-		}
-	}
-	if _, err := client(t, primary).DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name + "_other")}); err == nil {
-		t.Fatal("a reused key created a second secret")
-	}
-	theirs, err := svc.CreateFor(ctx, bob, "http-api", decode(t, `{"name": "`+name+`_bob", "engine": "mysql", "host": "h"}`), "key-1")
-	if err != nil || theirs.Replayed {
-		t.Fatalf("another caller's key: %+v, %v", theirs, err)
-	}
-	tags := map[string]string{}
-	for _, tag := range describeOut(t, first.ARN).Tags {
-		tags[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
-	}
-	if tags["provisioned-by"] != alice.ID || tags["provisioned-via"] != "http-api" {
-		t.Fatalf("tags %v", tags)
-	}
-
-	// A role's new session is the same caller: its retry replays.
-	session1 := provision.IAMCaller("arn:aws:sts::123456789012:assumed-role/payments/session-1")
-	session2 := provision.IAMCaller("arn:aws:sts::123456789012:assumed-role/payments/session-2")
-	roleBody := `{"name": "` + name + `_role", "engine": "mysql", "host": "h"}`
-	made, err := svc.CreateFor(ctx, session1, "http-api", decode(t, roleBody), "key-2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if again, err := svc.CreateFor(ctx, session2, "http-api", decode(t, roleBody), "key-2"); err != nil || !again.Replayed || again.ARN != made.ARN {
-		t.Fatalf("a new session's retry: %+v, %v; want a replay of %s", again, err, made.ARN)
-	}
-}
-
-func describeOut(t *testing.T, id string) *secretsmanager.DescribeSecretOutput {
-	t.Helper()
-	out, err := client(t, primary).DescribeSecret(context.Background(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(id)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func TestScopedCreateAndDescribe(t *testing.T) {
-	ctx := context.Background()
-	svc := apiService(t, provision.ScopeJWTClaim)
-	payments := provision.Caller{ID: "jwt:alice", Claims: map[string]string{"team": "payments"}}
-	name := "app/payments/" + strings.TrimPrefix(uniqueName(t), "app/")
-	created, err := svc.CreateFor(ctx, payments, "http-api", decode(t, `{"name": "`+name+`", "engine": "postgres", "host": "h", "replicaRegions": ["`+replica+`"]}`), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := svc.DescribeFor(ctx, payments, name)
-	if err != nil || d.ARN != created.ARN || len(d.ReplicationStatus) != 1 || d.ReplicationStatus[0].Region != replica || d.Tags["provisioned-by"] != "jwt:alice" {
-		t.Fatalf("describe: %+v, %v", d, err)
-	}
-	orders := provision.Caller{ID: "jwt:bob", Claims: map[string]string{"team": "orders"}}
-	if _, err := svc.DescribeFor(ctx, orders, name); errcode.Of(err) != errcode.Forbidden {
-		t.Fatalf("another team read it: %v", err)
-	}
-	if _, err := svc.CreateFor(ctx, orders, "http-api", decode(t, `{"name": "`+name+`_x", "secretString": "v"}`), ""); errcode.Of(err) != errcode.Forbidden {
-		t.Fatalf("another team created under it: %v", err)
-	}
-	if _, err := svc.DescribeFor(ctx, payments, "app/payments/missing"); errcode.Of(err) != errcode.NotFound {
-		t.Fatalf("missing secret: %v", err)
 	}
 }
 

@@ -3,11 +3,12 @@ package provision
 import (
 	"encoding/json"
 	"log/slog"
-	"sort"
+	"strings"
 
 	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/props"
+	"github.com/dbcreds/provisioner/shared/secretspec"
 )
 
 // Request is what every trigger asks for: one secret, described by the same
@@ -15,12 +16,12 @@ import (
 // value a string), an HTTP body or an EventBridge detail (camelCase). Decode
 // it with DecodeRequest.
 type Request struct {
-	Name                        string     `json:"name"`
-	Description                 string     `json:"description"`
-	KmsKeyID                    string     `json:"kmsKeyId"`
-	Tags                        Tags       `json:"tags"`
-	ReplicaRegions              Replicas   `json:"replicaRegions"`
-	ForceOverwriteReplicaSecret props.Bool `json:"forceOverwriteReplicaSecret"`
+	Name                        string              `json:"name"`
+	Description                 string              `json:"description"`
+	KmsKeyID                    string              `json:"kmsKeyId"`
+	Tags                        secretspec.Tags     `json:"tags"`
+	ReplicaRegions              secretspec.Replicas `json:"replicaRegions"`
+	ForceOverwriteReplicaSecret props.Bool          `json:"forceOverwriteReplicaSecret"`
 
 	// A database secret, shaped for the engine's rotation function.
 	Engine               string                     `json:"engine"`
@@ -102,23 +103,32 @@ const (
 
 // ownTags are the tags the provisioner adds to r's secret: provenance, and
 // the mark of a database user it makes.
-func (r Request) ownTags() Tags {
+func (r Request) ownTags() secretspec.Tags {
 	tags := r.Provenance.tags()
 	if r.CreateDatabaseUser {
-		tags = append(tags, Tag{Key: TagDatabaseUser, Value: "true"})
+		tags = append(tags, secretspec.Tag{Key: TagDatabaseUser, Value: "true"})
 	}
 	return tags
 }
 
+// Made reports whether a secret's tags name p (and p names someone): the
+// secret is the one p's requester made. Update and Delete act on nothing
+// else.
+func (p Provenance) Made(tags map[string]string) bool {
+	return p.By != "" && p.Via != "" &&
+		tags[TagProvisionedBy] == truncateRunes(p.By, secretspec.MaxTagValueLength) &&
+		tags[TagProvisionedVia] == p.Via
+}
+
 // tags are the provenance tags to add; values longer than a tag allows are
 // cut, which keeps them readable and still matching on every request.
-func (p Provenance) tags() Tags {
-	var out Tags
+func (p Provenance) tags() secretspec.Tags {
+	var out secretspec.Tags
 	if p.By != "" {
-		out = append(out, Tag{Key: TagProvisionedBy, Value: truncateRunes(p.By, MaxTagValueLength)})
+		out = append(out, secretspec.Tag{Key: TagProvisionedBy, Value: truncateRunes(p.By, secretspec.MaxTagValueLength)})
 	}
 	if p.Via != "" {
-		out = append(out, Tag{Key: TagProvisionedVia, Value: truncateRunes(p.Via, MaxTagValueLength)})
+		out = append(out, secretspec.Tag{Key: TagProvisionedVia, Value: truncateRunes(p.Via, secretspec.MaxTagValueLength)})
 	}
 	return out
 }
@@ -142,66 +152,11 @@ func (r Request) LogValue() slog.Value {
 	)
 }
 
-// Tag is a secret tag.
-type Tag struct {
-	Key   string `json:"key"`
-	Value string `json:"value"`
-}
-
-// Tags accepts a list of {key, value} or an object of key to value.
-type Tags []Tag
-
-// Replica is a Region to replicate the secret to, with its KMS key.
-type Replica struct {
-	Region   string `json:"region"`
-	KmsKeyID string `json:"kmsKeyId"`
-}
-
-// Replicas accepts a list of {region, kmsKeyId} or of plain Region names.
-type Replicas []Replica
-
-// DecodeJSON accepts a list of {key, value} or an object of key to value.
-func (t *Tags) DecodeJSON(raw []byte, field string) error {
-	if raw[0] != '{' {
-		return props.DecodeList(raw, field, "a list of {key, value} or an object of key to value", func(item []byte, path string) error {
-			var tag Tag
-			if err := props.DecodeStruct(&tag, item, path); err != nil {
-				return err
-			}
-			*t = append(*t, tag)
-			return nil
-		})
-	}
-	*t = Tags{}
-	err := props.Members(raw, func(k string, value []byte) error {
-		var v string // null is an empty value, as in the list form
-		if string(value) != "null" {
-			if err := props.DecodeString(&v, value, field+"."+errcode.Clip(k)); err != nil {
-				return err
-			}
-		}
-		*t = append(*t, Tag{Key: k, Value: v})
-		return nil
-	})
-	sort.Slice(*t, func(i, j int) bool { return (*t)[i].Key < (*t)[j].Key })
-	return err
-}
-
-// DecodeJSON accepts a list of Region names or of {region, kmsKeyId}.
-func (rs *Replicas) DecodeJSON(raw []byte, field string) error {
-	*rs = Replicas{}
-	return props.DecodeList(raw, field, "a list of Region names or of {region, kmsKeyId}", func(item []byte, path string) error {
-		var r Replica
-		if item[0] == '"' {
-			if err := props.DecodeString(&r.Region, item, path); err != nil {
-				return err
-			}
-		} else if err := props.DecodeStruct(&r, item, path); err != nil {
-			return err
-		}
-		*rs = append(*rs, r)
-		return nil
-	})
+// IsReservedTag reports whether key is one of the provisioner's own tags,
+// in any letter case: "Provisioned-By" beside "provisioned-by" would confuse
+// every reader of the provenance, human or IAM condition.
+func IsReservedTag(key string) bool {
+	return strings.EqualFold(key, TagProvisionedBy) || strings.EqualFold(key, TagProvisionedVia) || strings.EqualFold(key, TagIdempotencyKey) || strings.EqualFold(key, TagDatabaseUser)
 }
 
 // DecodeRequest parses a request object. Field names match case-insensitively

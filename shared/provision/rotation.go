@@ -9,9 +9,9 @@ import (
 	"github.com/dbcreds/provisioner/shared/secretstore"
 )
 
-// rotationOf is the rotation r asks for, filled in from the deployment's
+// RotationOf is the rotation r asks for, filled in from the deployment's
 // defaults, or nil for none. Every rule is applied here, before any call.
-func (s *Service) rotationOf(r Request, k kind) (*rotation.Settings, error) {
+func (s *Service) RotationOf(r Request, k Kind) (*rotation.Settings, error) {
 	d := s.config.Rotation
 	immediately := r.RotateImmediately != nil && bool(*r.RotateImmediately)
 	if r.RotationEnabled != nil && !*r.RotationEnabled {
@@ -26,14 +26,14 @@ func (s *Service) rotationOf(r Request, k kind) (*rotation.Settings, error) {
 		return nil, nil
 	}
 	arn := r.RotationLambdaARN
-	if arn == "" && k == kindDatabase {
+	if arn == "" && k == KindDatabase {
 		arn = d.FunctionFor(r.Engine)
 	}
 	if arn == "" {
 		if r.RotationEnabled == nil && r.RotationRules == nil && !immediately {
 			return nil, nil
 		}
-		if k == kindDatabase {
+		if k == KindDatabase {
 			return nil, errcode.Invalidf("rotationLambdaArn", "is required to rotate: this deployment has no default rotation function for engine %s", errcode.Quote(r.Engine))
 		}
 		return nil, errcode.Invalidf("rotationLambdaArn", "is required to rotate a secret that is not a database secret")
@@ -70,8 +70,8 @@ func (s *Service) rotationOf(r Request, k kind) (*rotation.Settings, error) {
 // the result, which names the secret, so that a CloudFormation rollback
 // deletes it; a retry of the same request completes it.
 func (s *Service) rotate(ctx context.Context, r Request, res Result, idempotencyKey string) (Result, error) {
-	k, _ := r.kind()
-	want, err := s.rotationOf(r, k)
+	k, _ := r.Kind()
+	want, err := s.RotationOf(r, k)
 	if err != nil || want == nil {
 		return res, err
 	}
@@ -83,15 +83,12 @@ func (s *Service) rotate(ctx context.Context, r Request, res Result, idempotency
 		}
 		current = rotation.StatusOf(sec)
 	}
-	return s.applyRotation(ctx, res, current, *want, idempotencyKey)
+	return s.ApplyRotation(ctx, res, current, *want, idempotencyKey)
 }
 
-// applyRotation brings the secret's rotation from current to want, and
+// ApplyRotation brings the secret's rotation from current to want, and
 // reads back what the secret then does.
-func (s *Service) applyRotation(ctx context.Context, res Result, current rotation.Status, want rotation.Settings, idempotencyKey string) (Result, error) {
-	if s.rotator == nil {
-		return res, errcode.New(errcode.Internal, "this function was built without a rotator")
-	}
+func (s *Service) ApplyRotation(ctx context.Context, res Result, current rotation.Status, want rotation.Settings, idempotencyKey string) (Result, error) {
 	called, err := s.rotator.Apply(ctx, res.ARN, current, want, rotationToken(idempotencyKey))
 	if err != nil {
 		return res, err
@@ -100,11 +97,11 @@ func (s *Service) applyRotation(ctx context.Context, res Result, current rotatio
 		res.Rotation = &current
 		return res, nil
 	}
-	return s.rotationNow(ctx, res)
+	return s.RotationNow(ctx, res)
 }
 
-// rotationNow adds what the secret's rotation is now to res.
-func (s *Service) rotationNow(ctx context.Context, res Result) (Result, error) {
+// RotationNow adds what the secret's rotation is now to res.
+func (s *Service) RotationNow(ctx context.Context, res Result) (Result, error) {
 	sec, err := s.store.Describe(ctx, res.ARN)
 	if err != nil {
 		return res, err
@@ -122,4 +119,13 @@ func rotationToken(idempotencyKey string) string {
 		return ""
 	}
 	return secretstore.Token(idempotencyKey + "\x00rotation")
+}
+
+// CancelRotation turns the secret's rotation off (only the custom
+// resource's rotator may) and reads back what it then does.
+func (s *Service) CancelRotation(ctx context.Context, res Result, status rotation.Status) (Result, error) {
+	if err := s.rotator.Cancel(ctx, res.ARN, status); err != nil {
+		return res, err
+	}
+	return s.RotationNow(ctx, res)
 }

@@ -2,68 +2,60 @@
 // against the deployment's Config and the real Secrets Manager rules,
 // generates the credentials, shapes the secret and creates it, idempotently.
 // It knows nothing of Lambda events.
+//
+// It provides the request model (request.go, kind.go, validate.go), the
+// deployment's Config, secret creation (service.go) with its rotation and
+// database user, and the one delete sequence (delete.go). It must not
+// import selfservice, stack, a function or anything of local/: those are
+// above it.
 package provision
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/binary"
 	"encoding/json"
-	"io"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
-	"github.com/dbcreds/provisioner/shared/credential"
 	"github.com/dbcreds/provisioner/shared/dbsecret"
-	"github.com/dbcreds/provisioner/shared/dbuser"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/rotation"
+	"github.com/dbcreds/provisioner/shared/secretspec"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 	"github.com/dbcreds/provisioner/shared/secretuser"
+	"github.com/dbcreds/provisioner/shared/secretvalue"
 )
-
-// generatedUsernameLength fits every engine's clone cap (mysql and db2 allow
-// 16 - len("_clone") = 10).
-const generatedUsernameLength = 10
 
 // Service creates secrets. Build one at init and share it.
 type Service struct {
-	store  *secretstore.Store
-	config Config
-	// records make the API's Idempotency-Keys hold; only the HTTP API
-	// function has them.
-	records IdempotencyRecords
-	// rotator switches rotation on and off; every function has one.
+	config  Config
+	store   *secretstore.Store
 	rotator *rotation.Rotator
-	// deleter deletes secrets for the API (DeleteFor).
+	users   *secretuser.Users
 	deleter *secretstore.Deleter
-	// users make database users (createDatabaseUser).
-	users *secretuser.Users
 }
 
-// UseDatabaseUsers gives the service what makes database users.
-func (s *Service) UseDatabaseUsers(u *secretuser.Users) { s.users = u }
-
-// UseDeleter gives the service what deletes secrets through the API.
-func (s *Service) UseDeleter(d *secretstore.Deleter) { s.deleter = d }
-
-// UseRotator gives the service what turns rotation on.
-func (s *Service) UseRotator(r *rotation.Rotator) { s.rotator = r }
-
-// UseIdempotencyRecords gives the service the records CreateFor keeps
-// Idempotency-Keys in.
-func (s *Service) UseIdempotencyRecords(records IdempotencyRecords) { s.records = records }
-
-// NewService returns a service creating secrets in store under config.
-func NewService(store *secretstore.Store, config Config) *Service {
-	return &Service{store: store, config: config}
+// NewService returns the service that creates secrets in store under
+// config, switches their rotation on through rotator, makes their database
+// users through users, and deletes through deleter (a secret whose user
+// could not be made, DELETE, a stack's Delete). Each is required: a
+// function that lacks one must not start.
+func NewService(config Config, store *secretstore.Store, rotator *rotation.Rotator, users *secretuser.Users, deleter *secretstore.Deleter) (*Service, error) {
+	if store == nil || rotator == nil || users == nil || deleter == nil {
+		return nil, errcode.New(errcode.Internal, "a service needs a store, a rotator, database users and a deleter")
+	}
+	if err := config.Check(); err != nil {
+		return nil, err
+	}
+	return &Service{config: config, store: store, rotator: rotator, users: users, deleter: deleter}, nil
 }
+
+// Config is the deployment's configuration the service applies.
+func (s *Service) Config() Config { return s.config }
+
+// Store is the store the service creates secrets in, for reading them back.
+func (s *Service) Store() *secretstore.Store { return s.store }
 
 // Result is what a trigger may show: never the password or secret value.
 type Result struct {
@@ -94,16 +86,61 @@ type DatabaseUser struct {
 // answer the same: the key becomes the version's ClientRequestToken, and a
 // generated username is derived from it.
 func (s *Service) Create(ctx context.Context, r Request, idempotencyKey string) (Result, error) {
-	in, username, err := s.build(r, idempotencyKey)
+	p, err := s.Prepare(r, idempotencyKey)
 	if err != nil {
 		return Result{}, err
 	}
-	return s.createBuilt(ctx, r, in, username)
+	return s.CreatePrepared(ctx, p)
+}
+
+// Prepared is a request checked and built, its credentials generated:
+// ready to create, with nothing made yet.
+type Prepared struct {
+	r        Request
+	in       *secretsmanager.CreateSecretInput
+	username string
+}
+
+// Prepare is Create's first half: everything checked, nothing made.
+func (s *Service) Prepare(r Request, idempotencyKey string) (*Prepared, error) {
+	in, username, err := s.build(r, idempotencyKey)
+	if err != nil {
+		return nil, err
+	}
+	return &Prepared{r: r, in: in, username: username}, nil
+}
+
+// CreatePrepared is Create's second half.
+func (s *Service) CreatePrepared(ctx context.Context, p *Prepared) (Result, error) {
+	return s.createBuilt(ctx, p.r, p.in, p.username)
+}
+
+// Checked is what Check found of a request.
+type Checked struct {
+	Kind     Kind
+	Replicas secretspec.Replicas // its own or the deployment's
+	Rotation *rotation.Settings  // the rotation it wants, or nil
+}
+
+// Check validates r as Create does, before any value is generated: for an
+// update, which shapes its value around the stored credentials.
+func (s *Service) Check(r Request) (Checked, error) {
+	replicas, k, err := s.check(r)
+	if err != nil {
+		return Checked{}, err
+	}
+	want, err := s.RotationOf(r, k)
+	if err != nil {
+		return Checked{}, err
+	}
+	if err := s.MayNameMaster(r); err != nil {
+		return Checked{}, err
+	}
+	return Checked{Kind: k, Replicas: replicas, Rotation: want}, nil
 }
 
 // createBuilt calls CreateSecret with what build made, makes the database
-// user when r asks for one,
-// and then switches on its rotation.
+// user when r asks for one, and then switches on its rotation.
 func (s *Service) createBuilt(ctx context.Context, r Request, in *secretsmanager.CreateSecretInput, username string) (Result, error) {
 	var result Result
 	if r.CreateDatabaseUser {
@@ -131,44 +168,66 @@ func (s *Service) createBuilt(ctx context.Context, r Request, in *secretsmanager
 // check validates r against the CreateSecret rules and the deployment's
 // configuration, and returns the replicas it asks for (its own list or the
 // defaults) and its kind.
-func (s *Service) check(r Request) (Replicas, kind, error) {
-	if err := validateName(r.Name); err != nil {
+func (s *Service) check(r Request) (secretspec.Replicas, Kind, error) {
+	if err := secretspec.ValidateName(r.Name); err != nil {
 		return nil, 0, err
 	}
 	if !strings.HasPrefix(r.Name, s.config.NamePrefix) {
 		return nil, 0, &errcode.Error{Code: errcode.Forbidden, Field: "name",
 			Message: "must start with the configured prefix \"" + s.config.NamePrefix + "\""}
 	}
-	if n := utf8.RuneCountInString(r.Description); n > MaxDescriptionLength {
-		return nil, 0, errcode.Invalidf("description", "must be at most %d characters, got %d", MaxDescriptionLength, n)
-	}
-	if err := validateKMSKey("kmsKeyId", r.KmsKeyID); err != nil {
+	if err := secretspec.ValidateDescription(r.Description); err != nil {
 		return nil, 0, err
 	}
-	if err := validateTags(r.Tags, len(r.ownTags())); err != nil {
+	if err := secretspec.ValidateKMSKey("kmsKeyId", r.KmsKeyID); err != nil {
 		return nil, 0, err
 	}
-	replicas := s.replicasOf(r)
-	if err := validateReplicas(replicas, s.config.Region); err != nil {
+	if err := secretspec.ValidateTags(r.Tags, len(r.ownTags()), IsReservedTag); err != nil {
 		return nil, 0, err
 	}
-	k, err := r.kind()
+	replicas := s.ReplicasOf(r)
+	if err := secretspec.ValidateReplicas(replicas, s.config.Region); err != nil {
+		return nil, 0, err
+	}
+	k, err := r.Kind()
 	return replicas, k, err
 }
 
-// mayNameMaster applies the grants to a database secret that names a
-// master secret without making a user itself: a multi-user rotation
-// function will make users with that master.
-func (s *Service) mayNameMaster(r Request) error {
-	if r.MasterSecretARN == "" || r.CreateDatabaseUser {
+// MayNameMaster applies the grants to a secret that names a master secret
+// without making a user itself: a multi-user rotation function will make
+// users with that master. A database secret names it in masterSecretArn;
+// a supplied value or a template may hold a masterarn key of its own.
+func (s *Service) MayNameMaster(r Request) error {
+	grants := s.config.DatabaseUserGrants
+	if r.MasterSecretARN != "" && !r.CreateDatabaseUser {
+		if err := grants.AllowsMaster(r.Provenance.Caller, r.MasterSecretARN); err != nil {
+			return err
+		}
+	}
+	field, value := "secretString", string(r.SecretString)
+	if r.SecretStringTemplate != "" {
+		field, value = "secretStringTemplate", string(r.SecretStringTemplate)
+	}
+	var members map[string]json.RawMessage
+	if json.Unmarshal([]byte(value), &members) != nil {
 		return nil
 	}
-	return s.config.DatabaseUserGrants.AllowsMaster(r.Provenance.Caller, r.MasterSecretARN)
+	for key, raw := range members {
+		if !strings.EqualFold(key, "masterarn") {
+			continue
+		}
+		var master string
+		json.Unmarshal(raw, &master)
+		if err := grants.AllowsMaster(r.Provenance.Caller, master); err != nil {
+			return &errcode.Error{Code: errcode.Forbidden, Field: field, Message: "holds a " + key + ": " + errcode.Message(err)}
+		}
+	}
+	return nil
 }
 
-// replicasOf is the request's own replica list, or the defaults when it has
+// ReplicasOf is the request's own replica list, or the defaults when it has
 // none.
-func (s *Service) replicasOf(r Request) Replicas {
+func (s *Service) ReplicasOf(r Request) secretspec.Replicas {
 	if r.ReplicaRegions == nil {
 		return s.config.DefaultReplicas
 	}
@@ -178,18 +237,18 @@ func (s *Service) replicasOf(r Request) Replicas {
 // build checks everything the real service would check, then generates the
 // secret value and the CreateSecret input. It returns the username, if any.
 func (s *Service) build(r Request, idempotencyKey string) (*secretsmanager.CreateSecretInput, string, error) {
-	replicas, kind, err := s.check(r)
+	replicas, k, err := s.check(r)
 	if err != nil {
 		return nil, "", err
 	}
-	if _, err := s.rotationOf(r, kind); err != nil {
+	if _, err := s.RotationOf(r, k); err != nil {
 		return nil, "", err
 	}
 	in := &secretsmanager.CreateSecretInput{
 		Name:                        aws.String(r.Name),
 		ForceOverwriteReplicaSecret: bool(r.ForceOverwriteReplicaSecret),
-		Tags:                        sdkTags(append(r.Tags[:len(r.Tags):len(r.Tags)], r.ownTags()...)),
-		AddReplicaRegions:           sdkReplicas(replicas),
+		Tags:                        append(r.Tags[:len(r.Tags):len(r.Tags)], r.ownTags()...).SDK(),
+		AddReplicaRegions:           replicas.SDK(),
 	}
 	if token := secretstore.Token(idempotencyKey); token != "" {
 		in.ClientRequestToken = aws.String(token)
@@ -200,11 +259,11 @@ func (s *Service) build(r Request, idempotencyKey string) (*secretsmanager.Creat
 	if r.KmsKeyID != "" {
 		in.KmsKeyId = aws.String(r.KmsKeyID)
 	}
-	value, username, err := s.secretValue(r, kind, idempotencyKey, nil)
+	value, username, err := s.Value(r, k, idempotencyKey, nil)
 	if err != nil {
 		return nil, "", err
 	}
-	if err := s.mayNameMaster(r); err != nil {
+	if err := s.MayNameMaster(r); err != nil {
 		return nil, "", err
 	}
 	if value.Binary != nil {
@@ -215,235 +274,80 @@ func (s *Service) build(r Request, idempotencyKey string) (*secretsmanager.Creat
 	return in, username, nil
 }
 
-func sdkTags(tags Tags) []types.Tag {
-	var out []types.Tag
-	for _, t := range tags {
-		out = append(out, types.Tag{Key: aws.String(t.Key), Value: aws.String(t.Value)})
-	}
-	return out
-}
-
-func sdkReplicas(replicas Replicas) []types.ReplicaRegionType {
-	var out []types.ReplicaRegionType
-	for _, rep := range replicas {
-		rt := types.ReplicaRegionType{Region: aws.String(rep.Region)}
-		if rep.KmsKeyID != "" {
-			rt.KmsKeyId = aws.String(rep.KmsKeyID)
-		}
-		out = append(out, rt)
-	}
-	return out
-}
-
-// kept are the credentials an update keeps from the stored secret: a
+// Kept are the credentials an update keeps from the stored secret: a
 // password changes only through rotation, never through a property change.
-type kept struct {
+type Kept struct {
 	Username string
 	Password string
-	// Where a database user's secret points, kept when the request leaves
+	// Where a database user's secret points, Kept when the request leaves
 	// it to the master secret.
 	Host   string
 	Port   int
 	DBName string
 }
 
-// secretValue returns the value r describes. On create (keep nil) it
-// generates the password and, if none is given, the username; on update it
-// shapes the new fields around the kept credentials. Either way the password
+// Value returns the value r describes. On create (keep nil) it generates
+// the password and, if none is given, the username; on update it shapes
+// the new fields around the Kept credentials. Either way the password
 // policy is checked, so a template cannot carry an impossible one.
-func (s *Service) secretValue(r Request, k kind, idempotencyKey string, keep *kept) (secretstore.Value, string, error) {
+func (s *Service) Value(r Request, k Kind, idempotencyKey string, keep *Kept) (secretstore.Value, string, error) {
+	var kept *secretvalue.Kept
+	if keep != nil {
+		kept = &secretvalue.Kept{Username: keep.Username, Password: keep.Password}
+	}
 	switch k {
-	case kindSupplied:
-		if r.SecretString != "" {
-			if len(r.SecretString) > MaxSecretBytes {
-				return secretstore.Value{}, "", errcode.Invalidf("secretString", "must be at most %d bytes, got %d", MaxSecretBytes, len(r.SecretString))
-			}
-			return secretstore.Value{String: string(r.SecretString)}, "", nil
-		}
-		if len(r.SecretBinary) > MaxSecretBytes {
-			return secretstore.Value{}, "", errcode.Invalidf("secretBinary", "must be at most %d bytes, got %d", MaxSecretBytes, len(r.SecretBinary))
-		}
-		return secretstore.Value{Binary: r.SecretBinary}, "", nil
-
-	case kindTemplate:
-		var template map[string]json.RawMessage
-		if err := json.Unmarshal([]byte(r.SecretStringTemplate), &template); err != nil || template == nil {
-			return secretstore.Value{}, "", errcode.Invalidf("secretStringTemplate", "must be a JSON object, as in CloudFormation's GenerateSecretString")
-		}
-		if _, taken := template[r.GenerateStringKey]; taken {
-			return secretstore.Value{}, "", errcode.Invalidf("generateStringKey", "%s is already a key of secretStringTemplate", errcode.Quote(r.GenerateStringKey))
-		}
+	case KindSupplied:
+		v, err := secretvalue.Supplied(string(r.SecretString), r.SecretBinary)
+		return v, "", err
+	case KindTemplate:
 		policy, _ := r.passwordPolicy()
-		if err := policy.Check(); err != nil {
-			return secretstore.Value{}, "", err
+		v, err := secretvalue.Template(string(r.SecretStringTemplate), r.GenerateStringKey, policy, kept)
+		return v, "", err
+	}
+	engine, err := dbsecret.Lookup(r.Engine)
+	if err != nil {
+		return secretstore.Value{}, "", err
+	}
+	fields := dbsecret.Fields{
+		Host:                 r.Host,
+		DBName:               r.DBName,
+		Username:             r.Username,
+		MasterARN:            r.MasterSecretARN,
+		DBInstanceIdentifier: r.DBInstanceIdentifier,
+		DBClusterIdentifier:  r.DBClusterIdentifier,
+		Extra:                r.ExtraFields,
+	}
+	if r.Port != nil {
+		fields.Port = int(*r.Port)
+		if fields.Port == 0 {
+			return secretstore.Value{}, "", errcode.Invalidf("port", "must be between 1 and 65535, got 0")
 		}
-		var password string
-		if keep != nil {
-			password = keep.Password
-		} else {
-			var err error
-			if password, err = credential.Password(policy); err != nil {
-				return secretstore.Value{}, "", err
+	}
+	if r.SSL != nil {
+		ssl := bool(*r.SSL)
+		fields.SSL = &ssl
+	}
+	if fields.Host == "" && r.CreateDatabaseUser {
+		// The master's own database: an update keeps the stored one; a
+		// create learns it from the master before the secret is made.
+		fields.Host = pendingHost
+		if keep != nil && keep.Host != "" {
+			fields.Host, fields.Port = keep.Host, keep.Port
+			if fields.DBName == "" {
+				fields.DBName = keep.DBName
 			}
 		}
-		value, err := insertKey(r.SecretStringTemplate, r.GenerateStringKey, password)
-		if err != nil {
-			return secretstore.Value{}, "", err
-		}
-		return stringValue(value, "secretStringTemplate")
-
-	default: // kindDatabase
-		engine, err := dbsecret.Lookup(r.Engine)
-		if err != nil {
-			return secretstore.Value{}, "", err
-		}
-		fields := dbsecret.Fields{
-			Host:                 r.Host,
-			DBName:               r.DBName,
-			Username:             r.Username,
-			MasterARN:            r.MasterSecretARN,
-			DBInstanceIdentifier: r.DBInstanceIdentifier,
-			DBClusterIdentifier:  r.DBClusterIdentifier,
-			Extra:                r.ExtraFields,
-		}
-		if r.Port != nil {
-			fields.Port = int(*r.Port)
-			if fields.Port == 0 {
-				return secretstore.Value{}, "", errcode.Invalidf("port", "must be between 1 and 65535, got 0")
-			}
-		}
-		if r.SSL != nil {
-			ssl := bool(*r.SSL)
-			fields.SSL = &ssl
-		}
-		if fields.Host == "" && r.CreateDatabaseUser {
-			// The master's own database: an update keeps the stored one;
-			// a create learns it from the master before the secret is made.
-			fields.Host = pendingHost
-			if keep != nil && keep.Host != "" {
-				fields.Host, fields.Port = keep.Host, keep.Port
-				if fields.DBName == "" {
-					fields.DBName = keep.DBName
-				}
-			}
-		}
-		if err := engine.Validate(fields); err != nil {
-			return secretstore.Value{}, "", err
-		}
-		if err := r.checkDatabaseUser(); err != nil {
-			return secretstore.Value{}, "", err
-		}
-		base, lengthSet := r.passwordPolicy()
-		policy, err := engine.PasswordPolicy(base, lengthSet)
-		if err != nil {
-			return secretstore.Value{}, "", err
-		}
-		var password string
-		switch {
-		case keep != nil:
-			password = keep.Password
-			if fields.Username == "" || isCloneOf(keep.Username, fields.Username) {
-				// No username asked for, or the alternating-users rotation
-				// has switched to the clone: the stored one is the live one.
-				fields.Username = keep.Username
-			}
-		default:
-			if fields.Username == "" {
-				src := io.Reader(rand.Reader)
-				if idempotencyKey != "" {
-					src = keyedStream(idempotencyKey)
-				}
-				// Drawn again (from the same stream, so a retry draws the
-				// same) while the name is one an engine reserves.
-				gen := credential.NewGenerator(src)
-				for fields.Username == "" || dbuser.Reserved(fields.Username) {
-					if fields.Username, err = gen.Username(generatedUsernameLength); err != nil {
-						return secretstore.Value{}, "", err
-					}
-				}
-			}
-			// Without requireEachIncludedType a policy that allows spaces
-			// can draw nothing else; no database takes such a password.
-			for tries := 0; tries == 0 || strings.Trim(password, " ") == "" && tries < 100; tries++ {
-				if password, err = credential.Password(policy); err != nil {
-					return secretstore.Value{}, "", err
-				}
-			}
-		}
-		value, err := engine.Shape(fields, password)
-		if err != nil {
-			return secretstore.Value{}, "", err
-		}
-		v, _, err := stringValue(string(value), "extraFields")
-		return v, fields.Username, err
 	}
-}
-
-// isCloneOf reports whether stored is the alternating-users clone of user
-// (Oracle's templates upper-case the suffix).
-func isCloneOf(stored, user string) bool {
-	return user != "" && strings.EqualFold(stored, dbuser.CloneOf(user))
-}
-
-func stringValue(value, field string) (secretstore.Value, string, error) {
-	if len(value) > MaxSecretBytes {
-		return secretstore.Value{}, "", errcode.Invalidf(field, "makes the secret %d bytes; Secrets Manager stores at most %d", len(value), MaxSecretBytes)
+	if err := engine.Validate(fields); err != nil {
+		return secretstore.Value{}, "", err
 	}
-	return secretstore.Value{String: value}, "", nil
-}
-
-// insertKey adds "key": value as the last member of the JSON object template,
-// keeping the template's own text and key order as the caller wrote it.
-func insertKey(template, key, value string) (string, error) {
-	body := strings.TrimRight(template, " \t\r\n")
-	body = strings.TrimSuffix(body, "}")
-	var buf bytes.Buffer
-	buf.WriteString(body)
-	if strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(body), "{")) != "" {
-		buf.WriteByte(',')
+	if err := r.checkDatabaseUser(); err != nil {
+		return secretstore.Value{}, "", err
 	}
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(key); err != nil {
-		return "", errcode.Wrap(err, errcode.Internal, "encoding the secret")
+	base, lengthSet := r.passwordPolicy()
+	policy, err := engine.PasswordPolicy(base, lengthSet)
+	if err != nil {
+		return secretstore.Value{}, "", err
 	}
-	buf.Truncate(buf.Len() - 1)
-	buf.WriteByte(':')
-	if err := enc.Encode(value); err != nil {
-		return "", errcode.Wrap(err, errcode.Internal, "encoding the secret")
-	}
-	buf.Truncate(buf.Len() - 1)
-	buf.WriteByte('}')
-	return buf.String(), nil
-}
-
-// keyedStream is an endless deterministic byte stream derived from an
-// idempotency key. It feeds only username generation, so that a retry names
-// the same user; passwords always come from crypto/rand.
-func keyedStream(key string) io.Reader {
-	return &hashStream{seed: sha256.Sum256([]byte("username\x00" + key))}
-}
-
-type hashStream struct {
-	seed    [32]byte
-	counter uint64
-	block   []byte
-}
-
-func (h *hashStream) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		if len(h.block) == 0 {
-			var buf [40]byte
-			copy(buf[:], h.seed[:])
-			binary.BigEndian.PutUint64(buf[32:], h.counter)
-			h.counter++
-			sum := sha256.Sum256(buf[:])
-			h.block = sum[:]
-		}
-		c := copy(p[n:], h.block)
-		h.block = h.block[c:]
-		n += c
-	}
-	return n, nil
+	return secretvalue.Database(engine, fields, policy, idempotencyKey, kept)
 }

@@ -12,10 +12,11 @@ import (
 
 	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/secretspec"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 )
 
-var testConfig = Config{NamePrefix: "app/", Region: "us-east-1", DefaultReplicas: Replicas{{Region: "eu-west-1"}}, DatabaseUserGrants: onlyRDSMasters}
+var testConfig = Config{NamePrefix: "app/", Region: "us-east-1", DefaultReplicas: secretspec.Replicas{{Region: "eu-west-1"}}, DatabaseUserGrants: onlyRDSMasters}
 
 // onlyRDSMasters lets stacks name RDS-managed master secrets only.
 var onlyRDSMasters, _ = dbgrants.Parse(`[{"caller": "stack:*", "masterSecret": "arn:*:secretsmanager:*:*:secret:rds!*", "databases": ["*"]}]`)
@@ -61,6 +62,9 @@ func TestCreateSecretRules(t *testing.T) {
 		rule  string
 	}{
 		{"name required", `{"engine": "postgres", "host": "h"}`, errcode.Invalid, "name", "required"},
+		{"a supplied value naming a master the caller may not", `{"name": "app/x", "secretString": "{\"username\": \"u\", \"MasterArn\": \"arn:aws:secretsmanager:us-east-1:123456789012:secret:other-AbCdEf\"}"}`, errcode.Forbidden, "secretString", "MasterArn"},
+		{"a template naming a master the caller may not", `{"name": "app/x", "secretStringTemplate": "{\"masterarn\": \"arn:aws:secretsmanager:us-east-1:123456789012:secret:other-AbCdEf\"}", "generateStringKey": "password"}`, errcode.Forbidden, "secretStringTemplate", "name that master secret"},
+		{"a template naming a granted master", `{"name": "app/x", "secretStringTemplate": "{\"masterarn\": \"arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1-AbCdEf\"}", "generateStringKey": "password"}`, "", "", ""},
 		{"name at 512", `{"name": "app/` + long(508) + `", "engine": "postgres", "host": "h"}`, "", "", ""},
 		{"name over 512", `{"name": "app/` + long(509) + `", "engine": "postgres", "host": "h"}`, errcode.Invalid, "name", "at most 512"},
 		{"name with a space", `{"name": "app/my db", "engine": "postgres", "host": "h"}`, errcode.Invalid, "name", "ASCII letters, digits and /_+=.@-"},
@@ -281,46 +285,6 @@ func TestGeneratedUsernameFollowsKey(t *testing.T) {
 	}
 	if n1, n2 := secret(""), secret(""); n1["username"] == n2["username"] {
 		t.Fatal("without a key, usernames repeat")
-	}
-}
-
-func TestConfigFromEnv(t *testing.T) {
-	tests := []struct {
-		name    string
-		env     map[string]string
-		wantErr string
-		want    Config
-	}{
-		{"defaults", map[string]string{"AWS_REGION": "us-east-1", EnvNamePrefix: "app/"}, "", Config{NamePrefix: "app/", Region: "us-east-1"}},
-		{"no prefix", map[string]string{"AWS_REGION": "us-east-1"}, EnvNamePrefix, Config{}},
-		{"prefix not at a path boundary", map[string]string{"AWS_REGION": "us-east-1", EnvNamePrefix: "app"}, `end with "/"`, Config{}},
-		{"prefix of a slash only", map[string]string{"AWS_REGION": "us-east-1", EnvNamePrefix: "/"}, `not start with "/"`, Config{}},
-		{"nested prefix", map[string]string{"AWS_REGION": "us-east-1", EnvNamePrefix: "team/app/"}, "", Config{NamePrefix: "team/app/", Region: "us-east-1"}},
-		{"list with spaces", map[string]string{"AWS_REGION": "us-east-1", EnvNamePrefix: "app/", EnvDefaultReplicas: " eu-west-1, ,ap-south-1 "}, "",
-			Config{NamePrefix: "app/", Region: "us-east-1", DefaultReplicas: Replicas{{Region: "eu-west-1"}, {Region: "ap-south-1"}}}},
-		{"fallback Region", map[string]string{"AWS_DEFAULT_REGION": "eu-west-2", EnvNamePrefix: "app/"}, "", Config{NamePrefix: "app/", Region: "eu-west-2"}},
-		{"bad prefix", map[string]string{EnvNamePrefix: "app db/"}, EnvNamePrefix, Config{}},
-		{"bad replica", map[string]string{EnvNamePrefix: "app/", EnvDefaultReplicas: "Europe"}, EnvDefaultReplicas, Config{}},
-		{"replica is the primary", map[string]string{"AWS_REGION": "us-east-1", EnvNamePrefix: "app/", EnvDefaultReplicas: "us-east-1"}, "primary Region", Config{}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ConfigFromEnv(func(k string) string { return tt.env[k] })
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(errcode.Message(err), tt.wantErr) {
-					t.Fatalf("got %v, want an error naming %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || got.NamePrefix != tt.want.NamePrefix || got.Region != tt.want.Region || len(got.DefaultReplicas) != len(tt.want.DefaultReplicas) {
-				t.Fatalf("got %+v, %v; want %+v", got, err, tt.want)
-			}
-			for i := range got.DefaultReplicas {
-				if got.DefaultReplicas[i] != tt.want.DefaultReplicas[i] {
-					t.Fatalf("got %+v, want %+v", got.DefaultReplicas, tt.want.DefaultReplicas)
-				}
-			}
-		})
 	}
 }
 

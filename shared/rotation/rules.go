@@ -7,6 +7,10 @@
 // The rules are those of the Secrets Manager User Guide ("Rotation
 // schedules", rotate-secrets_schedule.html) and of the API's
 // RotationRulesType; each has a test.
+//
+// It imports nothing of the provisioner's but errcode, awsname and
+// secretstore (a secret's description, the errors' classes); never the
+// core above it.
 package rotation
 
 import (

@@ -1,5 +1,8 @@
 // Package secretstore creates secrets in AWS Secrets Manager through the SDK,
 // idempotently, and turns the SDK's errors into coded errors.
+//
+// It knows secrets, not requests: it imports nothing of the provisioner's
+// but awsclient and errcode.
 package secretstore
 
 import (

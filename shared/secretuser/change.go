@@ -101,6 +101,11 @@ func (u *Users) Update(ctx context.Context, secretARN string, r Request) (*Made,
 		return nil, err
 	}
 	defer admin.Close()
+	// What the privileges are on must exist and be no extension's, as when
+	// the user was made.
+	if err := admin.CheckTargets(dbctx, is); err != nil {
+		return nil, err
+	}
 	for _, name := range []string{e.Username, dbuser.CloneOf(e.Username)} {
 		exists, err := admin.Exists(dbctx, name)
 		if err != nil {

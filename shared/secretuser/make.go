@@ -71,6 +71,7 @@ func (u *Users) Plan(ctx context.Context, r Request, username string) (*Plan, er
 	if p.user, err = r.user(username, p.endpoint.Database); err != nil {
 		return fail(err)
 	}
+	p.user.ConnectionLimit = u.limit
 	if err := dbuser.CheckNewUser(family, p.user.Name); err != nil {
 		return fail(err)
 	}
@@ -149,6 +150,8 @@ func (p *Plan) Close() {
 // empty).
 func (p *Plan) Make(ctx context.Context, in *secretsmanager.CreateSecretInput, password string) (secretstore.Created, *Made, error) {
 	family, _ := dbuser.FamilyOf(p.req.Engine)
+	// Read before CreateSecret: the SDK fills in a token of its own on in.
+	keyed := aws.ToString(in.ClientRequestToken) != ""
 	// Readied now, so that PostgreSQL's key stretching overlaps the calls
 	// below; a retry's stored password replaces it.
 	ready := dbuser.NewPassword(family, password)
@@ -176,7 +179,8 @@ func (p *Plan) Make(ctx context.Context, in *secretsmanager.CreateSecretInput, p
 	entry := userledger.Entry{Via: p.req.Via, By: p.req.By, SecretARN: created.ARN, MasterSecretARN: p.master.ARN,
 		Engine: strings.ToLower(p.req.Engine), Host: p.endpoint.Host, Port: p.endpoint.Port, Database: p.user.Database,
 		SSL: p.endpoint.TLS != nil, Username: p.user.Name, Privileges: string(p.user.Privileges), Schemas: p.user.Schemas, CreatedAt: time.Now()}
-	err = p.make(in, created, pending, password, entry)
+	mayHaveMade, err := p.make(in, created, pending, password, entry)
+	made := &Made{Username: p.user.Name, Privileges: string(p.user.Privileges)}
 	var other otherRequest
 	switch {
 	case errors.As(err, &other):
@@ -188,38 +192,61 @@ func (p *Plan) Make(ctx context.Context, in *secretsmanager.CreateSecretInput, p
 		// The user, its record and the secret are an earlier attempt's:
 		// kept whole for the next retry.
 		return created, nil, err
+	case err != nil && created.Replayed && errcode.Of(err) == errcode.Conflict:
+		// Another delivery of this very request (EventBridge and Lambda
+		// deliver at least once) made the secret and won the race to make
+		// the user: what it made is whole, and no loser may remove it.
+		rollback()
+		if p.madeByTwin(entry) {
+			return created, made, nil
+		}
+		return created, nil, err
 	case err != nil:
 		rollback()
-		return p.users.abandon(ctx, created, entry, in, err)
+		return p.users.abandon(ctx, created, entry, keyed, mayHaveMade, err)
 	}
-	return created, &Made{Username: p.user.Name, Privileges: string(p.user.Privileges)}, nil
+	return created, made, nil
 }
 
 // make records and makes (or, on a retry that made it, completes) the user
-// once the secret exists.
-func (p *Plan) make(in *secretsmanager.CreateSecretInput, created secretstore.Created, pending *dbuser.Pending, generated string, entry userledger.Entry) error {
+// once the secret exists. mayHaveMade says a failure came when the user
+// may have been made all the same (a commit whose answer was lost); before
+// that, a failure made nothing.
+func (p *Plan) make(in *secretsmanager.CreateSecretInput, created secretstore.Created, pending *dbuser.Pending, generated string, entry userledger.Entry) (mayHaveMade bool, err error) {
 	if pending != nil && pending.Err() != nil {
-		return pending.Err()
+		return false, pending.Err()
 	}
 	password, err := p.users.storedPassword(p.dbctx, in, created, entry)
 	if err != nil {
-		return err
+		return false, err
 	}
 	// Recorded before it is made: a user is never made without its record.
 	if err := p.users.ledger.Record(p.dbctx, entry); err != nil {
-		return err
+		return false, err
 	}
 	family, _ := dbuser.FamilyOf(entry.Engine)
 	switch {
 	case p.ours:
 		// An earlier attempt made it; grant again, in case it stopped short.
-		return p.admin.SetPrivileges(p.dbctx, p.user, p.user)
+		return true, p.admin.SetPrivileges(p.dbctx, p.user, p.user)
 	case password != generated:
 		// An earlier attempt's secret: its password, not this attempt's.
 		pending.Rollback(p.dbctx)
-		return p.admin.Create(p.dbctx, p.user, dbuser.NewPassword(family, password))
+		return true, p.admin.Create(p.dbctx, p.user, dbuser.NewPassword(family, password))
 	}
-	return pending.Commit(p.dbctx)
+	return true, pending.Commit(p.dbctx)
+}
+
+// madeByTwin reports whether the user exists now as the ledger's record of
+// this secret says: made by another delivery of this same request.
+func (p *Plan) madeByTwin(entry userledger.Entry) bool {
+	exists, err := p.admin.Exists(p.dbctx, p.user.Name)
+	if err != nil || !exists {
+		return false
+	}
+	e, found, err := p.users.ledger.Find(p.dbctx, entry.Via, entry.SecretARN)
+	return err == nil && found && e.Username == entry.Username && e.MasterSecretARN == entry.MasterSecretARN &&
+		e.Database == entry.Database && e.Privileges == entry.Privileges && strings.Join(e.Schemas, ",") == strings.Join(entry.Schemas, ",")
 }
 
 // otherRequest is a secret made under this request's key by another
@@ -251,20 +278,23 @@ func (u *Users) storedPassword(ctx context.Context, in *secretsmanager.CreateSec
 }
 
 // abandon answers a failure after the secret was made. When a retry or a
-// rollback can finish the work (a passing failure, with a token that makes
-// the retry this request's), the secret stays and created names it.
-// Otherwise nothing would: the user (if this request may have made it), its
+// rollback can finish the work (a passing failure of a request with an
+// idempotency key, which makes the retry this request's), the secret stays
+// and created names it. Otherwise nothing would: the user (only if this
+// request may have made it: never one of that name found alone), its
 // record and the secret are removed, and the answer names nothing.
-func (u *Users) abandon(ctx context.Context, created secretstore.Created, entry userledger.Entry, in *secretsmanager.CreateSecretInput, cause error) (secretstore.Created, *Made, error) {
+func (u *Users) abandon(ctx context.Context, created secretstore.Created, entry userledger.Entry, keyed, mayHaveMade bool, cause error) (secretstore.Created, *Made, error) {
 	code := errcode.Of(cause)
 	passing := code == errcode.Unavailable || code == errcode.Upstream || code == errcode.Throttled
-	if passing && aws.ToString(in.ClientRequestToken) != "" {
+	if passing && keyed {
 		return created, nil, cause
 	}
 	undo, cancel := undoContext(ctx)
 	defer cancel()
 	log := slog.With("arn", created.ARN, "error", errcode.Public(cause))
-	gone := !passing // a refusal made nothing: PostgreSQL rolled back, MySQL dropped what it made
+	// A refusal made nothing (PostgreSQL rolled back, MySQL dropped what it
+	// made), nor did a failure before the commit.
+	gone := !passing || !mayHaveMade
 	if !gone {
 		gone = u.dropRecorded(undo, entry) == nil
 	}

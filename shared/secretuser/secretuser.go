@@ -9,10 +9,12 @@ package secretuser
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/dbsecret"
 	"github.com/dbcreds/provisioner/shared/dbsession"
@@ -40,14 +42,25 @@ type Users struct {
 	deleter    *secretstore.Deleter
 	grants     dbgrants.Policy
 	requireTLS bool
+	limit      int
+}
+
+// Settings are the deployment's rules for the users it makes.
+type Settings struct {
+	// Grants say who may make users where; empty, nobody may.
+	Grants dbgrants.Policy
+	// RequireTLS makes every connection to a database verified TLS.
+	RequireTLS bool
+	// ConnectionLimit caps each new user's sessions at once; 0, no cap.
+	ConnectionLimit int
 }
 
 // New returns the users made with master secrets masters finds, recorded in
 // ledger, with secrets made through secrets and removed through deleter
-// when their user cannot be made; grants say who may make users where, and
-// requireTLS makes every connection verified TLS.
-func New(masters *masterdb.Resolver, ledger *userledger.Ledger, secrets *secretstore.Store, deleter *secretstore.Deleter, grants dbgrants.Policy, requireTLS bool) *Users {
-	return &Users{masters: masters, ledger: ledger, secrets: secrets, deleter: deleter, grants: grants, requireTLS: requireTLS}
+// when their user cannot be made, under the deployment's settings.
+func New(masters *masterdb.Resolver, ledger *userledger.Ledger, secrets *secretstore.Store, deleter *secretstore.Deleter, settings Settings) *Users {
+	return &Users{masters: masters, ledger: ledger, secrets: secrets, deleter: deleter, grants: settings.Grants,
+		requireTLS: settings.RequireTLS, limit: settings.ConnectionLimit}
 }
 
 // Request is what a secret's request asks of its user, as the caller sent
@@ -167,4 +180,27 @@ func undoContext(ctx context.Context) (context.Context, context.CancelFunc) {
 func userTaken(name string) error {
 	return &errcode.Error{Code: errcode.Conflict, Field: "username",
 		Message: "database user " + errcode.Quote(name) + " already exists and is not this secret's; this provisioner never takes over an existing user, nor makes one whose rotation clone exists"}
+}
+
+// FromEnvironment builds the users of a function, once at init: the RDS
+// client (AWS_ENDPOINT_URL_RDS for a local endpoint) for the masters in
+// region, the ledger in the table DATABASE_USERS_TABLE names, and secrets
+// (and the deleter of half-made ones) through client; ours recognises the
+// deployment's own secrets, never master secrets. Nothing here makes a
+// call.
+func FromEnvironment(getenv func(string) string, client *secretsmanager.Client, region string, ours func(name string, tags map[string]string) bool,
+	settings Settings) (*Users, error) {
+	table := strings.TrimSpace(getenv(userledger.EnvTable))
+	if table == "" {
+		return nil, fmt.Errorf("%s is not set: the functions record the database users they make in that DynamoDB table", userledger.EnvTable)
+	}
+	dynamo, err := userledger.ClientFromEnvironment(getenv)
+	if err != nil {
+		return nil, err
+	}
+	rdsClient, err := masterdb.RDSClientFromEnvironment(getenv)
+	if err != nil {
+		return nil, err
+	}
+	return New(masterdb.New(client, rdsClient, region, ours), userledger.New(dynamo, table), secretstore.New(client), secretstore.NewDeleter(client), settings), nil
 }

@@ -24,11 +24,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/dbcreds/provisioner/local/apigateway"
+	"github.com/dbcreds/provisioner/local/emulate/apigateway"
+	"github.com/dbcreds/provisioner/local/emulate/invoke"
+	"github.com/dbcreds/provisioner/local/emulate/samtemplate"
 	"github.com/dbcreds/provisioner/local/foreground"
-	"github.com/dbcreds/provisioner/local/invoke"
-	"github.com/dbcreds/provisioner/local/motoserver"
-	"github.com/dbcreds/provisioner/local/samtemplate"
+	"github.com/dbcreds/provisioner/local/testenv/motoserver"
 )
 
 func main() {

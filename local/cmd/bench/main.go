@@ -26,10 +26,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/dbcreds/provisioner/local/burst"
-	"github.com/dbcreds/provisioner/local/dbserver"
-	"github.com/dbcreds/provisioner/local/invoke"
-	"github.com/dbcreds/provisioner/local/motoserver"
-	"github.com/dbcreds/provisioner/local/samtemplate"
+	"github.com/dbcreds/provisioner/local/emulate/invoke"
+	"github.com/dbcreds/provisioner/local/emulate/samtemplate"
+	"github.com/dbcreds/provisioner/local/testenv/dbserver"
+	"github.com/dbcreds/provisioner/local/testenv/motoserver"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 )
 

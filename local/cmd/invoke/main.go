@@ -29,9 +29,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/dbcreds/provisioner/local/invoke"
-	"github.com/dbcreds/provisioner/local/motoserver"
-	"github.com/dbcreds/provisioner/local/samtemplate"
+	"github.com/dbcreds/provisioner/local/emulate/invoke"
+	"github.com/dbcreds/provisioner/local/emulate/samtemplate"
+	"github.com/dbcreds/provisioner/local/testenv/dbserver"
+	"github.com/dbcreds/provisioner/local/testenv/motoserver"
 )
 
 func main() {
@@ -56,7 +57,7 @@ func main() {
 func run(ctx context.Context) (int, error) {
 	templatePath := flag.String("template", "template.yaml", "the SAM template")
 	function := flag.String("function", "CustomResourceFunction", "the function's logical id")
-	eventPath := flag.String("event", "events/custom-resource-create.json", "the event file")
+	eventPath := flag.String("event", "", "the event file (default: "+liveEvent+" where PostgreSQL is installed, else events/custom-resource-create.json)")
 	bootstrap := flag.String("bootstrap", "", "the built bootstrap (default bin/<function>/bootstrap)")
 	overrides := flag.String("parameter-overrides", "", `template parameters, as sam takes them: Key=Value Key2="v 2"`)
 	region := flag.String("region", "us-east-1", "the Region the function runs in")
@@ -65,6 +66,12 @@ func run(ctx context.Context) (int, error) {
 	flag.Parse()
 	if *bootstrap == "" {
 		*bootstrap = "bin/" + *function + "/bootstrap"
+	}
+	if *eventPath == "" {
+		*eventPath = "events/custom-resource-create.json"
+		if *function == "CustomResourceFunction" && dbserver.PostgresInstalled() {
+			*eventPath = liveEvent
+		}
 	}
 	params, err := samtemplate.ParseOverrides(*overrides)
 	if err != nil {
@@ -106,6 +113,13 @@ func run(ctx context.Context) (int, error) {
 	if opts.Event, err = withItsSecret(ctx, opts); err != nil {
 		return 0, err
 	}
+	var live *liveDatabase
+	if opts.Event, live, err = withLiveDatabase(ctx, opts.Event, *region); err != nil {
+		return 0, err
+	}
+	if live != nil {
+		defer live.server.Stop()
+	}
 	fmt.Fprintf(os.Stderr, "== invoking %s with %s; the function's log follows\n", *function, *eventPath)
 	out, err := invoke.Run(ctx, opts)
 	if err != nil || ctx.Err() != nil {
@@ -145,6 +159,11 @@ func run(ctx context.Context) (int, error) {
 			return 0, err
 		}
 		showTagsAndReplicas(ctx, arn, *region)
+		if live != nil && !failed {
+			if err := live.show(ctx, arn, *region); err != nil {
+				return 0, err
+			}
+		}
 		fmt.Printf("\n== read it back: %s\n", motoserver.ReadBack(endpoint, *region, arn))
 		if origin == motoserver.StartedForRun {
 			fmt.Println("   (this run's moto stops now; with make moto running in another terminal, what a run makes stays there to read)")

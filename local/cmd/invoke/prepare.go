@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
-	"github.com/dbcreds/provisioner/local/invoke"
+	"github.com/dbcreds/provisioner/local/emulate/invoke"
 	"github.com/dbcreds/provisioner/shared/awsname"
 )
 

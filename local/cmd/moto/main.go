@@ -14,7 +14,7 @@ import (
 	"syscall"
 
 	"github.com/dbcreds/provisioner/local/foreground"
-	"github.com/dbcreds/provisioner/local/motoserver"
+	"github.com/dbcreds/provisioner/local/testenv/motoserver"
 )
 
 func main() {

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/cfn"
+	"github.com/aws/aws-lambda-go/lambda/messages"
+
+	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/provision"
+	"github.com/dbcreds/provisioner/shared/stack"
+)
+
+// TestAnswerFitsCloudFormation: an answer over 4096 bytes has its reason cut,
+// and says so, rather than being refused.
+func TestAnswerFitsCloudFormation(t *testing.T) {
+	rc := &receiver{statuses: []int{200}}
+	event := loadEvent(t, "custom-resource-create.json", rc)
+	long := strings.Repeat(`<"quoted" & escaped> `, 500)
+	secrets := &fakeLifecycle{create: func(stack.Resource, provision.Request) (provision.Result, error) {
+		return provision.Result{}, errcode.Invalidf("engine", "unknown engine %q", long)
+	}}
+	handle(t, secrets, event)
+	if len(rc.raw) > maxResponseBytes || len(rc.raw) < maxResponseBytes-64 {
+		t.Fatalf("answer of %d bytes, want just within %d", len(rc.raw), maxResponseBytes)
+	}
+	if rc.body.Status != cfn.StatusFailed || !strings.HasPrefix(rc.body.Reason, `Engine: unknown engine "<\"quoted\"`) ||
+		!strings.HasSuffix(rc.body.Reason, "[cut: too long for CloudFormation]") {
+		t.Fatalf("reason %q", rc.body.Reason)
+	}
+}
+
+func TestDelivery(t *testing.T) {
+	tests := []struct {
+		name     string
+		statuses []int
+		attempts int
+		ok       bool
+	}{
+		{"delivered at once", []int{200}, 1, true},
+		{"delivered after two server errors", []int{500, 503, 200}, 3, true},
+		{"server errors every time", []int{500}, sendAttempts, false},
+		{"refused: no point trying again", []int{403}, 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rc := &receiver{statuses: tt.statuses}
+			event := loadEvent(t, "custom-resource-create.json", rc)
+			err := handle(t, &fakeLifecycle{create: func(stack.Resource, provision.Request) (provision.Result, error) { return result, nil }}, event)
+			if (err == nil) != tt.ok || rc.attempts != tt.attempts {
+				t.Fatalf("error %v after %d attempts; want ok=%v after %d", err, rc.attempts, tt.ok, tt.attempts)
+			}
+			if err != nil && strings.Contains(err.Error(), "SIGNATURE-SECRET") {
+				t.Fatalf("the error shows the presigned URL: %v", err)
+			}
+			var ie messages.InvokeResponse_Error
+			if err != nil && (!errors.As(err, &ie) || ie.Type != "CloudFormation.ResponseNotDelivered") {
+				t.Fatalf("error %#v: want the type CloudFormation.ResponseNotDelivered", err)
+			}
+		})
+	}
+	// A ResponseURL that is no URL says so, once, and never quotes it.
+	for _, bad := range []string{"::not a url?X-Amz-Signature=SIGNATURE-SECRET", "ftp://bucket/key?X-Amz-Signature=SIGNATURE-SECRET", "/relative?X-Amz-Signature=SIGNATURE-SECRET"} {
+		event := loadEvent(t, "custom-resource-create.json", nil)
+		event.ResponseURL = bad
+		err := handle(t, &fakeLifecycle{create: func(stack.Resource, provision.Request) (provision.Result, error) { return result, nil }}, event)
+		if err == nil || !strings.Contains(err.Error(), "the ResponseURL is not an http(s) URL") || strings.Contains(err.Error(), "SIGNATURE-SECRET") || strings.Contains(err.Error(), "answered") {
+			t.Fatalf("ResponseURL %q: got %v", bad, err)
+		}
+	}
+	closed := httptest.NewServer(http.NotFoundHandler())
+	event := loadEvent(t, "custom-resource-create.json", nil)
+	event.ResponseURL = closed.URL + "/stack-response?X-Amz-Signature=SIGNATURE-SECRET"
+	closed.Close()
+	err := handle(t, &fakeLifecycle{create: func(stack.Resource, provision.Request) (provision.Result, error) { return result, nil }}, event)
+	if err == nil || strings.Contains(err.Error(), "SIGNATURE-SECRET") || strings.Contains(err.Error(), "X-Amz") {
+		t.Fatalf("unreachable receiver: got %v, want an error without the URL", err)
+	}
+}

@@ -1,0 +1,243 @@
+// Package motoserver runs moto in server mode on a free loopback port, as the
+// local stand-in for Secrets Manager in tests and local runs. The SDK is
+// pointed at it with its own AWS_ENDPOINT_URL_SECRETS_MANAGER variable.
+//
+// It imports only shared/idempotency's client, to make the tables.
+package motoserver
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/dbcreds/provisioner/local/testenv"
+)
+
+// InstallHint is what to do when moto is missing.
+const InstallHint = `moto_server not found: install it with pip install "moto[server]"`
+
+// Server is a running moto_server, behind a front that makes its DynamoDB
+// writes atomic (see atomicWrites).
+type Server struct {
+	Endpoint string
+	cmd      *exec.Cmd
+	front    *http.Server
+}
+
+// patchedServer is moto_server with RotateSecret keeping the rules it is
+// given, as the real service does (see the script).
+//
+//go:embed moto_server.py
+var patchedServer string
+
+// Start starts moto_server on a free loopback port and waits until it answers.
+func Start() (*Server, error) {
+	if _, err := exec.LookPath("moto_server"); err != nil {
+		return nil, errors.New(InstallHint)
+	}
+	// The Python that has moto (moto_server may be a pyenv shim, not a
+	// script of its own).
+	bin, err := exec.LookPath("python3")
+	if err != nil || exec.Command(bin, "-c", "import moto.server").Run() != nil {
+		return nil, errors.New(InstallHint + " (for python3)")
+	}
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		port, err := testenv.FreePort()
+		if err != nil {
+			return nil, err
+		}
+		s, err := startOn(bin, port)
+		if err == nil {
+			return s, nil
+		}
+		lastErr = err
+	}
+	return nil, lastErr
+}
+
+func startOn(bin string, port int) (*Server, error) {
+	cmd := exec.Command(bin, "-c", patchedServer, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd.Stdout, cmd.Stderr = nil, nil
+	// A group of its own, so Stop also ends the workers moto may fork.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting moto_server: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	s := &Server{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd}
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return nil, fmt.Errorf("moto_server exited on port %d before answering", port)
+		default:
+		}
+		if resp, err := client.Get(s.Endpoint + "/moto-api/"); err == nil {
+			resp.Body.Close()
+			if err := s.startFront(); err != nil {
+				s.Stop()
+				return nil, err
+			}
+			return s, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.Stop()
+	return nil, fmt.Errorf("moto_server did not answer on port %d within 30s", port)
+}
+
+// Env is the environment that points the SDK at this server (Secrets
+// Manager and DynamoDB) with dummy credentials and no shared config, so no
+// real account can be reached.
+func (s *Server) Env() map[string]string { return EnvFor(s.Endpoint) }
+
+// EnvFor is the environment for a moto at endpoint.
+func EnvFor(endpoint string) map[string]string {
+	return map[string]string{
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
+		"AWS_ENDPOINT_URL_DYNAMODB":        endpoint,
+		"AWS_ACCESS_KEY_ID":                "test",
+		"AWS_SECRET_ACCESS_KEY":            "test",
+		"AWS_SESSION_TOKEN":                "",
+		"AWS_CONFIG_FILE":                  os.DevNull,
+		"AWS_SHARED_CREDENTIALS_FILE":      os.DevNull,
+		"AWS_EC2_METADATA_DISABLED":        "true",
+	}
+}
+
+// Setenv applies Env to this process.
+func (s *Server) Setenv() error {
+	for k, v := range s.Env() {
+		if err := os.Setenv(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Stop ends the server.
+func (s *Server) Stop() {
+	if s == nil || s.cmd.Process == nil {
+		return
+	}
+	if s.front != nil {
+		s.front.Close()
+	}
+	syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+}
+
+// startFront puts the front before moto and points Endpoint at it.
+func (s *Server) startFront() error {
+	target, err := url.Parse(s.Endpoint)
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	s.front = &http.Server{Handler: atomicWrites(httputil.NewSingleHostReverseProxy(target)), ReadHeaderTimeout: 10 * time.Second}
+	go s.front.Serve(l)
+	s.Endpoint = "http://" + l.Addr().String()
+	return nil
+}
+
+// atomicWrites applies DynamoDB's item writes one at a time. DynamoDB
+// applies a conditional write atomically; moto checks the condition and
+// writes without a lock, so two conditional puts of one new item can both
+// succeed under load, which the real service never allows.
+func atomicWrites(next http.Handler) http.Handler {
+	var mu sync.Mutex
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Header.Get("X-Amz-Target") {
+		case "DynamoDB_20120810.PutItem", "DynamoDB_20120810.UpdateItem", "DynamoDB_20120810.DeleteItem",
+			"DynamoDB_20120810.TransactWriteItems", "DynamoDB_20120810.BatchWriteItem":
+			mu.Lock()
+			defer mu.Unlock()
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Kept is the endpoint of the moto that make moto keeps running, recorded
+// in the state file, when it answers.
+func Kept(state string) (string, bool) {
+	b, err := os.ReadFile(state)
+	endpoint := strings.TrimSpace(string(b))
+	if err != nil || endpoint == "" {
+		return "", false
+	}
+	resp, err := (&http.Client{Timeout: time.Second}).Get(endpoint + "/moto-api/")
+	if err != nil {
+		return "", false
+	}
+	resp.Body.Close()
+	return endpoint, true
+}
+
+// Origins of a local run's Secrets Manager.
+const (
+	FromEnvironment = "AWS_ENDPOINT_URL_SECRETS_MANAGER"
+	FromMakeMoto    = "make moto"
+	StartedForRun   = "started for this run"
+)
+
+// ForLocalRun is the Secrets Manager a local run uses: the one
+// AWS_ENDPOINT_URL_SECRETS_MANAGER names, with the caller's credentials;
+// else the moto that make moto keeps (its endpoint in the state file), so
+// that what the run makes stays to look at; else a moto_server started for
+// the run. DynamoDB (the HTTP API's idempotency records) is at
+// AWS_ENDPOINT_URL_DYNAMODB, or else at the same endpoint, as moto serves
+// both. It returns the environment to give the function, where it came
+// from, and stop, to call when the run ends.
+func ForLocalRun(state string) (env map[string]string, origin string, stop func(), err error) {
+	if os.Getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER") != "" {
+		env = map[string]string{}
+		for _, k := range []string{"AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
+			env[k] = os.Getenv(k)
+		}
+		if env["AWS_ENDPOINT_URL_DYNAMODB"] == "" {
+			env["AWS_ENDPOINT_URL_DYNAMODB"] = env["AWS_ENDPOINT_URL_SECRETS_MANAGER"]
+		}
+		return env, FromEnvironment, func() {}, nil
+	}
+	if endpoint, ok := Kept(state); state != "" && ok {
+		return EnvFor(endpoint), FromMakeMoto, func() {}, nil
+	}
+	s, err := Start()
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return s.Env(), StartedForRun, s.Stop, nil
+}
+
+// ReadBack is the aws command that reads a secret back from the Secrets
+// Manager at endpoint, with moto's dummy credentials.
+func ReadBack(endpoint, region, id string) string {
+	return "AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test aws --endpoint-url " + endpoint + " --region " + region +
+		" secretsmanager get-secret-value --secret-id '" + id + "'"
+}
+
+// UnusedEndpoint is a loopback URL where nothing listens, for tests of an
+// unreachable Secrets Manager.
+func UnusedEndpoint() (string, error) {
+	port, err := testenv.FreePort()
+	if err != nil {
+		return "", err
+	}
+	return "http://127.0.0.1:" + strconv.Itoa(port), nil
+}

@@ -1,0 +1,54 @@
+package selfservice
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/rotation"
+	"github.com/dbcreds/provisioner/shared/secretspec"
+	"github.com/dbcreds/provisioner/shared/secretstore"
+)
+
+// Description is a secret's metadata, never its value.
+type Description struct {
+	ARN               string                      `json:"arn"`
+	Name              string                      `json:"name"`
+	Description       string                      `json:"description,omitempty"`
+	KmsKeyID          string                      `json:"kmsKeyId,omitempty"`
+	Tags              map[string]string           `json:"tags"`
+	ReplicationStatus []secretstore.ReplicaStatus `json:"replicationStatus"`
+	CurrentVersionID  string                      `json:"versionId,omitempty"`
+	CreatedDate       *time.Time                  `json:"createdDate,omitempty"`
+	LastChangedDate   *time.Time                  `json:"lastChangedDate,omitempty"`
+	DeletedDate       *time.Time                  `json:"deletedDate,omitempty"`
+	Rotation          *rotation.Status            `json:"rotation,omitempty"`
+}
+
+// DescribeFor returns the metadata and replication status of a secret inside
+// the caller's scope.
+func (a *API) DescribeFor(ctx context.Context, c Caller, name string) (Description, error) {
+	if err := secretspec.ValidateName(name); err != nil {
+		return Description{}, err
+	}
+	if err := a.confine(c, name); err != nil {
+		return Description{}, err
+	}
+	sec, err := a.svc.Store().Describe(ctx, name)
+	if errors.Is(err, secretstore.ErrNotFound) {
+		return Description{}, &errcode.Error{Code: errcode.NotFound, Field: "name", Message: "no secret named \"" + name + "\""}
+	}
+	if err != nil {
+		return Description{}, err
+	}
+	d := Description{
+		ARN: sec.ARN, Name: sec.Name, Description: sec.Description, KmsKeyID: sec.KmsKeyID, Tags: sec.Tags,
+		ReplicationStatus: sec.Replicas, CurrentVersionID: sec.CurrentVersion,
+		CreatedDate: sec.CreatedDate, LastChangedDate: sec.LastChangedDate, DeletedDate: sec.DeletedDate,
+	}
+	if st := rotation.StatusOf(sec); st.Enabled || st.FunctionARN != "" {
+		d.Rotation = &st
+	}
+	return d, nil
+}
