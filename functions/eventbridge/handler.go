@@ -35,9 +35,10 @@ const (
 	retryable = "Retryable."
 )
 
-// handle creates the secret an event asks for. The event id is the
-// idempotency key, so every delivery of one event creates one secret and
-// gives the same result. An error is returned, never swallowed: Lambda then
+// handle creates the secret an event asks for. The event id, scoped by its
+// source and account, is the idempotency key, so every delivery of one
+// event creates one secret and gives the same result, and no other source
+// that learnt the id can claim that secret as its replay. An error is returned, never swallowed: Lambda then
 // retries, and a request that keeps failing reaches the failure destination
 // and the dead-letter queue. Invalid input fails before any Secrets Manager
 // call, so its retries cost nothing.
@@ -75,7 +76,7 @@ func (h *handler) serve(ctx context.Context, event events.EventBridgeEvent) (pro
 		Caller: dbgrants.Caller{Kind: dbgrants.KindEvents, Name: event.Source, Account: event.AccountID}}
 	if err == nil {
 		var result provision.Result
-		if result, err = h.secrets.Create(ctx, r, event.ID); err == nil {
+		if result, err = h.secrets.Create(ctx, r, idempotencyKey(event)); err == nil {
 			log.InfoContext(ctx, "secret created", "arn", result.ARN, "versionId", result.VersionID, "replayed", result.Replayed)
 			return result, nil
 		}
@@ -92,4 +93,13 @@ func errorType(code errcode.Code) string {
 		return "Internal"
 	}
 	return permanent + string(code)
+}
+
+// idempotencyKey is the event's id within its source and account; none
+// without an id.
+func idempotencyKey(event events.EventBridgeEvent) string {
+	if event.ID == "" {
+		return ""
+	}
+	return event.Source + "@" + event.AccountID + "\x00" + event.ID
 }

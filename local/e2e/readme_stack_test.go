@@ -46,7 +46,7 @@ func TestReadmeExampleStack(t *testing.T) {
 		t.Fatalf("the README's stack answered %+v", a)
 	}
 	v, _ := storedSecret(t, "us-east-1", a.PhysicalResourceId)
-	if v["masterarn"] != readmeIntrinsics["!GetAtt OrdersCluster.MasterUserSecret.SecretArn"] || v["engine"] != "aurora-postgresql" || v["port"] != float64(5432) {
+	if v["masterarn"] != nil || v["engine"] != "aurora-postgresql" || v["port"] != float64(5432) || v["dbClusterIdentifier"] != readmeIntrinsics["!Ref OrdersCluster"] {
 		t.Fatalf("stored %v", v)
 	}
 }

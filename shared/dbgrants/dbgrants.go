@@ -56,6 +56,13 @@ type Grant struct {
 	MasterSecret string   `json:"masterSecret"`
 	Databases    []string `json:"databases"`
 	Schemas      []string `json:"schemas"`
+	// AnyUser also lets the callers name the master on secrets whose user
+	// the provisioner does not make (masterSecretArn without
+	// createDatabaseUser, a masterarn in a supplied value): AWS's
+	// multi-user rotation functions then act as the master on whatever
+	// username the secret holds, the master's own included. Grant it only
+	// to callers trusted with the master itself.
+	AnyUser bool `json:"anyUser"`
 }
 
 // Policy is a deployment's grants.
@@ -73,7 +80,7 @@ func Parse(text string) (Policy, error) {
 	dec.DisallowUnknownFields()
 	var grants []Grant
 	if err := dec.Decode(&grants); err != nil {
-		return Policy{}, fmt.Errorf("%s: must be a JSON array of {caller, masterSecret, databases, schemas}: %v", EnvGrants, err)
+		return Policy{}, fmt.Errorf("%s: must be a JSON array of {caller, masterSecret, databases, schemas, anyUser}: %v", EnvGrants, err)
 	}
 	if dec.More() {
 		return Policy{}, fmt.Errorf("%s: must be one JSON array", EnvGrants)
@@ -188,16 +195,15 @@ func (p Policy) AllowsCaller(caller Caller, arn string) error {
 }
 
 // AllowsMaster is the check for a secret that names a master secret but
-// makes no user itself: a multi-user rotation function will make users
-// with that master, so the caller must be granted it all the same.
+// makes no user itself: only a grant with AnyUser allows it.
 func (p Policy) AllowsMaster(caller Caller, arn string) error {
 	who := caller.String()
 	for _, g := range p.grants {
-		if match(g.Caller, who) && match(g.MasterSecret, arn) {
+		if g.AnyUser && match(g.Caller, who) && match(g.MasterSecret, arn) {
 			return nil
 		}
 	}
-	return deny("masterSecretArn", "this deployment does not let %s name that master secret (its DatabaseUserGrants parameter): a multi-user rotation function would make users with it", who)
+	return deny("masterSecretArn", "this deployment does not let %s name that master secret for a user it does not make (anyUser in its DatabaseUserGrants parameter): a multi-user rotation function would act as the master on any username the secret holds", who)
 }
 
 func deny(field, format string, args ...any) error {

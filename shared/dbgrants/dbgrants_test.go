@@ -138,12 +138,20 @@ func TestMatch(t *testing.T) {
 
 func TestAllowsMaster(t *testing.T) {
 	p, _ := Parse(policy)
-	if err := p.AllowsMaster(Caller{Kind: KindAPI, Name: "payments"}, orders); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []Caller{{Kind: KindAPI, Name: "hr"}, {Kind: KindEvents, Name: "other", Account: "111122223333"}} {
-		if err := p.AllowsMaster(c, orders); errcode.Of(err) != errcode.Forbidden || errcode.FieldOf(err) != "masterSecretArn" {
+	// A grant to make users is no grant to name the master for any user.
+	for _, c := range []Caller{{Kind: KindAPI, Name: "payments"}, {Kind: KindAPI, Name: "hr"}, {Kind: KindEvents, Name: "other", Account: "111122223333"}} {
+		if err := p.AllowsMaster(c, orders); errcode.Of(err) != errcode.Forbidden || errcode.FieldOf(err) != "masterSecretArn" || !strings.Contains(err.Error(), "anyUser") {
 			t.Fatalf("%s: %v", c, err)
 		}
+	}
+	any, err := Parse(`[{"caller": "api:dba", "masterSecret": "` + orders + `", "databases": ["*"], "anyUser": true}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := any.AllowsMaster(Caller{Kind: KindAPI, Name: "dba"}, orders); err != nil {
+		t.Fatal(err)
+	}
+	if err := any.AllowsMaster(Caller{Kind: KindAPI, Name: "payments"}, orders); errcode.Of(err) != errcode.Forbidden {
+		t.Fatalf("another caller: %v", err)
 	}
 }

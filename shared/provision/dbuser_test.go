@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -259,6 +261,66 @@ func TestTwoDeliveriesOfOneRequest(t *testing.T) {
 						t.Fatalf("attempt %d: the secret's user cannot log in: %v", attempt, err)
 					}
 				}
+			}
+		})
+	}
+}
+
+// slowAnswer holds back Secrets Manager's answer to CreateSecret once it
+// is made, as a slow network or a paused process would.
+type slowAnswer struct {
+	next    aws.HTTPClient
+	created chan struct{}
+}
+
+func (s slowAnswer) Do(r *http.Request) (*http.Response, error) {
+	resp, err := s.next.Do(r)
+	if err == nil && r.Header.Get("X-Amz-Target") == "secretsmanager.CreateSecret" && resp.StatusCode == http.StatusOK {
+		close(s.created)
+		time.Sleep(2 * time.Second)
+	}
+	return resp, err
+}
+
+// TestTwinThatMadeTheSecretLosesTheUser: of two deliveries of one request,
+// the one that made the secret hears so late, and the other (a replay)
+// makes the user first. The maker then fails to make the user, and must
+// take that for its twin's work: neither the secret nor the record both
+// share may go, or the user is left with neither.
+func TestTwinThatMadeTheSecretLosesTheUser(t *testing.T) {
+	for _, engine := range []string{"mariadb", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			s := database(t, engine)
+			fast := core.SecretsClient(t)
+			created := make(chan struct{})
+			slow := secretsmanager.New(fast.Options(), func(o *secretsmanager.Options) {
+				o.HTTPClient = slowAnswer{next: o.HTTPClient, created: created}
+			})
+			cfg := testConfig(t, testGrants)
+			maker, replay := core.ServiceOn(t, cfg, slow), core.ServiceOn(t, cfg, fast)
+			username := "late_twin_" + engine[:2]
+			r := decode(t, userRequest(t, engine, s, `, "username": "`+username+`"`))
+			r.Provenance = provision.Provenance{By: "twins@123456789012", Via: "eventbridge",
+				Caller: dbgrants.Caller{Kind: dbgrants.KindEvents, Name: "twins", Account: "123456789012"}}
+			key := "event-late-" + uniqueName(t)
+			makerErr := make(chan error, 1)
+			go func() { _, err := maker.Create(ctx, r, key); makerErr <- err }()
+			<-created
+			res, err := replay.Create(ctx, r, key)
+			mErr := <-makerErr
+			d, derr := client(t, primary).DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(r.Name)})
+			if derr != nil || d.DeletedDate != nil {
+				t.Fatalf("the secret is gone (%v); the replay answered %v, the maker %v", derr, err, mErr)
+			}
+			if err != nil && mErr != nil {
+				t.Fatalf("neither delivery succeeded: %v; %v", err, mErr)
+			}
+			if err == nil && res.ARN != aws.ToString(d.ARN) {
+				t.Fatalf("the replay names %s, not the secret %s", res.ARN, aws.ToString(d.ARN))
+			}
+			if err := login(t, engine, aws.ToString(d.ARN)); err != nil {
+				t.Fatalf("the secret's user cannot log in: %v", err)
 			}
 		})
 	}

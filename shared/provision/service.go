@@ -13,6 +13,7 @@ package provision
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -194,9 +195,13 @@ func (s *Service) check(r Request) (secretspec.Replicas, Kind, error) {
 }
 
 // MayNameMaster applies the grants to a secret that names a master secret
-// without making a user itself: a multi-user rotation function will make
-// users with that master. A database secret names it in masterSecretArn;
-// a supplied value or a template may hold a masterarn key of its own.
+// without making its user. AWS's multi-user rotation functions read the
+// secret's masterarn and, as that master, make <username>_clone a member
+// of username, or reset the clone's password when it exists: with a
+// username the caller chose (the master's own, another team's) that hands
+// the caller their access. So only a grant with anyUser allows it, for the
+// masterSecretArn field and for a masterarn in a supplied value or a
+// template alike.
 func (s *Service) MayNameMaster(r Request) error {
 	grants := s.config.DatabaseUserGrants
 	if r.MasterSecretARN != "" && !r.CreateDatabaseUser {
@@ -208,9 +213,9 @@ func (s *Service) MayNameMaster(r Request) error {
 	if r.SecretStringTemplate != "" {
 		field, value = "secretStringTemplate", string(r.SecretStringTemplate)
 	}
-	var members map[string]json.RawMessage
-	if json.Unmarshal([]byte(value), &members) != nil {
-		return nil
+	members, err := topLevelMembers(value)
+	if err != nil {
+		return errcode.Invalidf(field, "%s", err.Error())
 	}
 	for key, raw := range members {
 		if !strings.EqualFold(key, "masterarn") {
@@ -223,6 +228,21 @@ func (s *Service) MayNameMaster(r Request) error {
 		}
 	}
 	return nil
+}
+
+// topLevelMembers are the members of value when a rotation function could
+// read it as a JSON object. Python's json.loads, which AWS's rotation
+// functions use, also takes NaN, Infinity and -Infinity, which Go's parser
+// refuses: an object Go cannot parse is refused, never passed unread.
+func topLevelMembers(value string) (map[string]json.RawMessage, error) {
+	if !strings.HasPrefix(strings.TrimLeft(value, " \t\r\n"), "{") {
+		return nil, nil // not an object in Python either
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(value), &members); err != nil {
+		return nil, errors.New("is a JSON object that does not parse strictly (NaN and Infinity are not JSON)")
+	}
+	return members, nil
 }
 
 // ReplicasOf is the request's own replica list, or the defaults when it has

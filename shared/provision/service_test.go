@@ -19,7 +19,7 @@ import (
 var testConfig = Config{NamePrefix: "app/", Region: "us-east-1", DefaultReplicas: secretspec.Replicas{{Region: "eu-west-1"}}, DatabaseUserGrants: onlyRDSMasters}
 
 // onlyRDSMasters lets stacks name RDS-managed master secrets only.
-var onlyRDSMasters, _ = dbgrants.Parse(`[{"caller": "stack:*", "masterSecret": "arn:*:secretsmanager:*:*:secret:rds!*", "databases": ["*"]}]`)
+var onlyRDSMasters, _ = dbgrants.Parse(`[{"caller": "stack:*", "masterSecret": "arn:*:secretsmanager:*:*:secret:rds!*", "databases": ["*"], "anyUser": true}]`)
 
 // build builds body as a stack's request.
 func build(t *testing.T, body, key string) (*secretsmanager.CreateSecretInput, string, error) {
@@ -63,8 +63,11 @@ func TestCreateSecretRules(t *testing.T) {
 	}{
 		{"name required", `{"engine": "postgres", "host": "h"}`, errcode.Invalid, "name", "required"},
 		{"a supplied value naming a master the caller may not", `{"name": "app/x", "secretString": "{\"username\": \"u\", \"MasterArn\": \"arn:aws:secretsmanager:us-east-1:123456789012:secret:other-AbCdEf\"}"}`, errcode.Forbidden, "secretString", "MasterArn"},
-		{"a template naming a master the caller may not", `{"name": "app/x", "secretStringTemplate": "{\"masterarn\": \"arn:aws:secretsmanager:us-east-1:123456789012:secret:other-AbCdEf\"}", "generateStringKey": "password"}`, errcode.Forbidden, "secretStringTemplate", "name that master secret"},
-		{"a template naming a granted master", `{"name": "app/x", "secretStringTemplate": "{\"masterarn\": \"arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1-AbCdEf\"}", "generateStringKey": "password"}`, "", "", ""},
+		{"a template naming a master the caller may not", `{"name": "app/x", "secretStringTemplate": "{\"masterarn\": \"arn:aws:secretsmanager:us-east-1:123456789012:secret:other-AbCdEf\"}", "generateStringKey": "password"}`, errcode.Forbidden, "secretStringTemplate", "anyUser"},
+		{"a template naming a master granted with anyUser", `{"name": "app/x", "secretStringTemplate": "{\"masterarn\": \"arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1-AbCdEf\"}", "generateStringKey": "password"}`, "", "", ""},
+		// Python's json.loads, which the rotation functions use, reads NaN.
+		{"a supplied object Go cannot parse", `{"name": "app/x", "secretString": " {\"masterarn\": \"arn:aws:secretsmanager:us-east-1:123456789012:secret:other-AbCdEf\", \"z\": NaN}"}`, errcode.Invalid, "secretString", "does not parse strictly"},
+		{"a supplied value that is no object", `{"name": "app/x", "secretString": "NaN masterarn"}`, "", "", ""},
 		{"name at 512", `{"name": "app/` + long(508) + `", "engine": "postgres", "host": "h"}`, "", "", ""},
 		{"name over 512", `{"name": "app/` + long(509) + `", "engine": "postgres", "host": "h"}`, errcode.Invalid, "name", "at most 512"},
 		{"name with a space", `{"name": "app/my db", "engine": "postgres", "host": "h"}`, errcode.Invalid, "name", "ASCII letters, digits and /_+=.@-"},
@@ -301,5 +304,34 @@ func TestDatabasePasswordNeverOnlySpaces(t *testing.T) {
 		if strings.TrimSpace(v.Password) == "" {
 			t.Fatalf("attempt %d made the password %q", i, v.Password)
 		}
+	}
+}
+
+// TestMasterForAnyUserNeedsAnyUser: a grant to make users with a master is
+// no grant to name it for a user the provisioner does not make, where AWS's
+// multi-user rotation would act as the master on any username.
+func TestMasterForAnyUserNeedsAnyUser(t *testing.T) {
+	grants, err := dbgrants.Parse(`[{"caller": "stack:*", "masterSecret": "arn:*:secretsmanager:*:*:secret:rds!*", "databases": ["orders"], "schemas": ["teamb"]}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &Service{config: testConfig}
+	svc.config.DatabaseUserGrants = grants
+	for name, body := range map[string]string{
+		"masterSecretArn":      `{"name": "app/x", "engine": "postgres", "host": "h", "dbname": "orders", "username": "postgres", "masterSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1-AbCdEf"}`,
+		"secretString":         `{"name": "app/x", "secretString": "{\"username\": \"postgres\", \"masterarn\": \"arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1-AbCdEf\"}"}`,
+		"secretStringTemplate": `{"name": "app/x", "secretStringTemplate": "{\"username\": \"postgres\", \"masterarn\": \"arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1-AbCdEf\"}", "generateStringKey": "password"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			r, err := DecodeRequest([]byte(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Provenance.Caller = dbgrants.Caller{Kind: dbgrants.KindStack, Name: "orders"}
+			_, _, err = svc.build(r, "")
+			if errcode.Of(err) != errcode.Forbidden || errcode.FieldOf(err) != name || !strings.Contains(err.Error(), "anyUser") {
+				t.Fatalf("got %v", err)
+			}
+		})
 	}
 }

@@ -192,15 +192,19 @@ func (p *Plan) Make(ctx context.Context, in *secretsmanager.CreateSecretInput, p
 		// The user, its record and the secret are an earlier attempt's:
 		// kept whole for the next retry.
 		return created, nil, err
-	case err != nil && created.Replayed && errcode.Of(err) == errcode.Conflict:
+	case err != nil && keyed && errcode.Of(err) == errcode.Conflict:
 		// Another delivery of this very request (EventBridge and Lambda
-		// deliver at least once) made the secret and won the race to make
-		// the user: what it made is whole, and no loser may remove it.
+		// deliver at least once) won the race to make the user, whichever
+		// of the two made the secret: what it made is whole, and no loser
+		// may remove it, nor the record both share.
 		rollback()
 		if p.madeByTwin(entry) {
 			return created, made, nil
 		}
-		return created, nil, err
+		if created.Replayed {
+			return created, nil, err
+		}
+		return p.users.abandon(ctx, created, entry, keyed, mayHaveMade, err)
 	case err != nil:
 		rollback()
 		return p.users.abandon(ctx, created, entry, keyed, mayHaveMade, err)

@@ -497,6 +497,15 @@ func TestUpdateHeldToTheRecord(t *testing.T) {
 			if tt.field == "engine" {
 				moved = strings.Replace(moved, `"dbname"`, `"schemas": null, "dbname"`, 1)
 			}
+			if tt.field == "createDatabaseUser" {
+				// Without its user, a secret names no master (only anyUser
+				// grants may): what is refused is giving the user up.
+				var m map[string]any
+				json.Unmarshal([]byte(moved), &m)
+				delete(m, "masterSecretArn")
+				b, _ := json.Marshal(m)
+				moved = string(b)
+			}
 			r, err := provision.DecodeRequest([]byte(moved))
 			if err != nil {
 				t.Fatal(err)

@@ -168,6 +168,26 @@ func ServiceWith(t testing.TB, cfg provision.Config, store *secretstore.Store, r
 	return svc
 }
 
+// ServiceOn is the core with every part on client: a test that shapes
+// Secrets Manager's answers (delays them, say) gives its own.
+func ServiceOn(t testing.TB, cfg provision.Config, client *secretsmanager.Client) *provision.Service {
+	t.Helper()
+	users, err := secretuser.FromEnvironment(func(k string) string {
+		if k == userledger.EnvTable {
+			return UsersTable
+		}
+		return os.Getenv(k)
+	}, client, cfg.Region, cfg.Ours, cfg.UserSettings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := provision.NewService(cfg, secretstore.New(client), rotation.NewWithCancel(client), users, secretstore.NewDeleter(client))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
 // Service is the core under the tests' grants.
 func Service(t testing.TB) *provision.Service {
 	t.Helper()
