@@ -203,16 +203,24 @@ func (s *Service) check(r Request) (secretspec.Replicas, Kind, error) {
 // masterSecretArn field and for a masterarn in a supplied value or a
 // template alike.
 func (s *Service) MayNameMaster(r Request) error {
-	grants := s.config.DatabaseUserGrants
 	if r.MasterSecretARN != "" && !r.CreateDatabaseUser {
-		if err := grants.AllowsMaster(r.Provenance.Caller, r.MasterSecretARN); err != nil {
+		if err := s.config.DatabaseUserGrants.AllowsMaster(r.Provenance.Caller, r.MasterSecretARN); err != nil {
 			return err
 		}
 	}
 	field, value := "secretString", string(r.SecretString)
 	if r.SecretStringTemplate != "" {
 		field, value = "secretStringTemplate", string(r.SecretStringTemplate)
+		if strings.EqualFold(r.GenerateStringKey, "masterarn") {
+			return &errcode.Error{Code: errcode.Forbidden, Field: "generateStringKey", Message: "must not be masterarn: a multi-user rotation function reads it as the master secret to act as"}
+		}
 	}
+	return s.mayHoldMaster(r, field, value)
+}
+
+// mayHoldMaster applies the grants to a value a supplied or template
+// secret would store: a masterarn in it needs a grant with anyUser.
+func (s *Service) mayHoldMaster(r Request, field, value string) error {
 	members, err := topLevelMembers(value)
 	if err != nil {
 		return errcode.Invalidf(field, "%s", err.Error())
@@ -223,7 +231,7 @@ func (s *Service) MayNameMaster(r Request) error {
 		}
 		var master string
 		json.Unmarshal(raw, &master)
-		if err := grants.AllowsMaster(r.Provenance.Caller, master); err != nil {
+		if err := s.config.DatabaseUserGrants.AllowsMaster(r.Provenance.Caller, master); err != nil {
 			return &errcode.Error{Code: errcode.Forbidden, Field: field, Message: "holds a " + key + ": " + errcode.Message(err)}
 		}
 	}
@@ -318,10 +326,18 @@ func (s *Service) Value(r Request, k Kind, idempotencyKey string, keep *Kept) (s
 	switch k {
 	case KindSupplied:
 		v, err := secretvalue.Supplied(string(r.SecretString), r.SecretBinary)
+		if err == nil {
+			err = s.mayHoldMaster(r, "secretString", v.String)
+		}
 		return v, "", err
 	case KindTemplate:
 		policy, _ := r.passwordPolicy()
 		v, err := secretvalue.Template(string(r.SecretStringTemplate), r.GenerateStringKey, policy, kept)
+		if err == nil {
+			// What is stored, not just what was asked: generateStringKey
+			// and a kept value land in it too.
+			err = s.mayHoldMaster(r, "secretStringTemplate", v.String)
+		}
 		return v, "", err
 	}
 	engine, err := dbsecret.Lookup(r.Engine)

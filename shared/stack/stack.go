@@ -182,10 +182,11 @@ func (l *Lifecycle) updateInPlace(ctx context.Context, id, name string, old, now
 	if err := userStaysPut(old, now); err != nil {
 		return provision.Result{}, err
 	}
-	if nowKind == provision.KindDatabase {
-		if err := l.svc.CheckUserUpdate(ctx, id, now); err != nil {
-			return provision.Result{}, err
-		}
+	// Every kind: a secret whose user this provisioner made stays a
+	// database secret with that user, whatever the old properties (which a
+	// direct invoke may forge) say it was.
+	if err := l.svc.CheckUserUpdate(ctx, id, now); err != nil {
+		return provision.Result{}, err
 	}
 	version, username, err := l.updateValue(ctx, id, old, now, nowKind, idempotencyKey)
 	if err != nil {

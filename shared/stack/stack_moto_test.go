@@ -586,3 +586,47 @@ func TestUpdateRefusesAnExtensionsSchema(t *testing.T) {
 		t.Fatal("the user writes the extension's table")
 	}
 }
+
+// TestNoMasterSmuggledIntoAValue: a stack cannot make a secret's stored
+// value name a master through an update: not by turning a secret whose
+// user it made into a template (the old properties, which a direct invoke
+// may forge, say what it was), and not through generateStringKey, which
+// would copy a kept value (the master's ARN) under masterarn.
+func TestNoMasterSmuggledIntoAValue(t *testing.T) {
+	ctx := context.Background()
+	s := database(t, "postgres")
+	l := lifecycle(t)
+	body := userRequest(t, "postgres", s, `, "username": "smuggler"`)
+	var m map[string]any
+	json.Unmarshal([]byte(body), &m)
+	created, err := l.Create(ctx, resource(t, "create"), decode(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	template := func(name, key string) string {
+		return `{"name": "` + name + `", "secretStringTemplate": "{\"engine\": \"postgres\", \"username\": \"postgres\"}", "generateStringKey": "` + key + `"}`
+	}
+	// As a direct invoke would send it: old and new the same template.
+	now := decode(t, template(m["name"].(string), "masterarn"))
+	if _, err := l.Update(ctx, resource(t, "update"), created.ARN, now, now); err == nil {
+		t.Fatal("a secret whose user the provisioner made became a template naming the master")
+	}
+	now = decode(t, template(m["name"].(string), "password"))
+	if _, err := l.Update(ctx, resource(t, "update"), created.ARN, now, now); errcode.FieldOf(err) != "createDatabaseUser" {
+		t.Fatalf("turning it into a template: %v, want the field createDatabaseUser", err)
+	}
+	v, _ := stored(t, created.ARN)
+	if v["masterarn"] != m["masterSecretArn"] || v["username"] != "smuggler" {
+		t.Fatalf("the stored secret changed: %v", v)
+	}
+	// A template secret of its own: generateStringKey may not be masterarn.
+	plain := decode(t, template(uniqueName(t), "password"))
+	made, err := l.Create(ctx, resource(t, "plain"), plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = decode(t, template(plain.Name, "MasterArn"))
+	if _, err := l.Update(ctx, resource(t, "plain"), made.ARN, plain, now); errcode.Of(err) != errcode.Forbidden || errcode.FieldOf(err) != "generateStringKey" {
+		t.Fatalf("generateStringKey MasterArn: %v", err)
+	}
+}
