@@ -326,6 +326,53 @@ func TestTwinThatMadeTheSecretLosesTheUser(t *testing.T) {
 	}
 }
 
+// TestAnotherRequestsUserIsNotATwin: a request whose CreateSecret answer
+// comes late, while another caller's request makes a user of the same name,
+// must not take that user for its twin's (its own record of it proves
+// nothing): it fails, keeps no record, and the other caller's user stays.
+// MySQL and MariaDB only: on PostgreSQL the late request's uncommitted
+// CREATE ROLE holds the name, and the other request is told to retry.
+func TestAnotherRequestsUserIsNotATwin(t *testing.T) {
+	for _, engine := range []string{"mariadb"} {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			s := database(t, engine)
+			fast := core.SecretsClient(t)
+			created := make(chan struct{})
+			slow := secretsmanager.New(fast.Options(), func(o *secretsmanager.Options) {
+				o.HTTPClient = slowAnswer{next: o.HTTPClient, created: created}
+			})
+			cfg := testConfig(t, testGrants)
+			late, first := core.ServiceOn(t, cfg, slow), core.ServiceOn(t, cfg, fast)
+			username := "wanted_" + engine[:2]
+			ask := func(team string) provision.Request {
+				r := decode(t, userRequest(t, engine, s, `, "username": "`+username+`"`))
+				r.Provenance = provision.Provenance{By: "arn:aws:sts::123456789012:assumed-role/" + team, Via: "http-api",
+					Caller: dbgrants.Caller{Kind: dbgrants.KindAPI, Name: team}}
+				return r
+			}
+			lateErr := make(chan error, 1)
+			var lateRes provision.Result
+			go func() {
+				var err error
+				lateRes, err = late.Create(ctx, ask("payments"), "key-"+uniqueName(t))
+				lateErr <- err
+			}()
+			<-created
+			res, err := first.Create(ctx, ask("orders"), "key-"+uniqueName(t))
+			if err != nil {
+				t.Fatalf("the first request: %v", err)
+			}
+			if err := <-lateErr; err == nil {
+				t.Fatalf("the late request took the other caller's user as its own: %+v", lateRes)
+			}
+			if err := login(t, engine, res.ARN, "SELECT 1"); err != nil {
+				t.Fatalf("the first request's user cannot log in: %v", err)
+			}
+		})
+	}
+}
+
 // TestKeylessFailureTakesNothingOfAnother: a request without an
 // idempotency key has no retry, so its failure removes its secret; a user
 // of its name that another session was making meanwhile is not its to

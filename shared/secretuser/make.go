@@ -179,7 +179,7 @@ func (p *Plan) Make(ctx context.Context, in *secretsmanager.CreateSecretInput, p
 	entry := userledger.Entry{Via: p.req.Via, By: p.req.By, SecretARN: created.ARN, MasterSecretARN: p.master.ARN,
 		Engine: strings.ToLower(p.req.Engine), Host: p.endpoint.Host, Port: p.endpoint.Port, Database: p.user.Database,
 		SSL: p.endpoint.TLS != nil, Username: p.user.Name, Privileges: string(p.user.Privileges), Schemas: p.user.Schemas, CreatedAt: time.Now()}
-	mayHaveMade, err := p.make(in, created, pending, password, entry)
+	stored, mayHaveMade, err := p.make(in, created, pending, password, entry)
 	made := &Made{Username: p.user.Name, Privileges: string(p.user.Privileges)}
 	var other otherRequest
 	switch {
@@ -198,13 +198,21 @@ func (p *Plan) Make(ctx context.Context, in *secretsmanager.CreateSecretInput, p
 		// of the two made the secret: what it made is whole, and no loser
 		// may remove it, nor the record both share.
 		rollback()
-		if p.madeByTwin(entry) {
+		if p.madeByTwin(entry, stored) {
 			return created, made, nil
 		}
 		if created.Replayed {
+			// The user is another request's: the record that says it is
+			// this secret's must go, or a Delete of the secret would drop
+			// it. The delivery that made the secret removes it.
+			undo, cancel := undoContext(ctx)
+			defer cancel()
+			if ferr := p.users.ledger.Forget(undo, entry.Via, entry.SecretARN); ferr != nil {
+				slog.WarnContext(ctx, "could not forget the record of a user another request made", "arn", created.ARN, "forgetError", errcode.Public(ferr))
+			}
 			return created, nil, err
 		}
-		return p.users.abandon(ctx, created, entry, keyed, mayHaveMade, err)
+		return p.users.abandon(ctx, created, entry, keyed, false, err)
 	case err != nil:
 		rollback()
 		return p.users.abandon(ctx, created, entry, keyed, mayHaveMade, err)
@@ -216,41 +224,55 @@ func (p *Plan) Make(ctx context.Context, in *secretsmanager.CreateSecretInput, p
 // once the secret exists. mayHaveMade says a failure came when the user
 // may have been made all the same (a commit whose answer was lost); before
 // that, a failure made nothing.
-func (p *Plan) make(in *secretsmanager.CreateSecretInput, created secretstore.Created, pending *dbuser.Pending, generated string, entry userledger.Entry) (mayHaveMade bool, err error) {
+func (p *Plan) make(in *secretsmanager.CreateSecretInput, created secretstore.Created, pending *dbuser.Pending, generated string, entry userledger.Entry) (password string, mayHaveMade bool, err error) {
 	if pending != nil && pending.Err() != nil {
-		return false, pending.Err()
+		return "", false, pending.Err()
 	}
-	password, err := p.users.storedPassword(p.dbctx, in, created, entry)
+	password, err = p.users.storedPassword(p.dbctx, in, created, entry)
 	if err != nil {
-		return false, err
+		return "", false, err
 	}
 	// Recorded before it is made: a user is never made without its record.
 	if err := p.users.ledger.Record(p.dbctx, entry); err != nil {
-		return false, err
+		return password, false, err
 	}
 	family, _ := dbuser.FamilyOf(entry.Engine)
 	switch {
 	case p.ours:
 		// An earlier attempt made it; grant again, in case it stopped short.
-		return true, p.admin.SetPrivileges(p.dbctx, p.user, p.user)
+		return password, true, p.admin.SetPrivileges(p.dbctx, p.user, p.user)
 	case password != generated:
 		// An earlier attempt's secret: its password, not this attempt's.
 		pending.Rollback(p.dbctx)
-		return true, p.admin.Create(p.dbctx, p.user, dbuser.NewPassword(family, password))
+		return password, true, p.admin.Create(p.dbctx, p.user, dbuser.NewPassword(family, password))
 	}
-	return true, pending.Commit(p.dbctx)
+	return password, true, pending.Commit(p.dbctx)
 }
 
-// madeByTwin reports whether the user exists now as the ledger's record of
-// this secret says: made by another delivery of this same request.
-func (p *Plan) madeByTwin(entry userledger.Entry) bool {
+// madeByTwin reports whether the user that exists now is another delivery
+// of this same request's: the ledger's record of this secret names it, and
+// it logs in with the password the secret holds. The record alone proves
+// nothing (this delivery wrote it too), and a user of the same name that
+// another request made meanwhile does not have this secret's password.
+func (p *Plan) madeByTwin(entry userledger.Entry, password string) bool {
 	exists, err := p.admin.Exists(p.dbctx, p.user.Name)
-	if err != nil || !exists {
+	if err != nil || !exists || password == "" {
 		return false
 	}
 	e, found, err := p.users.ledger.Find(p.dbctx, entry.Via, entry.SecretARN)
-	return err == nil && found && e.Username == entry.Username && e.MasterSecretARN == entry.MasterSecretARN &&
-		e.Database == entry.Database && e.Privileges == entry.Privileges && strings.Join(e.Schemas, ",") == strings.Join(entry.Schemas, ",")
+	if err != nil || !found || e.Username != entry.Username || e.MasterSecretARN != entry.MasterSecretARN ||
+		e.Database != entry.Database || e.Privileges != entry.Privileges || strings.Join(e.Schemas, ",") != strings.Join(entry.Schemas, ",") {
+		return false
+	}
+	as := p.endpoint
+	as.Username, as.Password = p.user.Name, password
+	s, err := dbsession.Open(p.dbctx, as)
+	if err != nil {
+		slog.WarnContext(p.dbctx, "a user of this request's name exists, but not with this secret's password: another request's", "user", p.user.Name, "error", errcode.Public(err))
+		return false
+	}
+	s.Close()
+	return true
 }
 
 // otherRequest is a secret made under this request's key by another
