@@ -312,6 +312,9 @@ type Kept struct {
 	Host   string
 	Port   int
 	DBName string
+	// TLS: the secret must keep saying ssl true when the request leaves
+	// ssl out (its user was made over TLS, or the deployment requires it).
+	TLS bool
 }
 
 // Value returns the value r describes. On create (keep nil) it generates
@@ -362,6 +365,9 @@ func (s *Service) Value(r Request, k Kind, idempotencyKey string, keep *Kept) (s
 	if r.SSL != nil {
 		ssl := bool(*r.SSL)
 		fields.SSL = &ssl
+	} else if keep != nil && keep.TLS {
+		tls := true
+		fields.SSL = &tls
 	}
 	if fields.Host == "" && r.CreateDatabaseUser {
 		// The master's own database: an update keeps the stored one; a

@@ -46,6 +46,11 @@ func (u *Users) CheckUpdate(ctx context.Context, secretARN string, r Request, ma
 		return nil
 	case !manage:
 		return errcode.Invalidf("createDatabaseUser", "cannot change in place: the secret's database user %s was made by this provisioner; give the resource a new name to replace it", errcode.Quote(e.Username))
+	case r.SSL != nil && !*r.SSL && (e.SSL || u.requireTLS):
+		// The secret tells rotation functions and applications how to
+		// reach the user: never less than it was made with, nor than the
+		// deployment requires.
+		return errcode.Invalidf("ssl", "cannot turn TLS off: the secret's database user was made over verified TLS or this deployment requires it (RequireDatabaseTls)")
 	}
 	was, _ := dbuser.FamilyOf(e.Engine)
 	is, _ := dbuser.FamilyOf(r.Engine)

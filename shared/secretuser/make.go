@@ -268,7 +268,9 @@ func (p *Plan) madeByTwin(entry userledger.Entry, password string) bool {
 	as.Username, as.Password = p.user.Name, password
 	s, err := dbsession.Open(p.dbctx, as)
 	if err != nil {
-		slog.WarnContext(p.dbctx, "a user of this request's name exists, but not with this secret's password: another request's", "user", p.user.Name, "error", errcode.Public(err))
+		// The driver's words stay out of the log: a login error is no
+		// place to risk a credential.
+		slog.WarnContext(p.dbctx, "a user of this request's name exists, but does not log in with this secret's password: another request's", "user", p.user.Name)
 		return false
 	}
 	s.Close()

@@ -240,12 +240,13 @@ func (l *Lifecycle) updateValue(ctx context.Context, id string, old, now provisi
 	switch k {
 	case provision.KindDatabase:
 		var stored struct {
-			Engine   string      `json:"engine"`
-			Username string      `json:"username"`
-			Password string      `json:"password"`
-			Host     string      `json:"host"`
-			Port     json.Number `json:"port"`
-			DBName   string      `json:"dbname"`
+			Engine   string          `json:"engine"`
+			Username string          `json:"username"`
+			Password string          `json:"password"`
+			Host     string          `json:"host"`
+			Port     json.Number     `json:"port"`
+			DBName   string          `json:"dbname"`
+			SSL      json.RawMessage `json:"ssl"`
 		}
 		if json.Unmarshal([]byte(current.String), &stored) != nil || stored.Password == "" {
 			return "", "", errcode.New(errcode.Conflict, "the stored secret holds no JSON password; it was changed outside this stack")
@@ -253,7 +254,8 @@ func (l *Lifecycle) updateValue(ctx context.Context, id string, old, now provisi
 		if err := passwordFitsEngine(stored.Password, stored.Engine, now.Engine); err != nil {
 			return "", "", err
 		}
-		keep = &provision.Kept{Username: stored.Username, Password: stored.Password, Host: stored.Host, DBName: stored.DBName}
+		keep = &provision.Kept{Username: stored.Username, Password: stored.Password, Host: stored.Host, DBName: stored.DBName,
+			TLS: bool(now.CreateDatabaseUser) && (string(stored.SSL) == "true" || l.svc.Config().RequireTLS)}
 		if p, err := strconv.Atoi(stored.Port.String()); err == nil {
 			keep.Port = p
 		}

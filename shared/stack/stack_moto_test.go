@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/dbcreds/provisioner/local/testenv/core"
 	"github.com/dbcreds/provisioner/local/testenv/dbserver"
 	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/errcode"
@@ -628,5 +629,57 @@ func TestNoMasterSmuggledIntoAValue(t *testing.T) {
 	now = decode(t, template(plain.Name, "MasterArn"))
 	if _, err := l.Update(ctx, resource(t, "plain"), made.ARN, plain, now); errcode.Of(err) != errcode.Forbidden || errcode.FieldOf(err) != "generateStringKey" {
 		t.Fatalf("generateStringKey MasterArn: %v", err)
+	}
+}
+
+// TestUpdateKeepsTLS: the stored secret tells rotation functions and
+// applications how to reach the user, so an update never says less TLS
+// than the user was made with or the deployment requires: an update that
+// leaves ssl out keeps ssl true, and one with ssl false is refused.
+func TestUpdateKeepsTLS(t *testing.T) {
+	core.Require(t)
+	ctx := context.Background()
+	ca, err := dbserver.NewTestCA(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := dbserver.StartPostgresWith(dbserver.Options{TLS: &ca})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	t.Setenv("DB_CA_BUNDLE", ca.CAFile)
+	for _, tt := range []struct {
+		name       string
+		requireTLS bool
+		ssl        string // the create's ssl member
+	}{
+		{"the deployment requires TLS", true, ``},
+		{"the user was made over TLS", false, `, "ssl": true`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig(t, testGrants)
+			cfg.RequireTLS = tt.requireTLS
+			l := lifecycleOf(t, core.ServiceWith(t, cfg, nil, nil), core.SecretsClient(t))
+			body := strings.Replace(userRequest(t, "postgres", s, `, "privileges": "readonly"`), `"createDatabaseUser": true`, `"createDatabaseUser": true`+tt.ssl, 1)
+			created, err := l.Create(ctx, resource(t, "create"), decode(t, body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := strings.Replace(strings.Replace(body, `"readonly"`, `"readwrite"`, 1), `, "ssl": true`, ``, 1)
+			if _, err := l.Update(ctx, resource(t, "update"), created.ARN, decode(t, body), decode(t, now)); err != nil {
+				t.Fatalf("update: %v", err)
+			}
+			if v, _ := stored(t, created.ARN); v["ssl"] != true {
+				t.Fatalf("an update without ssl stored ssl %v", v["ssl"])
+			}
+			off := strings.Replace(now, `"createDatabaseUser": true`, `"createDatabaseUser": true, "ssl": false`, 1)
+			if _, err := l.Update(ctx, resource(t, "off"), created.ARN, decode(t, now), decode(t, off)); errcode.FieldOf(err) != "ssl" {
+				t.Fatalf("ssl false: %v, want refused on the field ssl", err)
+			}
+			if v, _ := stored(t, created.ARN); v["ssl"] != true {
+				t.Fatalf("after ssl false the secret says ssl %v", v["ssl"])
+			}
+		})
 	}
 }
