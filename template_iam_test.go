@@ -89,6 +89,16 @@ func TestIAMIsScopedToThePrefix(t *testing.T) {
 			}
 			return
 		}
+		if st.sid == "ReadGrantedMasterSecrets" {
+			// The HTTP API's and events' master secrets: only those their
+			// own parameter lists, none by default.
+			param := map[string]string{"HttpApiFunction": "ApiMasterSecretArns", "EventBridgeFunction": "EventMasterSecretArns"}[st.where]
+			if strings.Join(st.actions, ",") != "secretsmanager:GetSecretValue,secretsmanager:DescribeSecret" || st.resource.Tag != "!Split" ||
+				len(st.resource.Content) != 2 || st.resource.Content[1].Tag != "!Ref" || param == "" || st.resource.Content[1].Value != param {
+				t.Errorf("%s: the master secrets statement grants %v on %v", st.where, st.actions, st.resources)
+			}
+			return
+		}
 		for _, r := range st.resources {
 			// Only KMS keeps "*", confined by its conditions (the key is the
 			// caller's choice); ListSecrets on "*" is gone with the

@@ -27,12 +27,15 @@ import (
 type Options struct {
 	Template, Bootstrap string            // template.yaml and the EventBridge function's bootstrap
 	Env                 map[string]string // moto's environment
-	Events              int               // how many requests at once
-	Concurrency         int               // function instances: the reserved concurrency
-	Quota               int               // CreateSecret calls a second the service allows
-	Latency             time.Duration     // how long each Secrets Manager call takes
-	Name                string            // secret names are Name-<n>
-	Event               []byte            // the sample event the requests are made from
+	// ReadEndpoint is where the run's secrets are read back from, when not
+	// Env's Secrets Manager: the reads are the test's, not the function's.
+	ReadEndpoint string
+	Events       int           // how many requests at once
+	Concurrency  int           // function instances: the reserved concurrency
+	Quota        int           // CreateSecret calls a second the service allows
+	Latency      time.Duration // how long each Secrets Manager call takes
+	Name         string        // secret names are Name-<n>
+	Event        []byte        // the sample event the requests are made from
 }
 
 // Result is what the burst did.
@@ -116,8 +119,12 @@ func eventFor(opts Options, i int) []byte {
 // countSecrets counts the names that hold exactly one secret of one
 // version: one secret each, nothing made twice.
 func countSecrets(ctx context.Context, opts Options) (int, error) {
+	readEndpoint := opts.ReadEndpoint
+	if readEndpoint == "" {
+		readEndpoint = opts.Env["AWS_ENDPOINT_URL_SECRETS_MANAGER"]
+	}
 	client := secretsmanager.New(secretsmanager.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(opts.Env["AWS_ENDPOINT_URL_SECRETS_MANAGER"]),
+		Region: "us-east-1", BaseEndpoint: aws.String(readEndpoint),
 		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
 	})
 	n := 0

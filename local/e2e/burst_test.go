@@ -32,10 +32,10 @@ func TestBurstStaysUnderTheQuota(t *testing.T) {
 	// Faster than the real service, so that five instances press on the
 	// quota and the adaptive retry has work to do.
 	latency := 40 * time.Millisecond
-	env := baseEnv()
+	env := baseEnv("EventBridgeFunction", nil)
 	res, err := burst.Run(context.Background(), burst.Options{
 		Template: filepath.Join(root, "template.yaml"), Bootstrap: filepath.Join(bins, "EventBridgeFunction", "bootstrap"),
-		Env: env, Events: 150, Concurrency: concurrency, Quota: 50, Latency: latency,
+		Env: env, ReadEndpoint: moto.Endpoint, Events: 150, Concurrency: concurrency, Quota: 50, Latency: latency,
 		Name: "app/burst/t" + strconv.FormatInt(time.Now().UnixNano()%1e6, 10), Event: event,
 	})
 	if err != nil {

@@ -26,11 +26,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/dbcreds/provisioner/local/emulate/invoke"
 	"github.com/dbcreds/provisioner/local/emulate/samtemplate"
 	"github.com/dbcreds/provisioner/local/testenv/dbserver"
+	"github.com/dbcreds/provisioner/local/testenv/iamcheck"
 	"github.com/dbcreds/provisioner/local/testenv/motoserver"
 	"github.com/dbcreds/provisioner/local/testenv/openapi"
 	"github.com/dbcreds/provisioner/local/testenv/rdsapi"
@@ -42,12 +44,21 @@ var (
 	moto *motoserver.Server
 	rds  *rdsapi.Server // the RDS API, for RDS-managed master secrets
 	bins string         // <bins>/<LogicalId>/bootstrap
+	// Every AWS call the functions make, for the IAM check.
+	awsCalls, rdsCalls *iamcheck.Recorder
 )
 
-// baseEnv points the functions at the tests' moto and RDS API.
-func baseEnv() map[string]string {
+// baseEnv points function, run under the template parameters overrides, at
+// the tests' moto and RDS API, through the recorders of its calls.
+func baseEnv(function string, overrides map[string]string) map[string]string {
 	env := moto.Env()
-	env["AWS_ENDPOINT_URL_RDS"] = rds.URL()
+	for k, r := range map[string]*iamcheck.Recorder{"AWS_ENDPOINT_URL_SECRETS_MANAGER": awsCalls, "AWS_ENDPOINT_URL_DYNAMODB": awsCalls, "AWS_ENDPOINT_URL_RDS": rdsCalls} {
+		u, err := r.For(function, overrides)
+		if err != nil {
+			panic(err)
+		}
+		env[k] = u
+	}
 	return env
 }
 
@@ -87,11 +98,28 @@ func setUp(m *testing.M) (int, error) {
 	if err := moto.Setenv(); err != nil {
 		return 0, err
 	}
+	if awsCalls, err = iamcheck.NewRecorder(moto.Endpoint, motoSecrets); err != nil {
+		return 0, err
+	}
+	defer awsCalls.Close()
+	if rdsCalls, err = iamcheck.NewRecorder(rds.URL(), nil); err != nil {
+		return 0, err
+	}
+	defer rdsCalls.Close()
 	code := m.Run()
 	if code == 0 {
 		code = checkAPIAnswers()
 	}
+	if code == 0 {
+		code = checkIAM()
+	}
 	return code, nil
+}
+
+// motoSecrets reads secrets from moto itself, not through a recorder.
+func motoSecrets(region string) *secretsmanager.Client {
+	return secretsmanager.New(secretsmanager.Options{Region: region, BaseEndpoint: aws.String(moto.Endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
 }
 
 // apiAnswers are the HTTP API's answers the tests received, all of which
@@ -105,6 +133,58 @@ func recordAPIAnswer(x openapi.Exchange) {
 	apiAnswers.Lock()
 	defer apiAnswers.Unlock()
 	apiAnswers.list = append(apiAnswers.list, x)
+}
+
+// checkIAM evaluates every AWS call the functions made against the role the
+// template gives the function that made it, with a real IAM policy
+// evaluator (local/testenv/iamcheck): a call the role would deny in AWS is
+// a failure here.
+func checkIAM() int {
+	tpl, err := iamcheck.Translate(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	calls := append(awsCalls.Calls(), rdsCalls.Calls()...)
+	tables, err := samtemplate.Load(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	keys := map[string]string{}
+	for _, id := range tables.Tables() {
+		keys[samtemplate.TableName(id)] = tables.TablePartitionKey(id)
+	}
+	denials, evaluated, err := iamcheck.CheckCalls(tpl, ownCalls(calls), keys, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "the IAM check:", err)
+		return 1
+	}
+	for _, d := range denials {
+		fmt.Fprintln(os.Stderr, "the role denies a call the function made:", d)
+	}
+	if len(denials) > 0 {
+		return 1
+	}
+	if evaluated < 50 && flag.Lookup("test.run").Value.String() == "" {
+		fmt.Fprintf(os.Stderr, "only %d authorizations were evaluated by the IAM check\n", evaluated)
+		return 1
+	}
+	fmt.Printf("IAM: %d distinct authorizations of %d calls, each allowed by its function's role\n", evaluated, len(calls))
+	return 0
+}
+
+// ownCalls leaves out what the local emulator does in a function's name:
+// making the template's tables before the function starts.
+func ownCalls(calls []iamcheck.Call) []iamcheck.Call {
+	var out []iamcheck.Call
+	for _, c := range calls {
+		if c.Service == "dynamodb" && (c.Operation == "CreateTable" || c.Operation == "DescribeTable") {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // checkAPIAnswers checks every recorded answer against the document.
@@ -156,11 +236,26 @@ func invokeWith(t *testing.T, bootstrap, eventFile string, edit func(map[string]
 	edit(m)
 	event, _ = json.Marshal(m)
 	return invoke.Run(context.Background(), invoke.Options{Template: filepath.Join(root, "template.yaml"), Function: "CustomResourceFunction",
-		Bootstrap: bootstrap, Event: event, Env: baseEnv()})
+		Bootstrap: bootstrap, Event: event, Env: moto.Env()}) // not ours: its calls are not the roles' to answer for
+}
+
+// deployed are the parameters of every test deployment, then overrides:
+// every function's role may read the master secrets the tests make (under
+// masters/) and RDS-managed ones. Only IAM reads the *MasterSecretArns
+// parameters: the check of every call against the roles needs them, the
+// functions do not.
+func deployed(overrides map[string]string) map[string]string {
+	masters := "arn:aws:secretsmanager:us-east-1:" + invoke.AccountID + ":secret:masters/*,arn:aws:secretsmanager:us-east-1:" + invoke.AccountID + ":secret:rds!*"
+	out := map[string]string{"MasterSecretArns": masters, "ApiMasterSecretArns": masters, "EventMasterSecretArns": masters}
+	for k, v := range overrides {
+		out[k] = v
+	}
+	return out
 }
 
 func runWith(t *testing.T, inv invocation) (*invoke.Outcome, string) {
 	t.Helper()
+	inv.overrides = deployed(inv.overrides)
 	event, err := os.ReadFile(filepath.Join(root, "events", inv.event))
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +268,7 @@ func runWith(t *testing.T, inv invocation) (*invoke.Outcome, string) {
 		inv.edit(m)
 		event, _ = json.Marshal(m)
 	}
-	env := baseEnv()
+	env := baseEnv(inv.function, inv.overrides)
 	for k, v := range inv.env {
 		env[k] = v
 	}

@@ -59,8 +59,9 @@ func api(t *testing.T, overrides map[string]string) (string, *syncBuffer) {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
+	overrides = deployed(overrides)
 	fn, err := invoke.Start(invoke.Options{Template: filepath.Join(root, "template.yaml"), Function: "HttpApiFunction",
-		Bootstrap: filepath.Join(bins, "HttpApiFunction", "bootstrap"), ParameterOverrides: overrides, Env: baseEnv(), Logs: logs})
+		Bootstrap: filepath.Join(bins, "HttpApiFunction", "bootstrap"), ParameterOverrides: overrides, Env: baseEnv("HttpApiFunction", overrides), Logs: logs})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -272,7 +272,7 @@ func masterError(err error) error {
 		case errcode.NotFound:
 			return &errcode.Error{Code: errcode.Invalid, Field: "masterSecretArn", Message: "the master secret does not exist", Err: err}
 		case errcode.Forbidden:
-			return &errcode.Error{Code: errcode.Forbidden, Field: "masterSecretArn", Message: "this deployment may not read that master secret (its MasterSecretArns parameter)", Err: err}
+			return &errcode.Error{Code: errcode.Forbidden, Field: "masterSecretArn", Message: "this deployment may not read that master secret (its MasterSecretArns parameter, ApiMasterSecretArns for the HTTP API, EventMasterSecretArns for events)", Err: err}
 		}
 	}
 	return c
