@@ -373,6 +373,36 @@ func TestAnotherRequestsUserIsNotATwin(t *testing.T) {
 	}
 }
 
+// TestRetryDoesNotTakeAUserMadeSince: a retry finds a user of its name and
+// its own record of it, but the user does not log in with what the secret
+// holds (another's, made since the record outlived the first): the retry is
+// a conflict and the user is not taken over.
+func TestRetryDoesNotTakeAUserMadeSince(t *testing.T) {
+	for _, engine := range []string{"postgres", "mariadb"} {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			s := database(t, engine)
+			svc := service(t)
+			name := "since_" + engine[:2]
+			r := byStack(decode(t, userRequest(t, engine, s, `, "username": "`+name+`"`)))
+			key := "key-" + uniqueName(t)
+			if _, err := svc.Create(ctx, r, key); err != nil {
+				t.Fatal(err)
+			}
+			// As good as another's user of the name: it does not log in
+			// with what the secret holds.
+			change := "ALTER ROLE " + name + " PASSWORD 'someone-elses-Pa55word'"
+			if engine == "mariadb" {
+				change = "ALTER USER '" + name + "'@'%' IDENTIFIED BY 'someone-elses-Pa55word'"
+			}
+			asMaster(t, s, change)
+			if _, err := svc.Create(ctx, r, key); errcode.Of(err) != errcode.Conflict {
+				t.Fatalf("the retry: %v, want a conflict", err)
+			}
+		})
+	}
+}
+
 // TestKeylessFailureTakesNothingOfAnother: a request without an
 // idempotency key has no retry, so its failure removes its secret; a user
 // of its name that another session was making meanwhile is not its to

@@ -33,7 +33,7 @@ func TestCreateWithReplicaReadBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(got.ARN, "arn:aws:secretsmanager:"+primary+":") || got.Name != name || got.VersionID != secretstore.Token("cfn-request-1") {
+	if !strings.HasPrefix(got.ARN, "arn:aws:secretsmanager:"+primary+":") || got.Name != name || got.VersionID == "" {
 		t.Fatalf("result %+v", got)
 	}
 	if len(got.ReplicationStatus) != 1 || got.ReplicationStatus[0].Region != replica || got.ReplicationStatus[0].Status == "" {
@@ -134,6 +134,28 @@ func TestConflict(t *testing.T) {
 	}
 	if after := aws.ToString(secretValue(t, c, name).SecretString); after != before {
 		t.Fatal("a conflicting request changed the secret")
+	}
+}
+
+// TestSameKeyOtherRequester: another requester whose idempotency key reads
+// the same (a stack author invoking the function can choose a key equal to
+// an API caller's) gets a conflict, not the other's secret as its replay,
+// and so can change nothing of it (its rotation, say).
+func TestSameKeyOtherRequester(t *testing.T) {
+	ctx := context.Background()
+	name := uniqueName(t)
+	body := `{"name": "` + name + `", "engine": "postgres", "host": "h", "rotationEnabled": false}`
+	svc := service(t)
+	key := "arn:aws:sts::123456789012:assumed-role/payments\x00deploy/42"
+	api := decode(t, body)
+	api.Provenance = provision.Provenance{By: "arn:aws:sts::123456789012:assumed-role/payments", Via: "http-api"}
+	if _, err := svc.Create(ctx, api, key); err != nil {
+		t.Fatal(err)
+	}
+	stack := decode(t, body)
+	stack.Provenance = provision.Provenance{By: "arn:aws:cloudformation:us-east-1:123456789012:stack/x/1#Y", Via: "cloudformation"}
+	if res, err := svc.Create(ctx, stack, key); errcode.Of(err) != errcode.Conflict {
+		t.Fatalf("got %+v, %v; want a conflict", res, err)
 	}
 }
 

@@ -278,7 +278,7 @@ func (s *Service) build(r Request, idempotencyKey string) (*secretsmanager.Creat
 		Tags:                        append(r.Tags[:len(r.Tags):len(r.Tags)], r.ownTags()...).SDK(),
 		AddReplicaRegions:           replicas.SDK(),
 	}
-	if token := secretstore.Token(idempotencyKey); token != "" {
+	if token := versionToken(r.Provenance, idempotencyKey); token != "" {
 		in.ClientRequestToken = aws.String(token)
 	}
 	if r.Description != "" {
@@ -392,4 +392,16 @@ func (s *Service) Value(r Request, k Kind, idempotencyKey string, keep *Kept) (s
 		return secretstore.Value{}, "", err
 	}
 	return secretvalue.Database(engine, fields, policy, idempotencyKey, kept)
+}
+
+// versionToken is the ClientRequestToken of the first version a request
+// makes, from its idempotency key within its provenance: a secret found
+// holding that version is this requester's earlier attempt, never a secret
+// another trigger or requester made under a key that happens to read the
+// same (a stack's key is chosen by whoever invokes the function).
+func versionToken(p Provenance, idempotencyKey string) string {
+	if idempotencyKey == "" {
+		return ""
+	}
+	return secretstore.Token(p.Via + "\x00" + p.By + "\x00" + idempotencyKey)
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/secretspec"
-	"github.com/dbcreds/provisioner/shared/secretstore"
 )
 
 var testConfig = Config{NamePrefix: "app/", Region: "us-east-1", DefaultReplicas: secretspec.Replicas{{Region: "eu-west-1"}}, DatabaseUserGrants: onlyRDSMasters}
@@ -175,7 +174,7 @@ func TestBuildDatabaseSecret(t *testing.T) {
 		t.Fatalf("username %q", username)
 	}
 	if aws.ToString(in.Name) != "app/orders/db" || aws.ToString(in.Description) != "orders database, application user" ||
-		!in.ForceOverwriteReplicaSecret || aws.ToString(in.ClientRequestToken) != secretstore.Token("request-1") {
+		!in.ForceOverwriteReplicaSecret || aws.ToString(in.ClientRequestToken) != versionToken(Provenance{}, "request-1") {
 		t.Fatalf("input %+v", in)
 	}
 	if len(in.AddReplicaRegions) != 1 || aws.ToString(in.AddReplicaRegions[0].Region) != "us-west-2" || aws.ToString(in.AddReplicaRegions[0].KmsKeyId) != "alias/orders" {
@@ -333,5 +332,22 @@ func TestMasterForAnyUserNeedsAnyUser(t *testing.T) {
 				t.Fatalf("got %v", err)
 			}
 		})
+	}
+}
+
+// TestVersionTokenIsTheRequesters: one key under two provenances gives two
+// tokens, so no request replays a secret another requester made (a stack's
+// key is chosen by whoever invokes the function; an API key by its caller).
+func TestVersionTokenIsTheRequesters(t *testing.T) {
+	api := Provenance{Via: "http-api", By: "arn:aws:sts::123456789012:assumed-role/payments"}
+	stack := Provenance{Via: "cloudformation", By: "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1#R"}
+	key := "arn:aws:sts::123456789012:assumed-role/payments\x00deploy/42"
+	switch {
+	case versionToken(api, key) == versionToken(stack, key):
+		t.Fatal("two triggers share a token for one key")
+	case versionToken(api, key) == versionToken(Provenance{Via: "http-api", By: "arn:aws:sts::123456789012:assumed-role/orders"}, key):
+		t.Fatal("two callers share a token for one key")
+	case versionToken(api, key) != versionToken(api, key) || versionToken(api, "") != "":
+		t.Fatal("the token is not the same for a retry, or a request without a key has one")
 	}
 }

@@ -120,7 +120,33 @@ func (p *Plan) earlierAttempt(taken string) (bool, error) {
 		e.Privileges != string(u.Privileges) || strings.Join(e.Schemas, ",") != strings.Join(u.Schemas, ",") {
 		return false, userTaken(taken)
 	}
+	// The record alone proves nothing if it outlived its user and another
+	// request made one of the name since: the user must log in with what
+	// the secret holds (its own or, after a rotation, its clone's).
+	stored, err := p.users.secrets.CurrentValue(p.dbctx, sec.ARN)
+	if err != nil {
+		return false, err
+	}
+	var v struct{ Username, Password string }
+	if json.Unmarshal([]byte(stored.String), &v) != nil || v.Password == "" ||
+		v.Username != u.Name && v.Username != dbuser.CloneOf(u.Name) || !p.logsIn(v.Username, v.Password) {
+		return false, userTaken(taken)
+	}
 	return true, nil
+}
+
+// logsIn reports whether username logs in at the master's database with
+// password. The driver's words stay out of the log: a login error is no
+// place to risk a credential.
+func (p *Plan) logsIn(username, password string) bool {
+	as := p.endpoint
+	as.Username, as.Password = username, password
+	s, err := dbsession.Open(p.dbctx, as)
+	if err != nil {
+		return false
+	}
+	s.Close()
+	return true
 }
 
 // Where is where the secret must say the user is.
@@ -264,16 +290,10 @@ func (p *Plan) madeByTwin(entry userledger.Entry, password string) bool {
 		e.Database != entry.Database || e.Privileges != entry.Privileges || strings.Join(e.Schemas, ",") != strings.Join(entry.Schemas, ",") {
 		return false
 	}
-	as := p.endpoint
-	as.Username, as.Password = p.user.Name, password
-	s, err := dbsession.Open(p.dbctx, as)
-	if err != nil {
-		// The driver's words stay out of the log: a login error is no
-		// place to risk a credential.
+	if !p.logsIn(p.user.Name, password) {
 		slog.WarnContext(p.dbctx, "a user of this request's name exists, but does not log in with this secret's password: another request's", "user", p.user.Name)
 		return false
 	}
-	s.Close()
 	return true
 }
 
