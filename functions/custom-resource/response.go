@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/cfn"
@@ -126,5 +127,48 @@ func (h *handler) put(ctx context.Context, responseURL string, body []byte) erro
 		return fmt.Errorf("sending the answer: the ResponseURL answered %d", res.StatusCode)
 	default:
 		return &permanentError{reason: fmt.Sprintf("the ResponseURL answered %d", res.StatusCode)}
+	}
+}
+
+// toCloudFormation sends only to where CloudFormation's presigned URLs point:
+// https, to its response buckets in S3 (cloudformation-custom-resource-
+// response-<region>, virtual-hosted or path-style, in any partition), and
+// never on to a redirect. Anyone who may invoke the function can write a
+// ResponseURL; without this the function would PUT to any host it can reach,
+// from inside the VPC. Local runs (AWS_SAM_LOCAL) answer a local receiver.
+type toCloudFormation struct{ next *http.Client }
+
+// responseBucket is the prefix of CloudFormation's response buckets' names.
+const responseBucket = "cloudformation-custom-resource-response-"
+
+func newToCloudFormation() *toCloudFormation {
+	return &toCloudFormation{next: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (c *toCloudFormation) Do(req *http.Request) (*http.Response, error) {
+	if !isCloudFormationResponseURL(req.URL) {
+		return nil, &permanentError{reason: "the ResponseURL is not one of CloudFormation's response buckets"}
+	}
+	return c.next.Do(req)
+}
+
+func isCloudFormationResponseURL(u *url.URL) bool {
+	host := u.Hostname()
+	if u.Scheme != "https" || u.Port() != "" && u.Port() != "443" {
+		return false
+	}
+	inAWS := strings.HasSuffix(host, ".amazonaws.com") || strings.HasSuffix(host, ".amazonaws.com.cn")
+	bucket, s3 := strings.CutPrefix(host, responseBucket)
+	switch {
+	case !inAWS:
+		return false
+	case s3:
+		// <bucket>.s3.amazonaws.com, <bucket>.s3.<region>.amazonaws.com,
+		// <bucket>.s3-<region>.amazonaws.com
+		_, rest, _ := strings.Cut(bucket, ".")
+		return strings.HasPrefix(rest, "s3.") || strings.HasPrefix(rest, "s3-")
+	default:
+		// path-style: s3.amazonaws.com/<bucket>/..., s3.<region>.amazonaws.com/<bucket>/...
+		return (strings.HasPrefix(host, "s3.") || strings.HasPrefix(host, "s3-")) && strings.HasPrefix(u.Path, "/"+responseBucket)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -79,5 +80,45 @@ func TestDelivery(t *testing.T) {
 	err := handle(t, &fakeLifecycle{create: func(stack.Resource, provision.Request) (provision.Result, error) { return result, nil }}, event)
 	if err == nil || strings.Contains(err.Error(), "SIGNATURE-SECRET") || strings.Contains(err.Error(), "X-Amz") {
 		t.Fatalf("unreachable receiver: got %v, want an error without the URL", err)
+	}
+}
+
+// TestOnlyCloudFormationsResponseBuckets: a deployed function answers only
+// CloudFormation's response buckets, whatever ResponseURL its invoker
+// wrote: never another host it can reach from its VPC.
+func TestOnlyCloudFormationsResponseBuckets(t *testing.T) {
+	for _, tt := range []struct {
+		url string
+		ok  bool
+	}{
+		{"https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/arn%3Aaws%3Acloudformation/x?X-Amz-Signature=s", true},
+		{"https://cloudformation-custom-resource-response-apsoutheast3.s3.ap-southeast-3.amazonaws.com/x", true},
+		{"https://cloudformation-custom-resource-response-cnnorth1.s3.cn-north-1.amazonaws.com.cn/x", true},
+		{"https://cloudformation-custom-resource-response-uswest2.s3-us-west-2.amazonaws.com/x", true},
+		{"https://s3.amazonaws.com/cloudformation-custom-resource-response-useast1/x", true},
+		{"https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com:443/x", true},
+		{"http://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x", false},
+		{"https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com:8443/x", false},
+		{"https://169.254.169.254/latest/meta-data/", false},
+		{"https://internal.example.com/admin", false},
+		{"https://attacker.s3.amazonaws.com/x", false},
+		{"https://s3.amazonaws.com/attacker/cloudformation-custom-resource-response-useast1/x", false},
+		{"https://cloudformation-custom-resource-response-x.evil.example/x", false},
+		{"https://cloudformation-custom-resource-response-x.s3.amazonaws.com.evil.example/x", false},
+		{"https://abc.execute-api.us-east-1.amazonaws.com/cloudformation-custom-resource-response-x/y", false},
+		{"https://cloudformation-custom-resource-response-x.execute-api.us-east-1.amazonaws.com/y", false},
+	} {
+		u, err := url.Parse(tt.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := isCloudFormationResponseURL(u); got != tt.ok {
+			t.Errorf("%s: %v, want %v", tt.url, got, tt.ok)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodPut, "https://169.254.169.254/", nil)
+	var permanent *permanentError
+	if _, err := newToCloudFormation().Do(req); !errors.As(err, &permanent) {
+		t.Fatalf("Do: %v, want a permanent refusal", err)
 	}
 }
