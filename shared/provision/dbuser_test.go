@@ -3,20 +3,28 @@ package provision_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/dbcreds/provisioner/local/testenv/core"
 	"github.com/dbcreds/provisioner/local/testenv/dbserver"
 	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/masterdb"
 	"github.com/dbcreds/provisioner/shared/provision"
+	"github.com/dbcreds/provisioner/shared/rotation"
+	"github.com/dbcreds/provisioner/shared/secretstore"
+	"github.com/dbcreds/provisioner/shared/secretuser"
+	"github.com/dbcreds/provisioner/shared/userledger"
 )
 
 // TestCreateDatabaseUser: the secret's credentials log in at once, with the
@@ -398,6 +406,73 @@ func TestRetryDoesNotTakeAUserMadeSince(t *testing.T) {
 			asMaster(t, s, change)
 			if _, err := svc.Create(ctx, r, key); errcode.Of(err) != errcode.Conflict {
 				t.Fatalf("the retry: %v, want a conflict", err)
+			}
+		})
+	}
+}
+
+// lostAnswer applies a PutItem but loses its answer, as a timeout after the
+// write landed would.
+type lostAnswer struct{ userledger.Client }
+
+func (l lostAnswer) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	if _, err := l.Client.PutItem(ctx, in, o...); err != nil {
+		return nil, err
+	}
+	return nil, errors.New("dial tcp: i/o timeout")
+}
+
+// TestUnconfirmedRecordDropsNothing: a request whose record landed but
+// whose answer was lost keeps its secret and record for a retry, naming a
+// user never made. Another caller then makes a user of that name: the first
+// secret's Delete must not drop it (the record was never confirmed, and the
+// user does not log in with what that secret holds).
+func TestUnconfirmedRecordDropsNothing(t *testing.T) {
+	for _, engine := range []string{"postgres", "mariadb"} {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			s := database(t, engine)
+			cfg := testConfig(t, testGrants)
+			client := core.SecretsClient(t)
+			dynamo, err := userledger.ClientFromEnvironment(os.Getenv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rds, err := masterdb.RDSClientFromEnvironment(os.Getenv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			users := secretuser.New(masterdb.New(client, rds, cfg.Region, cfg.Ours), userledger.New(lostAnswer{dynamo}, core.UsersTable),
+				secretstore.New(client), secretstore.NewDeleter(client), cfg.UserSettings())
+			lossy, err := provision.NewService(cfg, secretstore.New(client), rotation.NewWithCancel(client), users, secretstore.NewDeleter(client))
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := "unconfirmed_" + engine[:2]
+			ask := func(team string) provision.Request {
+				r := decode(t, userRequest(t, engine, s, `, "username": "`+name+`"`))
+				r.Provenance = provision.Provenance{By: "arn:aws:sts::123456789012:assumed-role/" + team, Via: "http-api",
+					Caller: dbgrants.Caller{Kind: dbgrants.KindAPI, Name: team}}
+				return r
+			}
+			first := ask("payments")
+			if _, err := lossy.Create(ctx, first, "key-"+uniqueName(t)); err == nil {
+				t.Fatal("the create whose record's answer was lost succeeded")
+			}
+			honest := service(t)
+			res, err := honest.Create(ctx, ask("orders"), "key-"+uniqueName(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sec, err := honest.Store().Describe(ctx, first.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := honest.Remove(ctx, sec, "http-api", provision.DeleteOptions{ForceDeleteWithoutRecovery: true}); err != nil {
+				t.Fatalf("deleting the first secret: %v", err)
+			}
+			if err := login(t, engine, res.ARN, "SELECT 1"); err != nil {
+				t.Fatalf("the other caller's user was dropped: %v", err)
 			}
 		})
 	}

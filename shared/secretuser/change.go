@@ -2,6 +2,7 @@ package secretuser
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"strings"
 
@@ -28,6 +29,36 @@ func (u *Users) connectRecorded(ctx context.Context, e userledger.Entry) (*dbuse
 		return nil, err
 	}
 	return dbuser.Connect(ctx, endpoint)
+}
+
+// proven reports whether the user an unconfirmed record names is the
+// secret's: it, or its clone after a rotation, logs in at the recorded
+// master's own database with the credentials the secret holds now. A
+// secret that cannot be read (scheduled for deletion, deleted) proves
+// nothing.
+func (u *Users) proven(ctx context.Context, e userledger.Entry) bool {
+	stored, err := u.secrets.CurrentValue(ctx, e.SecretARN)
+	if err != nil {
+		return false
+	}
+	var v struct{ Username, Password string }
+	if json.Unmarshal([]byte(stored.String), &v) != nil || v.Password == "" || v.Username != e.Username && v.Username != dbuser.CloneOf(e.Username) {
+		return false
+	}
+	master, err := u.masters.Resolve(ctx, e.MasterSecretARN)
+	if err != nil {
+		return false
+	}
+	r := Request{Engine: e.Engine, DBName: e.Database}
+	if e.SSL {
+		ssl := true
+		r.SSL = &ssl
+	}
+	as, err := u.target(r, master)
+	if err != nil {
+		return false
+	}
+	return logsIn(ctx, as, v.Username, v.Password)
 }
 
 // CheckUpdate holds an update of secretARN (or the adoption of a secret a
@@ -84,6 +115,12 @@ func (u *Users) Update(ctx context.Context, secretARN string, r Request) (*Made,
 	}
 	if !found {
 		return nil, errcode.New(errcode.Conflict, "there is no record of a database user this provisioner made for this secret")
+	}
+	if !e.Made {
+		if !u.proven(dbctx, e) {
+			return nil, errcode.New(errcode.Conflict, "the database user recorded for this secret was never confirmed made, and no user of its name logs in with what the secret holds")
+		}
+		e.Made = true
 	}
 	family, _ := dbuser.FamilyOf(e.Engine) // the record's, never the request's
 	was := dbuser.User{Name: e.Username, Database: e.Database, Privileges: dbuser.Privileges(e.Privileges), Schemas: e.Schemas}
@@ -153,6 +190,12 @@ func (u *Users) Drop(ctx context.Context, via, by, secretARN string, marked bool
 			slog.WarnContext(ctx, "the secret's tag says it has a database user, but none is recorded (made before users were recorded): none is dropped; drop it by hand", "arn", secretARN)
 		}
 		return nil
+	}
+	if !e.Made && !u.proven(dbctx, e) {
+		// Its request failed before the user was confirmed: a user of that
+		// name now may be anyone's. Nothing is dropped.
+		slog.WarnContext(ctx, "the secret's database user was never confirmed made and does not log in with what the secret holds: the record is forgotten, no user is dropped", "arn", secretARN, "user", e.Username)
+		return u.ledger.Forget(dbctx, via, secretARN)
 	}
 	if err := u.dropRecorded(dbctx, e); err != nil {
 		return err

@@ -136,17 +136,9 @@ func (p *Plan) earlierAttempt(taken string) (bool, error) {
 }
 
 // logsIn reports whether username logs in at the master's database with
-// password. The driver's words stay out of the log: a login error is no
-// place to risk a credential.
+// password.
 func (p *Plan) logsIn(username, password string) bool {
-	as := p.endpoint
-	as.Username, as.Password = username, password
-	s, err := dbsession.Open(p.dbctx, as)
-	if err != nil {
-		return false
-	}
-	s.Close()
-	return true
+	return logsIn(p.dbctx, p.endpoint, username, password)
 }
 
 // Where is where the secret must say the user is.
@@ -266,13 +258,21 @@ func (p *Plan) make(in *secretsmanager.CreateSecretInput, created secretstore.Cr
 	switch {
 	case p.ours:
 		// An earlier attempt made it; grant again, in case it stopped short.
-		return password, true, p.admin.SetPrivileges(p.dbctx, p.user, p.user)
+		err = p.admin.SetPrivileges(p.dbctx, p.user, p.user)
 	case password != generated:
 		// An earlier attempt's secret: its password, not this attempt's.
 		pending.Rollback(p.dbctx)
-		return password, true, p.admin.Create(p.dbctx, p.user, dbuser.NewPassword(family, password))
+		err = p.admin.Create(p.dbctx, p.user, dbuser.NewPassword(family, password))
+	default:
+		err = pending.Commit(p.dbctx)
 	}
-	return password, true, pending.Commit(p.dbctx)
+	if err != nil {
+		return password, true, err
+	}
+	// Made: now the record alone may be trusted (a failure here is passing,
+	// and the retry proves the user by its login).
+	entry.Made = true
+	return password, true, p.users.ledger.Record(p.dbctx, entry)
 }
 
 // madeByTwin reports whether the user that exists now is another delivery

@@ -67,6 +67,12 @@ type Entry struct {
 	Privileges string
 	Schemas    []string
 	CreatedAt  time.Time
+	// Made: the user was committed after this was recorded. A record is
+	// written before its user (never a user without its record), so one
+	// whose request failed on the way names a user that may never have been
+	// made, and whose name someone else may hold since: what acts on an
+	// unmade record proves the user is the secret's first.
+	Made bool
 }
 
 // Ledger is the table of users made.
@@ -108,6 +114,7 @@ const (
 	attrPrivileges = "privileges"
 	attrSchemas    = "schemas"
 	attrCreatedAt  = "createdAt"
+	attrMade       = "made"
 )
 
 func key(via, secretARN string) map[string]types.AttributeValue {
@@ -135,6 +142,7 @@ func (l *Ledger) Record(ctx context.Context, e Entry) error {
 		attrPrivileges: &types.AttributeValueMemberS{Value: e.Privileges},
 		attrSchemas:    &types.AttributeValueMemberL{Value: schemas},
 		attrCreatedAt:  &types.AttributeValueMemberS{Value: e.CreatedAt.UTC().Format(time.RFC3339)},
+		attrMade:       &types.AttributeValueMemberBOOL{Value: e.Made},
 	} {
 		item[name] = value
 	}
@@ -162,6 +170,10 @@ func (l *Ledger) Find(ctx context.Context, via, secretARN string) (e Entry, foun
 	e.Privileges = str(out.Item[attrPrivileges])
 	if b, ok := out.Item[attrSSL].(*types.AttributeValueMemberBOOL); ok {
 		e.SSL = b.Value
+	}
+	// A record from before this attribute says nothing: not made.
+	if b, ok := out.Item[attrMade].(*types.AttributeValueMemberBOOL); ok {
+		e.Made = b.Value
 	}
 	if n, ok := out.Item[attrPort].(*types.AttributeValueMemberN); ok {
 		e.Port, _ = strconv.Atoi(n.Value)
