@@ -124,6 +124,15 @@ func hostileRequests(function string) []hostile {
 		hostile{"invoking a rotation function the deployment does not allow", iamcheck.Request{Action: "lambda:InvokeFunction",
 			Resource: "arn:aws:lambda:us-east-1:" + acct + ":function:attacker", Context: map[string]any{}}},
 	)
+	if function != "CustomResourceFunction" {
+		// Only a stack may overwrite a secret of the same name that someone
+		// else made in a replica Region.
+		out = append(out,
+			hostile{"creating a secret that overwrites one in a replica Region", iamcheck.Request{Action: "secretsmanager:CreateSecret", Resource: secretARN("us-east-1", "app/x"),
+				Context: map[string]any{"secretsmanager:Name": "app/x", "secretsmanager:ForceOverwriteReplicaSecret": "true", "secretsmanager:AddReplicaRegions": []string{"eu-west-1"}}}},
+			hostile{"replicating over a secret in a replica Region", onSecret("secretsmanager:ReplicateSecretToRegions", secretARN("us-east-1", "app/orders/db"), map[string]string{"provisioned-via": own},
+				map[string]any{"secretsmanager:ForceOverwriteReplicaSecret": "true", "secretsmanager:AddReplicaRegions": []string{"eu-west-1"}})})
+	}
 	key := "arn:aws:kms:us-east-1:" + acct + ":key/1234abcd-12ab-34cd-56ef-1234567890ab"
 	for _, a := range []string{"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"} {
 		out = append(out,

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/dbsecret"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/rotation"
@@ -189,6 +190,13 @@ func (s *Service) check(r Request) (secretspec.Replicas, Kind, error) {
 	replicas := s.ReplicasOf(r)
 	if err := secretspec.ValidateReplicas(replicas, s.config.Region); err != nil {
 		return nil, 0, err
+	}
+	if r.ForceOverwriteReplicaSecret && r.Provenance.Caller.Kind != dbgrants.KindStack {
+		// It replaces a secret of the same name in a replica Region, which
+		// another team, a stack or a person may have made there: only a
+		// stack, whose author the deployment trusts with the prefix, may.
+		return nil, 0, &errcode.Error{Code: errcode.Forbidden, Field: "forceOverwriteReplicaSecret",
+			Message: "is for stacks only: it would overwrite a secret of the same name that someone else made in a replica Region"}
 	}
 	k, err := r.Kind()
 	return replicas, k, err

@@ -351,3 +351,21 @@ func TestVersionTokenIsTheRequesters(t *testing.T) {
 		t.Fatal("the token is not the same for a retry, or a request without a key has one")
 	}
 }
+
+// TestOnlyStacksOverwriteReplicaRegions: forceOverwriteReplicaSecret would
+// replace a secret of the same name someone else made in a replica Region:
+// an API caller or an event may not ask it.
+func TestOnlyStacksOverwriteReplicaRegions(t *testing.T) {
+	body := `{"name": "app/db", "engine": "postgres", "host": "h", "replicaRegions": ["eu-west-1"], "forceOverwriteReplicaSecret": true}`
+	for kind, want := range map[string]errcode.Code{dbgrants.KindStack: "", dbgrants.KindAPI: errcode.Forbidden, dbgrants.KindEvents: errcode.Forbidden} {
+		r, err := DecodeRequest([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Provenance.Caller = dbgrants.Caller{Kind: kind, Name: "x"}
+		_, _, err = (&Service{config: testConfig}).build(r, "")
+		if errcode.Of(err) != want || want != "" && errcode.FieldOf(err) != "forceOverwriteReplicaSecret" {
+			t.Errorf("%s: %v, want %q", kind, err, want)
+		}
+	}
+}

@@ -154,6 +154,9 @@ func secretsManager(c Call) ([]Request, error) {
 		if k := str(p, "KmsKeyId"); k != "" {
 			ctx["secretsmanager:KmsKeyId"] = k
 		}
+		if v, ok := p["ForceOverwriteReplicaSecret"].(bool); ok {
+			ctx["secretsmanager:ForceOverwriteReplicaSecret"] = fmt.Sprint(v)
+		}
 		replicas, _ := p["AddReplicaRegions"].([]any)
 		var regions []string
 		for _, r := range replicas {
@@ -184,6 +187,9 @@ func secretsManager(c Call) ([]Request, error) {
 			regions = append(regions, str(r.(map[string]any), "Region"))
 		}
 		ctx["secretsmanager:AddReplicaRegions"] = regions
+		if v, ok := p["ForceOverwriteReplicaSecret"].(bool); ok {
+			ctx["secretsmanager:ForceOverwriteReplicaSecret"] = fmt.Sprint(v)
+		}
 		// Replication reads the primary's value and encrypts it per replica.
 		out := []Request{main()}
 		out = append(out, viaSecretsManager([]string{"kms:Decrypt"}, key, c.Region, arn, why+" reads the primary")...)
