@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -76,7 +77,7 @@ func (h *handler) serve(ctx context.Context, event events.EventBridgeEvent) (pro
 		Caller: dbgrants.Caller{Kind: dbgrants.KindEvents, Name: event.Source, Account: event.AccountID}}
 	if err == nil {
 		var result provision.Result
-		if result, err = h.secrets.Create(ctx, r, idempotencyKey(event)); err == nil {
+		if result, err = h.createPatiently(ctx, r, idempotencyKey(event)); err == nil {
 			log.InfoContext(ctx, "secret created", "arn", result.ARN, "versionId", result.VersionID, "replayed", result.Replayed)
 			return result, nil
 		}
@@ -102,4 +103,35 @@ func idempotencyKey(event events.EventBridgeEvent) string {
 		return ""
 	}
 	return event.Source + "@" + event.AccountID + "\x00" + event.ID
+}
+
+// throttleReserve is the time a throttled event keeps for answering: it
+// waits and tries again only while more than this is left.
+const throttleReserve = 5 * time.Second
+
+// createPatiently creates, and when Secrets Manager throttles (the SDK's own
+// attempts spent, as in a burst at the quota) waits and tries again while
+// the invocation has time: an event has no caller waiting, and a delivery
+// that fails on throttling only comes back later to press on the same
+// quota. The key makes every try one request. Without a key, one try.
+func (h *handler) createPatiently(ctx context.Context, r provision.Request, key string) (provision.Result, error) {
+	wait := 250 * time.Millisecond
+	for {
+		result, err := h.secrets.Create(ctx, r, key)
+		if errcode.Of(err) != errcode.Throttled || key == "" {
+			return result, err
+		}
+		deadline, ok := ctx.Deadline()
+		if !ok || time.Until(deadline) < throttleReserve+wait {
+			return result, err
+		}
+		// Jittered, so that instances throttled together do not return together.
+		pause := wait/2 + time.Duration(rand.Int64N(int64(wait)))
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return result, err
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda/messages"
@@ -143,6 +144,44 @@ func TestTrustFromEnv(t *testing.T) {
 			for _, a := range tt.accounts {
 				if err == nil && !got.accounts[a] {
 					t.Fatalf("accounts %v, want %v", got.accounts, tt.accounts)
+				}
+			}
+		})
+	}
+}
+
+// TestThrottledEventsWait: an event throttled after the SDK's attempts
+// waits and tries again, with the same key, while the invocation has time;
+// near its deadline it answers throttled (retryable) at once.
+func TestThrottledEventsWait(t *testing.T) {
+	event := loadEvent(t, "eventbridge-request.json")
+	for _, tt := range []struct {
+		name      string
+		timeout   time.Duration
+		calls     int
+		wantError bool
+	}{
+		{"time left", 30 * time.Second, 3, false},
+		{"near the deadline", 4 * time.Second, 1, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var keys []string
+			secrets := &fakeCreator{CreateFunc: func(_ provision.Request, key string) (provision.Result, error) {
+				keys = append(keys, key)
+				if len(keys) < 3 {
+					return provision.Result{}, errcode.New(errcode.Throttled, "Secrets Manager is throttling requests")
+				}
+				return provision.Result{ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:app/x-AbCdEf"}, nil
+			}}
+			ctx, cancel := context.WithTimeout(context.Background(), tt.timeout)
+			defer cancel()
+			_, err := (&handler{secrets: secrets, trust: sampleTrust}).handle(ctx, event)
+			if len(keys) != tt.calls || (err != nil) != tt.wantError {
+				t.Fatalf("%d calls, %v; want %d calls, error %v", len(keys), err, tt.calls, tt.wantError)
+			}
+			for _, k := range keys {
+				if k != keys[0] {
+					t.Fatalf("the tries used different keys: %q", keys)
 				}
 			}
 		})
