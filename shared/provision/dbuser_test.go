@@ -1,13 +1,18 @@
 package provision_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -475,6 +480,82 @@ func TestUnconfirmedRecordDropsNothing(t *testing.T) {
 				t.Fatalf("the other caller's user was dropped: %v", err)
 			}
 		})
+	}
+}
+
+// cutOnce forwards to target; the first client connection that sends
+// trigger runs meanwhile and is then cut without forwarding, as a failover
+// or a dropped connection would do mid-statement.
+func cutOnce(t *testing.T, target string, trigger []byte, meanwhile func()) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	var once sync.Once
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				s, err := net.Dial("tcp", target)
+				if err != nil {
+					c.Close()
+					return
+				}
+				go func() { io.Copy(c, s); c.Close() }()
+				buf := make([]byte, 65536)
+				for {
+					n, err := c.Read(buf)
+					if n > 0 {
+						cut := false
+						if bytes.Contains(buf[:n], trigger) {
+							once.Do(func() { cut = true })
+						}
+						if cut {
+							meanwhile()
+							c.Close()
+							s.Close()
+							return
+						}
+						s.Write(buf[:n])
+					}
+					if err != nil {
+						s.Close()
+						return
+					}
+				}
+			}(c)
+		}
+	}()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestFailedRequestDropsOnlyItsOwnUser: a request without a key whose
+// CREATE USER is cut off cannot tell whether it made the user, and removes
+// what it may have made; a user of its name that someone else made just
+// then does not log in with this request's password, and is not dropped.
+func TestFailedRequestDropsOnlyItsOwnUser(t *testing.T) {
+	ctx := context.Background()
+	s := database(t, "mariadb")
+	const other = "made_just_then"
+	port := cutOnce(t, net.JoinHostPort(s.Host, strconv.Itoa(s.Port)), []byte("CREATE USER"), func() {
+		if err := s.AsMaster("CREATE USER '" + other + "'@'%' IDENTIFIED BY 'Someone-elses-Pa55word'"); err != nil {
+			t.Errorf("the other user: %v", err)
+		}
+	})
+	master := core.StoreMaster(t, "127.0.0.1", port)
+	r := decode(t, `{"name": "`+uniqueName(t)+`", "engine": "mariadb", "dbname": "app", "masterSecretArn": "`+master+`", "createDatabaseUser": true, "username": "`+other+`"}`)
+	r.Provenance = provision.Provenance{By: "arn:aws:sts::123456789012:assumed-role/payments", Via: "http-api",
+		Caller: dbgrants.Caller{Kind: dbgrants.KindAPI, Name: "payments"}}
+	if _, err := service(t).Create(ctx, r, ""); err == nil {
+		t.Fatal("the cut request succeeded")
+	}
+	if exists, err := s.UserExists(other); err != nil || !exists {
+		t.Fatalf("the user someone else made was dropped by the failed request (%v)", err)
 	}
 }
 

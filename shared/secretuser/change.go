@@ -203,6 +203,27 @@ func (u *Users) Drop(ctx context.Context, via, by, secretARN string, marked bool
 	return u.ledger.Forget(dbctx, via, secretARN)
 }
 
+// dropIfProven drops the user a failed request may have made, only once it
+// is proven the request's: it exists and logs in with what the secret
+// holds. A user of the name that does not is someone else's, made while
+// this request was failing: nothing is dropped.
+func (u *Users) dropIfProven(ctx context.Context, e userledger.Entry) error {
+	admin, err := u.connectRecorded(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	exists, err := admin.Exists(ctx, e.Username)
+	if err != nil || !exists {
+		return err
+	}
+	if !u.proven(ctx, e) {
+		slog.WarnContext(ctx, "a user of the failed request's name exists but does not log in with what its secret holds: someone else's, not dropped", "user", e.Username)
+		return nil
+	}
+	return admin.Drop(ctx, e.Username)
+}
+
 func (u *Users) dropRecorded(ctx context.Context, e userledger.Entry) error {
 	admin, err := u.connectRecorded(ctx, e)
 	if err != nil {

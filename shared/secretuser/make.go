@@ -344,7 +344,7 @@ func (u *Users) abandon(ctx context.Context, created secretstore.Created, entry 
 	// made), nor did a failure before the commit.
 	gone := !passing || !mayHaveMade
 	if !gone {
-		gone = u.dropRecorded(undo, entry) == nil
+		gone = u.dropIfProven(undo, entry) == nil
 	}
 	if gone {
 		if err := u.ledger.Forget(undo, entry.Via, entry.SecretARN); err != nil {
