@@ -559,6 +559,48 @@ func TestFailedRequestDropsOnlyItsOwnUser(t *testing.T) {
 	}
 }
 
+// TestTwinDeliveriesKeepTheRecord: two deliveries of one request at once
+// leave the record of the user they made (the one whose CREATE ROLE waited
+// on its twin's must not forget it), so a Delete drops the user.
+func TestTwinDeliveriesKeepTheRecord(t *testing.T) {
+	for _, engine := range []string{"postgres", "mariadb"} {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			s := database(t, engine)
+			svc := service(t)
+			for attempt := range 3 {
+				username := fmt.Sprintf("kept_%s_%d", engine[:2], attempt)
+				r := decode(t, userRequest(t, engine, s, `, "username": "`+username+`"`))
+				r.Provenance = provision.Provenance{By: "twins@123456789012", Via: "eventbridge",
+					Caller: dbgrants.Caller{Kind: dbgrants.KindEvents, Name: "twins", Account: "123456789012"}}
+				key := "event-" + uniqueName(t)
+				var wg sync.WaitGroup
+				start := make(chan struct{})
+				for range 2 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						<-start
+						svc.Create(ctx, r, key)
+					}()
+				}
+				close(start)
+				wg.Wait()
+				sec, err := svc.Store().Describe(ctx, r.Name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := svc.Remove(ctx, sec, "eventbridge", provision.DeleteOptions{ForceDeleteWithoutRecovery: true}); err != nil {
+					t.Fatal(err)
+				}
+				if exists, err := s.UserExists(username); err != nil || exists {
+					t.Fatalf("attempt %d: the Delete left the user %s (%v): its record was lost", attempt, username, err)
+				}
+			}
+		})
+	}
+}
+
 // TestKeylessFailureTakesNothingOfAnother: a request without an
 // idempotency key has no retry, so its failure removes its secret; a user
 // of its name that another session was making meanwhile is not its to

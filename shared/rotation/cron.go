@@ -128,6 +128,9 @@ func parseField(s, name string, lo, hi int, names []string, field string) ([]int
 		}
 		for v := from; v <= to; v += by {
 			selected[v] = true
+			if by > to-v {
+				break // the next would pass to, or overflow: 23/9223372036854775807
+			}
 		}
 	}
 	var out []int

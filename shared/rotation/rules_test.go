@@ -25,6 +25,12 @@ func TestRulesCheck(t *testing.T) {
 		{rules: Rules{}, field: "rotationRules", says: "automaticallyAfterDays or scheduleExpression"},
 		{rules: Rules{Duration: "3h"}, field: "rotationRules", says: "automaticallyAfterDays or scheduleExpression"},
 
+		// A step past the field's range picks its start; one near the
+		// largest int cannot overflow the walk (it panicked).
+		{rules: Rules{ScheduleExpression: "cron(0 23/9223372036854775807 * * ? *)"}},
+		{rules: Rules{ScheduleExpression: "cron(0 4 1/9223372036854775807 * ? *)"}},
+		{rules: Rules{ScheduleExpression: "cron(0 4 1 1/9223372036854775807 ? *)"}},
+
 		// rate(): hours (4 at least) or days (999 at most).
 		{rules: Rules{ScheduleExpression: "rate(4 hours)"}},
 		{rules: Rules{ScheduleExpression: "rate(12 hours)"}},

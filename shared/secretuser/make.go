@@ -223,10 +223,14 @@ func (p *Plan) Make(ctx context.Context, in *secretsmanager.CreateSecretInput, p
 			// The user is another request's: the record that says it is
 			// this secret's must go, or a Delete of the secret would drop
 			// it. The delivery that made the secret removes it.
+			// A record its twin marked made is the twin's, never this
+			// delivery's to forget.
 			undo, cancel := undoContext(ctx)
 			defer cancel()
-			if ferr := p.users.ledger.Forget(undo, entry.Via, entry.SecretARN); ferr != nil {
-				slog.WarnContext(ctx, "could not forget the record of a user another request made", "arn", created.ARN, "forgetError", errcode.Public(ferr))
+			if e, found, ferr := p.users.ledger.Find(undo, entry.Via, entry.SecretARN); ferr == nil && found && !e.Made {
+				if ferr := p.users.ledger.Forget(undo, entry.Via, entry.SecretARN); ferr != nil {
+					slog.WarnContext(ctx, "could not forget the record of a user another request made", "arn", created.ARN, "forgetError", errcode.Public(ferr))
+				}
 			}
 			return created, nil, err
 		}
@@ -243,12 +247,14 @@ func (p *Plan) Make(ctx context.Context, in *secretsmanager.CreateSecretInput, p
 // may have been made all the same (a commit whose answer was lost); before
 // that, a failure made nothing.
 func (p *Plan) make(in *secretsmanager.CreateSecretInput, created secretstore.Created, pending *dbuser.Pending, generated string, entry userledger.Entry) (password string, mayHaveMade bool, err error) {
-	if pending != nil && pending.Err() != nil {
-		return "", false, pending.Err()
-	}
+	// The stored password first: a twin's user (its CREATE ROLE is what
+	// our prepared one waited on) is proven by logging in with it.
 	password, err = p.users.storedPassword(p.dbctx, in, created, entry)
 	if err != nil {
 		return "", false, err
+	}
+	if pending != nil && pending.Err() != nil {
+		return password, false, pending.Err()
 	}
 	// Recorded before it is made: a user is never made without its record.
 	if err := p.users.ledger.Record(p.dbctx, entry); err != nil {
