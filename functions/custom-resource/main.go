@@ -32,7 +32,7 @@ func main() {
 	exitOn(err)
 	secrets, err := stack.New(service, secretstore.NewManager(parts.Client))
 	exitOn(err)
-	var to responder = newToCloudFormation() // each try has its own timeout
+	var to responder = newToCloudFormation(os.Getenv("AWS_REGION")) // each try has its own timeout
 	if os.Getenv("AWS_SAM_LOCAL") == "true" {
 		to = &http.Client{} // the SAM CLI's or the tests' local receiver
 	}

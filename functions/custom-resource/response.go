@@ -131,44 +131,52 @@ func (h *handler) put(ctx context.Context, responseURL string, body []byte) erro
 }
 
 // toCloudFormation sends only to where CloudFormation's presigned URLs point:
-// https, to its response buckets in S3 (cloudformation-custom-resource-
-// response-<region>, virtual-hosted or path-style, in any partition), and
-// never on to a redirect. Anyone who may invoke the function can write a
-// ResponseURL; without this the function would PUT to any host it can reach,
-// from inside the VPC. Local runs (AWS_SAM_LOCAL) answer a local receiver.
-type toCloudFormation struct{ next *http.Client }
+// https, to its response bucket for the function's Region in S3
+// (cloudformation-custom-resource-response-<region without hyphens>,
+// virtual-hosted or path-style, in any partition), and never on to a
+// redirect. Anyone who may invoke the function can write a ResponseURL:
+// without this the function would PUT to any host it can reach from inside
+// the VPC, or to a bucket of anyone's that merely starts with the name.
+// Local runs (AWS_SAM_LOCAL) answer a local receiver.
+type toCloudFormation struct {
+	bucket string
+	next   *http.Client
+}
 
-// responseBucket is the prefix of CloudFormation's response buckets' names.
-const responseBucket = "cloudformation-custom-resource-response-"
-
-func newToCloudFormation() *toCloudFormation {
-	return &toCloudFormation{next: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+func newToCloudFormation(region string) *toCloudFormation {
+	return &toCloudFormation{bucket: "cloudformation-custom-resource-response-" + strings.ReplaceAll(region, "-", ""),
+		next: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
 func (c *toCloudFormation) Do(req *http.Request) (*http.Response, error) {
-	if !isCloudFormationResponseURL(req.URL) {
-		return nil, &permanentError{reason: "the ResponseURL is not one of CloudFormation's response buckets"}
+	if !isResponseURL(req.URL, c.bucket) {
+		return nil, &permanentError{reason: "the ResponseURL is not CloudFormation's response bucket for this Region"}
 	}
 	return c.next.Do(req)
 }
 
-func isCloudFormationResponseURL(u *url.URL) bool {
-	host := u.Hostname()
+// isResponseURL reports whether u is https to S3's bucket, by its host
+// (bucket.s3.amazonaws.com, bucket.s3.<region>.amazonaws.com,
+// bucket.s3-<region>.amazonaws.com) or its path (s3[.-]<region>...
+// /bucket/...), in the aws or aws-cn partition.
+func isResponseURL(u *url.URL, bucket string) bool {
 	if u.Scheme != "https" || u.Port() != "" && u.Port() != "443" {
 		return false
 	}
-	inAWS := strings.HasSuffix(host, ".amazonaws.com") || strings.HasSuffix(host, ".amazonaws.com.cn")
-	bucket, s3 := strings.CutPrefix(host, responseBucket)
-	switch {
-	case !inAWS:
-		return false
-	case s3:
-		// <bucket>.s3.amazonaws.com, <bucket>.s3.<region>.amazonaws.com,
-		// <bucket>.s3-<region>.amazonaws.com
-		_, rest, _ := strings.Cut(bucket, ".")
-		return strings.HasPrefix(rest, "s3.") || strings.HasPrefix(rest, "s3-")
-	default:
-		// path-style: s3.amazonaws.com/<bucket>/..., s3.<region>.amazonaws.com/<bucket>/...
-		return (strings.HasPrefix(host, "s3.") || strings.HasPrefix(host, "s3-")) && strings.HasPrefix(u.Path, "/"+responseBucket)
+	host := u.Hostname()
+	rest, ok := strings.CutSuffix(host, ".amazonaws.com")
+	if !ok {
+		if rest, ok = strings.CutSuffix(host, ".amazonaws.com.cn"); !ok {
+			return false
+		}
 	}
+	if after, virtual := strings.CutPrefix(rest, bucket+"."); virtual {
+		rest = after
+	} else if !strings.HasPrefix(u.Path, "/"+bucket+"/") {
+		return false
+	}
+	// What is left names S3 itself: s3, s3.<region>, s3-<region>; never an
+	// S3 website endpoint or another service.
+	return rest == "s3" || strings.HasPrefix(rest, "s3.") && !strings.Contains(rest[3:], "website") ||
+		strings.HasPrefix(rest, "s3-") && !strings.HasPrefix(rest, "s3-website")
 }

@@ -84,41 +84,47 @@ func TestDelivery(t *testing.T) {
 }
 
 // TestOnlyCloudFormationsResponseBuckets: a deployed function answers only
-// CloudFormation's response buckets, whatever ResponseURL its invoker
-// wrote: never another host it can reach from its VPC.
+// CloudFormation's response bucket for its Region, whatever ResponseURL its
+// invoker wrote: never another host it can reach from its VPC, nor a bucket
+// of anyone's whose name merely starts the same.
 func TestOnlyCloudFormationsResponseBuckets(t *testing.T) {
 	for _, tt := range []struct {
-		url string
-		ok  bool
+		region, url string
+		ok          bool
 	}{
-		{"https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/arn%3Aaws%3Acloudformation/x?X-Amz-Signature=s", true},
-		{"https://cloudformation-custom-resource-response-apsoutheast3.s3.ap-southeast-3.amazonaws.com/x", true},
-		{"https://cloudformation-custom-resource-response-cnnorth1.s3.cn-north-1.amazonaws.com.cn/x", true},
-		{"https://cloudformation-custom-resource-response-uswest2.s3-us-west-2.amazonaws.com/x", true},
-		{"https://s3.amazonaws.com/cloudformation-custom-resource-response-useast1/x", true},
-		{"https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com:443/x", true},
-		{"http://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x", false},
-		{"https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com:8443/x", false},
-		{"https://169.254.169.254/latest/meta-data/", false},
-		{"https://internal.example.com/admin", false},
-		{"https://attacker.s3.amazonaws.com/x", false},
-		{"https://s3.amazonaws.com/attacker/cloudformation-custom-resource-response-useast1/x", false},
-		{"https://cloudformation-custom-resource-response-x.evil.example/x", false},
-		{"https://cloudformation-custom-resource-response-x.s3.amazonaws.com.evil.example/x", false},
-		{"https://abc.execute-api.us-east-1.amazonaws.com/cloudformation-custom-resource-response-x/y", false},
-		{"https://cloudformation-custom-resource-response-x.execute-api.us-east-1.amazonaws.com/y", false},
+		{"us-east-1", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/arn%3Aaws%3Acloudformation/x?X-Amz-Signature=s", true},
+		{"ap-southeast-3", "https://cloudformation-custom-resource-response-apsoutheast3.s3.ap-southeast-3.amazonaws.com/x", true},
+		{"cn-north-1", "https://cloudformation-custom-resource-response-cnnorth1.s3.cn-north-1.amazonaws.com.cn/x", true},
+		{"us-west-2", "https://cloudformation-custom-resource-response-uswest2.s3-us-west-2.amazonaws.com/x", true},
+		{"us-east-1", "https://s3.amazonaws.com/cloudformation-custom-resource-response-useast1/x", true},
+		{"eu-west-1", "https://s3.eu-west-1.amazonaws.com/cloudformation-custom-resource-response-euwest1/x", true},
+		{"us-east-1", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com:443/x", true},
+		{"us-east-1", "http://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x", false},
+		{"us-east-1", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com:8443/x", false},
+		{"us-east-1", "https://cloudformation-custom-resource-response-uswest2.s3.amazonaws.com/x", false},
+		{"us-east-1", "https://cloudformation-custom-resource-response-attacker-owned.s3.amazonaws.com/x", false},
+		{"eu-west-1", "https://s3.eu-west-1.amazonaws.com/cloudformation-custom-resource-response-attacker-owned/x", false},
+		{"us-east-1", "https://cloudformation-custom-resource-response-useast1.s3-website-us-east-1.amazonaws.com/x", false},
+		{"us-east-1", "https://cloudformation-custom-resource-response-useast1.s3-website.us-east-1.amazonaws.com/x", false},
+		{"us-east-1", "https://169.254.169.254/latest/meta-data/", false},
+		{"us-east-1", "https://attacker.s3.amazonaws.com/cloudformation-custom-resource-response-useast1/x", false},
+		{"us-east-1", "https://s3.amazonaws.com/attacker/cloudformation-custom-resource-response-useast1/x", false},
+		{"us-east-1", "https://cloudformation-custom-resource-response-useast1.evil.example/x", false},
+		{"us-east-1", "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com.evil.example/x", false},
+		{"us-east-1", "https://abc.execute-api.us-east-1.amazonaws.com/cloudformation-custom-resource-response-useast1/y", false},
+		{"us-east-1", "https://cloudformation-custom-resource-response-useast1.execute-api.us-east-1.amazonaws.com/y", false},
 	} {
 		u, err := url.Parse(tt.url)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := isCloudFormationResponseURL(u); got != tt.ok {
-			t.Errorf("%s: %v, want %v", tt.url, got, tt.ok)
+		if got := isResponseURL(u, newToCloudFormation(tt.region).bucket); got != tt.ok {
+			t.Errorf("%s in %s: %v, want %v", tt.url, tt.region, got, tt.ok)
 		}
 	}
 	req, _ := http.NewRequest(http.MethodPut, "https://169.254.169.254/", nil)
 	var permanent *permanentError
-	if _, err := newToCloudFormation().Do(req); !errors.As(err, &permanent) {
+	if _, err := newToCloudFormation("us-east-1").Do(req); !errors.As(err, &permanent) {
 		t.Fatalf("Do: %v, want a permanent refusal", err)
 	}
 }
