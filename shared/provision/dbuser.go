@@ -70,7 +70,9 @@ func (r Request) databaseUser(name string, family dbuser.Family, database string
 // every check first, then the secret, holding the master's host, port and
 // database where the request left them out, then the user.
 func (s *Service) createWithUser(ctx context.Context, r Request, in *secretsmanager.CreateSecretInput, username string) (Result, error) {
-	plan, err := s.users.Plan(ctx, r.UserRequest(), username)
+	ur := r.UserRequest()
+	ur.Token = aws.ToString(in.ClientRequestToken)
+	plan, err := s.users.Plan(ctx, ur, username)
 	if err != nil {
 		return Result{}, err
 	}

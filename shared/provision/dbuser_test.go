@@ -427,6 +427,64 @@ func (l lostAnswer) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ..
 	return nil, errors.New("dial tcp: i/o timeout")
 }
 
+// lossyLedgerService is the core with a users table whose writes land but
+// whose answers are lost.
+func lossyLedgerService(t *testing.T, cfg provision.Config) *provision.Service {
+	t.Helper()
+	client := core.SecretsClient(t)
+	dynamo, err := userledger.ClientFromEnvironment(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rds, err := masterdb.RDSClientFromEnvironment(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := secretuser.New(masterdb.New(client, rds, cfg.Region, cfg.Ours), userledger.New(lostAnswer{dynamo}, core.UsersTable),
+		secretstore.New(client), secretstore.NewDeleter(client), cfg.UserSettings())
+	svc, err := provision.NewService(cfg, secretstore.New(client), rotation.NewWithCancel(client), users, secretstore.NewDeleter(client))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+// TestRetryWhoseNameWasTakenLeavesNothing: an attempt that failed before
+// its user was made keeps its secret for the retry; when someone else
+// takes the name meanwhile, the retry can only refuse, and removes that
+// secret (nothing else would: an event has no delete), not the other's user.
+func TestRetryWhoseNameWasTakenLeavesNothing(t *testing.T) {
+	for _, engine := range []string{"postgres", "mariadb"} {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			s := database(t, engine)
+			cfg := testConfig(t, testGrants)
+			name := "taken_since_" + engine[:2]
+			event := decode(t, userRequest(t, engine, s, `, "username": "`+name+`"`))
+			event.Provenance = provision.Provenance{By: "loader@123456789012", Via: "eventbridge",
+				Caller: dbgrants.Caller{Kind: dbgrants.KindEvents, Name: "loader", Account: "123456789012"}}
+			key := "event-" + uniqueName(t)
+			if _, err := lossyLedgerService(t, cfg).Create(ctx, event, key); errcode.Of(err) != errcode.Unavailable {
+				t.Fatalf("the first attempt: %v, want unavailable", err)
+			}
+			svc := service(t)
+			other, err := svc.Create(ctx, byStack(decode(t, userRequest(t, engine, s, `, "username": "`+name+`"`))), "other-"+uniqueName(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Create(ctx, event, key); errcode.Of(err) != errcode.Conflict {
+				t.Fatalf("the retry: %v, want a conflict", err)
+			}
+			if d, err := client(t, primary).DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(event.Name)}); err == nil && d.DeletedDate == nil {
+				t.Fatal("the first attempt's secret stays after its retry was refused")
+			}
+			if err := login(t, engine, other.ARN, "SELECT 1"); err != nil {
+				t.Fatalf("the other user: %v", err)
+			}
+		})
+	}
+}
+
 // TestUnconfirmedRecordDropsNothing: a request whose record landed but
 // whose answer was lost keeps its secret and record for a retry, naming a
 // user never made. Another caller then makes a user of that name: the first
@@ -438,21 +496,7 @@ func TestUnconfirmedRecordDropsNothing(t *testing.T) {
 			ctx := context.Background()
 			s := database(t, engine)
 			cfg := testConfig(t, testGrants)
-			client := core.SecretsClient(t)
-			dynamo, err := userledger.ClientFromEnvironment(os.Getenv)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rds, err := masterdb.RDSClientFromEnvironment(os.Getenv)
-			if err != nil {
-				t.Fatal(err)
-			}
-			users := secretuser.New(masterdb.New(client, rds, cfg.Region, cfg.Ours), userledger.New(lostAnswer{dynamo}, core.UsersTable),
-				secretstore.New(client), secretstore.NewDeleter(client), cfg.UserSettings())
-			lossy, err := provision.NewService(cfg, secretstore.New(client), rotation.NewWithCancel(client), users, secretstore.NewDeleter(client))
-			if err != nil {
-				t.Fatal(err)
-			}
+			lossy := lossyLedgerService(t, cfg)
 			name := "unconfirmed_" + engine[:2]
 			ask := func(team string) provision.Request {
 				r := decode(t, userRequest(t, engine, s, `, "username": "`+name+`"`))

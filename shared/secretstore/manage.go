@@ -89,6 +89,7 @@ type Secret struct {
 	Tags            map[string]string
 	Replicas        []ReplicaStatus
 	CurrentVersion  string
+	Versions        map[string]bool // every version id it holds
 	PrimaryRegion   string
 	CreatedDate     *time.Time
 	LastChangedDate *time.Time
@@ -139,7 +140,9 @@ func describe(ctx context.Context, client DescribeSecretAPI, id string) (Secret,
 	for _, t := range out.Tags {
 		s.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}
+	s.Versions = make(map[string]bool, len(out.VersionIdsToStages))
 	for version, stages := range out.VersionIdsToStages {
+		s.Versions[version] = true
 		for _, stage := range stages {
 			if stage == "AWSCURRENT" {
 				s.CurrentVersion = version

@@ -87,6 +87,9 @@ func (u *Users) Plan(ctx context.Context, r Request, username string) (*Plan, er
 	}
 	if taken != "" {
 		if p.ours, err = p.earlierAttempt(taken); err != nil {
+			if errcode.Of(err) == errcode.Conflict {
+				p.removeLeftover(ctx)
+			}
 			return fail(err)
 		}
 	}
@@ -139,6 +142,44 @@ func (p *Plan) earlierAttempt(taken string) (bool, error) {
 // password.
 func (p *Plan) logsIn(username, password string) bool {
 	return logsIn(p.dbctx, p.endpoint, username, password)
+}
+
+// removeLeftover removes this request's earlier attempt's secret when the
+// retry finds its user's name taken by someone else: that attempt failed
+// before its user was made (the record, if any, never confirmed), and kept
+// its secret for this retry, which can now only refuse. Nothing would
+// remove it otherwise. Only a secret of the request's name that holds the
+// request's own version token is touched; no user is dropped.
+func (p *Plan) removeLeftover(ctx context.Context) {
+	if p.req.Token == "" {
+		return
+	}
+	sec, err := p.users.secrets.Describe(p.dbctx, p.req.SecretName)
+	if err != nil || sec.Deleted || !sec.Versions[p.req.Token] {
+		return
+	}
+	e, found, err := p.users.ledger.Find(p.dbctx, p.req.Via, sec.ARN)
+	if err != nil || found && e.Made {
+		return
+	}
+	undo, cancel := undoContext(ctx)
+	defer cancel()
+	regions := make([]string, 0, len(sec.Replicas))
+	for _, r := range sec.Replicas {
+		regions = append(regions, r.Region)
+	}
+	err = p.users.deleter.RemoveReplicas(undo, sec.ARN, regions)
+	if err == nil {
+		_, err = p.users.deleter.Delete(undo, sec.ARN, 0, true)
+	}
+	if err == nil && found {
+		err = p.users.ledger.Forget(undo, p.req.Via, sec.ARN)
+	}
+	if err != nil {
+		slog.ErrorContext(ctx, "could not remove an earlier attempt's secret whose user's name is taken", "arn", sec.ARN, "error", errcode.Public(err))
+		return
+	}
+	slog.InfoContext(ctx, "removed an earlier attempt's secret: its user's name is taken by another", "arn", sec.ARN)
 }
 
 // Where is where the secret must say the user is.

@@ -80,6 +80,9 @@ type Request struct {
 	Caller dbgrants.Caller
 	Via    string
 	By     string
+	// Token is the version token of the secret this request makes: a
+	// secret of its name holding it is this request's earlier attempt's.
+	Token string
 }
 
 // Made is the user a secret holds the credentials of; never its password.
