@@ -8,8 +8,10 @@ package credential
 import (
 	"crypto/rand"
 	"io"
+	"math"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/dbcreds/provisioner/shared/errcode"
 )
@@ -94,8 +96,15 @@ func (p Policy) Check() error {
 }
 
 // alphabets caches checked policies: a deployment uses a handful, and
-// building one is most of a password's cost.
-var alphabets sync.Map // Policy -> *alphabet
+// building one is most of a password's cost. Requests choose policies, so
+// the cache is capped: past maxCached, a policy is built each time, and no
+// caller can grow a warm function's memory by sending new ones.
+var (
+	alphabets sync.Map // Policy -> *alphabet
+	cached    atomic.Int64
+)
+
+const maxCached = 64
 
 func (p Policy) alphabet() (*alphabet, error) {
 	if a, ok := alphabets.Load(p); ok {
@@ -105,10 +114,22 @@ func (p Policy) alphabet() (*alphabet, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(p.ExcludeCharacters) <= 256 { // keep odd, huge policies out of the cache
-		alphabets.Store(p, a)
+	if len(p.ExcludeCharacters) <= 256 && cached.Load() < maxCached { // keep odd, huge policies out of the cache
+		if _, loaded := alphabets.LoadOrStore(p, a); !loaded {
+			cached.Add(1)
+		}
 	}
 	return a, nil
+}
+
+// Bits is the entropy of a password under p: its length times the bits of
+// one character drawn from the characters p allows.
+func (p Policy) Bits() (float64, error) {
+	a, err := p.alphabet()
+	if err != nil {
+		return 0, err
+	}
+	return float64(p.Length) * math.Log2(float64(len(a.all))), nil
 }
 
 func (p Policy) build() (*alphabet, error) {

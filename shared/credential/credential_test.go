@@ -231,3 +231,30 @@ func TestRandomSourceFailure(t *testing.T) {
 		t.Fatalf("the cause leaked into the caller's message: %q", errcode.Message(err))
 	}
 }
+
+// TestPolicyCacheIsCapped: requests choose policies, so however many
+// distinct ones arrive, the cache keeps at most maxCached, and a policy
+// past the cap still gives passwords.
+func TestPolicyCacheIsCapped(t *testing.T) {
+	for i := range 3 * maxCached {
+		p := DefaultPolicy()
+		p.ExcludeCharacters = strings.Repeat("x", i%200) + string(rune('A'+i%26))
+		p.Length = 20 + i%50
+		if _, err := Password(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	alphabets.Range(func(any, any) bool { n++; return true })
+	if n > maxCached || cached.Load() > maxCached {
+		t.Fatalf("%d policies cached (counted %d), at most %d", n, cached.Load(), maxCached)
+	}
+}
+
+// TestBits: length times the bits of one allowed character.
+func TestBits(t *testing.T) {
+	p := Policy{Length: 16, ExcludeUppercase: true, ExcludeLowercase: true, ExcludePunctuation: true}
+	if b, err := p.Bits(); err != nil || b < 53 || b > 53.2 {
+		t.Fatalf("16 digits: %v bits, %v", b, err)
+	}
+}

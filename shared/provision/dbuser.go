@@ -14,9 +14,14 @@ import (
 	"github.com/dbcreds/provisioner/shared/secretuser"
 )
 
-// minUserPassword is the shortest password a database user gets: 16
-// characters are over 50 bits even of digits alone.
-const minUserPassword = 16
+// minUserPassword is the shortest password a database user gets, and
+// minUserPasswordBits the least entropy: a request may shrink the
+// characters too (excludeCharacters, the exclude* switches), and 16 of one
+// letter guard nothing.
+const (
+	minUserPassword     = 16
+	minUserPasswordBits = 64
+)
 
 // pendingHost stands in for the host of a secret whose user the request
 // makes without naming a host: the master's host replaces it before the

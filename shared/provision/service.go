@@ -399,6 +399,12 @@ func (s *Service) Value(r Request, k Kind, idempotencyKey string, keep *Kept) (s
 	if err != nil {
 		return secretstore.Value{}, "", err
 	}
+	if r.CreateDatabaseUser && keep == nil {
+		if bits, err := policy.Bits(); err == nil && bits < minUserPasswordBits {
+			return secretstore.Value{}, "", errcode.Invalidf("passwordLength", "with createDatabaseUser the password must carry at least %d bits: %d characters drawn from those allowed give %.0f; allow more characters or make it longer",
+				minUserPasswordBits, policy.Length, bits)
+		}
+	}
 	return secretvalue.Database(engine, fields, policy, idempotencyKey, kept)
 }
 

@@ -369,3 +369,26 @@ func TestOnlyStacksOverwriteReplicaRegions(t *testing.T) {
 		}
 	}
 }
+
+// TestUserPasswordsCarryEntropy: with createDatabaseUser a request may not
+// shrink the password's characters until it guards nothing (16 of one
+// letter); the defaults, and a long enough narrow one, pass.
+func TestUserPasswordsCarryEntropy(t *testing.T) {
+	const user = `"createDatabaseUser": true, "masterSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1-AbCdEf"`
+	for _, tt := range []struct {
+		name, extra string
+		ok          bool
+	}{
+		{"the defaults", ``, true},
+		{"one letter", `, "passwordLength": 16, "excludeNumbers": true, "excludePunctuation": true, "excludeUppercase": true, "excludeCharacters": "bcdefghijklmnopqrstuvwxyz"`, false},
+		{"sixteen digits", `, "passwordLength": 16, "excludePunctuation": true, "excludeUppercase": true, "excludeLowercase": true`, false},
+		{"twenty digits", `, "passwordLength": 20, "excludePunctuation": true, "excludeUppercase": true, "excludeLowercase": true`, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := build(t, db(user+tt.extra), "")
+			if tt.ok != (err == nil) || !tt.ok && errcode.FieldOf(err) != "passwordLength" {
+				t.Fatalf("got %v", err)
+			}
+		})
+	}
+}
