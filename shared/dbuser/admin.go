@@ -35,6 +35,9 @@ type Admin struct {
 	family  Family
 	s       dbsession.Session
 	secrets []string // what no error may show
+	// at is where the master logged in, for the other databases of the
+	// same server Drop may have to visit.
+	at dbsession.Endpoint
 }
 
 // Connect logs in as the master user.
@@ -43,7 +46,7 @@ func Connect(ctx context.Context, e dbsession.Endpoint) (*Admin, error) {
 	if err != nil {
 		return nil, classify(err, e.Password)
 	}
-	return &Admin{family: e.Family, s: s, secrets: []string{e.Password}}, nil
+	return &Admin{family: e.Family, s: s, secrets: []string{e.Password}, at: e}, nil
 }
 
 // Close ends the connection.

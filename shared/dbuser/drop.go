@@ -2,6 +2,7 @@ package dbuser
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"time"
 
@@ -58,6 +59,9 @@ func (a *Admin) Drop(ctx context.Context, name string) error {
 	for _, n := range present {
 		var err error
 		if a.family == Postgres {
+			if err = a.revokeElsewhere(ctx, n); err != nil {
+				return err
+			}
 			err = a.inTransaction(ctx, dropUser(Postgres, n))
 		} else {
 			err = a.exec(ctx, dropUser(MySQL, n))
@@ -187,4 +191,39 @@ func sessionCount(s string) (int, error) {
 		return 0, errcode.New(errcode.Upstream, "the database answered %s where a number belongs", errcode.Quote(errcode.Clip(s)))
 	}
 	return n, nil
+}
+
+// revokeElsewhere revokes, in every other database of the server, what
+// still names the PostgreSQL role n: privileges and default privileges that
+// anyone may grant it there (any role may name n in its own ALTER DEFAULT
+// PRIVILEGES, in a database n's team never uses), which DROP OWNED in this
+// database leaves and which would block DROP ROLE for good. n owns nothing
+// (Drop checked, in every database), so DROP OWNED there only revokes. The
+// master, a member of n since lockOut, does it over a session of its own to
+// each such database.
+func (a *Admin) revokeElsewhere(ctx context.Context, n string) error {
+	list, err := a.s.QueryString(ctx, "SELECT coalesce(array_to_json(array_agg(DISTINCT d.datname))::text, '[]') FROM pg_shdepend s "+
+		"JOIN pg_database d ON d.oid = s.dbid JOIN pg_roles r ON r.oid = s.refobjid "+
+		"WHERE r.rolname = $1 AND s.deptype IN ('a', 'i', 'r') AND d.datname <> current_database()", n)
+	if err != nil {
+		return a.classify(err)
+	}
+	var databases []string
+	if err := json.Unmarshal([]byte(list), &databases); err != nil {
+		return errcode.New(errcode.Upstream, "the server's list of databases naming the user could not be read")
+	}
+	for _, database := range databases {
+		at := a.at
+		at.Database = database
+		other, err := Connect(ctx, at)
+		if err != nil {
+			return err
+		}
+		err = other.exec(ctx, []Statement{{SQL: "DROP OWNED BY " + quotePG(n)}})
+		other.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -325,3 +325,37 @@ func TestConnectionLimit(t *testing.T) {
 		t.Fatalf("a negative cap: %v", err)
 	}
 }
+
+// TestDropThroughOthersDefaultPrivileges: any role may name another in its
+// own default privileges, in any database of the server (here "postgres",
+// which PUBLIC may connect to). DROP OWNED in the user's database leaves
+// that, and DROP ROLE would fail for good: Drop revokes it there too.
+func TestDropThroughOthersDefaultPrivileges(t *testing.T) {
+	ctx := context.Background()
+	a := master(t, Postgres)
+	const password = "Pl3nty-of-characters"
+	victim := User{Name: "victim_dacl", Database: dbserver.Database, Privileges: ReadWrite}
+	other := User{Name: "other_dacl", Database: dbserver.Database, Privileges: ReadWrite}
+	for _, u := range []User{victim, other} {
+		if err := a.Create(ctx, u, NewPassword(Postgres, password)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := endpoint(t, Postgres, other.Name, password)
+	e.Database = "postgres"
+	s, err := dbsession.Open(ctx, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Exec(ctx, `ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO "victim_dacl"`)
+	s.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Drop(ctx, victim.Name); err != nil {
+		t.Fatalf("drop: %v (%v)", err, errcode.Public(err).Err)
+	}
+	if exists, err := a.Exists(ctx, victim.Name); err != nil || exists {
+		t.Fatalf("the user is still there (%v)", err)
+	}
+}

@@ -402,9 +402,9 @@ func TestOversizedAnswersRefused(t *testing.T) {
 }
 
 // TestDropFailureSurfaces: a user another database still refers to (a
-// default privilege granted to it there) cannot be dropped from this one:
-// the failure is a conflict, never a success that would forget the user
-// and leave its login behind.
+// default privilege granted to it there), in a database the master cannot
+// reach to revoke it, cannot be dropped: the failure surfaces, never a
+// success that would forget the user and leave its login behind.
 func TestDropFailureSurfaces(t *testing.T) {
 	ctx := context.Background()
 	a := master(t, Postgres)
@@ -416,18 +416,25 @@ func TestDropFailureSurfaces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	elsewhere := dbserver.Open("postgres", s.Host, s.Port, "postgres", dbserver.MasterUser, dbserver.MasterPassword)
-	defer elsewhere.Close()
-	if err := dbserver.Run(elsewhere, "ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO "+u.Name); err != nil {
+	if err := s.AsMaster("CREATE DATABASE closed_to_master"); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Drop(ctx, u.Name); errcode.Of(err) != errcode.Conflict {
-		t.Fatalf("got %v", err)
+	closed := dbserver.Open("postgres", s.Host, s.Port, "closed_to_master", dbserver.MasterUser, dbserver.MasterPassword)
+	defer closed.Close()
+	if err := dbserver.Run(closed, "ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO "+u.Name); err != nil {
+		t.Fatal(err)
+	}
+	closed.Close()
+	if err := s.AsMaster("ALTER DATABASE closed_to_master ALLOW_CONNECTIONS false"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Drop(ctx, u.Name); err == nil {
+		t.Fatal("the drop succeeded")
 	}
 	if exists, _ := a.Exists(ctx, u.Name); !exists {
 		t.Fatal("the user is gone, yet Drop failed")
 	}
-	if err := dbserver.Run(elsewhere, "ALTER DEFAULT PRIVILEGES REVOKE SELECT ON TABLES FROM "+u.Name); err != nil {
+	if err := s.AsMaster("ALTER DATABASE closed_to_master ALLOW_CONNECTIONS true"); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Drop(ctx, u.Name); err != nil {
