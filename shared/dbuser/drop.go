@@ -62,7 +62,7 @@ func (a *Admin) Drop(ctx context.Context, name string) error {
 			if err = a.revokeElsewhere(ctx, n); err != nil {
 				return err
 			}
-			err = a.asGrantors(ctx, n, func() error { return a.inTransaction(ctx, dropUser(Postgres, n)) })
+			err = a.inTransaction(ctx, dropUser(Postgres, n))
 		} else {
 			err = a.exec(ctx, dropUser(MySQL, n))
 		}
@@ -219,59 +219,11 @@ func (a *Admin) revokeElsewhere(ctx context.Context, n string) error {
 		if err != nil {
 			return err
 		}
-		err = other.asGrantors(ctx, n, func() error { return other.exec(ctx, []Statement{{SQL: "DROP OWNED BY " + quotePG(n)}}) })
+		err = other.exec(ctx, []Statement{{SQL: "DROP OWNED BY " + quotePG(n)}})
 		other.Close()
 		if err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// grantors lists the roles that granted the role $1 privileges on what
-// they own in this database (tables, a session's temporary tables, large
-// objects, schemas, functions, types, columns, foreign servers, the
-// database), but superusers, the master itself and roles it is a member of
-// already: any role may grant on its own objects to any other, and such a
-// grant blocks DROP ROLE until its grantor revokes it.
-const grantors = `SELECT coalesce(array_to_json(array_agg(DISTINCT g.rolname))::text, '[]') FROM (
- SELECT x.grantor, x.grantee FROM pg_class, aclexplode(relacl) x WHERE relacl IS NOT NULL
- UNION ALL SELECT x.grantor, x.grantee FROM pg_largeobject_metadata, aclexplode(lomacl) x WHERE lomacl IS NOT NULL
- UNION ALL SELECT x.grantor, x.grantee FROM pg_namespace, aclexplode(nspacl) x WHERE nspacl IS NOT NULL
- UNION ALL SELECT x.grantor, x.grantee FROM pg_proc, aclexplode(proacl) x WHERE proacl IS NOT NULL
- UNION ALL SELECT x.grantor, x.grantee FROM pg_type, aclexplode(typacl) x WHERE typacl IS NOT NULL
- UNION ALL SELECT x.grantor, x.grantee FROM pg_attribute, aclexplode(attacl) x WHERE attacl IS NOT NULL
- UNION ALL SELECT x.grantor, x.grantee FROM pg_foreign_server, aclexplode(srvacl) x WHERE srvacl IS NOT NULL
- UNION ALL SELECT x.grantor, x.grantee FROM pg_database, aclexplode(datacl) x WHERE datacl IS NOT NULL
-) a JOIN pg_roles v ON v.oid = a.grantee JOIN pg_roles g ON g.oid = a.grantor
-WHERE v.rolname = $1 AND NOT g.rolsuper AND g.rolname <> current_user AND NOT pg_has_role(current_user, g.oid, 'MEMBER')`
-
-// asGrantors runs do (DROP OWNED BY n, which revokes only what the master
-// and the roles it is a member of granted) as a member of every role that
-// granted n anything here, so that no such grant outlives it: another
-// tenant's GRANT on its own large object or temporary table to n would
-// otherwise make n impossible to drop. The memberships are taken for the
-// drop only; membership runs no code.
-func (a *Admin) asGrantors(ctx context.Context, n string, do func() error) error {
-	list, err := a.s.QueryString(ctx, grantors, n)
-	if err != nil {
-		return a.classify(err)
-	}
-	var names []string
-	if err := json.Unmarshal([]byte(list), &names); err != nil {
-		return errcode.New(errcode.Upstream, "the server's list of roles that granted the user privileges could not be read")
-	}
-	var taken []string
-	defer func() {
-		for _, g := range taken {
-			a.exec(ctx, []Statement{{SQL: "REVOKE " + quotePG(g) + " FROM CURRENT_USER"}})
-		}
-	}()
-	for _, g := range names {
-		if err := a.exec(ctx, []Statement{{SQL: "GRANT " + quotePG(g) + " TO CURRENT_USER"}}); err != nil {
-			return err
-		}
-		taken = append(taken, g)
-	}
-	return do()
 }
