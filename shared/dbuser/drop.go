@@ -38,6 +38,19 @@ func (a *Admin) Drop(ctx context.Context, name string) error {
 			present = append(present, n)
 		}
 	}
+	// lockOut makes the PostgreSQL master a member of each role; one not
+	// dropped must not keep it: the master's later grants (ON ALL TABLES IN
+	// SCHEMA, for another team's user) would then reach its tables.
+	dropped := map[string]bool{}
+	if a.family == Postgres {
+		defer func() {
+			for _, n := range present {
+				if !dropped[n] {
+					a.giveBackMembership(ctx, n)
+				}
+			}
+		}()
+	}
 	for _, n := range present {
 		if err := a.lockOut(ctx, n); err != nil {
 			return err
@@ -63,6 +76,7 @@ func (a *Admin) Drop(ctx context.Context, name string) error {
 				return err
 			}
 			err = a.inTransaction(ctx, dropUser(Postgres, n))
+			dropped[n] = err == nil
 		} else {
 			err = a.exec(ctx, dropUser(MySQL, n))
 		}
@@ -226,4 +240,21 @@ func (a *Admin) revokeElsewhere(ctx context.Context, n string) error {
 		}
 	}
 	return nil
+}
+
+// giveBackMembership revokes the master's membership in n, which lockOut
+// took, when n was not dropped. It runs even when the drop's deadline has
+// passed (a membership left would outlast it), over a fresh session when
+// the drop's own is gone.
+func (a *Admin) giveBackMembership(ctx context.Context, n string) {
+	undo, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	revoke := "REVOKE " + quotePG(n) + " FROM CURRENT_USER"
+	if a.s.Exec(undo, revoke) == nil {
+		return
+	}
+	if fresh, err := Connect(undo, a.at); err == nil {
+		fresh.s.Exec(undo, revoke)
+		fresh.Close()
+	}
 }

@@ -361,6 +361,12 @@ func TestDropHandsNothingToTheMaster(t *testing.T) {
 	if err := a.Drop(ctx, u.Name); errcode.Of(err) != errcode.Conflict {
 		t.Fatalf("got %v", err)
 	}
+	// The membership the lock-out took goes with the refusal: kept, the
+	// master's later grants for another team's user would reach the
+	// planter's objects.
+	if member, err := a.s.Exists(ctx, "SELECT 1 WHERE pg_has_role(current_user, $1, 'USAGE')", u.Name); err != nil || member {
+		t.Fatalf("after a refused drop the master is still a member of %s (%v)", u.Name, err)
+	}
 	owner, err := a.s.QueryString(ctx, "SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE proname = 'takeover'")
 	if err != nil || owner != u.Name {
 		t.Fatalf("the function is now %q's (%v)", owner, err)
