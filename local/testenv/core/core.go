@@ -145,7 +145,18 @@ func SecretsClient(t testing.TB) *secretsmanager.Client {
 // custom resource's).
 func ServiceWith(t testing.TB, cfg provision.Config, store *secretstore.Store, rotator *rotation.Rotator) *provision.Service {
 	t.Helper()
-	client := SecretsClient(t)
+	return serviceOn(t, cfg, SecretsClient(t), store, rotator)
+}
+
+// ServiceOn is the core with every part on client: a test that shapes
+// Secrets Manager's answers (delays them, say) gives its own.
+func ServiceOn(t testing.TB, cfg provision.Config, client *secretsmanager.Client) *provision.Service {
+	t.Helper()
+	return serviceOn(t, cfg, client, nil, nil)
+}
+
+func serviceOn(t testing.TB, cfg provision.Config, client *secretsmanager.Client, store *secretstore.Store, rotator *rotation.Rotator) *provision.Service {
+	t.Helper()
 	users, err := secretuser.FromEnvironment(func(k string) string {
 		if k == userledger.EnvTable {
 			return UsersTable
@@ -162,26 +173,6 @@ func ServiceWith(t testing.TB, cfg provision.Config, store *secretstore.Store, r
 		rotator = rotation.NewWithCancel(client)
 	}
 	svc, err := provision.NewService(cfg, store, rotator, users, secretstore.NewDeleter(client))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return svc
-}
-
-// ServiceOn is the core with every part on client: a test that shapes
-// Secrets Manager's answers (delays them, say) gives its own.
-func ServiceOn(t testing.TB, cfg provision.Config, client *secretsmanager.Client) *provision.Service {
-	t.Helper()
-	users, err := secretuser.FromEnvironment(func(k string) string {
-		if k == userledger.EnvTable {
-			return UsersTable
-		}
-		return os.Getenv(k)
-	}, client, cfg.Region, cfg.Ours, cfg.UserSettings())
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := provision.NewService(cfg, secretstore.New(client), rotation.NewWithCancel(client), users, secretstore.NewDeleter(client))
 	if err != nil {
 		t.Fatal(err)
 	}
