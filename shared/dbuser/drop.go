@@ -38,51 +38,57 @@ func (a *Admin) Drop(ctx context.Context, name string) error {
 			present = append(present, n)
 		}
 	}
-	// lockOut makes the PostgreSQL master a member of each role; one not
-	// dropped must not keep it: the master's later grants (ON ALL TABLES IN
-	// SCHEMA, for another team's user) would then reach its tables.
-	dropped := map[string]bool{}
-	if a.family == Postgres {
-		defer func() {
-			for _, n := range present {
-				if !dropped[n] {
-					a.giveBackMembership(ctx, n)
-				}
-			}
-		}()
-	}
 	for _, n := range present {
 		if err := a.lockOut(ctx, n); err != nil {
 			return err
 		}
 	}
+	if a.family != Postgres {
+		for _, n := range present {
+			if err := a.exec(ctx, dropUser(MySQL, n)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for _, n := range present {
-		if a.family != Postgres {
-			continue
-		}
-		owned, err := a.s.QueryString(ctx, "SELECT count(*) FROM pg_shdepend d JOIN pg_roles r ON d.refobjid = r.oid WHERE d.deptype = 'o' AND r.rolname = $1", n)
-		if err != nil {
-			return a.classify(err)
-		}
-		if owned != "0" {
-			return &errcode.Error{Code: errcode.Conflict, Field: "username",
-				Message: "database user " + errcode.Quote(n) + " owns " + errcode.Clip(owned) + " database objects, which this provisioner neither drops nor hands to the master user: drop them or give them to a role of your choice (REASSIGN OWNED), then delete again; the user and its clone can no longer log in"}
+		if err := a.ownsNothing(ctx, n); err != nil {
+			return err
 		}
 	}
 	for _, n := range present {
-		var err error
-		if a.family == Postgres {
-			if err = a.revokeElsewhere(ctx, n); err != nil {
-				return err
-			}
-			err = a.inTransaction(ctx, dropUser(Postgres, n))
-			dropped[n] = err == nil
-		} else {
-			err = a.exec(ctx, dropUser(MySQL, n))
+		if err := a.revokeElsewhere(ctx, n); err != nil {
+			return err
 		}
+		grantors, err := a.grantorsTo(ctx, n)
 		if err != nil {
 			return err
 		}
+		// Checked again where the drop commits: DROP OWNED would drop
+		// whatever n came to own since.
+		err = a.asMemberOf(ctx, append([]string{n}, grantors...), func() error {
+			if err := a.ownsNothing(ctx, n); err != nil {
+				return err
+			}
+			return a.exec(ctx, dropUser(Postgres, n))
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ownsNothing refuses a PostgreSQL role that owns objects in any database
+// of the server (pg_shdepend is shared).
+func (a *Admin) ownsNothing(ctx context.Context, n string) error {
+	owned, err := a.s.QueryString(ctx, "SELECT count(*) FROM pg_shdepend d JOIN pg_roles r ON d.refobjid = r.oid WHERE d.deptype = 'o' AND r.rolname = $1", n)
+	if err != nil {
+		return a.classify(err)
+	}
+	if owned != "0" {
+		return &errcode.Error{Code: errcode.Conflict, Field: "username",
+			Message: "database user " + errcode.Quote(n) + " owns " + errcode.Clip(owned) + " database objects, which this provisioner neither drops nor hands to the master user: drop them or give them to a role of your choice (REASSIGN OWNED), then delete again; the user and its clone can no longer log in"}
 	}
 	return nil
 }
@@ -92,11 +98,10 @@ const sessionsEnd = 3 * time.Second
 
 // lockOut stops n logging in and ends its sessions, until none is left.
 //
-// PostgreSQL: the master first takes membership in n, which lets it end
-// n's sessions; then it ends them and sets NOLOGIN. A session of n can
-// hold the lock NOLOGIN needs (an open ALTER ROLE of itself): ending the
-// sessions first releases it, and a NOLOGIN that still meets a lock is
-// tried again after ending them again.
+// PostgreSQL: the master ends n's sessions, then sets NOLOGIN. A session
+// of n can hold the lock NOLOGIN needs (an open ALTER ROLE of itself):
+// ending the sessions first releases it, and a NOLOGIN that still meets a
+// lock is tried again after ending them again.
 //
 // MySQL: ACCOUNT LOCK, then KILL. Seeing another user's sessions needs
 // PROCESS; a master without it is refused rather than left to drop a user
@@ -104,9 +109,6 @@ const sessionsEnd = 3 * time.Second
 func (a *Admin) lockOut(ctx context.Context, n string) error {
 	until := time.Now().Add(sessionsEnd)
 	if a.family == Postgres {
-		if err := a.exec(ctx, []Statement{takeMembership(n)}); err != nil {
-			return err
-		}
 		for {
 			if _, err := a.endSessions(ctx, n); err != nil {
 				return err
@@ -155,15 +157,19 @@ func (a *Admin) lockOut(ctx context.Context, n string) error {
 const maxSessions = 10000
 
 // endSessions ends every session of n and says how many there were.
-// PostgreSQL: as a member of n. MySQL: KILL needs CONNECTION ADMIN, which
+// PostgreSQL: as a member of n for that transaction only. MySQL: KILL needs CONNECTION ADMIN, which
 // an RDS master lacks; RDS's mysql.rds_kill does it instead. A session
 // neither may end is a refusal: n stays locked, and not dropped while it
 // could still act.
 func (a *Admin) endSessions(ctx context.Context, n string) (int, error) {
 	if a.family == Postgres {
-		count, err := a.s.QueryString(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = $1", n)
+		var count string
+		err := a.asMemberOf(ctx, []string{n}, func() (err error) {
+			count, err = a.s.QueryString(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = $1", n)
+			return a.classify(err)
+		})
 		if err != nil {
-			return 0, a.classify(err)
+			return 0, err
 		}
 		return sessionCount(count)
 	}
@@ -210,11 +216,11 @@ func sessionCount(s string) (int, error) {
 // revokeElsewhere revokes, in every other database of the server, what
 // still names the PostgreSQL role n: privileges and default privileges that
 // anyone may grant it there (any role may name n in its own ALTER DEFAULT
-// PRIVILEGES, in a database n's team never uses), which DROP OWNED in this
-// database leaves and which would block DROP ROLE for good. n owns nothing
-// (Drop checked, in every database), so DROP OWNED there only revokes. The
-// master, a member of n since lockOut, does it over a session of its own to
-// each such database.
+// PRIVILEGES, or grant it a large object it owns, in a database n's team
+// never uses), which DROP OWNED in this database leaves and which would
+// block DROP ROLE for good. n owns nothing (Drop checked, in every
+// database, and checks again there), so DROP OWNED there only revokes.
+// The master does it over a session of its own to each such database.
 func (a *Admin) revokeElsewhere(ctx context.Context, n string) error {
 	list, err := a.s.QueryString(ctx, "SELECT coalesce(array_to_json(array_agg(DISTINCT d.datname))::text, '[]') FROM pg_shdepend s "+
 		"JOIN pg_database d ON d.oid = s.dbid JOIN pg_roles r ON r.oid = s.refobjid "+
@@ -233,7 +239,7 @@ func (a *Admin) revokeElsewhere(ctx context.Context, n string) error {
 		if err != nil {
 			return err
 		}
-		err = other.exec(ctx, []Statement{{SQL: "DROP OWNED BY " + quotePG(n)}})
+		err = other.revokeHere(ctx, n)
 		other.Close()
 		if err != nil {
 			return err
@@ -242,19 +248,130 @@ func (a *Admin) revokeElsewhere(ctx context.Context, n string) error {
 	return nil
 }
 
-// giveBackMembership revokes the master's membership in n, which lockOut
-// took, when n was not dropped. It runs even when the drop's deadline has
-// passed (a membership left would outlast it), over a fresh session when
-// the drop's own is gone.
-func (a *Admin) giveBackMembership(ctx context.Context, n string) {
-	undo, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	revoke := "REVOKE " + quotePG(n) + " FROM CURRENT_USER"
-	if a.s.Exec(undo, revoke) == nil {
-		return
+// revokeHere revokes what n was granted in this database, by anyone.
+func (a *Admin) revokeHere(ctx context.Context, n string) error {
+	grantors, err := a.grantorsTo(ctx, n)
+	if err != nil {
+		return err
 	}
-	if fresh, err := Connect(undo, a.at); err == nil {
-		fresh.s.Exec(undo, revoke)
-		fresh.Close()
+	return a.asMemberOf(ctx, append([]string{n}, grantors...), func() error {
+		if err := a.ownsNothing(ctx, n); err != nil {
+			return err
+		}
+		return a.exec(ctx, []Statement{{SQL: "DROP OWNED BY " + quotePG(n)}})
+	})
+}
+
+// grantorsOf lists the roles that granted the role $1 privileges on what
+// they own in this database (tables, a session's temporary tables, large
+// objects, schemas, functions, types, columns, foreign servers, the
+// database), but superusers and the master itself: any role may grant on
+// its own objects to any other, such a grant blocks DROP ROLE until its
+// grantor revokes it, and DROP OWNED revokes only what its caller has the
+// privileges of.
+const grantorsOf = `SELECT coalesce(array_to_json(array_agg(DISTINCT g.rolname))::text, '[]') FROM (
+ SELECT x.grantor, x.grantee FROM pg_class, aclexplode(relacl) x WHERE relacl IS NOT NULL
+ UNION ALL SELECT x.grantor, x.grantee FROM pg_largeobject_metadata, aclexplode(lomacl) x WHERE lomacl IS NOT NULL
+ UNION ALL SELECT x.grantor, x.grantee FROM pg_namespace, aclexplode(nspacl) x WHERE nspacl IS NOT NULL
+ UNION ALL SELECT x.grantor, x.grantee FROM pg_proc, aclexplode(proacl) x WHERE proacl IS NOT NULL
+ UNION ALL SELECT x.grantor, x.grantee FROM pg_type, aclexplode(typacl) x WHERE typacl IS NOT NULL
+ UNION ALL SELECT x.grantor, x.grantee FROM pg_attribute, aclexplode(attacl) x WHERE attacl IS NOT NULL
+ UNION ALL SELECT x.grantor, x.grantee FROM pg_foreign_server, aclexplode(srvacl) x WHERE srvacl IS NOT NULL
+ UNION ALL SELECT x.grantor, x.grantee FROM pg_database, aclexplode(datacl) x WHERE datacl IS NOT NULL
+) a JOIN pg_roles v ON v.oid = a.grantee JOIN pg_roles g ON g.oid = a.grantor
+WHERE v.rolname = $1 AND g.rolname <> $1 AND NOT g.rolsuper AND g.rolname <> current_user`
+
+// grantorsTo runs grantorsOf.
+func (a *Admin) grantorsTo(ctx context.Context, n string) ([]string, error) {
+	list, err := a.s.QueryString(ctx, grantorsOf, n)
+	if err != nil {
+		return nil, a.classify(err)
 	}
+	var names []string
+	if err := json.Unmarshal([]byte(list), &names); err != nil {
+		return nil, errcode.New(errcode.Upstream, "the server's list of roles that granted the user privileges could not be read")
+	}
+	return names, nil
+}
+
+// asMemberOf runs do in a PostgreSQL transaction of its own in which the
+// master is a member of each of roles, for that transaction only: ending
+// a role's sessions and DROP OWNED need the role's privileges, which an RDS
+// master (no superuser) has only as a member. A membership taken is given
+// back before the transaction commits, and one that cannot be is a
+// rollback; so no other session of the master ever sees it (a concurrent
+// GRANT ... ON ALL TABLES IN SCHEMA for another team's user would reach a
+// member's tables), and no failure or cancelled request leaves it behind.
+// Membership runs no code.
+func (a *Admin) asMemberOf(ctx context.Context, roles []string, do func() error) error {
+	if err := a.s.Exec(ctx, "BEGIN"); err != nil {
+		return a.classify(err)
+	}
+	err := a.memberWhile(ctx, roles, do)
+	if err != nil {
+		a.rollback(ctx)
+		return err
+	}
+	if err := a.s.Exec(ctx, "COMMIT"); err != nil {
+		a.rollback(ctx)
+		return a.classify(err)
+	}
+	return nil
+}
+
+// memberships counts the rows that make the master a member of $1: one
+// (PostgreSQL 15 and before) or one per grantor (16 and after).
+const memberships = "SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid WHERE r.rolname = $1 AND m.member = (SELECT oid FROM pg_roles WHERE rolname = current_user)"
+
+func (a *Admin) memberWhile(ctx context.Context, roles []string, do func() error) error {
+	type held struct{ role, before string }
+	var taken []held
+	for _, role := range roles {
+		has, err := a.s.Exists(ctx, "SELECT 1 WHERE pg_has_role(current_user, $1, 'USAGE')", role)
+		if err != nil {
+			return a.classify(err)
+		}
+		if has {
+			continue
+		}
+		before, err := a.s.QueryString(ctx, memberships, role)
+		if err != nil {
+			return a.classify(err)
+		}
+		if err := a.exec(ctx, []Statement{takeMembership(role)}); err != nil {
+			return err
+		}
+		// A GRANT that added no row (a membership held already, without
+		// its privileges) is not revoked: that would take away the old one.
+		after, err := a.s.QueryString(ctx, memberships, role)
+		if err != nil {
+			return a.classify(err)
+		}
+		if after != before {
+			taken = append(taken, held{role, before})
+		}
+	}
+	if err := do(); err != nil {
+		return err
+	}
+	for _, h := range taken {
+		exists, err := a.Exists(ctx, h.role)
+		if err != nil {
+			return err
+		}
+		if !exists {
+			continue // dropped, and its memberships with it
+		}
+		if err := a.exec(ctx, []Statement{giveMembershipBack(h.role)}); err != nil {
+			return err
+		}
+		now, err := a.s.QueryString(ctx, memberships, h.role)
+		if err != nil {
+			return a.classify(err)
+		}
+		if now != h.before {
+			return errcode.New(errcode.Upstream, "the master's membership in database role %s could not be given back as it was", errcode.Quote(h.role))
+		}
+	}
+	return nil
 }

@@ -359,3 +359,121 @@ func TestDropThroughOthersDefaultPrivileges(t *testing.T) {
 		t.Fatalf("the user is still there (%v)", err)
 	}
 }
+
+// TestDropThroughOthersGrants: any role may grant on what it owns (a large
+// object, a session's temporary table) to another, in any database, and
+// DROP OWNED as the master does not revoke another grantor's grants: Drop
+// revokes them as a member of the grantor, and the user is dropped.
+func TestDropThroughOthersGrants(t *testing.T) {
+	for _, tt := range []struct {
+		name, database string
+		statements     []string
+	}{
+		{"a large object here", "", []string{"SELECT lo_create(424243)", `GRANT SELECT ON LARGE OBJECT 424243 TO "victim_lo"`}},
+		{"a large object elsewhere", "postgres", []string{"SELECT lo_create(424244)", `GRANT SELECT ON LARGE OBJECT 424244 TO "victim_lo2"`}},
+		{"a temporary table here", "", []string{"CREATE TEMP TABLE t (x int)", `GRANT SELECT ON pg_temp.t TO "victim_tmp"`}},
+		{"a temporary table elsewhere", "postgres", []string{"CREATE TEMP TABLE t (x int)", `GRANT SELECT ON pg_temp.t TO "victim_tmp2"`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			a := master(t, Postgres)
+			const password = "Pl3nty-of-characters"
+			victim := strings.TrimPrefix(strings.Fields(tt.statements[1])[len(strings.Fields(tt.statements[1]))-1], `"`)
+			victim = strings.TrimSuffix(victim, `"`)
+			grantor := "grantor_" + victim
+			for _, name := range []string{victim, grantor} {
+				if err := a.Create(ctx, User{Name: name, Database: dbserver.Database, Privileges: ReadOnly}, NewPassword(Postgres, password)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e := endpoint(t, Postgres, grantor, password)
+			if tt.database != "" {
+				e.Database = tt.database
+			}
+			s, err := dbsession.Open(ctx, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close() // a temporary table lives as long as its session
+			for _, st := range tt.statements {
+				if err := s.Exec(ctx, st); err != nil {
+					t.Fatalf("%s: %v", st, err)
+				}
+			}
+			if err := a.Drop(ctx, victim); err != nil {
+				t.Fatalf("drop: %v (%v)", err, errcode.Public(err).Err)
+			}
+			if exists, err := a.Exists(ctx, victim); err != nil || exists {
+				t.Fatalf("the user is still there (%v)", err)
+			}
+			// The grantor's membership was for the drop only.
+			if member, err := a.s.Exists(ctx, "SELECT 1 WHERE pg_has_role(current_user, $1, 'USAGE')", grantor); err != nil || member {
+				t.Fatalf("the master is still a member of %s (%v)", grantor, err)
+			}
+		})
+	}
+}
+
+// TestMembershipOnlyWithinItsTransaction: the master's membership in a
+// user's role, which ending its sessions and DROP OWNED need, exists only
+// inside the transaction that uses it. No other session of the master sees
+// it (a concurrent GRANT ... ON ALL TABLES IN SCHEMA for another team's
+// user would otherwise reach the role's tables), and nothing is left of it
+// after, whether the work succeeds or fails; a membership the master held
+// before stays.
+func TestMembershipOnlyWithinItsTransaction(t *testing.T) {
+	ctx := context.Background()
+	a := master(t, Postgres)
+	other := master(t, Postgres)
+	for _, tt := range []struct {
+		name     string
+		heldFrom bool // the master was a member before
+		fail     bool
+	}{
+		{"work done", false, false},
+		{"work failed", false, true},
+		{"held before", true, false},
+		{"held before, work failed", true, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			role := "member_" + strings.ReplaceAll(tt.name, " ", "_")
+			role = strings.ReplaceAll(role, ",", "")
+			if err := a.Create(ctx, User{Name: role, Database: dbserver.Database, Privileges: ReadOnly}, NewPassword(Postgres, "Member-Pa55word")); err != nil {
+				t.Fatal(err)
+			}
+			if tt.heldFrom {
+				if err := a.exec(ctx, []Statement{takeMembership(role)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			isMember := func(s *Admin) bool {
+				t.Helper()
+				member, err := s.s.Exists(ctx, "SELECT 1 WHERE pg_has_role(current_user, $1, 'USAGE')", role)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return member
+			}
+			ran := false
+			err := a.asMemberOf(ctx, []string{role}, func() error {
+				ran = true
+				if !isMember(a) {
+					t.Error("inside the transaction the master is no member")
+				}
+				if isMember(other) != tt.heldFrom {
+					t.Error("another session of the master sees the membership")
+				}
+				if tt.fail {
+					return errcode.New(errcode.Conflict, "refused")
+				}
+				return nil
+			})
+			if !ran || (err != nil) != tt.fail {
+				t.Fatalf("ran %v, err %v", ran, err)
+			}
+			if isMember(a) != tt.heldFrom || isMember(other) != tt.heldFrom {
+				t.Fatalf("after: member %v, held before %v", isMember(a), tt.heldFrom)
+			}
+		})
+	}
+}

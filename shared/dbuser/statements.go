@@ -314,14 +314,20 @@ func lockUser(f Family, name string) Statement {
 
 // takeMembership makes the PostgreSQL master a member of the role, which
 // lets it end the role's sessions and DROP OWNED (not a superuser on RDS,
-// it needs that).
+// it needs that); only ever inside a transaction that gives it back
+// (Admin.asMemberOf).
 func takeMembership(name string) Statement {
 	return Statement{SQL: "GRANT " + quotePG(name) + " TO CURRENT_USER"}
 }
 
+// giveMembershipBack undoes takeMembership.
+func giveMembershipBack(name string) Statement {
+	return Statement{SQL: "REVOKE " + quotePG(name) + " FROM CURRENT_USER"}
+}
+
 // dropUser are the statements that remove a user. PostgreSQL: the master
-// user, a member of the role since takeMembership,
-// revokes every privilege the role was given (DROP OWNED drops nothing
+// user, for that transaction a member of the role and of the roles that
+// granted it anything (Admin.asMemberOf), revokes every privilege the role was given (DROP OWNED drops nothing
 // else once the role owns no object: Drop makes sure of that first), then
 // drops the role. Nothing is ever reassigned to the
 // master: a function the user planted would then run as the master.

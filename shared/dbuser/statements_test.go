@@ -36,7 +36,7 @@ func statementsOf(f Family, u User) []Statement {
 	create, _ := createUser(f, u, NewPassword(f, "pw"))
 	all := append([]Statement{create}, grants(f, u)...)
 	all = append(all, revokes(f, u)...)
-	all = append(all, lockUser(f, u.Name), takeMembership(u.Name))
+	all = append(all, lockUser(f, u.Name), takeMembership(u.Name), giveMembershipBack(u.Name))
 	return append(all, dropUser(f, u.Name)...)
 }
 
