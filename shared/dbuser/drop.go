@@ -67,7 +67,7 @@ func (a *Admin) Drop(ctx context.Context, name string) error {
 		// Checked again where the drop commits: DROP OWNED would drop
 		// whatever n came to own since.
 		err = a.asMemberOf(ctx, append([]string{n}, grantors...), func() error {
-			if err := a.ownsNothing(ctx, n); err != nil {
+			if err := a.revokeAll(ctx, n); err != nil {
 				return err
 			}
 			return a.exec(ctx, dropUser(Postgres, n))
@@ -254,44 +254,115 @@ func (a *Admin) revokeHere(ctx context.Context, n string) error {
 	if err != nil {
 		return err
 	}
-	return a.asMemberOf(ctx, append([]string{n}, grantors...), func() error {
-		if err := a.ownsNothing(ctx, n); err != nil {
-			return err
-		}
-		return a.exec(ctx, []Statement{{SQL: "DROP OWNED BY " + quotePG(n)}})
-	})
+	return a.asMemberOf(ctx, append([]string{n}, grantors...), func() error { return a.revokeAll(ctx, n) })
 }
 
-// grantorsOf lists the roles that granted the role $1 privileges on what
-// they own in this database (tables, a session's temporary tables, large
-// objects, schemas, functions, types, columns, foreign servers, the
-// database), but superusers and the master itself: any role may grant on
-// its own objects to any other, such a grant blocks DROP ROLE until its
-// grantor revokes it, and DROP OWNED revokes only what its caller has the
-// privileges of.
-const grantorsOf = `SELECT coalesce(array_to_json(array_agg(DISTINCT g.rolname))::text, '[]') FROM (
- SELECT x.grantor, x.grantee FROM pg_class, aclexplode(relacl) x WHERE relacl IS NOT NULL
- UNION ALL SELECT x.grantor, x.grantee FROM pg_largeobject_metadata, aclexplode(lomacl) x WHERE lomacl IS NOT NULL
- UNION ALL SELECT x.grantor, x.grantee FROM pg_namespace, aclexplode(nspacl) x WHERE nspacl IS NOT NULL
- UNION ALL SELECT x.grantor, x.grantee FROM pg_proc, aclexplode(proacl) x WHERE proacl IS NOT NULL
- UNION ALL SELECT x.grantor, x.grantee FROM pg_type, aclexplode(typacl) x WHERE typacl IS NOT NULL
- UNION ALL SELECT x.grantor, x.grantee FROM pg_attribute, aclexplode(attacl) x WHERE attacl IS NOT NULL
- UNION ALL SELECT x.grantor, x.grantee FROM pg_foreign_server, aclexplode(srvacl) x WHERE srvacl IS NOT NULL
- UNION ALL SELECT x.grantor, x.grantee FROM pg_database, aclexplode(datacl) x WHERE datacl IS NOT NULL
-) a JOIN pg_roles v ON v.oid = a.grantee JOIN pg_roles g ON g.oid = a.grantor
-WHERE v.rolname = $1 AND g.rolname <> $1 AND NOT g.rolsuper AND g.rolname <> current_user`
+// revokeAll revokes in this database everything granted to n, by anyone,
+// inside asMemberOf's transaction: DROP OWNED first (n owns nothing,
+// checked again here: it would drop whatever n came to own since), then,
+// as each grantor in turn (SET LOCAL ROLE), what it left. DROP OWNED
+// revokes each object's grants of one grantor only (the first role of the
+// master's that holds every grant option on it), so a tenant that gives
+// the master grant options on its own large object, or has a second role
+// grant the same, would keep its grant to n, and n undroppable. A grant
+// left after that (a superuser's) is a conflict naming it.
+func (a *Admin) revokeAll(ctx context.Context, n string) error {
+	if err := a.ownsNothing(ctx, n); err != nil {
+		return err
+	}
+	if err := a.exec(ctx, []Statement{{SQL: "DROP OWNED BY " + quotePG(n)}}); err != nil {
+		return err
+	}
+	left, err := a.grantsTo(ctx, n)
+	if err != nil {
+		return err
+	}
+	for _, g := range left {
+		if g.super {
+			continue
+		}
+		// The clause is the server's own quoting of the object's name
+		// (regclass, regprocedure, quote_ident), read back as it wrote it.
+		revoke := Statement{SQL: "REVOKE ALL " + g.on + " FROM " + quotePG(n) + " CASCADE"}
+		if err := a.exec(ctx, []Statement{{SQL: "SET LOCAL ROLE " + quotePG(g.grantor)}, revoke, {SQL: "RESET ROLE"}}); err != nil {
+			return err
+		}
+	}
+	if left, err = a.grantsTo(ctx, n); err != nil {
+		return err
+	}
+	if len(left) > 0 {
+		return &errcode.Error{Code: errcode.Conflict, Field: "username",
+			Message: "database role " + errcode.Quote(left[0].grantor) + " granted database user " + errcode.Quote(n) + " privileges " + errcode.Clip(left[0].on) + ", which the master user cannot revoke: a DBA must revoke them, then delete again; the user and its clone can no longer log in"}
+	}
+	return nil
+}
 
-// grantorsTo runs grantorsOf.
-func (a *Admin) grantorsTo(ctx context.Context, n string) ([]string, error) {
-	list, err := a.s.QueryString(ctx, grantorsOf, n)
+// grantsQuery lists what was granted to the role $1 in this database, by
+// whom (and whether a superuser), and on what, as the clause a REVOKE
+// names it by: tables and a session's temporary tables, large objects,
+// schemas, routines, types and domains, columns, foreign servers,
+// databases. Any role may grant on what it owns to any other, and such a
+// grant blocks DROP ROLE until it is revoked as its grantor.
+const grantsQuery = `SELECT coalesce(json_agg(json_build_array(g.rolname, a.clause, g.rolsuper)), '[]')::text FROM (
+ SELECT x.grantor, x.grantee, 'ON TABLE ' || c.oid::regclass::text clause FROM pg_class c, aclexplode(c.relacl) x WHERE c.relacl IS NOT NULL
+ UNION ALL SELECT x.grantor, x.grantee, 'ON LARGE OBJECT ' || l.oid FROM pg_largeobject_metadata l, aclexplode(l.lomacl) x WHERE l.lomacl IS NOT NULL
+ UNION ALL SELECT x.grantor, x.grantee, 'ON SCHEMA ' || quote_ident(n.nspname) FROM pg_namespace n, aclexplode(n.nspacl) x WHERE n.nspacl IS NOT NULL
+ UNION ALL SELECT x.grantor, x.grantee, 'ON ROUTINE ' || p.oid::regprocedure::text FROM pg_proc p, aclexplode(p.proacl) x WHERE p.proacl IS NOT NULL
+ UNION ALL SELECT x.grantor, x.grantee, CASE WHEN t.typtype = 'd' THEN 'ON DOMAIN ' ELSE 'ON TYPE ' END || t.oid::regtype::text FROM pg_type t, aclexplode(t.typacl) x WHERE t.typacl IS NOT NULL
+ UNION ALL SELECT x.grantor, x.grantee, '(' || quote_ident(t.attname) || ') ON TABLE ' || t.attrelid::regclass::text FROM pg_attribute t, aclexplode(t.attacl) x WHERE t.attacl IS NOT NULL
+ UNION ALL SELECT x.grantor, x.grantee, 'ON FOREIGN SERVER ' || quote_ident(s.srvname) FROM pg_foreign_server s, aclexplode(s.srvacl) x WHERE s.srvacl IS NOT NULL
+ UNION ALL SELECT x.grantor, x.grantee, 'ON DATABASE ' || quote_ident(d.datname) FROM pg_database d, aclexplode(d.datacl) x WHERE d.datacl IS NOT NULL
+) a JOIN pg_roles v ON v.oid = a.grantee JOIN pg_roles g ON g.oid = a.grantor WHERE v.rolname = $1`
+
+// grant is one row of grantsQuery.
+type grant struct {
+	grantor, on string
+	super       bool
+}
+
+func (a *Admin) grantsTo(ctx context.Context, n string) ([]grant, error) {
+	list, err := a.s.QueryString(ctx, grantsQuery, n)
 	if err != nil {
 		return nil, a.classify(err)
 	}
-	var names []string
-	if err := json.Unmarshal([]byte(list), &names); err != nil {
-		return nil, errcode.New(errcode.Upstream, "the server's list of roles that granted the user privileges could not be read")
+	var rows [][3]any
+	if err := json.Unmarshal([]byte(list), &rows); err != nil {
+		return nil, errcode.New(errcode.Upstream, "the server's list of what the user was granted could not be read")
 	}
-	return names, nil
+	out := make([]grant, 0, len(rows))
+	for _, r := range rows {
+		g, _ := r[0].(string)
+		on, _ := r[1].(string)
+		super, _ := r[2].(bool)
+		if g == "" || on == "" {
+			return nil, errcode.New(errcode.Upstream, "the server's list of what the user was granted could not be read")
+		}
+		out = append(out, grant{grantor: g, on: on, super: super})
+	}
+	return out, nil
+}
+
+// grantorsTo are the roles the master must be a member of to revoke what
+// n was granted here: every grantor but superusers, n and the master.
+func (a *Admin) grantorsTo(ctx context.Context, n string) ([]string, error) {
+	grants, err := a.grantsTo(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	me, err := a.s.QueryString(ctx, "SELECT current_user")
+	if err != nil {
+		return nil, a.classify(err)
+	}
+	seen := map[string]bool{n: true, me: true}
+	var out []string
+	for _, g := range grants {
+		if !g.super && !seen[g.grantor] {
+			seen[g.grantor] = true
+			out = append(out, g.grantor)
+		}
+	}
+	return out, nil
 }
 
 // asMemberOf runs do in a PostgreSQL transaction of its own in which the

@@ -477,3 +477,105 @@ func TestMembershipOnlyWithinItsTransaction(t *testing.T) {
 		})
 	}
 }
+
+// TestDropThroughGrantChains: DROP OWNED revokes, per object, the grants of
+// one grantor only; a tenant that gives the master every grant option on
+// its own large object, or has a second role grant the same, must not
+// keep another team's user undroppable (the nineteenth review's finding).
+// Each grant left is revoked as its grantor, here and in other databases.
+func TestDropThroughGrantChains(t *testing.T) {
+	const password = "Pl3nty-of-characters"
+	for _, tt := range []struct {
+		name, database string
+		first, second  []string // as grantor 1, then grantor 2; %v is the victim
+	}{
+		{"grant options given to the master", "", []string{
+			"SELECT lo_create(919191)",
+			"GRANT SELECT, UPDATE ON LARGE OBJECT 919191 TO " + dbserver.MasterUser + " WITH GRANT OPTION",
+			"GRANT SELECT ON LARGE OBJECT 919191 TO %v"}, nil},
+		{"grant options given to the master, elsewhere", "postgres", []string{
+			"SELECT lo_create(919193)",
+			"GRANT SELECT, UPDATE ON LARGE OBJECT 919193 TO " + dbserver.MasterUser + " WITH GRANT OPTION",
+			"GRANT SELECT ON LARGE OBJECT 919193 TO %v"}, nil},
+		{"two grantors on one object", "", []string{
+			"SELECT lo_create(919192)",
+			"GRANT SELECT ON LARGE OBJECT 919192 TO %g WITH GRANT OPTION",
+			"GRANT SELECT ON LARGE OBJECT 919192 TO %v"},
+			[]string{"GRANT SELECT ON LARGE OBJECT 919192 TO %v"}},
+		{"a column, a schema and a routine", "", []string{
+			"CREATE TEMP TABLE t (x int)",
+			"GRANT SELECT (x) ON pg_temp.t TO " + dbserver.MasterUser + " WITH GRANT OPTION",
+			"GRANT SELECT (x) ON pg_temp.t TO %v",
+			"CREATE POLICY p ON pg_temp.t TO %v USING (true)"}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			a := master(t, Postgres)
+			slug := strings.NewReplacer(" ", "_", ",", "").Replace(tt.name)
+			victim, g1, g2 := "victim_"+slug, "g1_"+slug, "g2_"+slug
+			for _, name := range []string{victim, g1, g2} {
+				if err := a.Create(ctx, User{Name: name, Database: dbserver.Database, Privileges: ReadOnly}, NewPassword(Postgres, password)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, step := range []struct {
+				who        string
+				statements []string
+			}{{g1, tt.first}, {g2, tt.second}} {
+				if len(step.statements) == 0 {
+					continue
+				}
+				e := endpoint(t, Postgres, step.who, password)
+				if tt.database != "" {
+					e.Database = tt.database
+				}
+				s, err := dbsession.Open(ctx, e)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer s.Close() // a temporary table lives as long as its session
+				for _, st := range step.statements {
+					st = strings.NewReplacer("%v", `"`+victim+`"`, "%g", `"`+g2+`"`).Replace(st)
+					if err := s.Exec(ctx, st); err != nil {
+						t.Fatalf("%s: %v", st, err)
+					}
+				}
+			}
+			if err := a.Drop(ctx, victim); err != nil {
+				t.Fatalf("drop: %v (%v)", err, errcode.Public(err).Err)
+			}
+			if exists, err := a.Exists(ctx, victim); err != nil || exists {
+				t.Fatalf("the user is still there (%v)", err)
+			}
+			for _, g := range []string{g1, g2} {
+				if member, err := a.s.Exists(ctx, "SELECT 1 WHERE pg_has_role(current_user, $1, 'MEMBER')", g); err != nil || member {
+					t.Fatalf("the master is still a member of %s (%v)", g, err)
+				}
+			}
+		})
+	}
+}
+
+// TestDropRefusesASuperusersGrant: what a superuser granted the user the
+// master cannot revoke; the drop is a conflict naming who granted what,
+// and the user stays, locked, until a DBA revokes it.
+func TestDropRefusesASuperusersGrant(t *testing.T) {
+	ctx := context.Background()
+	a := master(t, Postgres)
+	victim := "victim_of_a_superuser"
+	if err := a.Create(ctx, User{Name: victim, Database: dbserver.Database, Privileges: ReadOnly}, NewPassword(Postgres, "Pl3nty-of-characters")); err != nil {
+		t.Fatal(err)
+	}
+	administrator(t, Postgres, "SELECT lo_create(919199)", "GRANT SELECT ON LARGE OBJECT 919199 TO "+victim)
+	err := a.Drop(ctx, victim)
+	if errcode.Of(err) != errcode.Conflict || !strings.Contains(err.Error(), "ON LARGE OBJECT 919199") {
+		t.Fatalf("got %v", err)
+	}
+	if exists, _ := a.Exists(ctx, victim); !exists {
+		t.Fatal("the user is gone")
+	}
+	administrator(t, Postgres, "REVOKE SELECT ON LARGE OBJECT 919199 FROM "+victim)
+	if err := a.Drop(ctx, victim); err != nil {
+		t.Fatal(err)
+	}
+}

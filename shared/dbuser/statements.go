@@ -325,19 +325,13 @@ func giveMembershipBack(name string) Statement {
 	return Statement{SQL: "REVOKE " + quotePG(name) + " FROM CURRENT_USER"}
 }
 
-// dropUser are the statements that remove a user. PostgreSQL: the master
-// user, for that transaction a member of the role and of the roles that
-// granted it anything (Admin.asMemberOf), revokes every privilege the role was given (DROP OWNED drops nothing
-// else once the role owns no object: Drop makes sure of that first), then
-// drops the role. Nothing is ever reassigned to the
-// master: a function the user planted would then run as the master.
+// dropUser are the statements that remove a user. PostgreSQL's DROP ROLE
+// runs once everything granted to the role is revoked (Admin.revokeAll):
+// nothing is ever reassigned to the master, as a function the user
+// planted would then run as the master.
 func dropUser(f Family, name string) []Statement {
 	if f == MySQL {
 		return []Statement{{SQL: "DROP USER IF EXISTS ?@'%'", Args: []any{name}}}
 	}
-	user := quotePG(name)
-	return []Statement{
-		{SQL: "DROP OWNED BY " + user},
-		{SQL: "DROP ROLE " + user},
-	}
+	return []Statement{{SQL: "DROP ROLE " + quotePG(name)}}
 }
