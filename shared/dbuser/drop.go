@@ -285,7 +285,10 @@ func (a *Admin) revokeAll(ctx context.Context, n string) error {
 		// (regclass, regprocedure, quote_ident), read back as it wrote it.
 		revoke := Statement{SQL: "REVOKE ALL " + g.on + " FROM " + quotePG(n) + " CASCADE"}
 		if err := a.exec(ctx, []Statement{{SQL: "SET LOCAL ROLE " + quotePG(g.grantor)}, revoke, {SQL: "RESET ROLE"}}); err != nil {
-			return err
+			// Say who and what: the grantor may, say, no longer reach the
+			// schema the object is in.
+			return &errcode.Error{Code: errcode.Conflict, Field: "username", Err: err,
+				Message: "database role " + errcode.Quote(g.grantor) + " granted database user " + errcode.Quote(n) + " privileges " + errcode.Clip(g.on) + ", which the master user could not revoke as that role: a DBA must revoke them, then delete again; the user and its clone can no longer log in"}
 		}
 	}
 	if left, err = a.grantsTo(ctx, n); err != nil {

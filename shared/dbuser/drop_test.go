@@ -579,3 +579,41 @@ func TestDropRefusesASuperusersGrant(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDropRefusesAGrantItCannotRevoke: a grantor that can no longer reach
+// the object (its schema's owner took its USAGE away; the twentieth
+// review's case, which needs a tenant that owns a schema) cannot revoke its
+// grant: the drop is a conflict naming grantor and object, not a
+// permission error that blames the master.
+func TestDropRefusesAGrantItCannotRevoke(t *testing.T) {
+	ctx := context.Background()
+	a := master(t, Postgres)
+	const password = "Pl3nty-of-characters"
+	victim, g1, g2 := "victim_nousage", "g1_nousage", "g2_nousage"
+	for _, name := range []string{victim, g1, g2} {
+		if err := a.Create(ctx, User{Name: name, Database: dbserver.Database, Privileges: ReadOnly}, NewPassword(Postgres, password)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	administrator(t, Postgres, "CREATE SCHEMA own_by_g1 AUTHORIZATION "+g1, "GRANT USAGE ON SCHEMA own_by_g1 TO "+g2)
+	defer administrator(t, Postgres, "DROP SCHEMA own_by_g1 CASCADE")
+	for _, step := range []struct {
+		who        string
+		statements []string
+	}{
+		{g1, []string{"CREATE TABLE own_by_g1.t (x int)", "GRANT SELECT ON own_by_g1.t TO " + g2 + " WITH GRANT OPTION", "GRANT SELECT ON own_by_g1.t TO " + victim}},
+		{g2, []string{"GRANT SELECT ON own_by_g1.t TO " + victim}},
+		{g1, []string{"REVOKE USAGE ON SCHEMA own_by_g1 FROM " + g2}},
+	} {
+		if err := as(t, Postgres, step.who, password, step.statements...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := a.Drop(ctx, victim)
+	if errcode.Of(err) != errcode.Conflict || !strings.Contains(err.Error(), g2) || !strings.Contains(err.Error(), "own_by_g1.t") {
+		t.Fatalf("got %v", err)
+	}
+	if member, err := a.s.Exists(ctx, "SELECT 1 WHERE pg_has_role(current_user, $1, 'MEMBER')", g2); err != nil || member {
+		t.Fatalf("the master is left a member of %s (%v)", g2, err)
+	}
+}
