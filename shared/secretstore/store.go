@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -100,7 +101,7 @@ func (s *Store) Create(ctx context.Context, in *secretsmanager.CreateSecretInput
 			Message: fmt.Sprintf("secret %q is scheduled for deletion; restore it or choose another name", aws.ToString(in.Name))}
 	}
 	token := aws.ToString(in.ClientRequestToken)
-	if _, ours := desc.VersionIdsToStages[token]; token != "" && ours {
+	if _, ours := desc.VersionIdsToStages[token]; token != "" && ours && sameRequester(in.Tags, desc.Tags) {
 		return Created{
 			ARN:       aws.ToString(desc.ARN),
 			Name:      aws.ToString(desc.Name),
@@ -114,6 +115,32 @@ func (s *Store) Create(ctx context.Context, in *secretsmanager.CreateSecretInput
 			Message: fmt.Sprintf("secret %q already exists and was not created by this request", aws.ToString(in.Name))}
 	}
 	return Created{}, Classify(err)
+}
+
+// provenancePrefix begins the tags that say who had a secret made, which
+// only the functions write (callers may not use it, in any letter case).
+const provenancePrefix = "provisioned-"
+
+// sameRequester reports whether an existing secret carries the
+// provenance tags the request would give it: a secret that holds the
+// request's version token is its earlier attempt only if the same
+// requester, through the same trigger, made it. A token is a hash of what
+// a requester chose; whoever can put a version of its choosing into a
+// secret (another trigger's Update) must not make it another's replay.
+func sameRequester(want, have []types.Tag) bool {
+	existing := map[string]string{}
+	for _, t := range have {
+		existing[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	for _, t := range want {
+		key := aws.ToString(t.Key)
+		if strings.HasPrefix(key, provenancePrefix) {
+			if v, ok := existing[key]; !ok || v != aws.ToString(t.Value) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Describe returns a secret's metadata; a missing secret is ErrNotFound.

@@ -67,6 +67,7 @@ func TestCreate(t *testing.T) {
 		token    string
 		create   func(*secretsmanager.CreateSecretInput) (*secretsmanager.CreateSecretOutput, error)
 		describe func(*secretsmanager.DescribeSecretInput) (*secretsmanager.DescribeSecretOutput, error)
+		tags     []types.Tag // the request's
 		want     Created
 		code     errcode.Code
 		rule     string
@@ -97,6 +98,46 @@ func TestCreate(t *testing.T) {
 			},
 			describe: existing(token, false),
 			want:     Created{ARN: arn, Name: "app/db", VersionID: token, Replicas: []ReplicaStatus{{Region: "eu-west-1", Status: "InSync"}}, Replayed: true},
+		},
+		{
+			name:  "a retry finds its own version, made by the same requester",
+			token: token,
+			tags:  provenance("http-api", "alice"),
+			create: func(*secretsmanager.CreateSecretInput) (*secretsmanager.CreateSecretOutput, error) {
+				return nil, exists
+			},
+			describe: withTags(existing(token, false), append(provenance("http-api", "alice"), types.Tag{Key: aws.String("team"), Value: aws.String("x")})),
+			want:     Created{ARN: arn, Name: "app/db", VersionID: token, Replicas: []ReplicaStatus{{Region: "eu-west-1", Status: "InSync"}}, Replayed: true},
+		},
+		{
+			name:  "its token in a secret another trigger made",
+			token: token,
+			tags:  provenance("http-api", "alice"),
+			create: func(*secretsmanager.CreateSecretInput) (*secretsmanager.CreateSecretOutput, error) {
+				return nil, exists
+			},
+			describe: withTags(existing(token, false), provenance("cloudformation", "alice")),
+			code:     errcode.Conflict, rule: "already exists",
+		},
+		{
+			name:  "its token in a secret another requester made",
+			token: token,
+			tags:  provenance("http-api", "alice"),
+			create: func(*secretsmanager.CreateSecretInput) (*secretsmanager.CreateSecretOutput, error) {
+				return nil, exists
+			},
+			describe: withTags(existing(token, false), provenance("http-api", "mallory")),
+			code:     errcode.Conflict, rule: "already exists",
+		},
+		{
+			name:  "its token in a secret without provenance",
+			token: token,
+			tags:  provenance("http-api", "alice"),
+			create: func(*secretsmanager.CreateSecretInput) (*secretsmanager.CreateSecretOutput, error) {
+				return nil, exists
+			},
+			describe: existing(token, false),
+			code:     errcode.Conflict, rule: "already exists",
 		},
 		{
 			name:  "someone else's secret",
@@ -149,7 +190,7 @@ func TestCreate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in := &secretsmanager.CreateSecretInput{Name: aws.String("app/db"), SecretString: aws.String("{}")}
+			in := &secretsmanager.CreateSecretInput{Name: aws.String("app/db"), SecretString: aws.String("{}"), Tags: tt.tags}
 			if tt.token != "" {
 				in.ClientRequestToken = aws.String(tt.token)
 			}
@@ -167,6 +208,20 @@ func TestCreate(t *testing.T) {
 				t.Fatalf("got %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+func provenance(via, by string) []types.Tag {
+	return []types.Tag{{Key: aws.String("provisioned-via"), Value: aws.String(via)}, {Key: aws.String("provisioned-by"), Value: aws.String(by)}}
+}
+
+func withTags(describe func(*secretsmanager.DescribeSecretInput) (*secretsmanager.DescribeSecretOutput, error), tags []types.Tag) func(*secretsmanager.DescribeSecretInput) (*secretsmanager.DescribeSecretOutput, error) {
+	return func(in *secretsmanager.DescribeSecretInput) (*secretsmanager.DescribeSecretOutput, error) {
+		out, err := describe(in)
+		if out != nil {
+			out.Tags = tags
+		}
+		return out, err
 	}
 }
 

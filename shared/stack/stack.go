@@ -274,8 +274,18 @@ func (l *Lifecycle) updateValue(ctx context.Context, id string, old, now provisi
 	if value.String == current.String && string(value.Binary) == string(current.Binary) {
 		return current.VersionID, username, nil
 	}
-	version, err := l.manager.PutValue(ctx, id, secretstore.Token(idempotencyKey), value)
+	version, err := l.manager.PutValue(ctx, id, updateToken(idempotencyKey), value)
 	return version, username, err
+}
+
+// updateToken is an Update's version id: from its request's key, in a
+// domain of its own. A direct invoker chooses the whole key (StackId,
+// LogicalResourceId, RequestId); under the bare Token it could make it
+// equal another trigger's version token (an API caller's, whose next
+// request would then take this stack's secret for its own earlier
+// attempt). No Create's token begins with "update".
+func updateToken(idempotencyKey string) string {
+	return secretstore.Token("update\x00cloudformation\x00" + idempotencyKey)
 }
 
 // passwordFitsEngine refuses to carry a password into an engine whose

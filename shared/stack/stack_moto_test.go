@@ -84,7 +84,7 @@ func TestUpdateInPlace(t *testing.T) {
 		if err != nil {
 			t.Fatalf("attempt %d: %v", attempt, err)
 		}
-		if got.ARN != created.ARN || got.VersionID != secretstore.Token(resource(t, "update").IdempotencyKey) {
+		if got.ARN != created.ARN || got.VersionID != secretstore.Token("update\x00cloudformation\x00"+resource(t, "update").IdempotencyKey) {
 			t.Fatalf("attempt %d: %+v: want the same secret and a version from this request", attempt, got)
 		}
 	}
@@ -92,7 +92,7 @@ func TestUpdateInPlace(t *testing.T) {
 	if after["host"] != "new.internal" || after["password"] != before["password"] || after["username"] != "app" {
 		t.Fatalf("after the update: host %v, same password %v, username %v", after["host"], after["password"] == before["password"], after["username"])
 	}
-	if version != secretstore.Token(resource(t, "update").IdempotencyKey) || versionCount(t, created.ARN) != 2 {
+	if version != secretstore.Token("update\x00cloudformation\x00"+resource(t, "update").IdempotencyKey) || versionCount(t, created.ARN) != 2 {
 		t.Fatalf("current version %s of %d; want this update's, of 2", version, versionCount(t, created.ARN))
 	}
 	desc := describe(t, created.ARN)
