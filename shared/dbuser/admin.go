@@ -63,6 +63,18 @@ func (a *Admin) Exists(ctx context.Context, name string) (bool, error) {
 	return exists, a.classify(err)
 }
 
+// OID is a PostgreSQL role's identity (its oid), "" when no role has the
+// name: what a record of a user made compares, so that a user of the same
+// name made after it was dropped is never taken for it. MySQL and MariaDB
+// keep no identity beside the name: "".
+func (a *Admin) OID(ctx context.Context, name string) (string, error) {
+	if a.family != Postgres {
+		return "", nil
+	}
+	oid, err := a.s.QueryString(ctx, "SELECT oid::text FROM pg_roles WHERE rolname = $1", name)
+	return oid, a.classify(err)
+}
+
 // Taken names the first of the user and its clone that exists, or "". In
 // MySQL and MariaDB a name that differs from an existing user's in letter
 // case only is taken too: the server's session list compares names

@@ -37,17 +37,24 @@ func (u *Users) connectRecorded(ctx context.Context, e userledger.Entry) (*dbuse
 // secret that cannot be read (scheduled for deletion, deleted) proves
 // nothing.
 func (u *Users) proven(ctx context.Context, e userledger.Entry) bool {
+	applies, ok := u.proof(ctx, e)
+	return applies && ok
+}
+
+// proof tries proven's login: applies says the secret could be read and
+// holds the user's or its clone's login to try, ok that it logs in.
+func (u *Users) proof(ctx context.Context, e userledger.Entry) (applies, ok bool) {
 	stored, err := u.secrets.CurrentValue(ctx, e.SecretARN)
 	if err != nil {
-		return false
+		return false, false
 	}
 	var v struct{ Username, Password string }
 	if json.Unmarshal([]byte(stored.String), &v) != nil || v.Password == "" || v.Username != e.Username && v.Username != dbuser.CloneOf(e.Username) {
-		return false
+		return false, false
 	}
 	master, err := u.masters.Resolve(ctx, e.MasterSecretARN)
 	if err != nil {
-		return false
+		return false, false
 	}
 	r := Request{Engine: e.Engine, DBName: e.Database}
 	if e.SSL {
@@ -56,9 +63,60 @@ func (u *Users) proven(ctx context.Context, e userledger.Entry) bool {
 	}
 	as, err := u.target(r, master)
 	if err != nil {
-		return false
+		return false, false
 	}
-	return logsIn(ctx, as, v.Username, v.Password)
+	return true, logsIn(ctx, as, v.Username, v.Password)
+}
+
+// identity is what a made record's user is found to be now.
+type identity int
+
+const (
+	ours     identity = iota // the very user made (its oid), or proven by its login
+	gone                     // neither it nor its clone exists
+	another                  // a user of its name made since: not the one made
+	unproven                 // MySQL: it does not log in with what the secret holds
+)
+
+// identify tells whether the user a made record names is still the one
+// made: a user dropped by hand while its record stayed, and made again
+// by someone else under the same name, must never be changed or dropped
+// through the old record. PostgreSQL compares the role's oid; a record
+// without one (MySQL and MariaDB, which keep no identity, and records from
+// before it was kept) needs the user or its clone to log in with what the
+// secret holds, when it holds their login; a secret that can no longer be
+// read (deleted outside the provisioner) or holds another username
+// (rewritten by hand) tells nothing, and the record is all there is.
+func (u *Users) identify(ctx context.Context, admin *dbuser.Admin, e userledger.Entry) (identity, error) {
+	if e.OID != "" {
+		oid, err := admin.OID(ctx, e.Username)
+		switch {
+		case err != nil:
+			return 0, err
+		case oid == e.OID:
+			return ours, nil
+		case oid != "":
+			return another, nil
+		}
+	}
+	present := false
+	for _, n := range []string{e.Username, dbuser.CloneOf(e.Username)} {
+		exists, err := admin.Exists(ctx, n)
+		if err != nil {
+			return 0, err
+		}
+		present = present || exists
+	}
+	if !present {
+		return gone, nil
+	}
+	if e.OID != "" {
+		return ours, nil // the user is gone, its clone is left: the user's
+	}
+	if applies, ok := u.proof(ctx, e); applies && !ok {
+		return unproven, nil
+	}
+	return ours, nil
 }
 
 // CheckUpdate holds an update of secretARN (or the adoption of a secret a
@@ -116,11 +174,12 @@ func (u *Users) Update(ctx context.Context, secretARN string, r Request) (*Made,
 	if !found {
 		return nil, errcode.New(errcode.Conflict, "there is no record of a database user this provisioner made for this secret")
 	}
+	proven := false
 	if !e.Made {
 		if !u.proven(dbctx, e) {
 			return nil, errcode.New(errcode.Conflict, "the database user recorded for this secret was never confirmed made, and no user of its name logs in with what the secret holds")
 		}
-		e.Made = true
+		e.Made, proven = true, true
 	}
 	family, _ := dbuser.FamilyOf(e.Engine) // the record's, never the request's
 	was := dbuser.User{Name: e.Username, Database: e.Database, Privileges: dbuser.Privileges(e.Privileges), Schemas: e.Schemas}
@@ -143,6 +202,21 @@ func (u *Users) Update(ctx context.Context, secretARN string, r Request) (*Made,
 		return nil, err
 	}
 	defer admin.Close()
+	if !proven {
+		switch who, err := u.identify(dbctx, admin, e); {
+		case err != nil:
+			return nil, err
+		case who == gone:
+			return nil, errcode.New(errcode.Conflict, "the database user made for this secret no longer exists")
+		case who != ours:
+			return nil, errcode.New(errcode.Conflict, "the database user of this secret's name is not the one made for it (it was dropped and made again, or no longer logs in with what the secret holds): nothing is changed")
+		}
+	}
+	if e.OID == "" {
+		if e.OID, err = admin.OID(dbctx, e.Username); err != nil {
+			return nil, err
+		}
+	}
 	// What the privileges are on must exist and be no extension's, as when
 	// the user was made.
 	if err := admin.CheckTargets(dbctx, is); err != nil {
@@ -197,7 +271,7 @@ func (u *Users) Drop(ctx context.Context, via, by, secretARN string, marked bool
 		slog.WarnContext(ctx, "the secret's database user was never confirmed made and does not log in with what the secret holds: the record is forgotten, no user is dropped", "arn", secretARN, "user", e.Username)
 		return u.ledger.Forget(dbctx, via, secretARN)
 	}
-	if err := u.dropRecorded(dbctx, e); err != nil {
+	if err := u.dropRecorded(dbctx, e, e.Made); err != nil {
 		return err
 	}
 	return u.ledger.Forget(dbctx, via, secretARN)
@@ -224,11 +298,30 @@ func (u *Users) dropIfProven(ctx context.Context, e userledger.Entry) error {
 	return admin.Drop(ctx, e.Username)
 }
 
-func (u *Users) dropRecorded(ctx context.Context, e userledger.Entry) error {
+// dropRecorded drops the recorded user; check says it must be found to be
+// the one made first (identify): one of its name made since is left
+// alone and the record is forgotten (another), and one that cannot be
+// proven so is a conflict (unproven: MySQL's, not logging in with what the
+// secret holds, whose user may have changed its own password).
+func (u *Users) dropRecorded(ctx context.Context, e userledger.Entry, check bool) error {
 	admin, err := u.connectRecorded(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer admin.Close()
+	if check {
+		switch who, err := u.identify(ctx, admin, e); {
+		case err != nil:
+			return err
+		case who == gone:
+			return nil
+		case who == another:
+			slog.WarnContext(ctx, "the database user of the recorded name was made again since the one recorded was dropped: someone else's, not dropped", "user", e.Username)
+			return nil
+		case who == unproven:
+			return &errcode.Error{Code: errcode.Conflict, Field: "username",
+				Message: "database user " + errcode.Quote(e.Username) + " does not log in with what the secret holds, so it cannot be told from a user of the same name made after this one was dropped: nothing is dropped; drop it by hand if it is this secret's, then delete again"}
+		}
+	}
 	return admin.Drop(ctx, e.Username)
 }

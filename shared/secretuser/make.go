@@ -316,9 +316,12 @@ func (p *Plan) make(in *secretsmanager.CreateSecretInput, created secretstore.Cr
 	if err != nil {
 		return password, true, err
 	}
-	// Made: now the record alone may be trusted (a failure here is passing,
-	// and the retry proves the user by its login).
+	// Made: now the record may be trusted, with the user's identity (a
+	// failure here is passing, and the retry proves the user by its login).
 	entry.Made = true
+	if entry.OID, err = p.admin.OID(p.dbctx, entry.Username); err != nil {
+		return password, true, err
+	}
 	return password, true, p.users.ledger.Record(p.dbctx, entry)
 }
 

@@ -73,6 +73,9 @@ type Entry struct {
 	// made, and whose name someone else may hold since: what acts on an
 	// unmade record proves the user is the secret's first.
 	Made bool
+	// OID is the PostgreSQL user's identity once made (dbuser.Admin.OID);
+	// "" for MySQL and MariaDB, and for records from before it was kept.
+	OID string
 }
 
 // Ledger is the table of users made.
@@ -115,6 +118,7 @@ const (
 	attrSchemas    = "schemas"
 	attrCreatedAt  = "createdAt"
 	attrMade       = "made"
+	attrOID        = "oid"
 )
 
 func key(via, secretARN string) map[string]types.AttributeValue {
@@ -143,6 +147,7 @@ func (l *Ledger) Record(ctx context.Context, e Entry) error {
 		attrSchemas:    &types.AttributeValueMemberL{Value: schemas},
 		attrCreatedAt:  &types.AttributeValueMemberS{Value: e.CreatedAt.UTC().Format(time.RFC3339)},
 		attrMade:       &types.AttributeValueMemberBOOL{Value: e.Made},
+		attrOID:        &types.AttributeValueMemberS{Value: e.OID},
 	} {
 		item[name] = value
 	}
@@ -168,6 +173,7 @@ func (l *Ledger) Find(ctx context.Context, via, secretARN string) (e Entry, foun
 	e.Database = str(out.Item[attrDatabase])
 	e.Username = str(out.Item[attrUsername])
 	e.Privileges = str(out.Item[attrPrivileges])
+	e.OID = str(out.Item[attrOID])
 	if b, ok := out.Item[attrSSL].(*types.AttributeValueMemberBOOL); ok {
 		e.SSL = b.Value
 	}
