@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dbcreds/provisioner/shared/errcode"
@@ -281,14 +282,11 @@ func (a *Admin) revokeAll(ctx context.Context, n string) error {
 		if g.super {
 			continue
 		}
-		// The clause is the server's own quoting of the object's name
-		// (regclass, regprocedure, quote_ident), read back as it wrote it.
-		revoke := Statement{SQL: "REVOKE ALL " + g.on + " FROM " + quotePG(n) + " CASCADE"}
-		if err := a.exec(ctx, []Statement{{SQL: "SET LOCAL ROLE " + quotePG(g.grantor)}, revoke, {SQL: "RESET ROLE"}}); err != nil {
+		if err := a.exec(ctx, revokeAs(g, n)); err != nil {
 			// Say who and what: the grantor may, say, no longer reach the
 			// schema the object is in.
 			return &errcode.Error{Code: errcode.Conflict, Field: "username", Err: err,
-				Message: "database role " + errcode.Quote(g.grantor) + " granted database user " + errcode.Quote(n) + " privileges " + errcode.Clip(g.on) + ", which the master user could not revoke as that role: a DBA must revoke them, then delete again; the user and its clone can no longer log in"}
+				Message: "database role " + errcode.Quote(g.grantor) + " granted database user " + errcode.Quote(n) + " " + g.privileges + " " + errcode.Clip(g.on) + ", which the master user could not revoke as that role: a DBA must revoke it as that role (SET ROLE), then delete again; the user and its clone can no longer log in"}
 		}
 	}
 	if left, err = a.grantsTo(ctx, n); err != nil {
@@ -296,32 +294,36 @@ func (a *Admin) revokeAll(ctx context.Context, n string) error {
 	}
 	if len(left) > 0 {
 		return &errcode.Error{Code: errcode.Conflict, Field: "username",
-			Message: "database role " + errcode.Quote(left[0].grantor) + " granted database user " + errcode.Quote(n) + " privileges " + errcode.Clip(left[0].on) + ", which the master user cannot revoke: a DBA must revoke them, then delete again; the user and its clone can no longer log in"}
+			Message: "database role " + errcode.Quote(left[0].grantor) + " granted database user " + errcode.Quote(n) + " " + left[0].privileges + " " + errcode.Clip(left[0].on) + ", which the master user cannot revoke: a DBA must revoke it as that role (SET ROLE), then delete again; the user and its clone can no longer log in"}
 	}
 	return nil
 }
 
 // grantsQuery lists what was granted to the role $1 in this database, by
-// whom (and whether a superuser), and on what, as the clause a REVOKE
-// names it by: tables and a session's temporary tables, large objects,
+// whom (and whether a superuser), which privileges, and on what, as the
+// clause a REVOKE names it by: tables and a session's temporary tables, large objects,
 // schemas, routines, types and domains, columns, foreign servers,
 // databases. Any role may grant on what it owns to any other, and such a
 // grant blocks DROP ROLE until it is revoked as its grantor.
-const grantsQuery = `SELECT coalesce(json_agg(json_build_array(g.rolname, a.clause, g.rolsuper)), '[]')::text FROM (
- SELECT x.grantor, x.grantee, 'ON TABLE ' || c.oid::regclass::text clause FROM pg_class c, aclexplode(c.relacl) x WHERE c.relacl IS NOT NULL
- UNION ALL SELECT x.grantor, x.grantee, 'ON LARGE OBJECT ' || l.oid FROM pg_largeobject_metadata l, aclexplode(l.lomacl) x WHERE l.lomacl IS NOT NULL
- UNION ALL SELECT x.grantor, x.grantee, 'ON SCHEMA ' || quote_ident(n.nspname) FROM pg_namespace n, aclexplode(n.nspacl) x WHERE n.nspacl IS NOT NULL
- UNION ALL SELECT x.grantor, x.grantee, 'ON ROUTINE ' || p.oid::regprocedure::text FROM pg_proc p, aclexplode(p.proacl) x WHERE p.proacl IS NOT NULL
- UNION ALL SELECT x.grantor, x.grantee, CASE WHEN t.typtype = 'd' THEN 'ON DOMAIN ' ELSE 'ON TYPE ' END || t.oid::regtype::text FROM pg_type t, aclexplode(t.typacl) x WHERE t.typacl IS NOT NULL
- UNION ALL SELECT x.grantor, x.grantee, '(' || quote_ident(t.attname) || ') ON TABLE ' || t.attrelid::regclass::text FROM pg_attribute t, aclexplode(t.attacl) x WHERE t.attacl IS NOT NULL
- UNION ALL SELECT x.grantor, x.grantee, 'ON FOREIGN SERVER ' || quote_ident(s.srvname) FROM pg_foreign_server s, aclexplode(s.srvacl) x WHERE s.srvacl IS NOT NULL
- UNION ALL SELECT x.grantor, x.grantee, 'ON DATABASE ' || quote_ident(d.datname) FROM pg_database d, aclexplode(d.datacl) x WHERE d.datacl IS NOT NULL
+const grantsQuery = `SELECT coalesce(json_agg(json_build_array(g.rolname, a.privileges, a.clause, g.rolsuper)), '[]')::text FROM (
+ SELECT e.grantor, e.grantee, string_agg(DISTINCT e.privilege_type, ', ') privileges, e.clause FROM (
+  SELECT x.grantor, x.grantee, x.privilege_type, 'ON TABLE ' || c.oid::regclass::text clause FROM pg_class c, aclexplode(c.relacl) x WHERE c.relacl IS NOT NULL
+  UNION ALL SELECT x.grantor, x.grantee, x.privilege_type, 'ON LARGE OBJECT ' || l.oid FROM pg_largeobject_metadata l, aclexplode(l.lomacl) x WHERE l.lomacl IS NOT NULL
+  UNION ALL SELECT x.grantor, x.grantee, x.privilege_type, 'ON SCHEMA ' || quote_ident(n.nspname) FROM pg_namespace n, aclexplode(n.nspacl) x WHERE n.nspacl IS NOT NULL
+  UNION ALL SELECT x.grantor, x.grantee, x.privilege_type, 'ON ROUTINE ' || p.oid::regprocedure::text FROM pg_proc p, aclexplode(p.proacl) x WHERE p.proacl IS NOT NULL
+  UNION ALL SELECT x.grantor, x.grantee, x.privilege_type, CASE WHEN t.typtype = 'd' THEN 'ON DOMAIN ' ELSE 'ON TYPE ' END || t.oid::regtype::text FROM pg_type t, aclexplode(t.typacl) x WHERE t.typacl IS NOT NULL
+  UNION ALL SELECT x.grantor, x.grantee, x.privilege_type, '(' || quote_ident(t.attname) || ') ON TABLE ' || t.attrelid::regclass::text FROM pg_attribute t, aclexplode(t.attacl) x WHERE t.attacl IS NOT NULL
+  UNION ALL SELECT x.grantor, x.grantee, x.privilege_type, 'ON FOREIGN SERVER ' || quote_ident(s.srvname) FROM pg_foreign_server s, aclexplode(s.srvacl) x WHERE s.srvacl IS NOT NULL
+  UNION ALL SELECT x.grantor, x.grantee, x.privilege_type, 'ON DATABASE ' || quote_ident(d.datname) FROM pg_database d, aclexplode(d.datacl) x WHERE d.datacl IS NOT NULL
+ ) e GROUP BY e.grantor, e.grantee, e.clause
 ) a JOIN pg_roles v ON v.oid = a.grantee JOIN pg_roles g ON g.oid = a.grantor WHERE v.rolname = $1`
 
 // grant is one row of grantsQuery.
 type grant struct {
-	grantor, on string
-	super       bool
+	grantor    string
+	privileges string // as aclexplode names them: SELECT, UPDATE, ...
+	on         string
+	super      bool
 }
 
 func (a *Admin) grantsTo(ctx context.Context, n string) ([]grant, error) {
@@ -329,19 +331,20 @@ func (a *Admin) grantsTo(ctx context.Context, n string) ([]grant, error) {
 	if err != nil {
 		return nil, a.classify(err)
 	}
-	var rows [][3]any
+	var rows [][4]any
 	if err := json.Unmarshal([]byte(list), &rows); err != nil {
 		return nil, errcode.New(errcode.Upstream, "the server's list of what the user was granted could not be read")
 	}
 	out := make([]grant, 0, len(rows))
 	for _, r := range rows {
 		g, _ := r[0].(string)
-		on, _ := r[1].(string)
-		super, _ := r[2].(bool)
-		if g == "" || on == "" {
+		privileges, _ := r[1].(string)
+		on, _ := r[2].(string)
+		super, _ := r[3].(bool)
+		if g == "" || on == "" || !privilegeList(privileges) {
 			return nil, errcode.New(errcode.Upstream, "the server's list of what the user was granted could not be read")
 		}
-		out = append(out, grant{grantor: g, on: on, super: super})
+		out = append(out, grant{grantor: g, privileges: privileges, on: on, super: super})
 	}
 	return out, nil
 }
@@ -448,4 +451,40 @@ func (a *Admin) memberWhile(ctx context.Context, roles []string, do func() error
 		}
 	}
 	return nil
+}
+
+// revokeAs revokes exactly what g's grantor granted n on g's object, as the
+// grantor (SET LOCAL ROLE), so that the grantor is the one whose grant
+// goes: PostgreSQL revokes as the current role only when it holds the
+// grant option of each privilege named, and otherwise as another role it
+// is a member of (REVOKE ALL as a clone with one grant option would
+// revoke as the owner, which granted nothing, and leave the clone's
+// grant). The clause is the server's own quoting of the object's name
+// (regclass, regprocedure, quote_ident), read back as it wrote it.
+func revokeAs(g grant, n string) []Statement {
+	return []Statement{
+		{SQL: "SET LOCAL ROLE " + quotePG(g.grantor)},
+		{SQL: "REVOKE " + g.privileges + " " + g.on + " FROM " + quotePG(n) + " CASCADE"},
+		{SQL: "RESET ROLE"},
+	}
+}
+
+// privilegeList reports whether s is a list of privilege keywords as
+// aclexplode names them ("SELECT, UPDATE"): letters and ", " only, so
+// that nothing else reaches a REVOKE.
+func privilegeList(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, p := range strings.Split(s, ", ") {
+		if p == "" {
+			return false
+		}
+		for _, c := range p {
+			if c < 'A' || c > 'Z' {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -617,3 +617,47 @@ func TestDropRefusesAGrantItCannotRevoke(t *testing.T) {
 		t.Fatalf("the master is left a member of %s (%v)", g2, err)
 	}
 }
+
+// TestDropThroughAGrantorInsideTheOwner (the twenty-third review): a
+// tenant's rotation clone, a member of the tenant's user, given one grant
+// option on the user's large object, grants it to another team's user.
+// REVOKE ALL as the clone revokes as the owner (the role holding every
+// grant option), which granted nothing; the drop revokes exactly the
+// privileges the clone granted, as the clone, and goes through.
+func TestDropThroughAGrantorInsideTheOwner(t *testing.T) {
+	ctx := context.Background()
+	a := master(t, Postgres)
+	const password = "Pl3nty-of-characters"
+	victim, tenant := "victim_chain", "tenant_chain"
+	clone := CloneOf(tenant)
+	for _, name := range []string{victim, tenant} {
+		if err := a.Create(ctx, User{Name: name, Database: dbserver.Database, Privileges: ReadOnly}, NewPassword(Postgres, password)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// As AWS's multi-user rotation makes a clone, as the master.
+	if err := as(t, Postgres, dbserver.MasterUser, dbserver.MasterPassword,
+		"CREATE ROLE "+clone+" WITH LOGIN PASSWORD '"+password+"'", "GRANT "+tenant+" TO "+clone); err != nil {
+		t.Fatal(err)
+	}
+	if err := as(t, Postgres, tenant, password, "SELECT lo_create(232323)", "GRANT SELECT ON LARGE OBJECT 232323 TO "+clone+" WITH GRANT OPTION"); err != nil {
+		t.Fatal(err)
+	}
+	if err := as(t, Postgres, clone, password, "GRANT SELECT ON LARGE OBJECT 232323 TO "+victim); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Drop(ctx, victim); err != nil {
+		t.Fatalf("%v (%v)", err, errcode.Public(err).Err)
+	}
+	if exists, _ := a.Exists(ctx, victim); exists {
+		t.Fatal("the user is still there")
+	}
+}
+
+func TestPrivilegeList(t *testing.T) {
+	for s, want := range map[string]bool{"SELECT": true, "SELECT, UPDATE": true, "": false, "SELECT,UPDATE": false, "SELECT; DROP": false, "select": false, "SELECT, ": false} {
+		if privilegeList(s) != want {
+			t.Errorf("%q: %v", s, !want)
+		}
+	}
+}
