@@ -58,11 +58,29 @@ func (a *Admin) Drop(ctx context.Context, name string) error {
 		}
 	}
 	for _, n := range present {
-		if err := a.revokeElsewhere(ctx, n); err != nil {
+		if err := a.dropRole(ctx, n); err != nil {
 			return err
 		}
-		grantors, err := a.grantorsTo(ctx, n)
-		if err != nil {
+	}
+	return nil
+}
+
+// dropAttempts bounds how often dropRole revokes and drops again when a
+// grant came back meanwhile: any role may grant on what it owns to any
+// other, at any time, in any database.
+const dropAttempts = 3
+
+// dropRole revokes what names n everywhere and drops it; a drop that a
+// grant made meanwhile (or a concurrent grant's row update) refused is
+// tried again, a few times.
+func (a *Admin) dropRole(ctx context.Context, n string) error {
+	var err error
+	for attempt := 0; attempt < dropAttempts; attempt++ {
+		if err = a.revokeElsewhere(ctx, n); err != nil {
+			return err
+		}
+		var grantors []string
+		if grantors, err = a.grantorsTo(ctx, n); err != nil {
 			return err
 		}
 		// Checked again where the drop commits: DROP OWNED would drop
@@ -73,11 +91,38 @@ func (a *Admin) Drop(ctx context.Context, name string) error {
 			}
 			return a.exec(ctx, dropUser(Postgres, n))
 		})
-		if err != nil {
-			return err
+		if err == nil || !raced(err) {
+			break
 		}
 	}
-	return nil
+	if isLockTimeout(err) {
+		return a.lockedBy(ctx, n, err)
+	}
+	return err
+}
+
+// raced reports a drop refused by what another session did meanwhile: a
+// grant back (dependent objects), a row it updated at the same time, a
+// lock it holds.
+func raced(err error) bool {
+	switch pgCode(err) {
+	case "2BP01", "XX000", "40001", "55P03":
+		return true
+	}
+	return false
+}
+
+// lockedBy explains a drop that waited in vain on a lock of n's role: an
+// open transaction (a grant to n, say) holds it until it ends. It names
+// the roles whose sessions hold it.
+func (a *Admin) lockedBy(ctx context.Context, n string, cause error) error {
+	holders, err := a.s.QueryString(ctx, "SELECT string_agg(DISTINCT a.usename || ' (pid ' || a.pid || ')', ', ') FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "+
+		"WHERE l.locktype = 'object' AND l.classid = 'pg_authid'::regclass AND l.objid = (SELECT oid FROM pg_roles WHERE rolname = $1) AND l.granted AND a.pid <> pg_backend_pid()", n)
+	if err != nil || holders == "" {
+		return cause
+	}
+	return &errcode.Error{Code: errcode.Unavailable, Field: "username", Err: cause,
+		Message: "database user " + errcode.Quote(n) + " is held by an open transaction of " + errcode.Clip(holders) + " (a grant to it, say), which blocks its drop until that transaction ends: end it, then delete again; the user and its clone can no longer log in"}
 }
 
 // ownsNothing refuses a PostgreSQL role that owns objects in any database
@@ -283,6 +328,12 @@ func (a *Admin) revokeAll(ctx context.Context, n string) error {
 			continue
 		}
 		if err := a.exec(ctx, revokeAs(g, n)); err != nil {
+			if strings.Contains(g.on, " pg_temp_") {
+				// Another session's temporary object: nobody but a
+				// superuser may name it; it goes when that session ends.
+				return &errcode.Error{Code: errcode.Conflict, Field: "username", Err: err,
+					Message: "database role " + errcode.Quote(g.grantor) + " granted database user " + errcode.Quote(n) + " " + g.privileges + " " + errcode.Clip(g.on) + ", a temporary object of another session, which goes only when that session ends: end it (pg_terminate_backend), then delete again; the user and its clone can no longer log in"}
+			}
 			// Say who and what: the grantor may, say, no longer reach the
 			// schema the object is in.
 			return &errcode.Error{Code: errcode.Conflict, Field: "username", Err: err,
@@ -312,7 +363,7 @@ const grantsQuery = `SELECT coalesce(json_agg(json_build_array(g.rolname, a.priv
   UNION ALL SELECT x.grantor, x.grantee, x.privilege_type, 'ON SCHEMA ' || quote_ident(n.nspname) FROM pg_namespace n, aclexplode(n.nspacl) x WHERE n.nspacl IS NOT NULL
   UNION ALL SELECT x.grantor, x.grantee, x.privilege_type, 'ON ROUTINE ' || p.oid::regprocedure::text FROM pg_proc p, aclexplode(p.proacl) x WHERE p.proacl IS NOT NULL
   UNION ALL SELECT x.grantor, x.grantee, x.privilege_type, CASE WHEN t.typtype = 'd' THEN 'ON DOMAIN ' ELSE 'ON TYPE ' END || t.oid::regtype::text FROM pg_type t, aclexplode(t.typacl) x WHERE t.typacl IS NOT NULL
-  UNION ALL SELECT x.grantor, x.grantee, x.privilege_type, '(' || quote_ident(t.attname) || ') ON TABLE ' || t.attrelid::regclass::text FROM pg_attribute t, aclexplode(t.attacl) x WHERE t.attacl IS NOT NULL
+  UNION ALL SELECT x.grantor, x.grantee, x.privilege_type, '(' || quote_ident(t.attname) || ') ON TABLE ' || t.attrelid::regclass::text FROM pg_attribute t, aclexplode(t.attacl) x WHERE t.attacl IS NOT NULL AND NOT t.attisdropped
   UNION ALL SELECT x.grantor, x.grantee, x.privilege_type, 'ON FOREIGN SERVER ' || quote_ident(s.srvname) FROM pg_foreign_server s, aclexplode(s.srvacl) x WHERE s.srvacl IS NOT NULL
   UNION ALL SELECT x.grantor, x.grantee, x.privilege_type, 'ON DATABASE ' || quote_ident(d.datname) FROM pg_database d, aclexplode(d.datacl) x WHERE d.datacl IS NOT NULL
  ) e GROUP BY e.grantor, e.grantee, e.clause

@@ -661,3 +661,125 @@ func TestPrivilegeList(t *testing.T) {
 		}
 	}
 }
+
+// The twenty-fourth review: a tenant that owns objects can hold another
+// team's user back from its drop while it keeps an object or a
+// transaction open; the drop fails closed, says why, and goes through
+// once the tenant lets go. A grant left on a dropped column blocks
+// nothing and is no reason to refuse.
+
+func tenantPair(t *testing.T, a *Admin, slug string) (victim, tenant, clone string) {
+	t.Helper()
+	const password = "Pl3nty-of-characters"
+	victim, tenant = "victim_"+slug, "tenant_"+slug
+	for _, name := range []string{victim, tenant} {
+		if err := a.Create(context.Background(), User{Name: name, Database: dbserver.Database, Privileges: ReadOnly}, NewPassword(Postgres, password)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clone = CloneOf(tenant)
+	if err := as(t, Postgres, dbserver.MasterUser, dbserver.MasterPassword,
+		"CREATE ROLE "+clone+" WITH LOGIN PASSWORD '"+password+"'", "GRANT "+tenant+" TO "+clone); err != nil {
+		t.Fatal(err)
+	}
+	return victim, tenant, clone
+}
+
+func run(t *testing.T, s dbsession.Session, statements ...string) {
+	t.Helper()
+	for _, st := range statements {
+		if err := s.Exec(context.Background(), st); err != nil {
+			t.Fatalf("%s: %v", st, err)
+		}
+	}
+}
+
+func TestDropPastADroppedColumnsGrant(t *testing.T) {
+	a := master(t, Postgres)
+	victim, tenant, clone := tenantPair(t, a, "dropcol")
+	run(t, session(t, Postgres, clone, "Pl3nty-of-characters"), "CREATE TEMP TABLE t (x int, y int)", "GRANT SELECT (y) ON pg_temp.t TO "+victim, "ALTER TABLE pg_temp.t DROP COLUMN y")
+	administrator(t, Postgres, "CREATE SCHEMA own_dropcol AUTHORIZATION "+tenant)
+	defer administrator(t, Postgres, "DROP SCHEMA own_dropcol CASCADE")
+	if err := as(t, Postgres, tenant, "Pl3nty-of-characters", "CREATE TABLE own_dropcol.t (x int, y int)", "GRANT SELECT (y) ON own_dropcol.t TO "+victim, "ALTER TABLE own_dropcol.t DROP COLUMN y"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Drop(context.Background(), victim); err != nil {
+		t.Fatalf("%v (%v)", err, errcode.Public(err).Err)
+	}
+}
+
+func TestDropWaitsOutATenantsTemporaryObject(t *testing.T) {
+	ctx := context.Background()
+	a := master(t, Postgres)
+	victim, tenant, clone := tenantPair(t, a, "tmpobj")
+	s, err := dbsession.Open(ctx, endpoint(t, Postgres, clone, "Pl3nty-of-characters"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, s, "CREATE TEMP TABLE t (x int)", "GRANT SELECT ON pg_temp.t TO "+tenant+" WITH GRANT OPTION",
+		"GRANT SELECT ON pg_temp.t TO "+victim, "SET ROLE "+tenant, "GRANT SELECT ON pg_temp.t TO "+victim, "RESET ROLE")
+	err = a.Drop(ctx, victim)
+	if errcode.Of(err) != errcode.Conflict || !strings.Contains(err.Error(), "temporary object of another session") {
+		t.Fatalf("got %v", err)
+	}
+	if ok, _ := canLogIn(ctx, endpoint(t, Postgres, victim, "Pl3nty-of-characters")); ok {
+		t.Fatal("the victim logs in after a refused drop")
+	}
+	s.Close()
+	if err := a.Drop(ctx, victim); err != nil {
+		t.Fatalf("once the session ended: %v (%v)", err, errcode.Public(err).Err)
+	}
+}
+
+func TestDropNamesAnOpenTransaction(t *testing.T) {
+	ctx := context.Background()
+	a := master(t, Postgres)
+	victim, tenant, _ := tenantPair(t, a, "opentx")
+	s := session(t, Postgres, tenant, "Pl3nty-of-characters")
+	run(t, s, "SELECT lo_create(771771)", "BEGIN", "GRANT SELECT ON LARGE OBJECT 771771 TO "+victim)
+	err := a.Drop(ctx, victim)
+	if errcode.Of(err) != errcode.Unavailable || !strings.Contains(err.Error(), tenant) {
+		t.Fatalf("got %v", err)
+	}
+	run(t, s, "ROLLBACK")
+	if err := a.Drop(ctx, victim); err != nil {
+		t.Fatalf("once the transaction ended: %v (%v)", err, errcode.Public(err).Err)
+	}
+}
+
+func TestDropAgainstARegrantingTenant(t *testing.T) {
+	ctx := context.Background()
+	a := master(t, Postgres)
+	victim, tenant, _ := tenantPair(t, a, "regrant")
+	e := endpoint(t, Postgres, tenant, "Pl3nty-of-characters")
+	e.Database = "postgres"
+	s, err := dbsession.Open(ctx, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	run(t, s, "SELECT lo_create(551551)")
+	loop, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for loop.Err() == nil {
+			s.Exec(loop, "GRANT SELECT ON LARGE OBJECT 551551 TO "+victim)
+		}
+	}()
+	// While it re-grants, a drop may be refused, never half done: the
+	// victim stays, locked, or is gone.
+	err = a.Drop(ctx, victim)
+	stop()
+	<-done
+	exists, _ := a.Exists(ctx, victim)
+	if err == nil && exists || err != nil && !exists {
+		t.Fatalf("drop %v, the user exists %v", err, exists)
+	}
+	if ok, _ := canLogIn(ctx, endpoint(t, Postgres, victim, "Pl3nty-of-characters")); ok {
+		t.Fatal("the victim logs in")
+	}
+	if err := a.Drop(ctx, victim); err != nil {
+		t.Fatalf("once the tenant stopped: %v (%v)", err, errcode.Public(err).Err)
+	}
+}
