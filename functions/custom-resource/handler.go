@@ -202,6 +202,10 @@ func answer(result provision.Result, err error) outcome {
 		"Username":        result.Username,
 		"RotationEnabled": strconv.FormatBool(result.Rotation != nil && result.Rotation.Enabled),
 	}
+	if u := result.DatabaseUser; u != nil {
+		data["DatabaseUserPrivileges"] = u.Privileges
+		data["DatabaseUserMemberOf"] = strings.Join(u.MemberOf, ",")
+	}
 	if result.Rotation != nil && result.Rotation.NextRotationDate != nil {
 		data["NextRotationDate"] = result.Rotation.NextRotationDate.UTC().Format(time.RFC3339)
 	}

@@ -26,7 +26,7 @@ import (
 // secrets is the core as the API uses it.
 type secrets interface {
 	CreateFor(ctx context.Context, c selfservice.Caller, via string, r provision.Request, idempotencyKey string) (provision.Result, error)
-	DescribeFor(ctx context.Context, c selfservice.Caller, name string) (selfservice.Description, error)
+	DescribeFor(ctx context.Context, c selfservice.Caller, via, name string) (selfservice.Description, error)
 	DeleteFor(ctx context.Context, c selfservice.Caller, via, name string, opts provision.DeleteOptions) (selfservice.Deletion, error)
 }
 
@@ -223,7 +223,7 @@ func (h *handler) describe(ctx context.Context, req events.APIGatewayV2HTTPReque
 	if err != nil {
 		return answer{}, err
 	}
-	d, err := h.secrets.DescribeFor(ctx, h.callerOf(req), name)
+	d, err := h.secrets.DescribeFor(ctx, h.callerOf(req), via, name)
 	if err != nil {
 		return answer{}, err
 	}

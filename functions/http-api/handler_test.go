@@ -41,7 +41,7 @@ func (f *fakeSecrets) CreateFor(_ context.Context, c selfservice.Caller, via str
 	return f.createFor(c, r, k)
 }
 
-func (f *fakeSecrets) DescribeFor(_ context.Context, c selfservice.Caller, name string) (selfservice.Description, error) {
+func (f *fakeSecrets) DescribeFor(_ context.Context, c selfservice.Caller, _, name string) (selfservice.Description, error) {
 	return f.describeFor(c, name)
 }
 

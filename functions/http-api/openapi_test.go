@@ -175,7 +175,7 @@ func TestSamplesAndAnswersMatchTheDocument(t *testing.T) {
 	next := time.Date(2026, 12, 24, 0, 0, 0, 0, time.UTC)
 	created := result
 	created.ReplicationStatus = []secretstore.ReplicaStatus{{Region: "eu-west-1", Status: "InSync"}}
-	created.DatabaseUser = &provision.DatabaseUser{Username: "k3f9x0qz7m", Privileges: "readwrite"}
+	created.DatabaseUser = &provision.DatabaseUser{Username: "k3f9x0qz7m", Privileges: "readwrite", MemberOf: []string{"reporting"}}
 	created.Rotation = &rotation.Status{Enabled: true, FunctionARN: "arn:aws:lambda:us-east-1:123456789012:function:rotate",
 		Rules: &rotation.Rules{ScheduleExpression: "rate(30 days)", Duration: "4h"}, NextRotationDate: &next}
 	replayed := created

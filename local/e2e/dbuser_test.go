@@ -139,7 +139,7 @@ func TestCustomResourceDatabaseUser(t *testing.T) {
 			if engine == "mariadb" {
 				asMasterOf(t, s, "CREATE USER '"+user+"_clone'@'%' IDENTIFIED BY 'Clone-Pa55word'")
 			} else {
-				asMasterOf(t, s, "CREATE ROLE "+user+"_clone LOGIN PASSWORD 'Clone-Pa55word'")
+				asMasterOf(t, s, "ALTER ROLE "+user+"_clone PASSWORD 'Clone-Pa55word'") // made with the user
 			}
 			out, _ = run(t, "CustomResourceFunction", "custom-resource-delete.json", nil, func(e map[string]any) {
 				e["RequestId"], e["PhysicalResourceId"] = "efefefef-0000-4000-8000-000000000001", created.PhysicalResourceId
@@ -179,7 +179,7 @@ func TestHttpApiAndEventBridgeDatabaseUser(t *testing.T) {
 		return resp.StatusCode, resp.Body
 	}
 	status, first := post("dbuser-key-1", body("app/payments/dbuser", "payments_app"))
-	if status != 201 || !strings.Contains(first, `"databaseUser":{"username":"payments_app","privileges":"readwrite"}`) {
+	if status != 201 || !strings.Contains(first, `"databaseUser":{"username":"payments_app","privileges":"readwrite","memberOf":[]}`) {
 		t.Fatalf("%d %s", status, first)
 	}
 	var result struct{ Arn string }

@@ -63,10 +63,46 @@ type Grant struct {
 	// username the secret holds, the master's own included. Grant it only
 	// to callers trusted with the master itself.
 	AnyUser bool `json:"anyUser"`
+	// Privileges are the levels the callers may ask for; none listed is
+	// readonly and readwrite: owner (which may create in the schemas, and
+	// so plant objects other users resolve) must be named.
+	Privileges []string `json:"privileges"`
+	// Roles are the existing database roles the callers may be made
+	// members of (memberOf), by pattern; none listed is none. A role must
+	// match the deployment's GrantableRoles too.
+	Roles []string `json:"roles"`
 }
 
-// Policy is a deployment's grants.
-type Policy struct{ grants []Grant }
+// EnvGrantableRoles names the variable of the deployment-wide list of
+// roles memberOf may name: comma-separated names or patterns.
+const EnvGrantableRoles = "GRANTABLE_ROLES"
+
+// DefaultPrivileges are a grant's levels when it lists none.
+var DefaultPrivileges = []string{"readonly", "readwrite"}
+
+// levels are the privileges a grant may list.
+var levels = map[string]bool{"readonly": true, "readwrite": true, "owner": true}
+
+// Policy is a deployment's grants, and the roles any of them may grant.
+type Policy struct {
+	grants    []Grant
+	grantable []string
+}
+
+// WithGrantableRoles returns p with the deployment's GrantableRoles:
+// comma-separated names or patterns; empty is none.
+func (p Policy) WithGrantableRoles(text string) (Policy, error) {
+	p.grantable = nil
+	for _, r := range strings.Split(text, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			if strings.Contains(r, "{caller}") {
+				return Policy{}, fmt.Errorf("%s: %q: {caller} belongs in a grant's roles, not here", EnvGrantableRoles, r)
+			}
+			p.grantable = append(p.grantable, r)
+		}
+	}
+	return p, nil
+}
 
 // Parse reads grants as DATABASE_USER_GRANTS holds them: a JSON array of
 // Grant; empty is no grant at all. Every rule is checked here, so that a
@@ -80,7 +116,7 @@ func Parse(text string) (Policy, error) {
 	dec.DisallowUnknownFields()
 	var grants []Grant
 	if err := dec.Decode(&grants); err != nil {
-		return Policy{}, fmt.Errorf("%s: must be a JSON array of {caller, masterSecret, databases, schemas, anyUser}: %v", EnvGrants, err)
+		return Policy{}, fmt.Errorf("%s: must be a JSON array of {caller, masterSecret, databases, schemas, anyUser, privileges, roles}: %v", EnvGrants, err)
 	}
 	if dec.More() {
 		return Policy{}, fmt.Errorf("%s: must be one JSON array", EnvGrants)
@@ -103,11 +139,16 @@ func (g Grant) check() error {
 	case len(g.Databases) == 0:
 		return fmt.Errorf("databases must name at least one database (or *)")
 	}
-	for _, list := range [][]string{g.Databases, g.Schemas} {
+	for _, list := range [][]string{g.Databases, g.Schemas, g.Roles} {
 		for _, p := range list {
 			if p == "" {
-				return fmt.Errorf("databases and schemas must not hold an empty name")
+				return fmt.Errorf("databases, schemas and roles must not hold an empty name")
 			}
+		}
+	}
+	for _, level := range g.Privileges {
+		if !levels[level] {
+			return fmt.Errorf("privileges %q must be readonly, readwrite or owner", level)
 		}
 	}
 	return nil
@@ -125,6 +166,10 @@ type Ask struct {
 	// Schemas are PostgreSQL's, the default (public) included; nil for
 	// MySQL and MariaDB, which grant on the database.
 	Schemas []string
+	// Privileges is the level asked for ("" is not checked).
+	Privileges string
+	// Roles are the roles the user is to be a member of.
+	Roles []string
 }
 
 // Allow returns nil when some grant allows every part of ask, else a
@@ -171,7 +216,59 @@ func (p Policy) Allow(ask Ask) error {
 			return deny("schemas["+fmt.Sprint(i)+"]", "this deployment does not let %s make users on schema %s of database %s", who, errcode.Quote(schema), errcode.Quote(ask.Database))
 		}
 	}
+	// The level and the roles: from a grant that allows the database and
+	// every schema too.
+	var places []Grant
+	for _, g := range databases {
+		if allSchemas(g, ask) {
+			places = append(places, g)
+		}
+	}
+	if ask.Privileges != "" {
+		var levelled []Grant
+		for _, g := range places {
+			allowed := g.Privileges
+			if len(allowed) == 0 {
+				allowed = DefaultPrivileges
+			}
+			for _, l := range allowed {
+				if l == ask.Privileges {
+					levelled = append(levelled, g)
+					break
+				}
+			}
+		}
+		if len(levelled) == 0 {
+			return deny("privileges", "this deployment does not let %s make %s users there (privileges in its DatabaseUserGrants parameter)", who, errcode.Quote(ask.Privileges))
+		}
+		places = levelled
+	}
+	for i, role := range ask.Roles {
+		field := "memberOf[" + fmt.Sprint(i) + "]"
+		if !anyMatch(p.grantable, "", role) {
+			return deny(field, "role %s is not one this deployment lets users be made members of (its GrantableRoles parameter)", errcode.Quote(role))
+		}
+		allowed := false
+		for _, g := range places {
+			if anyMatch(g.Roles, ask.Caller.Name, role) {
+				allowed = true
+				break
+			}
+		}
+		if !allowed {
+			return deny(field, "this deployment does not let %s make users members of role %s there (roles in its DatabaseUserGrants parameter)", who, errcode.Quote(role))
+		}
+	}
 	return nil
+}
+
+func allSchemas(g Grant, ask Ask) bool {
+	for _, schema := range ask.Schemas {
+		if !anyMatch(g.Schemas, ask.Caller.Name, schema) {
+			return false
+		}
+	}
+	return true
 }
 
 // AllowsCaller reports whether any grant names caller with a master

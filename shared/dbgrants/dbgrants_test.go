@@ -35,24 +35,24 @@ func TestAllow(t *testing.T) {
 		ask   Ask
 		field string // "" when allowed
 	}{
-		{"its own schema", Ask{api("payments"), orders, "app", []string{"payments"}}, ""},
-		{"both of its schemas", Ask{api("payments"), orders, "app", []string{"payments_audit", "payments"}}, ""},
-		{"another team's schema", Ask{api("payments"), orders, "app", []string{"payments", "hr"}}, "schemas[1]"},
-		{"public, not granted", Ask{api("payments"), orders, "app", []string{"public"}}, "schemas[0]"},
-		{"another database", Ask{api("payments"), orders, "postgres", []string{"payments"}}, "dbname"},
-		{"another master secret", Ask{api("payments"), "arn:aws:secretsmanager:eu-west-1:111122223333:secret:rds!cluster-ffff-MnOpQr", "app", []string{"payments"}}, "masterSecretArn"},
-		{"a team not named", Ask{api("hr"), orders, "app", []string{"hr"}}, "masterSecretArn"},
-		{"{caller}: its own name", Ask{api("hr"), payments, "shared", []string{"hr"}}, ""},
-		{"{caller}: not another's", Ask{api("hr"), payments, "shared", []string{"payments"}}, "schemas[0]"},
-		{"{caller} is no wildcard", Ask{api("hr"), payments, "shared", []string{"hrx"}}, "schemas[0]"},
-		{"the scope none", Ask{api(""), payments, "shared", []string{""}}, "schemas[0]"},
-		{"MySQL: the database only", Ask{events, orders, "analytics", nil}, ""},
-		{"events: no schema granted", Ask{events, orders, "analytics", []string{"public"}}, "schemas[0]"},
-		{"events from another account", Ask{Caller{Kind: KindEvents, Name: "dbcreds.requests", Account: "444455556666"}, orders, "analytics", nil}, "createDatabaseUser"},
-		{"events from another source", Ask{Caller{Kind: KindEvents, Name: "evil", Account: "111122223333"}, orders, "analytics", nil}, "createDatabaseUser"},
-		{"a stack by its name", Ask{Caller{Kind: KindStack, Name: "orders-prod"}, orders, "app", []string{"hr"}}, ""},
-		{"a stack of another name", Ask{Caller{Kind: KindStack, Name: "hr-prod"}, orders, "app", []string{"hr"}}, "createDatabaseUser"},
-		{"a kind is no name", Ask{Caller{Kind: KindAPI, Name: "orders-prod"}, orders, "app", []string{"hr"}}, "masterSecretArn"},
+		{"its own schema", Ask{api("payments"), orders, "app", []string{"payments"}, "", nil}, ""},
+		{"both of its schemas", Ask{api("payments"), orders, "app", []string{"payments_audit", "payments"}, "", nil}, ""},
+		{"another team's schema", Ask{api("payments"), orders, "app", []string{"payments", "hr"}, "", nil}, "schemas[1]"},
+		{"public, not granted", Ask{api("payments"), orders, "app", []string{"public"}, "", nil}, "schemas[0]"},
+		{"another database", Ask{api("payments"), orders, "postgres", []string{"payments"}, "", nil}, "dbname"},
+		{"another master secret", Ask{api("payments"), "arn:aws:secretsmanager:eu-west-1:111122223333:secret:rds!cluster-ffff-MnOpQr", "app", []string{"payments"}, "", nil}, "masterSecretArn"},
+		{"a team not named", Ask{api("hr"), orders, "app", []string{"hr"}, "", nil}, "masterSecretArn"},
+		{"{caller}: its own name", Ask{api("hr"), payments, "shared", []string{"hr"}, "", nil}, ""},
+		{"{caller}: not another's", Ask{api("hr"), payments, "shared", []string{"payments"}, "", nil}, "schemas[0]"},
+		{"{caller} is no wildcard", Ask{api("hr"), payments, "shared", []string{"hrx"}, "", nil}, "schemas[0]"},
+		{"the scope none", Ask{api(""), payments, "shared", []string{""}, "", nil}, "schemas[0]"},
+		{"MySQL: the database only", Ask{events, orders, "analytics", nil, "", nil}, ""},
+		{"events: no schema granted", Ask{events, orders, "analytics", []string{"public"}, "", nil}, "schemas[0]"},
+		{"events from another account", Ask{Caller{Kind: KindEvents, Name: "dbcreds.requests", Account: "444455556666"}, orders, "analytics", nil, "", nil}, "createDatabaseUser"},
+		{"events from another source", Ask{Caller{Kind: KindEvents, Name: "evil", Account: "111122223333"}, orders, "analytics", nil, "", nil}, "createDatabaseUser"},
+		{"a stack by its name", Ask{Caller{Kind: KindStack, Name: "orders-prod"}, orders, "app", []string{"hr"}, "", nil}, ""},
+		{"a stack of another name", Ask{Caller{Kind: KindStack, Name: "hr-prod"}, orders, "app", []string{"hr"}, "", nil}, "createDatabaseUser"},
+		{"a kind is no name", Ask{Caller{Kind: KindAPI, Name: "orders-prod"}, orders, "app", []string{"hr"}, "", nil}, "masterSecretArn"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err := p.Allow(tt.ask)
@@ -153,5 +153,65 @@ func TestAllowsMaster(t *testing.T) {
 	}
 	if err := any.AllowsMaster(Caller{Kind: KindAPI, Name: "payments"}, orders); errcode.Of(err) != errcode.Forbidden {
 		t.Fatalf("another caller: %v", err)
+	}
+}
+
+// TestLevelsAndRoles: a grant lets readonly and readwrite unless it lists
+// its privileges; owner must be listed. A role must match both the
+// deployment's GrantableRoles and a grant's roles ({caller} its own), on
+// a grant that allows the database and schemas too.
+func TestLevelsAndRoles(t *testing.T) {
+	p, err := Parse(`[
+ {"caller": "api:*", "masterSecret": "*", "databases": ["app"], "schemas": ["{caller}"], "privileges": ["readonly", "readwrite", "owner"], "roles": ["{caller}_*", "reporting"]},
+ {"caller": "api:*", "masterSecret": "*", "databases": ["app"], "schemas": ["public"]},
+ {"caller": "stack:*", "masterSecret": "*", "databases": ["*"], "schemas": ["*"], "privileges": ["readonly"]}
+]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err = p.WithGrantableRoles("payments_*, reporting ,hr_*"); err != nil {
+		t.Fatal(err)
+	}
+	payments := Caller{Kind: KindAPI, Name: "payments"}
+	ask := func(c Caller, schema, level string, roles ...string) Ask {
+		return Ask{Caller: c, MasterSecretARN: orders, Database: "app", Schemas: []string{schema}, Privileges: level, Roles: roles}
+	}
+	for _, tt := range []struct {
+		name  string
+		ask   Ask
+		field string
+	}{
+		{"owner where listed", ask(payments, "payments", "owner"), ""},
+		{"owner where not listed", ask(payments, "public", "owner"), "privileges"},
+		{"readwrite by default", ask(payments, "public", "readwrite"), ""},
+		{"a stack held to readonly", ask(Caller{Kind: KindStack, Name: "s"}, "x", "readwrite"), "privileges"},
+		{"its own role", ask(payments, "payments", "readwrite", "payments_read"), ""},
+		{"a named role", ask(payments, "payments", "readonly", "reporting"), ""},
+		{"another team's role", ask(payments, "payments", "readonly", "hr_read"), "memberOf[0]"},
+		{"a role no grant there allows", ask(payments, "public", "readonly", "reporting"), "memberOf[0]"},
+		{"a role the deployment does not", ask(payments, "payments", "readonly", "reporting", "payments_x", "rds_superuser"), "memberOf[2]"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := p.Allow(tt.ask)
+			if errcode.FieldOf(err) != tt.field || (tt.field == "") != (err == nil) {
+				t.Fatalf("got %v, want field %q", err, tt.field)
+			}
+			if err != nil && errcode.Of(err) != errcode.Forbidden {
+				t.Fatalf("got %v, want forbidden", err)
+			}
+		})
+	}
+	// No GrantableRoles: no role at all, whatever the grants say.
+	closed, _ := p.WithGrantableRoles("")
+	if err := closed.Allow(ask(payments, "payments", "readonly", "reporting")); errcode.FieldOf(err) != "memberOf[0]" {
+		t.Fatalf("without GrantableRoles: %v", err)
+	}
+	for _, bad := range []string{`[{"caller":"stack:*","masterSecret":"*","databases":["*"],"privileges":["admin"]}]`, `[{"caller":"stack:*","masterSecret":"*","databases":["*"],"roles":[""]}]`} {
+		if _, err := Parse(bad); err == nil {
+			t.Fatalf("parsed %s", bad)
+		}
+	}
+	if _, err := p.WithGrantableRoles("{caller}_x"); err == nil {
+		t.Fatal("{caller} in GrantableRoles")
 	}
 }

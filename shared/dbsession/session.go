@@ -64,8 +64,16 @@ type Session interface {
 	// QueryString is the first column of the first row, "" for NULL or
 	// for no row.
 	QueryString(ctx context.Context, query string, args ...string) (string, error)
+	// QueryStrings is the first column of every row, at most MaxRows.
+	QueryStrings(ctx context.Context, query string, args ...string) ([]string, error)
 	Close() error
 }
+
+// MaxRows bounds what QueryStrings reads: more is an error, not memory.
+const MaxRows = 10000
+
+// ErrTooManyRows: a query answered more than MaxRows rows.
+var ErrTooManyRows = errors.New("the database answered more rows than expected")
 
 // plainAuth is what PostgreSQL may ask of a client: a challenge that never
 // carries the password itself. A server that asks for it in clear text
@@ -309,6 +317,28 @@ func (m mysqlSession) QueryString(ctx context.Context, query string, args ...str
 	return value, err
 }
 
+func (m mysqlSession) QueryStrings(ctx context.Context, query string, args ...string) (values []string, err error) {
+	err = guard(m.failed, func() error {
+		rows, err := m.db.QueryContext(ctx, query, anys(args)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if len(values) == MaxRows {
+				return ErrTooManyRows
+			}
+			var v sql.NullString
+			if err := rows.Scan(&v); err != nil {
+				return err
+			}
+			values = append(values, v.String)
+		}
+		return rows.Err()
+	})
+	return values, err
+}
+
 func (m mysqlSession) Close() error { return m.db.Close() }
 
 func anys(args []string) []any {
@@ -390,6 +420,24 @@ func (p pgSession) QueryString(ctx context.Context, query string, args ...string
 		return err
 	})
 	return value, err
+}
+
+func (p pgSession) QueryStrings(ctx context.Context, query string, args ...string) (values []string, err error) {
+	err = guard(p.failed, func() error {
+		rr := p.conn.ExecParams(ctx, query, params(args), nil, nil, nil)
+		for rr.NextRow() {
+			if len(values) == MaxRows {
+				rr.Close()
+				return ErrTooManyRows
+			}
+			if len(rr.Values()) > 0 {
+				values = append(values, string(rr.Values()[0]))
+			}
+		}
+		_, err := rr.Close()
+		return err
+	})
+	return values, err
 }
 
 func params(args []string) [][]byte {

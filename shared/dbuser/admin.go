@@ -38,6 +38,8 @@ type Admin struct {
 	// at is where the master logged in, for the other databases of the
 	// same server Drop may have to visit.
 	at dbsession.Endpoint
+	// flavor is "mariadb" or "mysql" once asked (mariaDB), "" before.
+	flavor string
 }
 
 // Connect logs in as the master user.
@@ -96,14 +98,17 @@ func (a *Admin) Taken(ctx context.Context, name string) (string, error) {
 // CheckTargets makes sure what u's privileges are on exists, so that a
 // request for a user on a database or schema that is not there is refused
 // before anything is made: PostgreSQL's schemas (the database is the one
-// connected to), MySQL's database.
+// connected to), MySQL's database; and its roles (CheckRoles).
 func (a *Admin) CheckTargets(ctx context.Context, u User) error {
 	if a.family == MySQL {
 		exists, err := a.s.Exists(ctx, "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", u.Database)
 		if err == nil && !exists {
 			return errcode.Invalidf("dbname", "database %s does not exist", errcode.Quote(u.Database))
 		}
-		return a.classify(err)
+		if err != nil {
+			return a.classify(err)
+		}
+		return a.CheckRoles(ctx, u)
 	}
 	for i, schema := range u.schemas() {
 		field := "schemas"
@@ -128,7 +133,7 @@ func (a *Admin) CheckTargets(ctx context.Context, u User) error {
 			return errcode.Invalidf(field, "schema %s belongs to the extension %s: no user of an application gets privileges there", errcode.Quote(schema), errcode.Quote(errcode.Clip(extension)))
 		}
 	}
-	return nil
+	return a.CheckRoles(ctx, u)
 }
 
 // Create makes the user with its password and privileges, all or nothing.
@@ -142,7 +147,7 @@ func (a *Admin) Create(ctx context.Context, u User, password *Password) error {
 	}
 	a.secrets = append(a.secrets, password.plain)
 	if a.family == Postgres {
-		return a.inTransaction(ctx, append([]Statement{create}, grants(a.family, u)...))
+		return a.transaction(ctx, func() error { return a.makePG(ctx, u, create) })
 	}
 	// MySQL commits each statement: once the user is made, a failed grant
 	// drops it again by hand. A user this call did not make is never
@@ -150,7 +155,7 @@ func (a *Admin) Create(ctx context.Context, u User, password *Password) error {
 	if err := a.exec(ctx, []Statement{create}); err != nil {
 		return err
 	}
-	if err := a.exec(ctx, grants(a.family, u)); err != nil {
+	if err := a.grantWithPeers(ctx, nil, u); err != nil {
 		undo, cancel := cleanup(ctx)
 		a.exec(undo, dropUser(MySQL, u.Name))
 		cancel()
@@ -195,11 +200,24 @@ func (a *Admin) Prepare(ctx context.Context, u User, password *Password) *Pendin
 			p.err = a.classify(err)
 			return p
 		}
-		if p.err = a.exec(ctx, append([]Statement{create}, grants(Postgres, u)...)); p.err != nil {
+		if p.err = a.makePG(ctx, u, create); p.err != nil {
 			a.rollback(ctx)
 		}
 	}
 	return p
+}
+
+// makePG makes a PostgreSQL user, its clone and its privileges in the
+// transaction open on a's session.
+func (a *Admin) makePG(ctx context.Context, u User, create Statement) error {
+	clone, err := createClone(u)
+	if err != nil {
+		return err
+	}
+	if err := a.exec(ctx, append([]Statement{create}, clone...)); err != nil {
+		return err
+	}
+	return a.grantWithPeers(ctx, nil, u)
 }
 
 // Err is what Prepare's statements ran into, if anything.
@@ -234,11 +252,10 @@ func (a *Admin) SetPrivileges(ctx context.Context, was, now User) error {
 	if err := now.Check(a.family); err != nil {
 		return err
 	}
-	statements := append(revokes(a.family, was), grants(a.family, now)...)
-	if a.family == Postgres {
-		return a.inTransaction(ctx, statements)
+	if a.family != Postgres {
+		return a.grantWithPeers(ctx, &was, now)
 	}
-	return a.exec(ctx, statements)
+	return a.transaction(ctx, func() error { return a.grantWithPeers(ctx, &was, now) })
 }
 
 func (a *Admin) exec(ctx context.Context, statements []Statement) error {
@@ -253,16 +270,17 @@ func (a *Admin) exec(ctx context.Context, statements []Statement) error {
 	return nil
 }
 
-// inTransaction runs PostgreSQL statements all or none.
-func (a *Admin) inTransaction(ctx context.Context, statements []Statement) error {
+// transaction runs do in a PostgreSQL transaction: all or nothing.
+func (a *Admin) transaction(ctx context.Context, do func() error) error {
 	if err := a.s.Exec(ctx, "BEGIN"); err != nil {
 		return a.classify(err)
 	}
-	if err := a.exec(ctx, statements); err != nil {
+	if err := do(); err != nil {
 		a.rollback(ctx)
 		return err
 	}
 	if err := a.s.Exec(ctx, "COMMIT"); err != nil {
+		a.rollback(ctx)
 		return a.classify(err)
 	}
 	return nil

@@ -128,7 +128,9 @@ func (a *Admin) lockedBy(ctx context.Context, n string, cause error) error {
 // ownsNothing refuses a PostgreSQL role that owns objects in any database
 // of the server (pg_shdepend is shared).
 func (a *Admin) ownsNothing(ctx context.Context, n string) error {
-	owned, err := a.s.QueryString(ctx, "SELECT count(*) FROM pg_shdepend d JOIN pg_roles r ON d.refobjid = r.oid WHERE d.deptype = 'o' AND r.rolname = $1", n)
+	// Default privileges it holds for what it makes are no objects: DROP
+	// OWNED removes them.
+	owned, err := a.s.QueryString(ctx, "SELECT count(*) FROM pg_shdepend d JOIN pg_roles r ON d.refobjid = r.oid WHERE d.deptype = 'o' AND d.classid <> 'pg_default_acl'::regclass AND r.rolname = $1", n)
 	if err != nil {
 		return a.classify(err)
 	}
@@ -270,7 +272,7 @@ func sessionCount(s string) (int, error) {
 func (a *Admin) revokeElsewhere(ctx context.Context, n string) error {
 	list, err := a.s.QueryString(ctx, "SELECT coalesce(array_to_json(array_agg(DISTINCT d.datname))::text, '[]') FROM pg_shdepend s "+
 		"JOIN pg_database d ON d.oid = s.dbid JOIN pg_roles r ON r.oid = s.refobjid "+
-		"WHERE r.rolname = $1 AND s.deptype IN ('a', 'i', 'r') AND d.datname <> current_database()", n)
+		"WHERE r.rolname = $1 AND (s.deptype IN ('a', 'i', 'r') OR s.classid = 'pg_default_acl'::regclass) AND d.datname <> current_database()", n)
 	if err != nil {
 		return a.classify(err)
 	}
@@ -382,6 +384,11 @@ func (a *Admin) grantsTo(ctx context.Context, n string) ([]grant, error) {
 	if err != nil {
 		return nil, a.classify(err)
 	}
+	return readGrants(list)
+}
+
+// readGrants reads grant rows: [grantor, privileges, clause, superuser].
+func readGrants(list string) ([]grant, error) {
 	var rows [][4]any
 	if err := json.Unmarshal([]byte(list), &rows); err != nil {
 		return nil, errcode.New(errcode.Upstream, "the server's list of what the user was granted could not be read")
@@ -420,88 +427,6 @@ func (a *Admin) grantorsTo(ctx context.Context, n string) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// asMemberOf runs do in a PostgreSQL transaction of its own in which the
-// master is a member of each of roles, for that transaction only: ending
-// a role's sessions and DROP OWNED need the role's privileges, which an RDS
-// master (no superuser) has only as a member. A membership taken is given
-// back before the transaction commits, and one that cannot be is a
-// rollback; so no other session of the master ever sees it (a concurrent
-// GRANT ... ON ALL TABLES IN SCHEMA for another team's user would reach a
-// member's tables), and no failure or cancelled request leaves it behind.
-// Membership runs no code.
-func (a *Admin) asMemberOf(ctx context.Context, roles []string, do func() error) error {
-	if err := a.s.Exec(ctx, "BEGIN"); err != nil {
-		return a.classify(err)
-	}
-	err := a.memberWhile(ctx, roles, do)
-	if err != nil {
-		a.rollback(ctx)
-		return err
-	}
-	if err := a.s.Exec(ctx, "COMMIT"); err != nil {
-		a.rollback(ctx)
-		return a.classify(err)
-	}
-	return nil
-}
-
-// memberships counts the rows that make the master a member of $1: one
-// (PostgreSQL 15 and before) or one per grantor (16 and after).
-const memberships = "SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid WHERE r.rolname = $1 AND m.member = (SELECT oid FROM pg_roles WHERE rolname = current_user)"
-
-func (a *Admin) memberWhile(ctx context.Context, roles []string, do func() error) error {
-	type held struct{ role, before string }
-	var taken []held
-	for _, role := range roles {
-		has, err := a.s.Exists(ctx, "SELECT 1 WHERE pg_has_role(current_user, $1, 'USAGE')", role)
-		if err != nil {
-			return a.classify(err)
-		}
-		if has {
-			continue
-		}
-		before, err := a.s.QueryString(ctx, memberships, role)
-		if err != nil {
-			return a.classify(err)
-		}
-		if err := a.exec(ctx, []Statement{takeMembership(role)}); err != nil {
-			return err
-		}
-		// A GRANT that added no row (a membership held already, without
-		// its privileges) is not revoked: that would take away the old one.
-		after, err := a.s.QueryString(ctx, memberships, role)
-		if err != nil {
-			return a.classify(err)
-		}
-		if after != before {
-			taken = append(taken, held{role, before})
-		}
-	}
-	if err := do(); err != nil {
-		return err
-	}
-	for _, h := range taken {
-		exists, err := a.Exists(ctx, h.role)
-		if err != nil {
-			return err
-		}
-		if !exists {
-			continue // dropped, and its memberships with it
-		}
-		if err := a.exec(ctx, []Statement{giveMembershipBack(h.role)}); err != nil {
-			return err
-		}
-		now, err := a.s.QueryString(ctx, memberships, h.role)
-		if err != nil {
-			return a.classify(err)
-		}
-		if now != h.before {
-			return errcode.New(errcode.Upstream, "the master's membership in database role %s could not be given back as it was", errcode.Quote(h.role))
-		}
-	}
-	return nil
 }
 
 // revokeAs revokes exactly what g's grantor granted n on g's object, as the

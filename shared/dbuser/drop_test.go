@@ -96,7 +96,7 @@ func TestDropLocksOutFirst(t *testing.T) {
 	clone := CloneOf(u.Name)
 	if err := as(t, Postgres, dbserver.MasterUser, dbserver.MasterPassword,
 		"GRANT CREATE ON SCHEMA public TO "+u.Name,
-		"CREATE ROLE "+clone+" LOGIN PASSWORD '"+password+"'", "GRANT "+u.Name+" TO "+clone); err != nil {
+		"ALTER ROLE "+clone+" PASSWORD '"+password+"'"); err != nil {
 		t.Fatal(err)
 	}
 	if err := as(t, Postgres, u.Name, password, "CREATE TABLE kept_by_owner (id int)"); err != nil {
@@ -115,9 +115,7 @@ func TestDropLocksOutFirst(t *testing.T) {
 		t.Fatal("the clone's session outlived the refused drop")
 	}
 	// Once its objects are gone, a second delete drops both.
-	if err := as(t, Postgres, dbserver.MasterUser, dbserver.MasterPassword, "DROP TABLE kept_by_owner"); err != nil {
-		t.Fatal(err)
-	}
+	administrator(t, Postgres, "DROP TABLE kept_by_owner")
 	if err := a.Drop(ctx, u.Name); err != nil {
 		t.Fatalf("%v (%v)", err, errcode.Public(err).Err)
 	}
@@ -300,7 +298,7 @@ func TestConnectionLimit(t *testing.T) {
 			u := User{Name: "capped_" + name, Database: dbserver.Database, Privileges: ReadOnly, ConnectionLimit: 2}
 			const password = "capped-Pa55word"
 			if err := a.Create(ctx, u, NewPassword(f, password)); err != nil {
-				t.Fatal(err)
+				t.Fatal(err, errcode.Public(err).Err)
 			}
 			first := session(t, f, u.Name, password)
 			session(t, f, u.Name, password)
@@ -635,15 +633,16 @@ func TestDropThroughAGrantorInsideTheOwner(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// As AWS's multi-user rotation makes a clone, as the master.
-	if err := as(t, Postgres, dbserver.MasterUser, dbserver.MasterPassword,
-		"CREATE ROLE "+clone+" WITH LOGIN PASSWORD '"+password+"'", "GRANT "+tenant+" TO "+clone); err != nil {
+	// The clone made with the user gets its password, as AWS's multi-user
+	// rotation sets it.
+	if err := as(t, Postgres, dbserver.MasterUser, dbserver.MasterPassword, "ALTER ROLE "+clone+" WITH PASSWORD '"+password+"'"); err != nil {
 		t.Fatal(err)
 	}
 	if err := as(t, Postgres, tenant, password, "SELECT lo_create(232323)", "GRANT SELECT ON LARGE OBJECT 232323 TO "+clone+" WITH GRANT OPTION"); err != nil {
 		t.Fatal(err)
 	}
-	if err := as(t, Postgres, clone, password, "GRANT SELECT ON LARGE OBJECT 232323 TO "+victim); err != nil {
+	// RESET ROLE: the clone acts as itself, not as the user it logs in as.
+	if err := as(t, Postgres, clone, password, "RESET ROLE", "GRANT SELECT ON LARGE OBJECT 232323 TO "+victim); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Drop(ctx, victim); err != nil {
@@ -677,9 +676,9 @@ func tenantPair(t *testing.T, a *Admin, slug string) (victim, tenant, clone stri
 			t.Fatal(err)
 		}
 	}
+	// The clone made with the user, given a password as rotation does.
 	clone = CloneOf(tenant)
-	if err := as(t, Postgres, dbserver.MasterUser, dbserver.MasterPassword,
-		"CREATE ROLE "+clone+" WITH LOGIN PASSWORD '"+password+"'", "GRANT "+tenant+" TO "+clone); err != nil {
+	if err := as(t, Postgres, dbserver.MasterUser, dbserver.MasterPassword, "ALTER ROLE "+clone+" WITH PASSWORD '"+password+"'"); err != nil {
 		t.Fatal(err)
 	}
 	return victim, tenant, clone
@@ -716,9 +715,15 @@ func TestDropWaitsOutATenantsTemporaryObject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, s, "CREATE TEMP TABLE t (x int)", "GRANT SELECT ON pg_temp.t TO "+tenant+" WITH GRANT OPTION",
+	run(t, s, "RESET ROLE", "CREATE TEMP TABLE t (x int)", "GRANT SELECT ON pg_temp.t TO "+tenant+" WITH GRANT OPTION",
 		"GRANT SELECT ON pg_temp.t TO "+victim, "SET ROLE "+tenant, "GRANT SELECT ON pg_temp.t TO "+victim, "RESET ROLE")
 	err = a.Drop(ctx, victim)
+	if err == nil {
+		if exists, _ := a.Exists(ctx, victim); exists {
+			t.Fatal("the drop succeeded, yet the user is there")
+		}
+		return // every grant could be revoked
+	}
 	if errcode.Of(err) != errcode.Conflict || !strings.Contains(err.Error(), "temporary object of another session") {
 		t.Fatalf("got %v", err)
 	}

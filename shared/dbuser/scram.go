@@ -73,3 +73,16 @@ func scramVerifierWith(password string, salt []byte, iterations int) (string, er
 	b64 := base64.StdEncoding.EncodeToString
 	return "SCRAM-SHA-256$" + strconv.Itoa(iterations) + ":" + b64(salt) + "$" + b64(storedKey[:]) + ":" + b64(serverKey), nil
 }
+
+// unusableVerifier is a well-formed SCRAM-SHA-256 verifier of no password
+// anyone knows: random keys, whose preimages nobody has. The clone made
+// with the user gets it, so that it cannot log in until a rotation sets
+// its password; it costs no key stretching.
+func unusableVerifier() (string, error) {
+	b := make([]byte, 16+32+32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	b64 := base64.StdEncoding.EncodeToString
+	return "SCRAM-SHA-256$" + strconv.Itoa(scramIterations) + ":" + b64(b[:16]) + "$" + b64(b[16:48]) + ":" + b64(b[48:]), nil
+}

@@ -47,6 +47,11 @@ type Privileges string
 const (
 	ReadWrite Privileges = "readwrite" // SELECT, INSERT, UPDATE, DELETE
 	ReadOnly  Privileges = "readonly"  // SELECT
+	// Owner is readwrite and what a migration tool needs besides: to
+	// create, alter and drop tables, indexes, sequences and views in the
+	// schemas (PostgreSQL) or the database (MySQL). Never anything
+	// server-wide, nor the right to grant.
+	Owner Privileges = "owner"
 )
 
 // ParsePrivileges reads a request's privileges; empty is readwrite.
@@ -54,10 +59,10 @@ func ParsePrivileges(s string) (Privileges, error) {
 	switch p := Privileges(strings.ToLower(s)); p {
 	case "":
 		return ReadWrite, nil
-	case ReadWrite, ReadOnly:
+	case ReadWrite, ReadOnly, Owner:
 		return p, nil
 	}
-	return "", errcode.Invalidf("privileges", "must be readwrite or readonly, got %s", errcode.Quote(s))
+	return "", errcode.Invalidf("privileges", "must be readonly, readwrite or owner, got %s", errcode.Quote(s))
 }
 
 // User is a database user to make: who, in which database, with what.
@@ -71,7 +76,13 @@ type User struct {
 	// that it can neither take every connection the server has nor keep
 	// the master from ending its sessions. The user cannot change it.
 	ConnectionLimit int
+	// MemberOf are existing roles the user is made a member of: group
+	// roles a DBA maintains (Admin.CheckRoles says which qualify).
+	MemberOf []string
 }
+
+// maxRoles bounds memberOf.
+const maxRoles = 16
 
 // Statement is one SQL statement. Password statements are kept apart so
 // that nothing logs them.
@@ -161,11 +172,28 @@ func (u User) Check(f Family) error {
 	if u.ConnectionLimit < 0 {
 		return errcode.Invalidf("connectionLimit", "must be 0 (no cap) or more, got %d", u.ConnectionLimit)
 	}
-	if u.Privileges != ReadWrite && u.Privileges != ReadOnly {
-		return errcode.Invalidf("privileges", "must be readwrite or readonly")
+	if u.Privileges != ReadWrite && u.Privileges != ReadOnly && u.Privileges != Owner {
+		return errcode.Invalidf("privileges", "must be readonly, readwrite or owner")
 	}
 	if f == MySQL && len(u.Schemas) > 0 {
 		return errcode.Invalidf("schemas", "are PostgreSQL's; MySQL and MariaDB grant on the database")
+	}
+	if len(u.MemberOf) > maxRoles {
+		return errcode.Invalidf("memberOf", "may name at most %d roles, got %d", maxRoles, len(u.MemberOf))
+	}
+	roles := map[string]bool{}
+	for i, r := range u.MemberOf {
+		field := "memberOf[" + itoa(i) + "]"
+		if err := CheckName(field, r, max); err != nil {
+			return err
+		}
+		if roles[r] {
+			return errcode.Invalidf(field, "%s is given twice", errcode.Quote(r))
+		}
+		if reservedRole(r) || r == u.Name || r == CloneOf(u.Name) {
+			return errcode.Invalidf(field, "%s is the engine's, RDS's or the user's own: memberOf names group roles a DBA maintains", errcode.Quote(r))
+		}
+		roles[r] = true
 	}
 	seen := map[string]bool{}
 	for i, s := range u.Schemas {
@@ -216,6 +244,13 @@ func systemSchema(name string) bool {
 	return false
 }
 
+// reservedRole reports whether a role's name, in any letter case, is one
+// PostgreSQL (pg_*) or RDS (rds*, rdsadmin, rds_superuser, ...) keeps.
+func reservedRole(name string) bool {
+	lower := strings.ToLower(name)
+	return strings.HasPrefix(lower, "pg_") || strings.HasPrefix(lower, "rds") || lower == "public" || lower == "root" || lower == "mysql"
+}
+
 func itoa(i int) string {
 	if i < 10 {
 		return string(rune('0' + i))
@@ -224,42 +259,98 @@ func itoa(i int) string {
 }
 
 // grants are the statements that give u its privileges; revokes those
-// that take every privilege this package gives in schemas (PostgreSQL) or
-// the database (MySQL), so that a change of privileges is a revoke and a
-// grant.
-func grants(f Family, u User) []Statement {
+// that take what this package gave in schemas (PostgreSQL) or the
+// database (MySQL), so that a change of privileges is a revoke and a
+// grant. PostgreSQL's are per object, from what the catalog says of each
+// schema (Admin.schemaState): the tables and sequences the master may
+// grant on, the users made there before (what they own u gets, what u
+// owns they get), and what was granted to u there.
+func grants(f Family, u User, on map[string]schemaState) []Statement {
 	if f == MySQL {
 		return []Statement{{SQL: "GRANT " + mysqlPrivileges(u.Privileges) + " ON " + grantDatabase(u.Database) + ".* TO ?@'%'", Args: []any{u.Name}}}
 	}
-	tables, sequences := "SELECT, INSERT, UPDATE, DELETE", "USAGE, SELECT"
-	if u.Privileges == ReadOnly {
-		tables, sequences = "SELECT", "SELECT"
-	}
+	tables, sequences := pgPrivileges(u.Privileges)
 	user := quotePG(u.Name)
 	out := []Statement{{SQL: "GRANT CONNECT ON DATABASE " + quotePG(u.Database) + " TO " + user}}
 	for _, s := range u.schemas() {
 		schema := quotePG(s)
+		state := on[s]
+		onSchema := "USAGE"
+		if u.Privileges == Owner {
+			onSchema = "USAGE, CREATE"
+		}
+		out = append(out, Statement{SQL: "GRANT " + onSchema + " ON SCHEMA " + schema + " TO " + user})
+		// The server names the objects (regclass), as it reads them back.
+		out = append(out, grantEach(tables, state.tables, user)...)
+		out = append(out, grantEach(sequences, state.sequences, user)...)
 		out = append(out,
-			Statement{SQL: "GRANT USAGE ON SCHEMA " + schema + " TO " + user},
-			Statement{SQL: "GRANT " + tables + " ON ALL TABLES IN SCHEMA " + schema + " TO " + user},
-			Statement{SQL: "GRANT " + sequences + " ON ALL SEQUENCES IN SCHEMA " + schema + " TO " + user},
 			// Tables and sequences the master user (who runs this) makes later.
 			Statement{SQL: "ALTER DEFAULT PRIVILEGES IN SCHEMA " + schema + " GRANT " + tables + " ON TABLES TO " + user},
 			Statement{SQL: "ALTER DEFAULT PRIVILEGES IN SCHEMA " + schema + " GRANT " + sequences + " ON SEQUENCES TO " + user},
 		)
+		for _, p := range state.peers {
+			// What an owner peer makes later, u gets.
+			if p.owner {
+				out = append(out, defaultsFor(p.name, schema, tables, sequences, "GRANT", "TO", u.Name)...)
+			}
+			// What u makes, and its clone as u, its peers get.
+			if u.Privileges == Owner {
+				t, q := pgPrivileges(p.level())
+				out = append(out, defaultsFor(u.Name, schema, t, q, "GRANT", "TO", p.name)...)
+			}
+		}
 	}
 	return out
 }
 
-// mysqlPrivileges are the privileges a user gets on its database.
-func mysqlPrivileges(p Privileges) string {
+// grantEach grants privileges on objects, a few hundred to a statement.
+func grantEach(privileges string, objects []string, user string) []Statement {
+	const perStatement = 500
+	var out []Statement
+	for len(objects) > 0 {
+		n := min(perStatement, len(objects))
+		out = append(out, Statement{SQL: "GRANT " + privileges + " ON TABLE " + strings.Join(objects[:n], ", ") + " TO " + user})
+		objects = objects[n:]
+	}
+	return out
+}
+
+// defaultsFor are owner's default privileges in schema for grantee.
+func defaultsFor(owner, schema, tables, sequences, verb, to, grantee string) []Statement {
+	prefix := "ALTER DEFAULT PRIVILEGES FOR ROLE " + quotePG(owner) + " IN SCHEMA " + schema + " " + verb + " "
+	return []Statement{
+		{SQL: prefix + tables + " ON TABLES " + to + " " + quotePG(grantee)},
+		{SQL: prefix + sequences + " ON SEQUENCES " + to + " " + quotePG(grantee)},
+	}
+}
+
+// pgPrivileges are what a level holds on PostgreSQL tables and sequences.
+// An owner's rights to alter and drop come with owning what it made; on
+// what others made it holds readwrite's. Never TRIGGER nor REFERENCES:
+// a trigger on the master's table would run the user's code as whoever
+// writes to it.
+func pgPrivileges(p Privileges) (tables, sequences string) {
 	if p == ReadOnly {
+		return "SELECT", "SELECT"
+	}
+	return "SELECT, INSERT, UPDATE, DELETE", "USAGE, SELECT"
+}
+
+// mysqlPrivileges are the privileges a user gets on its database. Owner's
+// DROP is MySQL's: it covers the database itself too (DROP DATABASE).
+func mysqlPrivileges(p Privileges) string {
+	switch p {
+	case ReadOnly:
 		return "SELECT"
+	case Owner:
+		return mysqlOwner
 	}
 	return "SELECT, INSERT, UPDATE, DELETE"
 }
 
-func revokes(f Family, u User) []Statement {
+const mysqlOwner = "SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, DROP, INDEX, REFERENCES, CREATE VIEW, SHOW VIEW, CREATE TEMPORARY TABLES"
+
+func revokes(f Family, u User, on map[string]schemaState) []Statement {
 	if f == MySQL {
 		// What was granted, not ALL PRIVILEGES: an RDS master user holds
 		// fewer than ALL and may revoke only what it holds.
@@ -269,13 +360,21 @@ func revokes(f Family, u User) []Statement {
 	var out []Statement
 	for _, s := range u.schemas() {
 		schema := quotePG(s)
+		state := on[s]
 		out = append(out,
 			Statement{SQL: "ALTER DEFAULT PRIVILEGES IN SCHEMA " + schema + " REVOKE ALL ON TABLES FROM " + user},
 			Statement{SQL: "ALTER DEFAULT PRIVILEGES IN SCHEMA " + schema + " REVOKE ALL ON SEQUENCES FROM " + user},
-			Statement{SQL: "REVOKE ALL ON ALL TABLES IN SCHEMA " + schema + " FROM " + user},
-			Statement{SQL: "REVOKE ALL ON ALL SEQUENCES IN SCHEMA " + schema + " FROM " + user},
-			Statement{SQL: "REVOKE USAGE ON SCHEMA " + schema + " FROM " + user},
 		)
+		// Every peer's, owner now or not: one that was set them.
+		for _, p := range state.peers {
+			out = append(out, defaultsFor(p.name, schema, "ALL", "ALL", "REVOKE", "FROM", u.Name)...)
+		}
+		// Each grant as its grantor: the master's and its owner peers',
+		// never u's own rights on what it owns.
+		for _, g := range state.granted {
+			out = append(out, revokeAs(g, u.Name)...)
+		}
+		out = append(out, Statement{SQL: "REVOKE USAGE, CREATE ON SCHEMA " + schema + " FROM " + user})
 	}
 	return out
 }
@@ -301,6 +400,28 @@ func createUser(f Family, u User, password *Password) (Statement, error) {
 		limit = " CONNECTION LIMIT " + strconv.Itoa(u.ConnectionLimit)
 	}
 	return Statement{SQL: "CREATE ROLE " + quotePG(u.Name) + " WITH LOGIN" + limit + " PASSWORD " + quoteLiteral(verifier)}, nil
+}
+
+// createClone are the statements that make a PostgreSQL user's
+// alternating-users clone with the user: a member of the user that acts as
+// the user from login (SET role), so that what either login makes is the
+// user's and stays usable by the other across every rotation. Its password
+// is unusable until AWS's multi-user rotation function, finding the clone,
+// only sets it (ALTER USER ... WITH PASSWORD).
+func createClone(u User) ([]Statement, error) {
+	verifier, err := unusableVerifier()
+	if err != nil {
+		return nil, err
+	}
+	limit := ""
+	if u.ConnectionLimit > 0 {
+		limit = " CONNECTION LIMIT " + strconv.Itoa(u.ConnectionLimit)
+	}
+	clone := quotePG(CloneOf(u.Name))
+	return []Statement{
+		{SQL: "CREATE ROLE " + clone + " WITH LOGIN" + limit + " PASSWORD " + quoteLiteral(verifier) + " IN ROLE " + quotePG(u.Name)},
+		{SQL: "ALTER ROLE " + clone + " SET role TO " + quoteLiteral(u.Name)},
+	}, nil
 }
 
 // lockUser is the statement that stops a user logging in (a MySQL user
@@ -334,4 +455,41 @@ func dropUser(f Family, name string) []Statement {
 		return []Statement{{SQL: "DROP USER IF EXISTS ?@'%'", Args: []any{name}}}
 	}
 	return []Statement{{SQL: "DROP ROLE " + quotePG(name)}}
+}
+
+// roleGrants make the user a member of its roles; at login too: MariaDB
+// activates its one default role, MySQL 8 all its defaults.
+func roleGrants(f Family, mariadb bool, u User) []Statement {
+	var out []Statement
+	for _, r := range u.MemberOf {
+		if f == Postgres {
+			out = append(out, Statement{SQL: "GRANT " + quotePG(r) + " TO " + quotePG(u.Name)})
+		} else {
+			out = append(out, Statement{SQL: "GRANT " + quoteMySQL(r) + " TO ?@'%'", Args: []any{u.Name}})
+		}
+	}
+	if f == MySQL && len(u.MemberOf) > 0 {
+		if mariadb {
+			out = append(out, Statement{SQL: "SET DEFAULT ROLE " + quoteMySQL(u.MemberOf[0]) + " FOR ?@'%'", Args: []any{u.Name}})
+		} else {
+			out = append(out, Statement{SQL: "SET DEFAULT ROLE ALL TO ?@'%'", Args: []any{u.Name}})
+		}
+	}
+	return out
+}
+
+// roleRevokes take the user's roles away.
+func roleRevokes(f Family, mariadb bool, u User) []Statement {
+	var out []Statement
+	if f == MySQL && mariadb && len(u.MemberOf) > 0 {
+		out = append(out, Statement{SQL: "SET DEFAULT ROLE NONE FOR ?@'%'", Args: []any{u.Name}})
+	}
+	for _, r := range u.MemberOf {
+		if f == Postgres {
+			out = append(out, Statement{SQL: "REVOKE " + quotePG(r) + " FROM " + quotePG(u.Name)})
+		} else {
+			out = append(out, Statement{SQL: "REVOKE " + quoteMySQL(r) + " FROM ?@'%'", Args: []any{u.Name}})
+		}
+	}
+	return out
 }

@@ -32,10 +32,31 @@ func skeleton(sql string) string {
 	return out.String()
 }
 
+// statementsOf are all the statements made for u, with a reader peer and
+// an owner peer (whose names the catalog gives) on each schema.
 func statementsOf(f Family, u User) []Statement {
 	create, _ := createUser(f, u, NewPassword(f, "pw"))
-	all := append([]Statement{create}, grants(f, u)...)
-	all = append(all, revokes(f, u)...)
+	on := map[string]schemaState{}
+	for _, s := range u.Schemas {
+		on[s] = schemaState{
+			peers:     []peer{{name: u.Name + "_r"}, {name: u.Name + "_o", writes: true, owner: true}},
+			tables:    []string{`"` + s + `"."t"`},
+			sequences: []string{`"` + s + `"."q"`},
+			granted:   []grant{{grantor: u.Name + "_o", privileges: "SELECT, INSERT", on: `ON TABLE "` + s + `"."t"`}, {grantor: "master", privileges: "SELECT", on: `ON TABLE "` + s + `"."t"`}},
+		}
+	}
+	all := append([]Statement{create}, grants(f, u, on)...)
+	all = append(all, revokes(f, u, on)...)
+	if f == Postgres {
+		clone, _ := createClone(u)
+		all = append(all, clone...)
+	}
+	member := u
+	member.MemberOf = []string{u.Name + "_role"}
+	for _, mariadb := range []bool{false, true} {
+		all = append(all, roleGrants(f, mariadb, member)...)
+		all = append(all, roleRevokes(f, mariadb, member)...)
+	}
 	all = append(all, lockUser(f, u.Name), takeMembership(u.Name), giveMembershipBack(u.Name))
 	return append(all, dropUser(f, u.Name)...)
 }
@@ -52,7 +73,7 @@ func FuzzStatements(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, name, db, schema string) {
 		for _, family := range []Family{Postgres, MySQL} {
-			u := User{Name: name, Database: db, Privileges: ReadWrite}
+			u := User{Name: name, Database: db, Privileges: Owner}
 			if family == Postgres {
 				u.Schemas = []string{schema}
 			}
@@ -62,7 +83,7 @@ func FuzzStatements(f *testing.F) {
 				}
 				continue
 			}
-			plain := User{Name: "u", Database: "d", Privileges: ReadWrite}
+			plain := User{Name: "u", Database: "d", Privileges: Owner}
 			if family == Postgres {
 				plain.Schemas = []string{"s"}
 			}

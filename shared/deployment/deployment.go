@@ -88,6 +88,9 @@ func Config(getenv func(string) string) (provision.Config, error) {
 	if cfg.DatabaseUserGrants, err = dbgrants.Parse(getenv(dbgrants.EnvGrants)); err != nil {
 		return cfg, errcode.Wrap(err, errcode.Internal, "%s", err.Error())
 	}
+	if cfg.DatabaseUserGrants, err = cfg.DatabaseUserGrants.WithGrantableRoles(getenv(dbgrants.EnvGrantableRoles)); err != nil {
+		return cfg, errcode.Wrap(err, errcode.Internal, "%s", err.Error())
+	}
 	switch v := strings.ToLower(strings.TrimSpace(getenv(EnvRequireTLS))); v {
 	case "", "false":
 	case "true":

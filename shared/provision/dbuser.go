@@ -37,6 +37,8 @@ func (r Request) checkDatabaseUser() error {
 			return errcode.Invalidf("privileges", "is given only with createDatabaseUser")
 		case r.Schemas != nil:
 			return errcode.Invalidf("schemas", "is given only with createDatabaseUser")
+		case r.MemberOf != nil:
+			return errcode.Invalidf("memberOf", "is given only with createDatabaseUser")
 		}
 		return nil
 	}
@@ -67,7 +69,7 @@ func (r Request) databaseUser(name string, family dbuser.Family, database string
 	if err != nil {
 		return dbuser.User{}, err
 	}
-	u := dbuser.User{Name: name, Database: database, Privileges: privileges, Schemas: r.Schemas}
+	u := dbuser.User{Name: name, Database: database, Privileges: privileges, Schemas: r.Schemas, MemberOf: r.MemberOf}
 	return u, u.Check(family)
 }
 
@@ -108,7 +110,7 @@ func (s *Service) createWithUser(ctx context.Context, r Request, in *secretsmana
 	result := Result{ARN: created.ARN, Name: created.Name, VersionID: created.VersionID, Username: username,
 		ReplicationStatus: created.Replicas, Replayed: created.Replayed}
 	if made != nil {
-		result.DatabaseUser = &DatabaseUser{Username: made.Username, Privileges: made.Privileges}
+		result.DatabaseUser = databaseUser(made)
 	}
 	return result, err
 }
@@ -118,7 +120,7 @@ func (s *Service) createWithUser(ctx context.Context, r Request, in *secretsmana
 func (r Request) UserRequest() secretuser.Request {
 	privileges, _ := dbuser.ParsePrivileges(r.Privileges) // checked with the request
 	u := secretuser.Request{SecretName: r.Name, Engine: r.Engine, Host: r.Host, DBName: r.DBName, Username: r.Username,
-		MasterSecretARN: r.MasterSecretARN, Privileges: privileges, Schemas: r.Schemas,
+		MasterSecretARN: r.MasterSecretARN, Privileges: privileges, Schemas: r.Schemas, MemberOf: r.MemberOf,
 		Caller: r.Provenance.Caller, Via: r.Provenance.Via, By: r.Provenance.By}
 	if r.Port != nil {
 		u.Port = int(*r.Port)
@@ -142,5 +144,25 @@ func (s *Service) UpdateUser(ctx context.Context, id string, now Request) (*Data
 	if err != nil {
 		return nil, err
 	}
-	return &DatabaseUser{Username: made.Username, Privileges: made.Privileges}, nil
+	return databaseUser(made), nil
+}
+
+// RecordedUser is the database user recorded for the secret made through
+// via, or nil when none was.
+func (s *Service) RecordedUser(ctx context.Context, via, secretARN string) (*DatabaseUser, error) {
+	made, err := s.users.Recorded(ctx, via, secretARN)
+	if made == nil || err != nil {
+		return nil, err
+	}
+	return databaseUser(made), nil
+}
+
+// databaseUser is what a result says of a user made: never its password;
+// its roles as a list, empty when none.
+func databaseUser(made *secretuser.Made) *DatabaseUser {
+	roles := made.MemberOf
+	if roles == nil {
+		roles = []string{}
+	}
+	return &DatabaseUser{Username: made.Username, Privileges: made.Privileges, MemberOf: roles}
 }

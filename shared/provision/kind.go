@@ -76,6 +76,7 @@ func (r Request) databaseField() string {
 		{"createDatabaseUser", bool(r.CreateDatabaseUser)},
 		{"privileges", r.Privileges != ""},
 		{"schemas", r.Schemas != nil},
+		{"memberOf", r.MemberOf != nil},
 	} {
 		if f.given {
 			return f.name

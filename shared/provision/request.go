@@ -40,6 +40,7 @@ type Request struct {
 	CreateDatabaseUser props.Bool    `json:"createDatabaseUser"`
 	Privileges         string        `json:"privileges"`
 	Schemas            props.Strings `json:"schemas"`
+	MemberOf           props.Strings `json:"memberOf"`
 
 	// Rotation, switched on once the secret (and its user) exists, as
 	// RotateSecret: the function (else the deployment's default for the

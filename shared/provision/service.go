@@ -78,8 +78,9 @@ type Result struct {
 // DatabaseUser is a database user the secret holds the credentials of;
 // never its password.
 type DatabaseUser struct {
-	Username   string `json:"username"`
-	Privileges string `json:"privileges"`
+	Username   string   `json:"username"`
+	Privileges string   `json:"privileges"`
+	MemberOf   []string `json:"memberOf"`
 }
 
 // Create validates r, generates its credentials and creates the secret.

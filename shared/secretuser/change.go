@@ -182,13 +182,14 @@ func (u *Users) Update(ctx context.Context, secretARN string, r Request) (*Made,
 		e.Made, proven = true, true
 	}
 	family, _ := dbuser.FamilyOf(e.Engine) // the record's, never the request's
-	was := dbuser.User{Name: e.Username, Database: e.Database, Privileges: dbuser.Privileges(e.Privileges), Schemas: e.Schemas}
-	is := dbuser.User{Name: e.Username, Database: e.Database, Privileges: r.Privileges, Schemas: r.Schemas}
+	was := dbuser.User{Name: e.Username, Database: e.Database, Privileges: dbuser.Privileges(e.Privileges), Schemas: e.Schemas, MemberOf: e.MemberOf}
+	is := dbuser.User{Name: e.Username, Database: e.Database, Privileges: r.Privileges, Schemas: r.Schemas, MemberOf: r.MemberOf}
 	if err := is.Check(family); err != nil {
 		return nil, err
 	}
-	made := &Made{Username: e.Username, Privileges: string(is.Privileges)}
-	if was.Privileges == is.Privileges && strings.Join(was.Schemas, ",") == strings.Join(is.Schemas, ",") {
+	made := &Made{Username: e.Username, Privileges: string(is.Privileges), MemberOf: is.MemberOf}
+	if was.Privileges == is.Privileges && strings.Join(was.Schemas, ",") == strings.Join(is.Schemas, ",") &&
+		strings.Join(was.MemberOf, ",") == strings.Join(is.MemberOf, ",") {
 		return made, nil
 	}
 	if err := u.grants.Allow(grantAsk(r.Caller, e.MasterSecretARN, family, is)); err != nil {
@@ -222,7 +223,14 @@ func (u *Users) Update(ctx context.Context, secretARN string, r Request) (*Made,
 	if err := admin.CheckTargets(dbctx, is); err != nil {
 		return nil, err
 	}
-	for _, name := range []string{e.Username, dbuser.CloneOf(e.Username)} {
+	// PostgreSQL's clone is a member of the user and acts as it: it holds
+	// what the user holds. MySQL's and MariaDB's has copies of the user's
+	// grants (AWS's function copies them), changed with the user's.
+	names := []string{e.Username, dbuser.CloneOf(e.Username)}
+	if family == dbuser.Postgres {
+		names = names[:1]
+	}
+	for _, name := range names {
 		exists, err := admin.Exists(dbctx, name)
 		if err != nil {
 			return nil, err
@@ -235,7 +243,7 @@ func (u *Users) Update(ctx context.Context, secretARN string, r Request) (*Made,
 			return nil, err
 		}
 	}
-	e.Privileges, e.Schemas = string(is.Privileges), is.Schemas
+	e.Privileges, e.Schemas, e.MemberOf = string(is.Privileges), is.Schemas, is.MemberOf
 	if err := u.ledger.Record(dbctx, e); err != nil {
 		return nil, err
 	}
@@ -324,4 +332,13 @@ func (u *Users) dropRecorded(ctx context.Context, e userledger.Entry, check bool
 		}
 	}
 	return admin.Drop(ctx, e.Username)
+}
+
+// Recorded is the user recorded for the secret made through via, or nil.
+func (u *Users) Recorded(ctx context.Context, via, secretARN string) (*Made, error) {
+	e, found, err := u.ledger.Find(ctx, via, secretARN)
+	if !found || err != nil {
+		return nil, err
+	}
+	return &Made{Username: e.Username, Privileges: e.Privileges, MemberOf: e.MemberOf}, nil
 }

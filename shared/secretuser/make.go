@@ -120,7 +120,8 @@ func (p *Plan) earlierAttempt(taken string) (bool, error) {
 	}
 	u := p.user
 	if !found || e.Username != u.Name || e.MasterSecretARN != p.master.ARN || e.Database != u.Database ||
-		e.Privileges != string(u.Privileges) || strings.Join(e.Schemas, ",") != strings.Join(u.Schemas, ",") {
+		e.Privileges != string(u.Privileges) || strings.Join(e.Schemas, ",") != strings.Join(u.Schemas, ",") ||
+		strings.Join(e.MemberOf, ",") != strings.Join(u.MemberOf, ",") {
 		return false, userTaken(taken)
 	}
 	// The record alone proves nothing if it outlived its user and another
@@ -237,9 +238,9 @@ func (p *Plan) Make(ctx context.Context, in *secretsmanager.CreateSecretInput, p
 	}
 	entry := userledger.Entry{Via: p.req.Via, By: p.req.By, SecretARN: created.ARN, MasterSecretARN: p.master.ARN,
 		Engine: strings.ToLower(p.req.Engine), Host: p.endpoint.Host, Port: p.endpoint.Port, Database: p.user.Database,
-		SSL: p.endpoint.TLS != nil, Username: p.user.Name, Privileges: string(p.user.Privileges), Schemas: p.user.Schemas, CreatedAt: time.Now()}
+		SSL: p.endpoint.TLS != nil, Username: p.user.Name, Privileges: string(p.user.Privileges), Schemas: p.user.Schemas, MemberOf: p.user.MemberOf, CreatedAt: time.Now()}
 	stored, mayHaveMade, err := p.make(in, created, pending, password, entry)
-	made := &Made{Username: p.user.Name, Privileges: string(p.user.Privileges)}
+	made := &Made{Username: p.user.Name, Privileges: string(p.user.Privileges), MemberOf: p.user.MemberOf}
 	var other otherRequest
 	switch {
 	case errors.As(err, &other):
@@ -337,7 +338,8 @@ func (p *Plan) madeByTwin(entry userledger.Entry, password string) bool {
 	}
 	e, found, err := p.users.ledger.Find(p.dbctx, entry.Via, entry.SecretARN)
 	if err != nil || !found || e.Username != entry.Username || e.MasterSecretARN != entry.MasterSecretARN ||
-		e.Database != entry.Database || e.Privileges != entry.Privileges || strings.Join(e.Schemas, ",") != strings.Join(entry.Schemas, ",") {
+		e.Database != entry.Database || e.Privileges != entry.Privileges || strings.Join(e.Schemas, ",") != strings.Join(entry.Schemas, ",") ||
+		strings.Join(e.MemberOf, ",") != strings.Join(entry.MemberOf, ",") {
 		return false
 	}
 	if !p.logsIn(p.user.Name, password) {

@@ -76,6 +76,7 @@ type Request struct {
 	SSL             *bool
 	Privileges      dbuser.Privileges
 	Schemas         []string
+	MemberOf        []string
 	// Who asks, as the trigger established it.
 	Caller dbgrants.Caller
 	Via    string
@@ -89,6 +90,7 @@ type Request struct {
 type Made struct {
 	Username   string
 	Privileges string
+	MemberOf   []string
 }
 
 // target is where a user is made: the master's own database, never a host
@@ -153,14 +155,14 @@ func itoa(n int) string {
 // user is the dbuser.User r asks for, named name, on database.
 func (r Request) user(name, database string) (dbuser.User, error) {
 	family, _ := dbuser.FamilyOf(r.Engine)
-	u := dbuser.User{Name: name, Database: database, Privileges: r.Privileges, Schemas: r.Schemas}
+	u := dbuser.User{Name: name, Database: database, Privileges: r.Privileges, Schemas: r.Schemas, MemberOf: r.MemberOf}
 	return u, u.Check(family)
 }
 
 // grantAsk is what the grants must allow for user u of family (the
 // recorded engine's on an update, never a request's say).
 func grantAsk(caller dbgrants.Caller, master string, family dbuser.Family, u dbuser.User) dbgrants.Ask {
-	ask := dbgrants.Ask{Caller: caller, MasterSecretARN: master, Database: u.Database}
+	ask := dbgrants.Ask{Caller: caller, MasterSecretARN: master, Database: u.Database, Privileges: string(u.Privileges), Roles: u.MemberOf}
 	if family == dbuser.Postgres {
 		ask.Schemas = u.Schemas
 		if len(ask.Schemas) == 0 {

@@ -61,7 +61,7 @@ func TestDeleteFor(t *testing.T) {
 		if _, err := svc.DeleteFor(ctx, payments, "http-api", name, provision.DeleteOptions{ForceDeleteWithoutRecovery: true}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.DescribeFor(ctx, payments, name); errcode.Of(err) != errcode.NotFound {
+		if _, err := svc.DescribeFor(ctx, payments, "http-api", name); errcode.Of(err) != errcode.NotFound {
 			t.Fatalf("a forced delete left the secret: %v", err)
 		}
 	})
@@ -239,18 +239,18 @@ func TestScopedCreateAndDescribe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := svc.DescribeFor(ctx, payments, name)
+	d, err := svc.DescribeFor(ctx, payments, "http-api", name)
 	if err != nil || d.ARN != created.ARN || len(d.ReplicationStatus) != 1 || d.ReplicationStatus[0].Region != replica || d.Tags["provisioned-by"] != "jwt:alice" {
 		t.Fatalf("describe: %+v, %v", d, err)
 	}
 	orders := selfservice.Caller{ID: "jwt:bob", Claims: map[string]string{"team": "orders"}}
-	if _, err := svc.DescribeFor(ctx, orders, name); errcode.Of(err) != errcode.Forbidden {
+	if _, err := svc.DescribeFor(ctx, orders, "http-api", name); errcode.Of(err) != errcode.Forbidden {
 		t.Fatalf("another team read it: %v", err)
 	}
 	if _, err := svc.CreateFor(ctx, orders, "http-api", decode(t, `{"name": "`+name+`_x", "secretString": "v"}`), ""); errcode.Of(err) != errcode.Forbidden {
 		t.Fatalf("another team created under it: %v", err)
 	}
-	if _, err := svc.DescribeFor(ctx, payments, "app/payments/missing"); errcode.Of(err) != errcode.NotFound {
+	if _, err := svc.DescribeFor(ctx, payments, "http-api", "app/payments/missing"); errcode.Of(err) != errcode.NotFound {
 		t.Fatalf("missing secret: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/provision"
 	"github.com/dbcreds/provisioner/shared/rotation"
 	"github.com/dbcreds/provisioner/shared/secretspec"
 	"github.com/dbcreds/provisioner/shared/secretstore"
@@ -24,11 +25,13 @@ type Description struct {
 	LastChangedDate   *time.Time                  `json:"lastChangedDate,omitempty"`
 	DeletedDate       *time.Time                  `json:"deletedDate,omitempty"`
 	Rotation          *rotation.Status            `json:"rotation,omitempty"`
+	// DatabaseUser is the user made with the secret, as recorded.
+	DatabaseUser *provision.DatabaseUser `json:"databaseUser,omitempty"`
 }
 
 // DescribeFor returns the metadata and replication status of a secret inside
-// the caller's scope.
-func (a *API) DescribeFor(ctx context.Context, c Caller, name string) (Description, error) {
+// the caller's scope, with the database user recorded for it through via.
+func (a *API) DescribeFor(ctx context.Context, c Caller, via, name string) (Description, error) {
 	if err := secretspec.ValidateName(name); err != nil {
 		return Description{}, err
 	}
@@ -49,6 +52,11 @@ func (a *API) DescribeFor(ctx context.Context, c Caller, name string) (Descripti
 	}
 	if st := rotation.StatusOf(sec); st.Enabled || st.FunctionARN != "" {
 		d.Rotation = &st
+	}
+	if sec.Tags[provision.TagDatabaseUser] == "true" {
+		if d.DatabaseUser, err = a.svc.RecordedUser(ctx, via, sec.ARN); err != nil {
+			return Description{}, err
+		}
 	}
 	return d, nil
 }

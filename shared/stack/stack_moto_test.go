@@ -446,7 +446,7 @@ func TestDatabaseUserLifecycle(t *testing.T) {
 			if engine == "mariadb" {
 				asMaster(t, s, "CREATE USER '"+clone+"'@'%' IDENTIFIED BY 'Clone-Pa55word'")
 			} else {
-				asMaster(t, s, "CREATE ROLE "+clone+" LOGIN PASSWORD 'Clone-Pa55word'")
+				asMaster(t, s, "ALTER ROLE "+clone+" PASSWORD 'Clone-Pa55word'") // made with the user
 			}
 			if skipped, err := l.Delete(ctx, resource(t, "delete"), created.ARN, provision.DeleteOptions{ForceDeleteWithoutRecovery: true}, decode(t, newBody)); err != nil || skipped != "" {
 				t.Fatalf("delete: %q, %v (%v)", skipped, err, errcode.Public(err))

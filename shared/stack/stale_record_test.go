@@ -44,7 +44,7 @@ func TestStaleRecordSparesANewcomer(t *testing.T) {
 			if engine == "mariadb" {
 				asMaster(t, s, "DROP USER '"+name+"'@'%'")
 			} else {
-				if err := s.AsMaster("GRANT "+name+" TO master", "DROP OWNED BY "+name, "DROP ROLE "+name); err != nil {
+				if err := s.AsMaster("GRANT "+name+" TO master", "DROP OWNED BY "+name, "DROP ROLE "+name, "DROP ROLE IF EXISTS "+name+"_clone"); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -66,6 +66,7 @@ type Entry struct {
 	Username   string
 	Privileges string
 	Schemas    []string
+	MemberOf   []string
 	CreatedAt  time.Time
 	// Made: the user was committed after this was recorded. A record is
 	// written before its user (never a user without its record), so one
@@ -116,6 +117,7 @@ const (
 	attrUsername   = "username"
 	attrPrivileges = "privileges"
 	attrSchemas    = "schemas"
+	attrMemberOf   = "memberOf"
 	attrCreatedAt  = "createdAt"
 	attrMade       = "made"
 	attrOID        = "oid"
@@ -129,10 +131,7 @@ func key(via, secretARN string) map[string]types.AttributeValue {
 // the same request, or a change of privileges).
 func (l *Ledger) Record(ctx context.Context, e Entry) error {
 	item := key(e.Via, e.SecretARN)
-	schemas := make([]types.AttributeValue, 0, len(e.Schemas))
-	for _, s := range e.Schemas {
-		schemas = append(schemas, &types.AttributeValueMemberS{Value: s})
-	}
+	schemas, roles := list(e.Schemas), list(e.MemberOf)
 	for name, value := range map[string]types.AttributeValue{
 		attrSecret:     &types.AttributeValueMemberS{Value: e.SecretARN},
 		attrBy:         &types.AttributeValueMemberS{Value: e.By},
@@ -145,6 +144,7 @@ func (l *Ledger) Record(ctx context.Context, e Entry) error {
 		attrUsername:   &types.AttributeValueMemberS{Value: e.Username},
 		attrPrivileges: &types.AttributeValueMemberS{Value: e.Privileges},
 		attrSchemas:    &types.AttributeValueMemberL{Value: schemas},
+		attrMemberOf:   &types.AttributeValueMemberL{Value: roles},
 		attrCreatedAt:  &types.AttributeValueMemberS{Value: e.CreatedAt.UTC().Format(time.RFC3339)},
 		attrMade:       &types.AttributeValueMemberBOOL{Value: e.Made},
 		attrOID:        &types.AttributeValueMemberS{Value: e.OID},
@@ -184,11 +184,7 @@ func (l *Ledger) Find(ctx context.Context, via, secretARN string) (e Entry, foun
 	if n, ok := out.Item[attrPort].(*types.AttributeValueMemberN); ok {
 		e.Port, _ = strconv.Atoi(n.Value)
 	}
-	if list, ok := out.Item[attrSchemas].(*types.AttributeValueMemberL); ok {
-		for _, v := range list.Value {
-			e.Schemas = append(e.Schemas, str(v))
-		}
-	}
+	e.Schemas, e.MemberOf = strs(out.Item[attrSchemas]), strs(out.Item[attrMemberOf])
 	e.CreatedAt, _ = time.Parse(time.RFC3339, str(out.Item[attrCreatedAt]))
 	if e.Username == "" || e.MasterSecretARN == "" {
 		return Entry{}, false, errcode.New(errcode.Internal, "the record of the database user made for this secret is incomplete")
@@ -214,4 +210,25 @@ func classify(err error) error {
 		return nil
 	}
 	return awsclient.Classify(err, "DynamoDB (the database users table)")
+}
+
+func list(values []string) []types.AttributeValue {
+	out := make([]types.AttributeValue, 0, len(values))
+	for _, v := range values {
+		out = append(out, &types.AttributeValueMemberS{Value: v})
+	}
+	return out
+}
+
+// strs reads a list of strings; none (a record from before it) is nil.
+func strs(v types.AttributeValue) []string {
+	l, ok := v.(*types.AttributeValueMemberL)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, item := range l.Value {
+		out = append(out, str(item))
+	}
+	return out
 }
