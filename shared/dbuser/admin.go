@@ -214,7 +214,7 @@ func (a *Admin) makePG(ctx context.Context, u User, create Statement) error {
 	if err != nil {
 		return err
 	}
-	if err := a.exec(ctx, append([]Statement{create}, clone...)); err != nil {
+	if err := a.exec(ctx, append([]Statement{create, markMade(u)}, clone...)); err != nil {
 		return err
 	}
 	return a.grantWithPeers(ctx, nil, u)

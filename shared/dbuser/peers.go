@@ -23,9 +23,11 @@ func (p peer) level() Privileges {
 	return ReadOnly
 }
 
-// peersQuery lists the grantees of the master's default privileges on
-// tables in schema $1 but $2 and $3 (the user and its clone): whether
-// they may write, and whether the master let them create there.
+// peersQuery lists the users this provisioner made (madeMark) that are
+// grantees of the master's default privileges on tables in schema $1, but
+// $2 and $3 (the user and its clone): whether they may write, and whether
+// the master let them create there. A DBA's role the master gave default
+// privileges is no peer.
 const peersQuery = `SELECT coalesce(json_agg(json_build_array(g.rolname, x.writes, EXISTS (
   SELECT 1 FROM pg_namespace n, aclexplode(n.nspacl) c
   WHERE n.oid = x.ns AND c.grantee = x.grantee AND c.grantor = x.master AND c.privilege_type = 'CREATE')) ORDER BY g.rolname), '[]')::text
@@ -34,7 +36,8 @@ FROM (SELECT a.grantee, d.defaclnamespace ns, d.defaclrole master, bool_or(a.pri
   WHERE d.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = current_user) AND d.defaclobjtype = 'r'
     AND d.defaclnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1)
   GROUP BY a.grantee, d.defaclnamespace, d.defaclrole) x
-JOIN pg_roles g ON g.oid = x.grantee WHERE g.rolname <> $2 AND g.rolname <> $3`
+JOIN pg_roles g ON g.oid = x.grantee WHERE g.rolname <> $2 AND g.rolname <> $3
+  AND shobj_description(g.oid, 'pg_authid') = '` + madeMark + `'`
 
 // schemaState is what the catalog says of one of a user's schemas.
 type schemaState struct {

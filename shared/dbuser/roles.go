@@ -2,6 +2,7 @@ package dbuser
 
 import (
 	"context"
+	"strconv"
 	"strings"
 
 	"github.com/dbcreds/provisioner/shared/errcode"
@@ -12,12 +13,12 @@ import (
 // user's); it holds a server-wide attribute (SUPERUSER, CREATEROLE,
 // CREATEDB, REPLICATION, BYPASSRLS); it is PostgreSQL's or RDS's (pg_*,
 // rds*) or the master; it is a user this provisioner made (a grantee of
-// the master's default privileges, which only the master writes, locked
-// or not) or a clone; it may grant a role it holds (ADMIN OPTION) or a
+// madeMark, or, made before it, a capped grantee of the master's default
+// privileges, which only the master writes; locked or not) or a clone; it may grant a role it holds (ADMIN OPTION) or a
 // privilege (a grant option) to others. Membership would hand the user
 // what that role holds, or the power to pass it on. ” when none.
 const pgRoleQuery = `WITH chain AS (
-  SELECT x.oid, x.rolname, x.rolcanlogin,
+  SELECT x.oid, x.rolname, x.rolcanlogin, x.rolconnlimit,
     x.rolsuper OR x.rolcreaterole OR x.rolcreatedb OR x.rolreplication OR x.rolbypassrls AS attributes
   FROM pg_roles x, pg_roles r WHERE r.rolname = $1 AND (x.oid = r.oid OR pg_has_role(r.oid, x.oid, 'MEMBER'))
 ), grantable AS (
@@ -29,17 +30,21 @@ const pgRoleQuery = `WITH chain AS (
   UNION ALL SELECT x.grantee FROM pg_attribute a, aclexplode(a.attacl) x WHERE x.is_grantable
   UNION ALL SELECT x.grantee FROM pg_database d, aclexplode(d.datacl) x WHERE x.is_grantable
   UNION ALL SELECT x.grantee FROM pg_foreign_server f, aclexplode(f.srvacl) x WHERE x.is_grantable
+  UNION ALL SELECT x.grantee FROM pg_foreign_data_wrapper w, aclexplode(w.fdwacl) x WHERE x.is_grantable
+  UNION ALL SELECT x.grantee FROM pg_language g, aclexplode(g.lanacl) x WHERE x.is_grantable
+  UNION ALL SELECT x.grantee FROM pg_tablespace s, aclexplode(s.spcacl) x WHERE x.is_grantable
+  UNION ALL SELECT x.grantee FROM pg_default_acl d, aclexplode(d.defaclacl) x WHERE x.is_grantable
 )
 SELECT coalesce((SELECT c.rolname || ' ' || CASE
     WHEN c.rolcanlogin THEN 'may log in: it is a user''s'
     WHEN c.attributes THEN 'holds a server-wide attribute'
     WHEN c.rolname LIKE 'pg\_%' OR c.rolname LIKE 'rds%' OR c.rolname = current_user THEN 'is PostgreSQL''s, RDS''s or the master''s'
-    WHEN c.rolname LIKE '%\_clone' OR EXISTS (SELECT 1 FROM pg_default_acl d, aclexplode(d.defaclacl) a
+    WHEN c.rolname LIKE '%\_clone' OR shobj_description(c.oid, 'pg_authid') = '` + madeMark + `' OR c.rolconnlimit <> -1 AND EXISTS (SELECT 1 FROM pg_default_acl d, aclexplode(d.defaclacl) a
       WHERE d.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = current_user) AND a.grantee = c.oid) THEN 'is a user this provisioner made, or a clone'
     WHEN EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.member = c.oid AND m.admin_option) THEN 'may grant a role it holds (ADMIN OPTION)'
     ELSE 'may grant a privilege it holds (a grant option)' END
   FROM chain c WHERE c.rolcanlogin OR c.attributes OR c.rolname LIKE 'pg\_%' OR c.rolname LIKE 'rds%' OR c.rolname = current_user
-    OR c.rolname LIKE '%\_clone' OR EXISTS (SELECT 1 FROM pg_default_acl d, aclexplode(d.defaclacl) a
+    OR c.rolname LIKE '%\_clone' OR shobj_description(c.oid, 'pg_authid') = '` + madeMark + `' OR c.rolconnlimit <> -1 AND EXISTS (SELECT 1 FROM pg_default_acl d, aclexplode(d.defaclacl) a
       WHERE d.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = current_user) AND a.grantee = c.oid)
     OR EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.member = c.oid AND m.admin_option)
     OR c.oid IN (SELECT grantee FROM grantable)
@@ -69,11 +74,39 @@ func (a *Admin) CheckRoles(ctx context.Context, u User) error {
 		if err != nil {
 			return a.classify(err)
 		}
+		if why == "" {
+			if why, err = a.parameterPrivileges(ctx, r); err != nil {
+				return err
+			}
+		}
 		if why != "" {
 			return errcode.Invalidf(field, "role %s is no group role a user may be made a member of: %s (itself or a role it belongs to)", errcode.Quote(r), errcode.Clip(why))
 		}
 	}
 	return nil
+}
+
+// parameterQuery names a role of $1's chain that holds a privilege on a
+// server setting (PostgreSQL 15's GRANT SET or ALTER SYSTEM ON PARAMETER):
+// session_replication_role alone turns off foreign keys and triggers on
+// every table its holder may write.
+const parameterQuery = `SELECT coalesce((SELECT x.rolname || ' holds a privilege on the server setting ' || p.parname
+  FROM pg_roles x, pg_roles r, pg_parameter_acl p, aclexplode(p.paracl) a
+  WHERE r.rolname = $1 AND (x.oid = r.oid OR pg_has_role(r.oid, x.oid, 'MEMBER')) AND a.grantee = x.oid
+  ORDER BY x.rolname LIMIT 1), '')`
+
+// parameterPrivileges runs parameterQuery where there are parameter
+// privileges (PostgreSQL 15 and later).
+func (a *Admin) parameterPrivileges(ctx context.Context, r string) (string, error) {
+	version, err := a.s.QueryString(ctx, "SELECT current_setting('server_version_num')")
+	if err != nil {
+		return "", a.classify(err)
+	}
+	if n, _ := strconv.Atoi(version); n < 150000 {
+		return "", nil
+	}
+	why, err := a.s.QueryString(ctx, parameterQuery, r)
+	return why, a.classify(err)
 }
 
 // mariaDB reports whether the server is MariaDB, asked once.

@@ -402,6 +402,16 @@ func createUser(f Family, u User, password *Password) (Statement, error) {
 	return Statement{SQL: "CREATE ROLE " + quotePG(u.Name) + " WITH LOGIN" + limit + " PASSWORD " + quoteLiteral(verifier)}, nil
 }
 
+// madeMark is the comment on every PostgreSQL user this provisioner made:
+// what tells its users from a DBA's roles in the catalog. COMMENT ON ROLE
+// needs CREATEROLE, which no user of an application has.
+const madeMark = "made by dbcreds-provisioner"
+
+// markMade marks a PostgreSQL user as made here.
+func markMade(u User) Statement {
+	return Statement{SQL: "COMMENT ON ROLE " + quotePG(u.Name) + " IS " + quoteLiteral(madeMark)}
+}
+
 // createClone are the statements that make a PostgreSQL user's
 // alternating-users clone with the user: a member of the user that acts as
 // the user from login (SET role), so that what either login makes is the
