@@ -169,6 +169,21 @@ func (a *Admin) checkMySQLRole(ctx context.Context, field, asked, r string, mari
 	}
 	for _, g := range grants {
 		upper := strings.ToUpper(g)
+		if strings.HasPrefix(g, "GRANT `") {
+			// GRANT `held` TO `r`: a role r holds, read by its quotes (its
+			// name may hold " ON " or " TO ").
+			held, ok := backticked(g[len("GRANT "):])
+			if !ok {
+				return errcode.Invalidf(field, "role %s holds a grant this provisioner cannot read", errcode.Quote(asked))
+			}
+			if strings.Contains(upper, "WITH ADMIN OPTION") {
+				return errcode.Invalidf(field, "role %s may grant what it holds", errcode.Quote(asked))
+			}
+			if err := a.checkMySQLRole(ctx, field, asked, held, mariadb, depth+1); err != nil {
+				return err
+			}
+			continue
+		}
 		on, target, isPrivilege := strings.Cut(upper, " ON ")
 		target, _, _ = strings.Cut(target, " TO ")
 		for _, kind := range []string{"PROCEDURE ", "FUNCTION ", "PACKAGE BODY ", "PACKAGE ", "TABLE "} {
@@ -184,13 +199,6 @@ func (a *Admin) checkMySQLRole(ctx context.Context, field, asked, r string, mari
 			return errcode.Invalidf(field, "role %s holds privileges on databases named by a pattern (an unescaped %% or _), which may reach the server's own", errcode.Quote(asked))
 		case isPrivilege && systemDatabase(MySQL, strings.Trim(database, "`")):
 			return errcode.Invalidf(field, "role %s holds privileges on the server's own databases", errcode.Quote(asked))
-		case !isPrivilege && strings.HasPrefix(upper, "GRANT "):
-			// GRANT `held` TO `r`: a role r holds.
-			held := strings.Trim(strings.TrimSpace(strings.SplitN(g[len("GRANT "):], " TO ", 2)[0]), "`")
-			held = strings.SplitN(held, "`@`", 2)[0]
-			if err := a.checkMySQLRole(ctx, field, asked, held, mariadb, depth+1); err != nil {
-				return err
-			}
 		}
 	}
 	return nil
@@ -209,4 +217,27 @@ func wildcard(name string) bool {
 		}
 	}
 	return false
+}
+
+// backticked reads the identifier s begins with, as SHOW GRANTS quotes it
+// (`name`, a backtick inside doubled): a role's name may hold " TO " or
+// " ON ", so it is read by its quotes, never cut at a word.
+func backticked(s string) (string, bool) {
+	if !strings.HasPrefix(s, "`") {
+		return "", false
+	}
+	var name strings.Builder
+	for i := 1; i < len(s); i++ {
+		if s[i] != '`' {
+			name.WriteByte(s[i])
+			continue
+		}
+		if i+1 < len(s) && s[i+1] == '`' {
+			name.WriteByte('`')
+			i++
+			continue
+		}
+		return name.String(), true
+	}
+	return "", false
 }
