@@ -72,44 +72,53 @@ const grantedThere = `SELECT coalesce(json_agg(json_build_array(g.rolname, a.pri
   GROUP BY x.grantor, c.oid
 ) a JOIN pg_roles g ON g.oid = a.grantor`
 
-// schemaStates reads u's schemas; peers only, or, with objects, what
-// grants and revokes act on too (inside the memberships they need).
-func (a *Admin) schemaStates(ctx context.Context, u User, objects bool) (map[string]schemaState, error) {
+// schemaStates reads the peers of u's schemas.
+func (a *Admin) schemaStates(ctx context.Context, u User) (map[string]schemaState, error) {
 	out := map[string]schemaState{}
 	for _, s := range u.schemas() {
-		var state schemaState
-		var err error
-		if state.peers, err = a.peersOn(ctx, u, s); err != nil {
+		peers, err := a.peersOn(ctx, u, s)
+		if err != nil {
 			return nil, err
 		}
-		if objects {
-			owners := []string{u.Name}
-			var users []string
-			for _, p := range state.peers {
-				users = append(users, p.name)
-				if p.owner {
-					owners = append(owners, p.name)
-				}
-			}
-			ownersJSON, _ := json.Marshal(owners)
-			usersJSON, _ := json.Marshal(append(users, u.Name))
-			if state.tables, err = a.names(ctx, grantable, s, "r,p,v,m,f", string(ownersJSON)); err != nil {
-				return nil, err
-			}
-			if state.sequences, err = a.names(ctx, grantable, s, "S", string(ownersJSON)); err != nil {
-				return nil, err
-			}
-			list, err := a.s.QueryString(ctx, grantedThere, u.Name, s, string(usersJSON))
-			if err != nil {
-				return nil, a.classify(err)
-			}
-			if state.granted, err = readGrants(list); err != nil {
-				return nil, err
-			}
-		}
-		out[s] = state
+		out[s] = schemaState{peers: peers}
 	}
 	return out, nil
+}
+
+// targets reads, into on, what u's grants act on (granting) or what was
+// granted to u there (revoking), inside the memberships they need.
+func (a *Admin) targets(ctx context.Context, u User, on map[string]schemaState, revoking bool) error {
+	for _, s := range u.schemas() {
+		state := on[s]
+		names := []string{u.Name}
+		for _, p := range state.peers {
+			if revoking || p.owner {
+				names = append(names, p.name)
+			}
+		}
+		list, _ := json.Marshal(names)
+		var err error
+		if revoking {
+			// What the master or a user made on the schema granted u.
+			var rows string
+			if rows, err = a.s.QueryString(ctx, grantedThere, u.Name, s, string(list)); err != nil {
+				return a.classify(err)
+			}
+			if state.granted, err = readGrants(rows); err != nil {
+				return err
+			}
+		} else {
+			// What the master, u or an owner peer owns.
+			if state.tables, err = a.names(ctx, grantable, s, "r,p,v,m,f", string(list)); err != nil {
+				return err
+			}
+			if state.sequences, err = a.names(ctx, grantable, s, "S", string(list)); err != nil {
+				return err
+			}
+		}
+		on[s] = state
+	}
+	return nil
 }
 
 func (a *Admin) names(ctx context.Context, query string, args ...string) ([]string, error) {
@@ -207,13 +216,12 @@ func (a *Admin) grantWithPeers(ctx context.Context, was *User, u User) error {
 		return a.exec(ctx, append(statements, roleGrants(MySQL, mariadb, u)...))
 	}
 	if was != nil {
-		peers, err := a.schemaStates(ctx, *was, false)
+		on, err := a.schemaStates(ctx, *was)
 		if err != nil {
 			return err
 		}
-		err = a.memberWhile(ctx, revokeMemberships(*was, peers), func() error {
-			on, err := a.schemaStates(ctx, *was, true)
-			if err != nil {
+		err = a.memberWhile(ctx, revokeMemberships(*was, on), func() error {
+			if err := a.targets(ctx, *was, on, true); err != nil {
 				return err
 			}
 			return a.exec(ctx, append(revokes(Postgres, *was, on), roleRevokes(Postgres, false, *was)...))
@@ -222,13 +230,12 @@ func (a *Admin) grantWithPeers(ctx context.Context, was *User, u User) error {
 			return err
 		}
 	}
-	peers, err := a.schemaStates(ctx, u, false)
+	on, err := a.schemaStates(ctx, u)
 	if err != nil {
 		return err
 	}
-	return a.memberWhile(ctx, memberships(u, peers, true), func() error {
-		on, err := a.schemaStates(ctx, u, true)
-		if err != nil {
+	return a.memberWhile(ctx, memberships(u, on, true), func() error {
+		if err := a.targets(ctx, u, on, false); err != nil {
 			return err
 		}
 		return a.exec(ctx, append(grants(Postgres, u, on), roleGrants(Postgres, false, u)...))
