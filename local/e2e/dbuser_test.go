@@ -45,6 +45,31 @@ func masterSecretAt(t *testing.T, name, host string, port int) string {
 	return aws.ToString(out.ARN)
 }
 
+// userProps makes a custom resource's properties those of a database
+// user named name on s, made with master, at privileges, on schema (none
+// for MySQL), member of roles.
+func userProps(s *dbserver.Server, engine, name, master, privileges, schema string, roles ...string) func(map[string]any) {
+	return func(p map[string]any) {
+		for k := range p {
+			if k != "ServiceToken" {
+				delete(p, k)
+			}
+		}
+		p["Name"], p["Engine"], p["Host"], p["Port"], p["DbName"] = name, engine, s.Host, strconv.Itoa(s.Port), dbserver.Database
+		p["MasterSecretArn"], p["CreateDatabaseUser"], p["Privileges"] = master, "true", privileges
+		if schema != "" {
+			p["Schemas"] = []any{schema}
+		}
+		if roles != nil {
+			list := make([]any, len(roles))
+			for i, r := range roles {
+				list[i] = r
+			}
+			p["MemberOf"] = list
+		}
+	}
+}
+
 // openGrants let API callers and event sources make users with any master
 // secret: the deployment's default lets only stacks.
 var openGrants = map[string]string{"DatabaseUserGrants": `[{"caller":"stack:*","masterSecret":"*","databases":["*"],"schemas":["*"]},` +

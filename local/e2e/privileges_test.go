@@ -4,8 +4,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/dbcreds/provisioner/local/testenv/dbserver"
 )
 
 // TestLevelsAndRolesThroughTheStack: through the custom resource's real
@@ -31,25 +29,7 @@ func TestLevelsAndRolesThroughTheStack(t *testing.T) {
 				table = "levels_reports.data"
 			}
 			props := func(name, privileges string, roles ...string) func(map[string]any) {
-				return func(p map[string]any) {
-					for k := range p {
-						if k != "ServiceToken" {
-							delete(p, k)
-						}
-					}
-					p["Name"], p["Engine"], p["Host"], p["Port"], p["DbName"] = "app/levels/"+engine+"/"+name, engine, s.Host, strconv.Itoa(s.Port), dbserver.Database
-					p["MasterSecretArn"], p["CreateDatabaseUser"], p["Privileges"] = master, "true", privileges
-					if schema != "" {
-						p["Schemas"] = []any{schema}
-					}
-					if roles != nil {
-						list := make([]any, len(roles))
-						for i, r := range roles {
-							list[i] = r
-						}
-						p["MemberOf"] = list
-					}
-				}
+				return userProps(s, engine, "app/levels/"+engine+"/"+name, master, privileges, schema, roles...)
 			}
 			create := func(id, name, privileges string, roles ...string) cfnAnswer {
 				t.Helper()

@@ -48,18 +48,7 @@ func TestAccessSurvivesRotation(t *testing.T) {
 			asMasterOf(t, s, "CREATE TABLE "+prefix+"base (id int)")
 			make := func(name, privileges string) string {
 				t.Helper()
-				a := customResource(t, "custom-resource-create.json", "abababab-0000-4000-8000-0000000007"+strconv.Itoa(len(name)%10)+strconv.Itoa(len(engine)%10), "", "", func(p map[string]any) {
-					for k := range p {
-						if k != "ServiceToken" {
-							delete(p, k)
-						}
-					}
-					p["Name"], p["Engine"], p["Host"], p["Port"], p["DbName"] = "app/rotaccess/"+engine+"/"+name, engine, s.Host, strconv.Itoa(s.Port), dbserver.Database
-					p["MasterSecretArn"], p["CreateDatabaseUser"], p["Privileges"] = master, "true", privileges
-					if schema != "" {
-						p["Schemas"] = []any{schema}
-					}
-				})
+				a := customResource(t, "custom-resource-create.json", "abababab-0000-4000-8000-0000000007"+strconv.Itoa(len(name)%10)+strconv.Itoa(len(engine)%10), "", "", userProps(s, engine, "app/rotaccess/"+engine+"/"+name, master, privileges, schema))
 				if a.Status != "SUCCESS" {
 					t.Fatalf("create %s: %+v", name, a)
 				}
