@@ -141,6 +141,35 @@ func hostileRequests(function string) []hostile {
 	}
 	out = append(out, hostile{"a KMS action Secrets Manager never needs", iamcheck.Request{Action: "kms:CreateGrant", Resource: key,
 		Context: map[string]any{"kms:CallerAccount": acct, "kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}}})
+	// Readers' grants: nothing but Decrypt of one of the deployment's
+	// secrets, retirable by the role itself.
+	grant := func(change func(ctx map[string]any)) iamcheck.Request {
+		ctx := readerGrant(function, "us-east-1")
+		change(ctx)
+		return iamcheck.Request{Action: "kms:CreateGrant", Resource: key, Context: ctx}
+	}
+	out = append(out,
+		hostile{"a reader's grant to encrypt", grant(func(c map[string]any) { c["kms:GrantOperations"] = []string{"Decrypt", "Encrypt"} })},
+		hostile{"a reader's grant to make grants", grant(func(c map[string]any) { c["kms:GrantOperations"] = []string{"Decrypt", "CreateGrant"} })},
+		hostile{"a grant without a constraint", grant(func(c map[string]any) {
+			delete(c, "kms:GrantConstraintType")
+			delete(c, "kms:EncryptionContext:SecretARN")
+			delete(c, "kms:EncryptionContextKeys")
+		})},
+		hostile{"a grant to decrypt a secret outside the prefix", grant(func(c map[string]any) { c["kms:EncryptionContext:SecretARN"] = secretARN("us-east-1", "billing/db") })},
+		hostile{"a grant to decrypt another account's secret", grant(func(c map[string]any) {
+			c["kms:EncryptionContext:SecretARN"] = "arn:aws:secretsmanager:us-east-1:444455556666:secret:app/x-AbCdEf"
+		})},
+		hostile{"a grant on a context of more keys than SecretARN", grant(func(c map[string]any) { c["kms:EncryptionContextKeys"] = []string{"SecretARN", "Purpose"} })},
+		hostile{"a grant someone else may retire", grant(func(c map[string]any) { c["kms:RetiringPrincipal"] = "arn:aws:iam::444455556666:role/attacker" })},
+		hostile{"a grant no one may retire", grant(func(c map[string]any) { delete(c, "kms:RetiringPrincipal") })},
+		hostile{"revoking another's grant", iamcheck.Request{Action: "kms:RevokeGrant", Resource: key, Context: map[string]any{"kms:CallerAccount": acct}}},
+		hostile{"changing a key's policy", iamcheck.Request{Action: "kms:PutKeyPolicy", Resource: key, Context: map[string]any{"kms:CallerAccount": acct}}},
+		hostile{"a public resource policy on its own secret", onSecret("secretsmanager:PutResourcePolicy", secretARN("us-east-1", "app/orders/db"),
+			map[string]string{"provisioned-via": own}, map[string]any{"secretsmanager:BlockPublicPolicy": "false"})},
+		hostile{"a resource policy on another trigger's secret", onSecret("secretsmanager:PutResourcePolicy", secretARN("us-east-1", "app/orders/db"),
+			map[string]string{"provisioned-via": other}, map[string]any{"secretsmanager:BlockPublicPolicy": "true"})},
+	)
 	for i := range out {
 		if out[i].req.Action[:4] == "kms:" {
 			out[i].req.ResourcePolicy = defaultKeyPolicy
@@ -274,6 +303,17 @@ func TestIAMTableInTheDocs(t *testing.T) {
 	}
 }
 
+// readerGrant is the condition context of the CreateGrant a role makes for
+// a reader of one of its secrets: as KMS documents CreateGrant's condition
+// keys (list_awskeymanagementservice.html).
+func readerGrant(function, region string) map[string]any {
+	return map[string]any{"kms:CallerAccount": acct, "kms:GrantConstraintType": "EncryptionContextSubset",
+		"kms:GrantOperations": []string{"Decrypt"}, "kms:EncryptionContextKeys": []string{"SecretARN"},
+		"kms:EncryptionContext:SecretARN": secretARN(region, "app/orders/db"),
+		"kms:GranteePrincipal":            "arn:aws:iam::444455556666:role/reader",
+		"kms:RetiringPrincipal":           "arn:aws:iam::" + acct + ":role/" + iamcheck.StackName + "-" + function + "Role"}
+}
+
 // TestIAMAllowsWhatSecretsManagerDoesForTheRoles: what Secrets Manager does
 // on a role's behalf with a customer managed key, and the tags and replicas
 // of a create, are allowed, including what no end-to-end call shows (moto
@@ -298,6 +338,18 @@ func TestIAMAllowsWhatSecretsManagerDoesForTheRoles(t *testing.T) {
 				{Action: "secretsmanager:TagResource", Resource: secretARN("us-east-1", "app/orders/db"), Context: tags},
 				{Action: "secretsmanager:ReplicateSecretToRegions", Resource: secretARN("us-east-1", "app/orders/db"),
 					Context: map[string]any{"aws:ResourceTag/provisioned-via": own, "secretsmanager:AddReplicaRegions": []string{"eu-west-1"}}},
+				// Readers: the policy on its own secret, and a grant per
+				// reader on the secret's key and on a replica's.
+				onSecret("secretsmanager:PutResourcePolicy", secretARN("us-east-1", "app/orders/db"), map[string]string{"provisioned-via": own},
+					map[string]any{"secretsmanager:BlockPublicPolicy": "true"}),
+				onSecret("secretsmanager:GetResourcePolicy", secretARN("us-east-1", "app/orders/db"), map[string]string{"provisioned-via": own}, nil),
+				{Action: "kms:CreateGrant", Resource: key("us-east-1"), ResourcePolicy: defaultKeyPolicy, Context: readerGrant(function, "us-east-1")},
+				{Action: "kms:CreateGrant", Resource: key("eu-west-1"), ResourcePolicy: defaultKeyPolicy, Context: readerGrant(function, "eu-west-1")},
+				{Action: "kms:DescribeKey", Resource: key("eu-west-1"), ResourcePolicy: defaultKeyPolicy, Context: map[string]any{"kms:CallerAccount": acct}},
+				{Action: "kms:ListGrants", Resource: key("us-east-1"), ResourcePolicy: defaultKeyPolicy, Context: map[string]any{"kms:CallerAccount": acct}},
+			}
+			if function == "CustomResourceFunction" {
+				reqs = append(reqs, onSecret("secretsmanager:DeleteResourcePolicy", secretARN("us-east-1", "app/orders/db"), map[string]string{"provisioned-via": own}, nil))
 			}
 			decisions, err := iamcheck.Evaluate(rs[function], reqs)
 			if err != nil {
@@ -305,7 +357,7 @@ func TestIAMAllowsWhatSecretsManagerDoesForTheRoles(t *testing.T) {
 			}
 			for i, d := range decisions {
 				if !d.Allowed() {
-					t.Errorf("%s is %s: %v %s", reqs[i].Describe(), d.Result, d.DeniedBy, d.Error)
+					t.Errorf("%s is %s: %v %s %v %v", reqs[i].Describe(), d.Result, d.DeniedBy, d.Error, d.NearMisses, d.Ignored)
 				}
 			}
 		})

@@ -73,7 +73,8 @@ func TestIAMIsScopedToThePrefix(t *testing.T) {
 	// the provenance tag a stack's secret carries.
 	stackOnly := map[string]bool{"secretsmanager:GetSecretValue": true, "secretsmanager:PutSecretValue": true, "secretsmanager:UpdateSecret": true,
 		"secretsmanager:UntagResource": true, "secretsmanager:RemoveRegionsFromReplication": true, "secretsmanager:DeleteSecret": true,
-		"secretsmanager:RotateSecret": true, "secretsmanager:CancelRotateSecret": true}
+		"secretsmanager:RotateSecret": true, "secretsmanager:CancelRotateSecret": true,
+		"secretsmanager:PutResourcePolicy": true, "secretsmanager:DeleteResourcePolicy": true}
 
 	conditioned, invokes, ledger := 0, 0, 0
 	// Which trigger's secrets each role may read back.
@@ -104,6 +105,8 @@ func TestIAMIsScopedToThePrefix(t *testing.T) {
 			// caller's choice); ListSecrets on "*" is gone with the
 			// idempotency table.
 			if r == "*" && (len(st.actions) == 0 || !strings.HasPrefix(st.actions[0], "kms:")) {
+				// CreateGrant, DescribeKey and ListGrants too: the key is the
+				// caller's.
 				t.Errorf("%s grants %v on \"*\"", st.where, st.actions)
 			}
 		}
@@ -125,6 +128,9 @@ func TestIAMIsScopedToThePrefix(t *testing.T) {
 					} else {
 						conditioned++
 					}
+				}
+				if a == "secretsmanager:PutResourcePolicy" && scalar(get(get(st.condition, "Bool"), "secretsmanager:BlockPublicPolicy")) != "true" {
+					t.Errorf("%s grants %s without secretsmanager:BlockPublicPolicy true", st.where, a)
 				}
 			case strings.HasPrefix(a, "lambda:"):
 				// RotateSecret's lambda:InvokeFunction: only the deployment's
@@ -156,6 +162,22 @@ func TestIAMIsScopedToThePrefix(t *testing.T) {
 					t.Errorf("%s grants %s on %v beyond its own records (%v)", st.where, a, st.resources, strings1(keys))
 				}
 				ledger++
+			case a == "kms:CreateGrant":
+				// Readers' grants: Decrypt of one of the deployment's
+				// secrets, retirable by the role that made it.
+				prefixedAnywhere := "arn:${AWS::Partition}:secretsmanager:*:${AWS::AccountId}:secret:${SecretNamePrefix}*"
+				eq, all, like := get(st.condition, "StringEquals"), get(st.condition, "ForAllValues:StringEquals"), get(st.condition, "StringLike")
+				if scalar(get(eq, "kms:GrantConstraintType")) != "EncryptionContextSubset" || scalar(get(eq, "kms:RetiringPrincipal")) != "${aws:PrincipalArn}" ||
+					strings.Join(strings1(get(all, "kms:GrantOperations")), ",") != "Decrypt" || strings.Join(strings1(get(all, "kms:EncryptionContextKeys")), ",") != "SecretARN" ||
+					scalar(get(like, "kms:EncryptionContext:SecretARN")) != prefixedAnywhere || len(st.actions) != 1 {
+					t.Errorf("%s grants kms:CreateGrant beyond readers' Decrypt of the deployment's secrets", st.where)
+				}
+			case a == "kms:DescribeKey" || a == "kms:ListGrants":
+				// Metadata only: which key an alias is, whose it is, and
+				// which grants it has.
+				if strings.Join(st.actions, ",") != "kms:DescribeKey,kms:ListGrants" {
+					t.Errorf("%s grants %v with %s", st.where, st.actions, a)
+				}
 			case strings.HasPrefix(a, "kms:"):
 				if via := get(get(st.condition, "StringLike"), "kms:ViaService"); via == nil || !strings.HasPrefix(via.Value, "secretsmanager.") {
 					t.Errorf("%s grants %s outside Secrets Manager", st.where, a)
@@ -202,7 +224,8 @@ func TestIAMIsScopedToThePrefix(t *testing.T) {
 	// GetSecretValue and RotateSecret for the API and events too, and
 	// RemoveRegionsFromReplication and DeleteSecret (the API's DELETE, and
 	// removing a secret whose database user failed).
-	if want := len(stackOnly) + 8; conditioned != want {
+	// PutResourcePolicy for the API and events too.
+	if want := len(stackOnly) + 10; conditioned != want {
 		t.Errorf("%d grants of actions on existing secrets carry the provenance condition, want %d", conditioned, want)
 	}
 	if ledger != 9 {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/dbcreds/provisioner/shared/provision"
 	"github.com/dbcreds/provisioner/shared/rotation"
+	"github.com/dbcreds/provisioner/shared/secretreaders"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 	"github.com/dbcreds/provisioner/shared/secretuser"
 	"github.com/dbcreds/provisioner/shared/stack"
@@ -49,7 +50,11 @@ func BenchmarkInvocation(b *testing.B) {
 	client := benchClient()
 	// No database user is asked for: users without a ledger or masters.
 	users := secretuser.New(nil, nil, secretstore.New(client), secretstore.NewDeleter(client), secretuser.Settings{})
-	service, err := provision.NewService(provision.Config{NamePrefix: "app/", Region: "us-east-1"}, secretstore.New(client), rotation.NewWithCancel(client), users, secretstore.NewDeleter(client))
+	readers, err := secretreaders.FromEnvironment(os.Getenv, client)
+	if err != nil {
+		b.Fatal(err)
+	}
+	service, err := provision.NewService(provision.Config{NamePrefix: "app/", Region: "us-east-1"}, secretstore.New(client), rotation.NewWithCancel(client), users, secretstore.NewDeleter(client), readers)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -189,6 +189,9 @@ func (h *handler) run(ctx context.Context, event event) outcome {
 	return outcome{err: errcode.Invalidf("RequestType", "must be Create, Update or Delete, got %s", errcode.Quote(string(event.RequestType)))}
 }
 
+// maxReadersData is the longest Readers attribute Data carries.
+const maxReadersData = 2048
+
 func answer(result provision.Result, err error) outcome {
 	if err != nil {
 		// A secret that exists (its database user failed) is the resource's
@@ -205,6 +208,11 @@ func answer(result provision.Result, err error) outcome {
 	if u := result.DatabaseUser; u != nil {
 		data["DatabaseUserPrivileges"] = u.Privileges
 		data["DatabaseUserMemberOf"] = strings.Join(u.MemberOf, ",")
+	}
+	// CloudFormation takes an answer of 4096 bytes at most, Data included:
+	// a long list of readers is left out rather than the answer.
+	if readers := strings.Join(result.Readers, ","); readers != "" && len(readers) <= maxReadersData {
+		data["Readers"] = readers
 	}
 	if result.Rotation != nil && result.Rotation.NextRotationDate != nil {
 		data["NextRotationDate"] = result.Rotation.NextRotationDate.UTC().Format(time.RFC3339)

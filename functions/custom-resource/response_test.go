@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -126,5 +127,33 @@ func TestOnlyCloudFormationsResponseBuckets(t *testing.T) {
 	var permanent *permanentError
 	if _, err := newToCloudFormation("us-east-1").Do(req); !errors.As(err, &permanent) {
 		t.Fatalf("Do: %v, want a permanent refusal", err)
+	}
+}
+
+// TestReadersInData: the readers are in Data while they fit; the most a
+// request may name never pushes the answer past 4096 bytes, so Data (and
+// Fn::GetAtt Arn) always reaches CloudFormation.
+func TestReadersInData(t *testing.T) {
+	var few, most []string
+	for i := 0; i < 50; i++ {
+		arn := "arn:aws:iam::123456789012:role/" + strings.Repeat("path/", 10) + "reader-" + strconv.Itoa(i)
+		most = append(most, arn)
+		if i < 2 {
+			few = append(few, arn)
+		}
+	}
+	for _, tt := range []struct {
+		readers []string
+		inData  bool
+	}{{few, true}, {most, false}, {nil, false}} {
+		out := answer(provision.Result{ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:app/x-AbCdEf", Name: "app/x", VersionID: "v", Readers: tt.readers}, nil)
+		_, has := out.data["Readers"]
+		if has != tt.inData || has && out.data["Readers"] != strings.Join(tt.readers, ",") {
+			t.Errorf("%d readers: Data %v, want readers there %v", len(tt.readers), out.data, tt.inData)
+		}
+		body := fit(&cfn.Response{Status: cfn.StatusSuccess, PhysicalResourceID: "p", StackID: strings.Repeat("s", 200), RequestID: "r", LogicalResourceID: "l", Data: out.data})
+		if len(body) > maxResponseBytes || !strings.Contains(string(body), `"Arn"`) {
+			t.Errorf("%d readers: the answer is %d bytes, Data kept %v", len(tt.readers), len(body), strings.Contains(string(body), `"Arn"`))
+		}
 	}
 }

@@ -24,7 +24,7 @@ func main() {
 	slog.SetDefault(lambdacontext.NewLogger())
 	parts, err := deployment.FromEnvironment(os.Getenv)
 	exitOn(err)
-	service, err := provision.NewService(parts.Config, secretstore.New(parts.Client), rotation.New(parts.Client), parts.Users, secretstore.NewDeleter(parts.Client))
+	service, err := provision.NewService(parts.Config, secretstore.New(parts.Client), rotation.New(parts.Client), parts.Users, secretstore.NewDeleter(parts.Client), parts.Readers)
 	exitOn(err)
 	trusted, err := trustFromEnv(os.Getenv)
 	exitOn(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/provision"
 	"github.com/dbcreds/provisioner/shared/rotation"
+	"github.com/dbcreds/provisioner/shared/secretreaders"
 	"github.com/dbcreds/provisioner/shared/secretspec"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 	"github.com/dbcreds/provisioner/shared/secretuser"
@@ -33,6 +34,8 @@ const (
 	EnvIdempotencyTable = "IDEMPOTENCY_TABLE"        // the DynamoDB table of the HTTP API's Idempotency-Keys
 	EnvRequireTLS       = "DB_REQUIRE_TLS"           // RequireDatabaseTls: every database connection is verified TLS
 	EnvConnectionLimit  = "DB_USER_CONNECTION_LIMIT" // DatabaseUserConnectionLimit: each new user's sessions at once, 0 none
+	EnvAccountID        = "ACCOUNT_ID"               // AWS::AccountId: the deployment's own account
+	EnvReaderAccounts   = "READER_ACCOUNTS"          // ReaderAccounts, comma-separated: other accounts readers may live in
 )
 
 // Parts are what every function builds its core from.
@@ -40,6 +43,8 @@ type Parts struct {
 	Config provision.Config
 	Client *secretsmanager.Client
 	Users  *secretuser.Users
+	// Readers gives secrets' readers their policy and KMS grants.
+	Readers *secretreaders.Access
 }
 
 // FromEnvironment reads the parts; getenv is os.Getenv outside tests.
@@ -56,7 +61,11 @@ func FromEnvironment(getenv func(string) string) (Parts, error) {
 	if err != nil {
 		return Parts{}, err
 	}
-	return Parts{Config: cfg, Client: client, Users: users}, nil
+	readers, err := secretreaders.FromEnvironment(getenv, client)
+	if err != nil {
+		return Parts{}, err
+	}
+	return Parts{Config: cfg, Client: client, Users: users, Readers: readers}, nil
 }
 
 // Config reads the deployment's configuration and checks it.
@@ -105,7 +114,17 @@ func Config(getenv func(string) string) (provision.Config, error) {
 		}
 		cfg.DatabaseUserConnectionLimit = n
 	}
-	return cfg, cfg.Check()
+	if err := cfg.Check(); err != nil {
+		return cfg, err
+	}
+	account := strings.TrimSpace(getenv(EnvAccountID))
+	if account == "" {
+		// Without it no reader's account could be told apart from this
+		// one's: every reader would be refused. Say so at start.
+		return cfg, errcode.New(errcode.Internal, "%s is not set: the template sets it to the stack's account", EnvAccountID)
+	}
+	cfg.ReaderAccounts, err = secretreaders.ParseAccounts(account, getenv(EnvReaderAccounts))
+	return cfg, err
 }
 
 // maxConnectionLimit is more sessions than any RDS instance takes.

@@ -33,10 +33,12 @@ func TestConfig(t *testing.T) {
 		{"a negative connection limit", map[string]string{EnvNamePrefix: "app/", EnvConnectionLimit: "-1"}, "DatabaseUserConnectionLimit", provision.Config{}},
 		{"grants that are no array", map[string]string{EnvNamePrefix: "app/", "DATABASE_USER_GRANTS": "{}"}, "DATABASE_USER_GRANTS", provision.Config{}},
 		{"replica is the primary", map[string]string{"AWS_REGION": "us-east-1", EnvNamePrefix: "app/", EnvDefaultReplicas: "us-east-1"}, "primary Region", provision.Config{}},
+		{"no account", map[string]string{"AWS_REGION": "us-east-1", EnvNamePrefix: "app/", EnvAccountID: " "}, EnvAccountID, provision.Config{}},
+		{"a reader account that is no account id", map[string]string{"AWS_REGION": "us-east-1", EnvNamePrefix: "app/", EnvReaderAccounts: "444455556666,acme"}, "ReaderAccounts", provision.Config{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Config(func(k string) string { return tt.env[k] })
+			got, err := Config(withAccount(tt.env))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(errcode.Message(err), tt.wantErr) {
 					t.Fatalf("got %v, want an error naming %q", err, tt.wantErr)
@@ -57,11 +59,33 @@ func TestConfig(t *testing.T) {
 
 func TestConnectionLimit(t *testing.T) {
 	for value, want := range map[string]int{"": 0, "0": 0, "25": 25, " 100 ": 100} {
-		cfg, err := Config(func(k string) string {
-			return map[string]string{EnvNamePrefix: "app/", EnvConnectionLimit: value}[k]
-		})
+		cfg, err := Config(withAccount(map[string]string{EnvNamePrefix: "app/", EnvConnectionLimit: value}))
 		if err != nil || cfg.DatabaseUserConnectionLimit != want || cfg.UserSettings().ConnectionLimit != want {
 			t.Fatalf("%q: %d, %v", value, cfg.DatabaseUserConnectionLimit, err)
+		}
+	}
+}
+
+// withAccount is env as the template sets it: ACCOUNT_ID always, unless env
+// says otherwise.
+func withAccount(env map[string]string) func(string) string {
+	return func(k string) string {
+		if v, ok := env[k]; ok || k != EnvAccountID {
+			return v
+		}
+		return "111122223333"
+	}
+}
+
+func TestReaderAccounts(t *testing.T) {
+	cfg, err := Config(withAccount(map[string]string{"AWS_REGION": "us-east-1", EnvNamePrefix: "app/", EnvReaderAccounts: " 444455556666 ,"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for account, want := range map[string]bool{"111122223333": true, "444455556666": true, "777788889999": false} {
+		_, err := cfg.ReaderAccounts.Check([]string{"arn:aws:iam::" + account + ":role/reader"})
+		if (err == nil) != want {
+			t.Errorf("a reader in %s: %v, want allowed %v", account, err, want)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/rotation"
+	"github.com/dbcreds/provisioner/shared/secretreaders"
 	"github.com/dbcreds/provisioner/shared/secretspec"
 	"github.com/dbcreds/provisioner/shared/secretuser"
 )
@@ -39,6 +40,9 @@ type Config struct {
 	// DatabaseUserConnectionLimit caps each new user's sessions at once;
 	// 0, no cap.
 	DatabaseUserConnectionLimit int
+	// ReaderAccounts are the accounts a request's readers may live in:
+	// this account, and those the deployment names.
+	ReaderAccounts secretreaders.Accounts
 }
 
 // UserSettings are the configuration's rules for database users.

@@ -27,6 +27,7 @@ import (
 	"github.com/dbcreds/provisioner/shared/masterdb"
 	"github.com/dbcreds/provisioner/shared/provision"
 	"github.com/dbcreds/provisioner/shared/rotation"
+	"github.com/dbcreds/provisioner/shared/secretreaders"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 	"github.com/dbcreds/provisioner/shared/secretuser"
 	"github.com/dbcreds/provisioner/shared/userledger"
@@ -442,7 +443,11 @@ func lossyLedgerService(t *testing.T, cfg provision.Config) *provision.Service {
 	}
 	users := secretuser.New(masterdb.New(client, rds, cfg.Region, cfg.Ours), userledger.New(lostAnswer{dynamo}, core.UsersTable),
 		secretstore.New(client), secretstore.NewDeleter(client), cfg.UserSettings())
-	svc, err := provision.NewService(cfg, secretstore.New(client), rotation.NewWithCancel(client), users, secretstore.NewDeleter(client))
+	readers, err := secretreaders.FromEnvironment(os.Getenv, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := provision.NewService(cfg, secretstore.New(client), rotation.NewWithCancel(client), users, secretstore.NewDeleter(client), readers)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,9 @@ type Request struct {
 	Tags                        secretspec.Tags     `json:"tags"`
 	ReplicaRegions              secretspec.Replicas `json:"replicaRegions"`
 	ForceOverwriteReplicaSecret props.Bool          `json:"forceOverwriteReplicaSecret"`
+	// Readers are the IAM principals that may read the secret: its
+	// resource policy, and a KMS grant each on a customer managed key.
+	Readers props.Strings `json:"readers"`
 
 	// A database secret, shaped for the engine's rotation function.
 	Engine               string                     `json:"engine"`
@@ -100,6 +103,9 @@ const (
 	// TagDatabaseUser marks a secret whose database user this provisioner
 	// made, so that deleting it through the API drops that user first.
 	TagDatabaseUser = "provisioned-database-user"
+	// TagReaders marks a secret the provisioner gave readers, whose KMS
+	// grants an update or delete then retires.
+	TagReaders = "provisioned-readers"
 )
 
 // ownTags are the tags the provisioner adds to r's secret: provenance, and
@@ -108,6 +114,9 @@ func (r Request) ownTags() secretspec.Tags {
 	tags := r.Provenance.tags()
 	if r.CreateDatabaseUser {
 		tags = append(tags, secretspec.Tag{Key: TagDatabaseUser, Value: "true"})
+	}
+	if len(r.Readers) > 0 {
+		tags = append(tags, secretspec.Tag{Key: TagReaders, Value: "true"})
 	}
 	return tags
 }
@@ -157,7 +166,7 @@ func (r Request) LogValue() slog.Value {
 // in any letter case: "Provisioned-By" beside "provisioned-by" would confuse
 // every reader of the provenance, human or IAM condition.
 func IsReservedTag(key string) bool {
-	return strings.EqualFold(key, TagProvisionedBy) || strings.EqualFold(key, TagProvisionedVia) || strings.EqualFold(key, TagIdempotencyKey) || strings.EqualFold(key, TagDatabaseUser)
+	return strings.EqualFold(key, TagProvisionedBy) || strings.EqualFold(key, TagProvisionedVia) || strings.EqualFold(key, TagIdempotencyKey) || strings.EqualFold(key, TagDatabaseUser) || strings.EqualFold(key, TagReaders)
 }
 
 // DecodeRequest parses a request object. Field names match case-insensitively

@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,6 +24,7 @@ import (
 	"github.com/dbcreds/provisioner/shared/dbsecret"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/rotation"
+	"github.com/dbcreds/provisioner/shared/secretreaders"
 	"github.com/dbcreds/provisioner/shared/secretspec"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 	"github.com/dbcreds/provisioner/shared/secretuser"
@@ -36,21 +38,22 @@ type Service struct {
 	rotator *rotation.Rotator
 	users   *secretuser.Users
 	deleter *secretstore.Deleter
+	readers *secretreaders.Access
 }
 
 // NewService returns the service that creates secrets in store under
 // config, switches their rotation on through rotator, makes their database
-// users through users, and deletes through deleter (a secret whose user
-// could not be made, DELETE, a stack's Delete). Each is required: a
-// function that lacks one must not start.
-func NewService(config Config, store *secretstore.Store, rotator *rotation.Rotator, users *secretuser.Users, deleter *secretstore.Deleter) (*Service, error) {
-	if store == nil || rotator == nil || users == nil || deleter == nil {
-		return nil, errcode.New(errcode.Internal, "a service needs a store, a rotator, database users and a deleter")
+// users through users, deletes through deleter (a secret whose user could
+// not be made, DELETE, a stack's Delete) and gives readers access through
+// readers. Each is required: a function that lacks one must not start.
+func NewService(config Config, store *secretstore.Store, rotator *rotation.Rotator, users *secretuser.Users, deleter *secretstore.Deleter, readers *secretreaders.Access) (*Service, error) {
+	if store == nil || rotator == nil || users == nil || deleter == nil || readers == nil {
+		return nil, errcode.New(errcode.Internal, "a service needs a store, a rotator, database users, a deleter and readers' access")
 	}
 	if err := config.Check(); err != nil {
 		return nil, err
 	}
-	return &Service{config: config, store: store, rotator: rotator, users: users, deleter: deleter}, nil
+	return &Service{config: config, store: store, rotator: rotator, users: users, deleter: deleter, readers: readers}, nil
 }
 
 // Config is the deployment's configuration the service applies.
@@ -70,6 +73,8 @@ type Result struct {
 	DatabaseUser *DatabaseUser `json:"databaseUser,omitempty"`
 	// Rotation is the secret's rotation, when it rotates or was asked to.
 	Rotation *rotation.Status `json:"rotation,omitempty"`
+	// Readers are the principals the secret's resource policy lets read it.
+	Readers []string `json:"readers,omitempty"`
 	// Replayed is set when an earlier attempt of the same request had
 	// created the secret and this answer repeats it.
 	Replayed bool `json:"-"`
@@ -145,6 +150,16 @@ func (s *Service) Check(r Request) (Checked, error) {
 // createBuilt calls CreateSecret with what build made, makes the database
 // user when r asks for one, and then switches on its rotation.
 func (s *Service) createBuilt(ctx context.Context, r Request, in *secretsmanager.CreateSecretInput, username string) (Result, error) {
+	var keys []secretreaders.Key
+	if len(r.Readers) > 0 {
+		// Before anything is made: a key that cannot give readers access
+		// refuses the request.
+		var err error
+		cross, _ := s.config.ReaderAccounts.Check(r.Readers) // checked before
+		if keys, err = s.readers.Keys(ctx, s.copies(r), cross); err != nil {
+			return Result{}, err
+		}
+	}
 	var result Result
 	if r.CreateDatabaseUser {
 		var err error
@@ -165,7 +180,58 @@ func (s *Service) createBuilt(ctx context.Context, r Request, in *secretsmanager
 			Replayed:          created.Replayed,
 		}
 	}
+	if len(r.Readers) > 0 {
+		// Like rotation, a failure keeps the result, which names the
+		// secret: a rollback deletes it, a retry completes it.
+		target := secretreaders.Target{SecretARN: result.ARN, Readers: r.Readers, Keys: keys, Fresh: !result.Replayed}
+		if err := s.readers.Apply(ctx, target); err != nil {
+			return result, err
+		}
+		result.Readers = r.Readers
+	}
 	return s.rotate(ctx, r, result, aws.ToString(in.ClientRequestToken))
+}
+
+// copies are the copies r asks for, primary and replicas, with the KMS key
+// each is to be encrypted with.
+func (s *Service) copies(r Request) []secretreaders.Copy {
+	out := []secretreaders.Copy{{Region: s.config.Region, KmsKeyID: r.KmsKeyID, Field: "kmsKeyId"}}
+	for i, rep := range s.ReplicasOf(r) {
+		out = append(out, secretreaders.Copy{Region: rep.Region, KmsKeyID: rep.KmsKeyID, Field: "replicaRegions[" + strconv.Itoa(i) + "].kmsKeyId"})
+	}
+	return out
+}
+
+// copiesOf are an existing secret's copies and their keys.
+func (s *Service) copiesOf(sec secretstore.Secret) []secretreaders.Copy {
+	out := []secretreaders.Copy{{Region: s.config.Region, KmsKeyID: sec.KmsKeyID, Field: "kmsKeyId"}}
+	for i, rep := range sec.Replicas {
+		out = append(out, secretreaders.Copy{Region: rep.Region, KmsKeyID: rep.KmsKeyID, Field: "replicaRegions[" + strconv.Itoa(i) + "].kmsKeyId"})
+	}
+	return out
+}
+
+// checkReaders holds r's readers to the deployment's ReaderAccounts. A
+// reader in another account must decrypt the secret, and the AWS managed
+// key aws/secretsmanager cannot let it: its key policy is AWS's, and AWS
+// documents that such secrets cannot be read across accounts
+// (https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access_examples_cross.html).
+// So then the secret and each replica need a customer managed key.
+func (s *Service) checkReaders(r Request, replicas secretspec.Replicas) error {
+	cross, err := s.config.ReaderAccounts.Check(r.Readers)
+	if err != nil || !cross {
+		return err
+	}
+	why := "is required with readers in another account: the AWS managed key aws/secretsmanager cannot be shared across accounts, so the secret needs a customer managed key"
+	if r.KmsKeyID == "" || secretreaders.IsAWSManagedAlias(r.KmsKeyID) {
+		return errcode.Invalidf("kmsKeyId", "%s", why)
+	}
+	for i, rep := range replicas {
+		if rep.KmsKeyID == "" || secretreaders.IsAWSManagedAlias(rep.KmsKeyID) {
+			return errcode.Invalidf("replicaRegions["+strconv.Itoa(i)+"].kmsKeyId", "%s (in each replica Region too)", why)
+		}
+	}
+	return nil
 }
 
 // check validates r against the CreateSecret rules and the deployment's
@@ -190,6 +256,9 @@ func (s *Service) check(r Request) (secretspec.Replicas, Kind, error) {
 	}
 	replicas := s.ReplicasOf(r)
 	if err := secretspec.ValidateReplicas(replicas, s.config.Region); err != nil {
+		return nil, 0, err
+	}
+	if err := s.checkReaders(r, replicas); err != nil {
 		return nil, 0, err
 	}
 	if r.ForceOverwriteReplicaSecret && r.Provenance.Caller.Kind != dbgrants.KindStack {

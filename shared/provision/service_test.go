@@ -12,10 +12,15 @@ import (
 
 	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/secretreaders"
 	"github.com/dbcreds/provisioner/shared/secretspec"
 )
 
-var testConfig = Config{NamePrefix: "app/", Region: "us-east-1", DefaultReplicas: secretspec.Replicas{{Region: "eu-west-1"}}, DatabaseUserGrants: onlyRDSMasters}
+var testConfig = Config{NamePrefix: "app/", Region: "us-east-1", DefaultReplicas: secretspec.Replicas{{Region: "eu-west-1"}}, DatabaseUserGrants: onlyRDSMasters,
+	ReaderAccounts: readerAccounts}
+
+// readerAccounts: this account, 123456789012, and 444455556666.
+var readerAccounts, _ = secretreaders.ParseAccounts("123456789012", "444455556666")
 
 // onlyRDSMasters lets stacks name RDS-managed master secrets only.
 var onlyRDSMasters, _ = dbgrants.Parse(`[{"caller": "stack:*", "masterSecret": "arn:*:secretsmanager:*:*:secret:rds!*", "databases": ["*"], "anyUser": true}]`)
@@ -144,6 +149,16 @@ func TestCreateSecretRules(t *testing.T) {
 		{"extra fields too large", db(`"extraFields": {"blob": "` + long(65500) + `"}`), errcode.Invalid, "extraFields", "at most 65536"},
 		{"unsatisfiable policy", db(`"passwordLength": 2`), errcode.Invalid, "passwordLength", "at least 4"},
 		{"a master secret the grants do not name", db(`"masterSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:team/master-AbCdEf"`), errcode.Forbidden, "masterSecretArn", "multi-user rotation"},
+		{"a reader here, with the AWS managed key", db(`"readers": ["arn:aws:iam::123456789012:role/app"]`), "", "", ""},
+		{"a reader elsewhere needs a customer key", db(`"readers": ["arn:aws:iam::444455556666:role/app"]`), errcode.Invalid, "kmsKeyId", "cannot be shared across accounts"},
+		{"a reader elsewhere, not with aws/secretsmanager", db(`"readers": ["arn:aws:iam::444455556666:role/app"], "kmsKeyId": "alias/aws/secretsmanager"`), errcode.Invalid, "kmsKeyId", "customer managed key"},
+		{"a reader elsewhere needs a key in each replica Region", db(`"readers": ["arn:aws:iam::444455556666:role/app"], "kmsKeyId": "alias/app"`), errcode.Invalid, "replicaRegions[0].kmsKeyId", "each replica Region"},
+		{"a reader elsewhere, keys everywhere", db(`"readers": ["arn:aws:iam::444455556666:role/app"], "kmsKeyId": "alias/app", "replicaRegions": [{"region": "eu-west-1", "kmsKeyId": "alias/app"}]`), "", "", ""},
+		{"a reader in an account the deployment does not name", db(`"readers": ["arn:aws:iam::123456789012:role/app", "arn:aws:iam::777788889999:role/app"], "kmsKeyId": "alias/app", "replicaRegions": []`), errcode.Invalid, "readers[1]", "ReaderAccounts"},
+		{"everyone as a reader", db(`"readers": ["*"]`), errcode.Invalid, "readers[0]", "not a pattern"},
+		{"a service as a reader", db(`"readers": ["secretsmanager.amazonaws.com"]`), errcode.Invalid, "readers[0]", "not a service principal"},
+		{"an account root elsewhere", db(`"readers": ["arn:aws:iam::777788889999:root"]`), errcode.Invalid, "readers[0]", "ReaderAccounts"},
+		{"the readers tag set by hand", db(`"tags": {"provisioned-readers": "true"}`), errcode.Invalid, "tags[0].key", "set by the provisioner"},
 		{"oracle length over 30", `{"name": "app/o", "engine": "oracle", "host": "h", "dbname": "ORCL", "passwordLength": "31"}`, errcode.Invalid, "passwordLength", "at most 30"},
 	}
 	for _, tt := range tests {

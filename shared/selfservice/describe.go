@@ -27,6 +27,9 @@ type Description struct {
 	Rotation          *rotation.Status            `json:"rotation,omitempty"`
 	// DatabaseUser is the user made with the secret, as recorded.
 	DatabaseUser *provision.DatabaseUser `json:"databaseUser,omitempty"`
+	// Readers are the principals its resource policy lets read it, when the
+	// provisioner gave it readers.
+	Readers []string `json:"readers,omitempty"`
 }
 
 // DescribeFor returns the metadata and replication status of a secret inside
@@ -57,6 +60,9 @@ func (a *API) DescribeFor(ctx context.Context, c Caller, via, name string) (Desc
 		if d.DatabaseUser, err = a.svc.RecordedUser(ctx, via, sec.ARN); err != nil {
 			return Description{}, err
 		}
+	}
+	if d.Readers, err = a.svc.Readers(ctx, sec); err != nil {
+		return Description{}, err
 	}
 	return d, nil
 }

@@ -211,7 +211,14 @@ func (l *Lifecycle) updateInPlace(ctx context.Context, id, name string, old, now
 	if err != nil {
 		return provision.Result{}, err
 	}
-	result := provision.Result{ARN: after.ARN, Name: after.Name, VersionID: version, Username: username, ReplicationStatus: after.Replicas, DatabaseUser: user}
+	readers, err := l.svc.UpdateReaders(ctx, current, after, now)
+	if err != nil {
+		return provision.Result{}, err
+	}
+	if err := l.markReaders(ctx, id, current, len(readers) > 0); err != nil {
+		return provision.Result{}, err
+	}
+	result := provision.Result{ARN: after.ARN, Name: after.Name, VersionID: version, Username: username, ReplicationStatus: after.Replicas, DatabaseUser: user, Readers: readers}
 	status := rotation.StatusOf(after)
 	if status.Enabled || status.FunctionARN != "" {
 		result.Rotation = &status
@@ -227,6 +234,18 @@ func (l *Lifecycle) updateInPlace(ctx context.Context, id, name string, old, now
 		return l.svc.CancelRotation(ctx, result, status)
 	}
 	return result, nil
+}
+
+// markReaders keeps the secret's TagReaders true while it has readers, so
+// that a delete retires their grants.
+func (l *Lifecycle) markReaders(ctx context.Context, id string, current secretstore.Secret, has bool) error {
+	switch had := current.Tags[provision.TagReaders] == "true"; {
+	case has && !had:
+		return l.manager.Tag(ctx, id, secretspec.Tags{{Key: provision.TagReaders, Value: "true"}}.SDK())
+	case !has && had:
+		return l.manager.Untag(ctx, id, []string{provision.TagReaders})
+	}
+	return nil
 }
 
 // updateValue stores a new version when the value the request describes,

@@ -30,6 +30,7 @@ import (
 	"github.com/dbcreds/provisioner/shared/idempotency"
 	"github.com/dbcreds/provisioner/shared/provision"
 	"github.com/dbcreds/provisioner/shared/rotation"
+	"github.com/dbcreds/provisioner/shared/secretreaders"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 	"github.com/dbcreds/provisioner/shared/secretuser"
 	"github.com/dbcreds/provisioner/shared/userledger"
@@ -37,9 +38,12 @@ import (
 
 // The tests' Regions, account and tables.
 const (
-	Primary          = "us-east-1"
-	Replica          = "eu-west-1"
-	Account          = "123456789012"
+	Primary = "us-east-1"
+	Replica = "eu-west-1"
+	Account = "123456789012"
+	// OtherAccount is the one other account the tests' deployment lets
+	// readers live in (ReaderAccounts).
+	OtherAccount     = "444455556666"
 	IdempotencyTable = "idempotency-records"
 	UsersTable       = "database-users"
 )
@@ -125,7 +129,11 @@ func Config(t testing.TB, grants string) provision.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return provision.Config{NamePrefix: "app/", Region: Primary, DatabaseUserGrants: policy}
+	readers, err := secretreaders.ParseAccounts(Account, OtherAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return provision.Config{NamePrefix: "app/", Region: Primary, DatabaseUserGrants: policy, ReaderAccounts: readers}
 }
 
 // SecretsClient is the Secrets Manager client as the functions build it.
@@ -172,7 +180,11 @@ func serviceOn(t testing.TB, cfg provision.Config, client *secretsmanager.Client
 	if rotator == nil {
 		rotator = rotation.NewWithCancel(client)
 	}
-	svc, err := provision.NewService(cfg, store, rotator, users, secretstore.NewDeleter(client))
+	readers, err := secretreaders.FromEnvironment(os.Getenv, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := provision.NewService(cfg, store, rotator, users, secretstore.NewDeleter(client), readers)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,14 @@ func Authorizations(c Call, partitionKeys map[string]string) ([]Request, error) 
 		return dynamoDB(c, partitionKeys)
 	case "rds":
 		return rds(c)
+	case "kms":
+		return keyManagement(c)
+	case "sts":
+		// GetCallerIdentity: "No permissions are required to perform this
+		// operation" (STS API reference).
+		if c.Operation == "GetCallerIdentity" {
+			return nil, nil
+		}
 	}
 	return nil, fmt.Errorf("%s.%s: no mapping to IAM for this service", c.Service, c.Operation)
 }
@@ -256,7 +264,13 @@ func secretsManager(c Call) ([]Request, error) {
 			out = append(out, Request{Action: "lambda:InvokeFunction", Resource: fn, Context: map[string]any{}, Why: why + " with RotationLambdaARN"})
 		}
 		return out, nil
-	case "DescribeSecret", "CancelRotateSecret", "RemoveRegionsFromReplication", "ListSecretVersionIds", "RestoreSecret":
+	case "PutResourcePolicy":
+		if v, ok := p["BlockPublicPolicy"].(bool); ok {
+			ctx["secretsmanager:BlockPublicPolicy"] = fmt.Sprint(v)
+		}
+		return []Request{main()}, nil
+	case "DescribeSecret", "CancelRotateSecret", "RemoveRegionsFromReplication", "ListSecretVersionIds", "RestoreSecret",
+		"GetResourcePolicy", "DeleteResourcePolicy":
 		return []Request{main()}, nil
 	}
 	return nil, fmt.Errorf("secretsmanager.%s: no mapping to IAM", c.Operation)
@@ -318,4 +332,50 @@ func rdsARN(c Call, kind, id string) string {
 		return id
 	}
 	return "arn:aws:rds:" + c.Region + ":" + AccountID + ":" + kind + ":" + id
+}
+
+// keyManagement maps the KMS calls readers' grants make: on the key, under
+// its default key policy (the account's IAM decides), with CreateGrant's
+// condition keys (list_awskeymanagementservice.html). RetireGrant needs no
+// IAM permission of the grant's retiring principal: the grant gives it
+// (https://docs.aws.amazon.com/kms/latest/developerguide/grant-delete.html).
+func keyManagement(c Call) ([]Request, error) {
+	p := c.Params
+	key := kmsKeyARN(str(p, "KeyId"), c.Region)
+	ctx := map[string]any{"kms:CallerAccount": AccountID}
+	req := Request{Action: "kms:" + c.Operation, Resource: key, Context: ctx, ResourcePolicy: defaultKeyPolicy(accountOf(key)), Why: "kms." + c.Operation}
+	switch c.Operation {
+	case "DescribeKey", "ListGrants":
+		return []Request{req}, nil
+	case "CreateGrant":
+		ctx["kms:GranteePrincipal"] = str(p, "GranteePrincipal")
+		if r := str(p, "RetiringPrincipal"); r != "" {
+			ctx["kms:RetiringPrincipal"] = r
+		}
+		var ops []string
+		list, _ := p["Operations"].([]any)
+		for _, o := range list {
+			ops = append(ops, fmt.Sprint(o))
+		}
+		ctx["kms:GrantOperations"] = ops
+		constraints, _ := p["Constraints"].(map[string]any)
+		for _, kind := range []string{"EncryptionContextSubset", "EncryptionContextEquals"} {
+			pairs, ok := constraints[kind].(map[string]any)
+			if !ok {
+				continue
+			}
+			ctx["kms:GrantConstraintType"] = kind
+			var keys []string
+			for k, v := range pairs {
+				ctx["kms:EncryptionContext:"+k] = fmt.Sprint(v)
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			ctx["kms:EncryptionContextKeys"] = keys
+		}
+		return []Request{req}, nil
+	case "RetireGrant":
+		return nil, nil
+	}
+	return nil, fmt.Errorf("kms.%s: no mapping to IAM", c.Operation)
 }

@@ -93,7 +93,7 @@ func Evaluate(role Role, requests []Request) ([]Decision, error) {
 	}
 	identity := make([]any, len(role.Policies))
 	for i, p := range role.Policies {
-		identity[i] = map[string]any{"name": p.Name, "policy": p.Document}
+		identity[i] = map[string]any{"name": p.Name, "policy": carried(p.Document)}
 	}
 	sims := make([]simulation, len(requests))
 	for i, r := range requests {
@@ -106,18 +106,21 @@ func Evaluate(role Role, requests []Request) ([]Decision, error) {
 				"principal": role.ARN,
 				"resource":  map[string]any{"resource": r.Resource, "accountId": accountOf(r.Resource)},
 				"contextVariables": func() map[string]any {
-					if r.Context == nil {
-						return map[string]any{}
+					// AWS sets aws:PrincipalArn on every request: the role's
+					// ARN for a role's session.
+					ctx := map[string]any{"aws:PrincipalArn": role.ARN}
+					for k, v := range r.Context {
+						ctx[carriedKey(k)] = v
 					}
-					return r.Context
+					return ctx
 				}(),
 			},
 		}
 		if role.Boundary != nil {
-			s["permissionBoundaryPolicies"] = []any{map[string]any{"name": role.Boundary.Name, "policy": role.Boundary.Document}}
+			s["permissionBoundaryPolicies"] = []any{map[string]any{"name": role.Boundary.Name, "policy": carried(role.Boundary.Document)}}
 		}
 		if r.ResourcePolicy != nil {
-			s["resourcePolicy"] = r.ResourcePolicy
+			s["resourcePolicy"] = carried(r.ResourcePolicy)
 		}
 		sims[i] = simulation{ID: i, Simulation: s}
 	}
@@ -171,4 +174,46 @@ func (r Request) Describe() string {
 		fmt.Fprintf(&b, " %s=%v", k, r.Context[k])
 	}
 	return b.String()
+}
+
+// The evaluator takes variable condition keys only in the form
+// prefix/Variable (aws:ResourceTag/Name): KMS's kms:EncryptionContext:Key
+// would be ignored, and a condition on it could never match. Such a key is
+// carried, in the policies and in the request alike, as a variable key the
+// evaluator knows for every action, with the same name after its slash, so
+// that a condition on it is evaluated as AWS evaluates it.
+const carrier = "aws:RequestTag/"
+
+func carriedKey(k string) string {
+	if len(k) > len("kms:EncryptionContext:") && strings.EqualFold(k[:len("kms:EncryptionContext:")], "kms:EncryptionContext:") {
+		return carrier + k
+	}
+	return k
+}
+
+// carried is a policy document with its condition keys carried.
+func carried(doc map[string]any) map[string]any {
+	raw, _ := json.Marshal(doc)
+	var out map[string]any
+	json.Unmarshal(raw, &out)
+	var statements []any
+	switch st := out["Statement"].(type) {
+	case []any:
+		statements = st
+	case map[string]any:
+		statements = []any{st}
+	}
+	for _, s := range statements {
+		m, _ := s.(map[string]any)
+		conditions, _ := m["Condition"].(map[string]any)
+		for op, block := range conditions {
+			keys, _ := block.(map[string]any)
+			next := map[string]any{}
+			for k, v := range keys {
+				next[carriedKey(k)] = v
+			}
+			conditions[op] = next
+		}
+	}
+	return out
 }

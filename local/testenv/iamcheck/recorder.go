@@ -94,6 +94,13 @@ func (r *Recorder) For(function string, overrides map[string]string) (string, er
 		body, _ := io.ReadAll(req.Body)
 		req.Body = io.NopCloser(bytes.NewReader(body))
 		r.record(req, body, function, kept)
+		if form, _ := url.ParseQuery(string(body)); form.Get("Action") == "GetCallerIdentity" {
+			// STS answers with the function's own session, as in AWS:
+			// its role is what a grant's retiring principal names.
+			w.Header().Set("Content-Type", "text/xml")
+			io.WriteString(w, callerIdentity(function))
+			return
+		}
 		proxy.ServeHTTP(w, req)
 	})}
 	go srv.Serve(l)
@@ -160,4 +167,13 @@ func (r *Recorder) secretState(region, id string) *Secret {
 		s.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}
 	return s
+}
+
+// callerIdentity is STS's GetCallerIdentity answer for function's session
+// of its role (as Roles names it).
+func callerIdentity(function string) string {
+	return `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>` +
+		`<Arn>arn:aws:sts::` + AccountID + `:assumed-role/` + StackName + `-` + function + `Role/` + function + `</Arn>` +
+		`<UserId>AROAEXAMPLE:` + function + `</UserId><Account>` + AccountID + `</Account>` +
+		`</GetCallerIdentityResult><ResponseMetadata><RequestId>00000000-0000-4000-8000-000000000000</RequestId></ResponseMetadata></GetCallerIdentityResponse>`
 }

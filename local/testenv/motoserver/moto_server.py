@@ -1,9 +1,15 @@
-# moto_server, with its RotateSecret brought closer to the real service.
+# moto_server, with its RotateSecret and replicas brought closer to the
+# real service.
 #
 # moto keeps only RotationRules.AutomaticallyAfterDays: it drops
 # ScheduleExpression and Duration, and reports a secret scheduled by an
 # expression as not rotating. The real DescribeSecret returns the rules as
-# they were set, and RotationEnabled true. Everything else is moto's own.
+# they were set, and RotationEnabled true.
+#
+# moto reports every replica as encrypted with aws/secretsmanager, whatever
+# key it was given. The real ReplicationStatus names each replica's own
+# KmsKeyId (API_DescribeSecret, ReplicationStatusType). Everything else is
+# moto's own.
 import sys
 
 from moto.secretsmanager.models import FakeSecret, SecretsManagerBackend
@@ -34,6 +40,18 @@ def to_dict(self):
     return d
 
 
+_create_replicas = FakeSecret.create_replicas
+
+
+def create_replicas(self, replica_regions, force_overwrite):
+    replicas = _create_replicas(self, replica_regions, force_overwrite)
+    for replica, asked in zip(replicas, replica_regions or []):
+        if asked.get("KmsKeyId"):
+            replica.config["KmsKeyId"] = asked["KmsKeyId"]
+    return replicas
+
+
+FakeSecret.create_replicas = create_replicas
 SecretsManagerBackend.rotate_secret = rotate_secret
 FakeSecret.to_dict = to_dict
 

@@ -110,6 +110,8 @@ func EnvFor(endpoint string) map[string]string {
 	return map[string]string{
 		"AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint,
 		"AWS_ENDPOINT_URL_DYNAMODB":        endpoint,
+		"AWS_ENDPOINT_URL_KMS":             endpoint,
+		"AWS_ENDPOINT_URL_STS":             endpoint,
 		"AWS_ACCESS_KEY_ID":                "test",
 		"AWS_SECRET_ACCESS_KEY":            "test",
 		"AWS_SESSION_TOKEN":                "",
