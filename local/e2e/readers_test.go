@@ -367,3 +367,36 @@ func TestReadersThroughEvents(t *testing.T) {
 		t.Errorf("grants %+v, want %+v", got, want)
 	}
 }
+
+// TestReadersRefusedByStacksAndEvents: a bad principal is refused through
+// the custom resource (FAILED, no physical id made) and an event (an
+// invalid request, nothing made), naming the field.
+func TestReadersRefusedByStacksAndEvents(t *testing.T) {
+	for _, tt := range []struct {
+		readers []any
+		field   string
+	}{
+		{[]any{"*"}, "readers[0]"},
+		{[]any{appHere, "arn:aws:iam::777788889999:root"}, "readers[1]"},
+		{[]any{appThere}, "kmsKeyId"},
+	} {
+		name := "app/e2e/readers-refused"
+		out, _ := run(t, "CustomResourceFunction", "custom-resource-create.json", readersDeployment, func(e map[string]any) {
+			p := e["ResourceProperties"].(map[string]any)
+			p["Name"], p["Readers"] = name, tt.readers
+		})
+		if a := answerOf(t, out); a.Status != "FAILED" || !strings.Contains(strings.ToLower(a.Reason), strings.ToLower(tt.field)) {
+			t.Errorf("a stack's readers %v: %+v, want FAILED naming %s", tt.readers, a, tt.field)
+		}
+		_, errType, msg, _ := deliver(t, "eventbridge-request.json", func(e map[string]any) {
+			d := e["detail"].(map[string]any)
+			d["name"], d["readers"] = name, tt.readers
+		}, map[string]string{"READER_ACCOUNTS": otherAccount})
+		if errType == "" || !strings.Contains(msg, tt.field) {
+			t.Errorf("an event's readers %v: %s %s, want an error naming %s", tt.readers, errType, msg, tt.field)
+		}
+		if _, err := secretsClient(t, "us-east-1").DescribeSecret(context.Background(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)}); err == nil {
+			t.Fatalf("a refused request made %s", name)
+		}
+	}
+}
