@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"flag"
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -22,24 +20,10 @@ var moto *motoserver.Server
 // TestMain starts moto, except under go test -short, whose tests here
 // are all skipped: every one needs DynamoDB.
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	var err error
-	if moto, err = motoserver.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	err = motoserver.CreateTable(context.Background(), moto.Env(), "us-east-1", table, "id")
-	code := 1
-	if err == nil {
-		code = m.Run()
-	} else {
-		fmt.Fprintln(os.Stderr, err)
-	}
-	moto.Stop()
-	os.Exit(code)
+	motoserver.Main(m, func(s *motoserver.Server) error {
+		moto = s
+		return motoserver.CreateTable(context.Background(), s.Env(), "us-east-1", table, "id")
+	})
 }
 
 func records(t *testing.T, now func() time.Time) *idempotency.Records {

@@ -2,8 +2,6 @@ package secretreaders_test
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"os"
 	"slices"
 	"sort"
@@ -24,25 +22,7 @@ import (
 var moto *motoserver.Server
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	var err error
-	if moto, err = motoserver.Start(); err == nil {
-		err = moto.Setenv()
-	}
-	if err == nil {
-		err = os.Setenv("AWS_REGION", "us-east-1")
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		moto.Stop()
-		os.Exit(1)
-	}
-	code := m.Run()
-	moto.Stop()
-	os.Exit(code)
+	motoserver.Main(m, func(s *motoserver.Server) error { moto = s; return nil })
 }
 
 const (

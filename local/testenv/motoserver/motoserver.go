@@ -8,6 +8,7 @@ package motoserver
 import (
 	_ "embed"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/dbcreds/provisioner/local/testenv"
@@ -242,4 +244,33 @@ func UnusedEndpoint() (string, error) {
 		return "", err
 	}
 	return "http://127.0.0.1:" + strconv.Itoa(port), nil
+}
+
+// Main is a package's TestMain for tests that need moto alone: under go
+// test -short it only runs the tests (those needing moto skip); else it
+// starts moto, points this process at it (Setenv, AWS_REGION us-east-1
+// unless set), hands it to ready, runs the tests and stops it. It exits.
+func Main(m *testing.M, ready func(*Server) error) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	s, err := Start()
+	if err == nil {
+		err = s.Setenv()
+	}
+	if err == nil && os.Getenv("AWS_REGION") == "" {
+		err = os.Setenv("AWS_REGION", "us-east-1")
+	}
+	if err == nil {
+		err = ready(s)
+	}
+	code := 1
+	if err == nil {
+		code = m.Run()
+	} else {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	s.Stop()
+	os.Exit(code)
 }
