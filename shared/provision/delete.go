@@ -6,7 +6,6 @@ import (
 
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/props"
-	"github.com/dbcreds/provisioner/shared/secretreaders"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 )
 
@@ -72,58 +71,6 @@ func (s *Service) Remove(ctx context.Context, sec secretstore.Secret, via string
 	}
 	days, force := opts.window()
 	return s.deleter.Delete(ctx, sec.ARN, days, force)
-}
-
-// RetireReaders retires the KMS grants the provisioner gave sec's readers,
-// on every key of every copy. The resource policy stays with the secret:
-// what a restore brings back is the secret as it was.
-func (s *Service) RetireReaders(ctx context.Context, sec secretstore.Secret) error {
-	if sec.Tags[TagReaders] != "true" {
-		return nil
-	}
-	keys, err := s.readers.KeysOf(ctx, s.copiesOf(sec))
-	if err != nil {
-		return err
-	}
-	return s.readers.Retire(ctx, sec.ARN, keys)
-}
-
-// UpdateReaders brings an existing secret's readers to r's: before and
-// after are the secret before and after the update's other changes (its
-// keys and replicas may have moved, and the grants on the old ones go). It
-// answers the readers the secret has now.
-func (s *Service) UpdateReaders(ctx context.Context, before, after secretstore.Secret, r Request) ([]string, error) {
-	had := before.Tags[TagReaders] == "true"
-	if len(r.Readers) == 0 && !had {
-		return nil, nil
-	}
-	var keys, previous []secretreaders.Key
-	var err error
-	if len(r.Readers) > 0 {
-		cross, _ := s.config.ReaderAccounts.Check(r.Readers) // checked before
-		keys, err = s.readers.Keys(ctx, s.copiesOf(after), cross)
-	} else {
-		keys, err = s.readers.KeysOf(ctx, s.copiesOf(after))
-	}
-	if err == nil && had {
-		previous, err = s.readers.KeysOf(ctx, s.copiesOf(before))
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := s.readers.Apply(ctx, secretreaders.Target{SecretARN: after.ARN, Readers: r.Readers, Keys: keys, Previous: previous}); err != nil {
-		return nil, err
-	}
-	return r.Readers, nil
-}
-
-// Readers are the readers the secret's policy names, when the provisioner
-// gave it readers.
-func (s *Service) Readers(ctx context.Context, sec secretstore.Secret) ([]string, error) {
-	if sec.Tags[TagReaders] != "true" {
-		return nil, nil
-	}
-	return s.readers.Readers(ctx, sec.ARN)
 }
 
 // RemoveUserOfGone drops the database user recorded for a secret that no

@@ -4,8 +4,9 @@
 // It knows nothing of Lambda events.
 //
 // It provides the request model (request.go, kind.go, validate.go), the
-// deployment's Config, secret creation (service.go) with its rotation and
-// database user, and the one delete sequence (delete.go). It must not
+// deployment's Config, secret creation (service.go) with its rotation,
+// database user and readers (readers.go), and the one delete sequence
+// (delete.go). It must not
 // import selfservice, stack, a function or anything of local/: those are
 // above it.
 package provision
@@ -14,7 +15,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -190,48 +190,6 @@ func (s *Service) createBuilt(ctx context.Context, r Request, in *secretsmanager
 		result.Readers = r.Readers
 	}
 	return s.rotate(ctx, r, result, aws.ToString(in.ClientRequestToken))
-}
-
-// copies are the copies r asks for, primary and replicas, with the KMS key
-// each is to be encrypted with.
-func (s *Service) copies(r Request) []secretreaders.Copy {
-	out := []secretreaders.Copy{{Region: s.config.Region, KmsKeyID: r.KmsKeyID, Field: "kmsKeyId"}}
-	for i, rep := range s.ReplicasOf(r) {
-		out = append(out, secretreaders.Copy{Region: rep.Region, KmsKeyID: rep.KmsKeyID, Field: "replicaRegions[" + strconv.Itoa(i) + "].kmsKeyId"})
-	}
-	return out
-}
-
-// copiesOf are an existing secret's copies and their keys.
-func (s *Service) copiesOf(sec secretstore.Secret) []secretreaders.Copy {
-	out := []secretreaders.Copy{{Region: s.config.Region, KmsKeyID: sec.KmsKeyID, Field: "kmsKeyId"}}
-	for i, rep := range sec.Replicas {
-		out = append(out, secretreaders.Copy{Region: rep.Region, KmsKeyID: rep.KmsKeyID, Field: "replicaRegions[" + strconv.Itoa(i) + "].kmsKeyId"})
-	}
-	return out
-}
-
-// checkReaders holds r's readers to the deployment's ReaderAccounts. A
-// reader in another account must decrypt the secret, and the AWS managed
-// key aws/secretsmanager cannot let it: its key policy is AWS's, and AWS
-// documents that such secrets cannot be read across accounts
-// (https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access_examples_cross.html).
-// So then the secret and each replica need a customer managed key.
-func (s *Service) checkReaders(r Request, replicas secretspec.Replicas) error {
-	cross, err := s.config.ReaderAccounts.Check(r.Readers)
-	if err != nil || !cross {
-		return err
-	}
-	why := "is required with readers in another account: the AWS managed key aws/secretsmanager cannot be shared across accounts, so the secret needs a customer managed key"
-	if r.KmsKeyID == "" || secretreaders.IsAWSManagedAlias(r.KmsKeyID) {
-		return errcode.Invalidf("kmsKeyId", "%s", why)
-	}
-	for i, rep := range replicas {
-		if rep.KmsKeyID == "" || secretreaders.IsAWSManagedAlias(rep.KmsKeyID) {
-			return errcode.Invalidf("replicaRegions["+strconv.Itoa(i)+"].kmsKeyId", "%s (in each replica Region too)", why)
-		}
-	}
-	return nil
 }
 
 // check validates r against the CreateSecret rules and the deployment's
