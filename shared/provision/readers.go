@@ -2,7 +2,9 @@ package provision
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/secretreaders"
@@ -105,4 +107,47 @@ func (s *Service) Readers(ctx context.Context, sec secretstore.Secret) ([]string
 		return nil, nil
 	}
 	return s.readers.Readers(ctx, sec.ARN)
+}
+
+// abandon answers readers that failed after the secret was made. When a
+// retry can finish the work (a passing failure of a request with an
+// idempotency key), or the secret is an earlier attempt's, the secret
+// stays and the result names it, as after a failed rotation. Otherwise
+// nothing would finish it (a principal AWS refuses, a key that will not
+// let the function grant): what this request made goes, its grants, its
+// database user and the secret, at once, and the answer names nothing.
+func (s *Service) abandon(ctx context.Context, r Request, result Result, keyed bool, cause error) (Result, error) {
+	code := errcode.Of(cause)
+	passing := code == errcode.Unavailable || code == errcode.Upstream || code == errcode.Throttled
+	if result.Replayed || passing && keyed {
+		return result, cause
+	}
+	undo, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTime(ctx))
+	defer cancel()
+	sec := secretstore.Secret{ARN: result.ARN, Name: result.Name, KmsKeyID: r.KmsKeyID, Replicas: result.ReplicationStatus, Tags: map[string]string{}}
+	for _, t := range r.ownTags() {
+		sec.Tags[t.Key] = t.Value
+	}
+	for i, rep := range s.ReplicasOf(r) {
+		if i < len(sec.Replicas) && sec.Replicas[i].KmsKeyID == "" {
+			sec.Replicas[i].KmsKeyID = rep.KmsKeyID
+		}
+	}
+	log := slog.With("arn", result.ARN, "error", errcode.Public(cause))
+	if _, err := s.Remove(undo, sec, r.Provenance.Via, DeleteOptions{ForceDeleteWithoutRecovery: true}); err != nil {
+		log.ErrorContext(ctx, "could not remove the secret whose readers failed", "removeError", errcode.Public(err))
+		return result, cause
+	}
+	log.InfoContext(ctx, "removed the secret whose readers could not be given access")
+	return Result{}, cause
+}
+
+// undoTime is how long undoing may take: what is left of ctx's deadline,
+// less a second to answer in, and at least a second.
+func undoTime(ctx context.Context) time.Duration {
+	d := 10 * time.Second
+	if deadline, ok := ctx.Deadline(); ok {
+		d = time.Until(deadline) - time.Second
+	}
+	return max(d, time.Second)
 }

@@ -150,6 +150,8 @@ func (s *Service) Check(r Request) (Checked, error) {
 // createBuilt calls CreateSecret with what build made, makes the database
 // user when r asks for one, and then switches on its rotation.
 func (s *Service) createBuilt(ctx context.Context, r Request, in *secretsmanager.CreateSecretInput, username string) (Result, error) {
+	// Before the call: the SDK fills in a token of its own when there is none.
+	keyed := in.ClientRequestToken != nil
 	var keys []secretreaders.Key
 	if len(r.Readers) > 0 {
 		// Before anything is made: a key that cannot give readers access
@@ -181,11 +183,9 @@ func (s *Service) createBuilt(ctx context.Context, r Request, in *secretsmanager
 		}
 	}
 	if len(r.Readers) > 0 {
-		// Like rotation, a failure keeps the result, which names the
-		// secret: a rollback deletes it, a retry completes it.
 		target := secretreaders.Target{SecretARN: result.ARN, Readers: r.Readers, Keys: keys, Fresh: !result.Replayed}
 		if err := s.readers.Apply(ctx, target); err != nil {
-			return result, err
+			return s.abandon(ctx, r, result, keyed, err)
 		}
 		result.Readers = r.Readers
 	}

@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -21,7 +22,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/dbcreds/provisioner/local/testenv/dbserver"
 	"github.com/dbcreds/provisioner/local/testenv/motoserver"
@@ -153,17 +156,24 @@ func SecretsClient(t testing.TB) *secretsmanager.Client {
 // custom resource's).
 func ServiceWith(t testing.TB, cfg provision.Config, store *secretstore.Store, rotator *rotation.Rotator) *provision.Service {
 	t.Helper()
-	return serviceOn(t, cfg, SecretsClient(t), store, rotator)
+	return serviceOn(t, cfg, SecretsClient(t), store, rotator, nil)
+}
+
+// ServiceWithReaders is the core under cfg giving readers access through
+// readers (one on clients that fail on cue, say).
+func ServiceWithReaders(t testing.TB, cfg provision.Config, readers *secretreaders.Access) *provision.Service {
+	t.Helper()
+	return serviceOn(t, cfg, SecretsClient(t), nil, nil, readers)
 }
 
 // ServiceOn is the core with every part on client: a test that shapes
 // Secrets Manager's answers (delays them, say) gives its own.
 func ServiceOn(t testing.TB, cfg provision.Config, client *secretsmanager.Client) *provision.Service {
 	t.Helper()
-	return serviceOn(t, cfg, client, nil, nil)
+	return serviceOn(t, cfg, client, nil, nil, nil)
 }
 
-func serviceOn(t testing.TB, cfg provision.Config, client *secretsmanager.Client, store *secretstore.Store, rotator *rotation.Rotator) *provision.Service {
+func serviceOn(t testing.TB, cfg provision.Config, client *secretsmanager.Client, store *secretstore.Store, rotator *rotation.Rotator, readers *secretreaders.Access) *provision.Service {
 	t.Helper()
 	users, err := secretuser.FromEnvironment(func(k string) string {
 		if k == userledger.EnvTable {
@@ -180,9 +190,10 @@ func serviceOn(t testing.TB, cfg provision.Config, client *secretsmanager.Client
 	if rotator == nil {
 		rotator = rotation.NewWithCancel(client)
 	}
-	readers, err := secretreaders.FromEnvironment(os.Getenv, client)
-	if err != nil {
-		t.Fatal(err)
+	if readers == nil {
+		if readers, err = secretreaders.FromEnvironment(os.Getenv, client); err != nil {
+			t.Fatal(err)
+		}
 	}
 	svc, err := provision.NewService(cfg, store, rotator, users, secretstore.NewDeleter(client), readers)
 	if err != nil {
@@ -335,4 +346,37 @@ func VersionCount(t testing.TB, id string) int {
 		t.Fatal(err)
 	}
 	return len(out.Versions)
+}
+
+// KMS is a KMS client of the tests' moto in region.
+func KMS(t testing.TB, region string) *kms.Client {
+	t.Helper()
+	Require(t)
+	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion(region))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kms.NewFromConfig(cfg)
+}
+
+// Key makes a customer managed key in region and answers its ARN.
+func Key(t testing.TB, region string) string {
+	t.Helper()
+	out, err := KMS(t, region).CreateKey(context.Background(), &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.KeyMetadata.Arn)
+}
+
+// Exists reports whether a secret of that name or ARN exists in the
+// primary Region, scheduled for deletion or not.
+func Exists(t testing.TB, id string) bool {
+	t.Helper()
+	_, err := Client(t, Primary).DescribeSecret(context.Background(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(id)})
+	var notFound *smtypes.ResourceNotFoundException
+	if err != nil && !errors.As(err, &notFound) {
+		t.Fatal(err)
+	}
+	return err == nil
 }
