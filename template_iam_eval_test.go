@@ -20,6 +20,7 @@ var realistic = map[string]string{
 	"AllowedRotationFunctions":   "arn:aws:lambda:us-east-1:123456789012:function:rotation-mysql",
 	"PermissionsBoundary":        "arn:aws:iam::123456789012:policy/platform-boundary",
 	"DefaultReplicaRegions":      "eu-west-1",
+	"ReaderAccounts":             "444455556666,555566667777",
 }
 
 // via is each function's trigger, as its secrets' provisioned-via tag says.
@@ -163,6 +164,9 @@ func hostileRequests(function string) []hostile {
 		hostile{"a grant on a context of more keys than SecretARN", grant(func(c map[string]any) { c["kms:EncryptionContextKeys"] = []string{"SecretARN", "Purpose"} })},
 		hostile{"a grant someone else may retire", grant(func(c map[string]any) { c["kms:RetiringPrincipal"] = "arn:aws:iam::444455556666:role/attacker" })},
 		hostile{"a grant no one may retire", grant(func(c map[string]any) { delete(c, "kms:RetiringPrincipal") })},
+		hostile{"a grant to an account ReaderAccounts does not name", grant(func(c map[string]any) { c["kms:GranteePrincipal"] = "arn:aws:iam::999988887777:role/attacker" })},
+		hostile{"a grant to another account's root", grant(func(c map[string]any) { c["kms:GranteePrincipal"] = "arn:aws:iam::999988887777:root" })},
+		hostile{"a grant to a service", grant(func(c map[string]any) { c["kms:GranteePrincipal"] = "lambda.amazonaws.com" })},
 		hostile{"revoking another's grant", iamcheck.Request{Action: "kms:RevokeGrant", Resource: key, Context: map[string]any{"kms:CallerAccount": acct}}},
 		hostile{"changing a key's policy", iamcheck.Request{Action: "kms:PutKeyPolicy", Resource: key, Context: map[string]any{"kms:CallerAccount": acct}}},
 		hostile{"a public resource policy on its own secret", onSecret("secretsmanager:PutResourcePolicy", secretARN("us-east-1", "app/orders/db"),
@@ -346,7 +350,7 @@ func TestIAMAllowsWhatSecretsManagerDoesForTheRoles(t *testing.T) {
 				{Action: "kms:CreateGrant", Resource: key("us-east-1"), ResourcePolicy: defaultKeyPolicy, Context: readerGrant(function, "us-east-1")},
 				{Action: "kms:CreateGrant", Resource: key("eu-west-1"), ResourcePolicy: defaultKeyPolicy, Context: readerGrant(function, "eu-west-1")},
 				{Action: "kms:DescribeKey", Resource: key("eu-west-1"), ResourcePolicy: defaultKeyPolicy, Context: map[string]any{"kms:CallerAccount": acct}},
-				{Action: "kms:ListGrants", Resource: key("us-east-1"), ResourcePolicy: defaultKeyPolicy, Context: map[string]any{"kms:CallerAccount": acct}},
+				{Action: "kms:ListRetirableGrants", Resource: "*", Context: map[string]any{"kms:CallerAccount": acct}},
 			}
 			if function == "CustomResourceFunction" {
 				reqs = append(reqs, onSecret("secretsmanager:DeleteResourcePolicy", secretARN("us-east-1", "app/orders/db"), map[string]string{"provisioned-via": own}, nil))

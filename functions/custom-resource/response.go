@@ -47,6 +47,7 @@ func fit(resp *cfn.Response) []byte {
 	if len(body) <= maxResponseBytes {
 		return body
 	}
+	original := resp.Reason
 	reason := []rune(resp.Reason)
 	encode := func(n int) []byte {
 		resp.Reason = string(reason[:n]) + note
@@ -63,8 +64,14 @@ func fit(resp *cfn.Response) []byte {
 		}
 	}
 	body = encode(lo)
+	if _, ok := resp.Data["Readers"]; ok && len(body) > maxResponseBytes {
+		// Readers give way first: Arn and the rest are what stacks use.
+		delete(resp.Data, "Readers")
+		resp.Reason = original
+		return fit(resp)
+	}
 	if len(body) > maxResponseBytes {
-		resp.Data = nil // never the case with our Data; an answer matters more
+		resp.Data = nil // an answer matters more
 		body, _ = json.Marshal(resp)
 	}
 	return body

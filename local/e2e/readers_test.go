@@ -353,7 +353,7 @@ func TestReadersThroughEvents(t *testing.T) {
 	}
 	var arn string
 	for i := 0; i < 2; i++ {
-		result, errType, msg, _ := deliver(t, "eventbridge-request.json", edit, map[string]string{"READER_ACCOUNTS": otherAccount})
+		result, errType, msg := deliverTo(t, readersDeployment, edit)
 		if errType != "" {
 			t.Fatalf("delivery %d: %s %s", i+1, errType, msg)
 		}
@@ -388,10 +388,10 @@ func TestReadersRefusedByStacksAndEvents(t *testing.T) {
 		if a := answerOf(t, out); a.Status != "FAILED" || !strings.Contains(strings.ToLower(a.Reason), strings.ToLower(tt.field)) {
 			t.Errorf("a stack's readers %v: %+v, want FAILED naming %s", tt.readers, a, tt.field)
 		}
-		_, errType, msg, _ := deliver(t, "eventbridge-request.json", func(e map[string]any) {
+		_, errType, msg := deliverTo(t, readersDeployment, func(e map[string]any) {
 			d := e["detail"].(map[string]any)
 			d["name"], d["readers"] = name, tt.readers
-		}, map[string]string{"READER_ACCOUNTS": otherAccount})
+		})
 		if errType == "" || !strings.Contains(msg, tt.field) {
 			t.Errorf("an event's readers %v: %s %s, want an error naming %s", tt.readers, errType, msg, tt.field)
 		}
@@ -399,4 +399,19 @@ func TestReadersRefusedByStacksAndEvents(t *testing.T) {
 			t.Fatalf("a refused request made %s", name)
 		}
 	}
+}
+
+// deliverTo delivers the sample event, edited, to a deployment with
+// overrides (its IAM is checked under them too).
+func deliverTo(t *testing.T, overrides map[string]string, edit func(map[string]any)) (result map[string]any, errType, errMessage string) {
+	t.Helper()
+	out, _ := runWith(t, invocation{function: "EventBridgeFunction", event: "eventbridge-request.json", edit: edit, overrides: overrides})
+	if out.InitError != nil {
+		t.Fatalf("init failed: %+v", out.InitError)
+	}
+	if out.Error != nil {
+		return nil, out.Error.Type, out.Error.Message
+	}
+	json.Unmarshal(out.Response, &result)
+	return result, "", ""
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dbcreds/provisioner/shared/errcode"
@@ -15,14 +16,10 @@ import (
 // Readers: who may read a secret (secretreaders), as each trigger's
 // create, a stack's update and every delete apply it.
 
-// copies are the copies r asks for, primary and replicas, with the KMS key
-// each is to be encrypted with.
+// copies are the copies r asks for, primary and replicas (its own or the
+// deployment's), with the KMS key each is to be encrypted with.
 func (s *Service) copies(r Request) []secretreaders.Copy {
-	out := []secretreaders.Copy{{Region: s.config.Region, KmsKeyID: r.KmsKeyID, Field: "kmsKeyId"}}
-	for i, rep := range s.ReplicasOf(r) {
-		out = append(out, secretreaders.Copy{Region: rep.Region, KmsKeyID: rep.KmsKeyID, Field: "replicaRegions[" + strconv.Itoa(i) + "].kmsKeyId"})
-	}
-	return out
+	return s.copiesOfRequest(r, s.ReplicasOf(r))
 }
 
 // copiesOf are an existing secret's copies and their keys.
@@ -34,76 +31,124 @@ func (s *Service) copiesOf(sec secretstore.Secret) []secretreaders.Copy {
 	return out
 }
 
-// checkReaders holds r's readers to the deployment's ReaderAccounts. A
-// reader in another account must decrypt the secret, and the AWS managed
-// key aws/secretsmanager cannot let it: its key policy is AWS's, and AWS
-// documents that such secrets cannot be read across accounts
+// MaxGrants bounds the KMS grants one request makes: a reader on each
+// customer managed key, the primary's and each replica's. At eight calls at
+// once, a hundred end in a few seconds, well inside the function's time.
+const MaxGrants = 100
+
+// maxConstraintValue is KMS's limit on an encryption context value in a
+// grant's constraint (CreateGrant, Constraints): a copy's SecretARN.
+const maxConstraintValue = 384
+
+// checkReaders holds r's readers to the deployment's ReaderAccounts, and
+// to what KMS takes, before anything is made. A reader in another account
+// must decrypt the secret, and the AWS managed key aws/secretsmanager
+// cannot let it: its key policy is AWS's, and AWS documents that such
+// secrets cannot be read across accounts
 // (https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access_examples_cross.html).
 // So then the secret and each replica need a customer managed key.
 func (s *Service) checkReaders(r Request, replicas secretspec.Replicas) error {
 	cross, err := s.config.ReaderAccounts.Check(r.Readers)
-	if err != nil || !cross {
+	if err != nil || len(r.Readers) == 0 {
 		return err
 	}
-	why := "is required with readers in another account: the AWS managed key aws/secretsmanager cannot be shared across accounts, so the secret needs a customer managed key"
-	if r.KmsKeyID == "" || secretreaders.IsAWSManagedAlias(r.KmsKeyID) {
-		return errcode.Invalidf("kmsKeyId", "%s", why)
-	}
-	for i, rep := range replicas {
-		if rep.KmsKeyID == "" || secretreaders.IsAWSManagedAlias(rep.KmsKeyID) {
-			return errcode.Invalidf("replicaRegions["+strconv.Itoa(i)+"].kmsKeyId", "%s (in each replica Region too)", why)
+	copies := s.copiesOfRequest(r, replicas)
+	keyed := 0
+	for _, c := range copies {
+		if c.KmsKeyID != "" && !secretreaders.IsAWSManagedAlias(c.KmsKeyID) {
+			keyed++
+			// The grant names the copy's ARN: the name, a hyphen and six
+			// characters Secrets Manager adds.
+			if n := len(secretARNPrefix(s.config.ReaderAccounts.This(), c.Region) + r.Name + "-AbCdEf"); n > maxConstraintValue {
+				return errcode.Invalidf("name", "is too long for readers with a customer managed key: the secret's ARN in %s would be %d characters, over the %d KMS takes in a grant's constraint", c.Region, n, maxConstraintValue)
+			}
+			continue
 		}
+		if cross {
+			why := "is required with readers in another account: the AWS managed key aws/secretsmanager cannot be shared across accounts, so the secret needs a customer managed key"
+			if c.Field != "kmsKeyId" {
+				why += " (in each replica Region too)"
+			}
+			return errcode.Invalidf(c.Field, "%s", why)
+		}
+	}
+	if n := len(r.Readers) * keyed; n > MaxGrants {
+		return errcode.Invalidf("readers", "would need %d KMS grants (%d readers on %d customer managed keys), over the %d one request may make: name fewer readers or replicas", n, len(r.Readers), keyed, MaxGrants)
 	}
 	return nil
 }
 
+// secretARNPrefix is the start of a secret's ARN in region, up to its name.
+func secretARNPrefix(account, region string) string {
+	partition := "aws"
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		partition = "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		partition = "aws-us-gov"
+	}
+	return "arn:" + partition + ":secretsmanager:" + region + ":" + account + ":secret:"
+}
+
+// copiesOfRequest are r's copies with the replicas check found.
+func (s *Service) copiesOfRequest(r Request, replicas secretspec.Replicas) []secretreaders.Copy {
+	out := []secretreaders.Copy{{Region: s.config.Region, KmsKeyID: r.KmsKeyID, Field: "kmsKeyId"}}
+	for i, rep := range replicas {
+		out = append(out, secretreaders.Copy{Region: rep.Region, KmsKeyID: rep.KmsKeyID, Field: "replicaRegions[" + strconv.Itoa(i) + "].kmsKeyId"})
+	}
+	return out
+}
+
+// regions are the Regions of copies.
+func regions(copies ...[]secretreaders.Copy) []string {
+	var out []string
+	for _, cs := range copies {
+		for _, c := range cs {
+			out = append(out, c.Region)
+		}
+	}
+	return out
+}
+
 // RetireReaders retires the KMS grants the provisioner gave sec's readers,
-// on every key of every copy. The resource policy stays with the secret:
-// what a restore brings back is the secret as it was.
+// on whatever key, in every Region of a copy. The resource policy stays
+// with the secret: what a restore brings back is the secret as it was.
 func (s *Service) RetireReaders(ctx context.Context, sec secretstore.Secret) error {
 	if sec.Tags[TagReaders] != "true" {
 		return nil
 	}
-	keys, err := s.readers.KeysOf(ctx, s.copiesOf(sec))
-	if err != nil {
-		return err
-	}
-	return s.readers.Retire(ctx, sec.ARN, keys)
+	return s.readers.Retire(ctx, sec.ARN, regions(s.copiesOf(sec)))
 }
 
 // UpdateReaders brings an existing secret's readers to r's: before and
 // after are the secret before and after the update's other changes (its
-// keys and replicas may have moved, and the grants on the old ones go). It
-// answers the readers the secret has now.
+// keys and replicas may have moved: grants on the keys it left go, found
+// in every Region it had a copy in). The secret must carry TagReaders
+// before any grant is made, so that whatever fails after, a rollback or a
+// delete still retires them. It answers the readers the secret has now.
 func (s *Service) UpdateReaders(ctx context.Context, before, after secretstore.Secret, r Request) ([]string, error) {
-	had := before.Tags[TagReaders] == "true"
-	if len(r.Readers) == 0 && !had {
+	if len(r.Readers) == 0 && before.Tags[TagReaders] != "true" {
 		return nil, nil
 	}
-	var keys, previous []secretreaders.Key
-	var err error
+	var keys []secretreaders.Key
 	if len(r.Readers) > 0 {
 		cross, _ := s.config.ReaderAccounts.Check(r.Readers) // checked before
-		keys, err = s.readers.Keys(ctx, s.copiesOf(after), cross)
-	} else {
-		keys, err = s.readers.KeysOf(ctx, s.copiesOf(after))
+		var err error
+		if keys, err = s.readers.Keys(ctx, s.copiesOf(after), cross); err != nil {
+			return nil, err
+		}
 	}
-	if err == nil && had {
-		previous, err = s.readers.KeysOf(ctx, s.copiesOf(before))
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := s.readers.Apply(ctx, secretreaders.Target{SecretARN: after.ARN, Readers: r.Readers, Keys: keys, Previous: previous}); err != nil {
+	t := secretreaders.Target{SecretARN: after.ARN, Readers: r.Readers, Keys: keys, Regions: regions(s.copiesOf(before), s.copiesOf(after))}
+	if err := s.readers.Apply(ctx, t); err != nil {
 		return nil, err
 	}
 	return r.Readers, nil
 }
 
 // Readers are the readers the secret's policy names, when the provisioner
-// gave it readers.
+// gave it readers and it is not scheduled for deletion.
 func (s *Service) Readers(ctx context.Context, sec secretstore.Secret) ([]string, error) {
-	if sec.Tags[TagReaders] != "true" {
+	if sec.Tags[TagReaders] != "true" || sec.Deleted {
 		return nil, nil
 	}
 	return s.readers.Readers(ctx, sec.ARN)

@@ -52,6 +52,15 @@ func tags(n int) string {
 	return `"tags": [` + strings.Join(parts, ",") + `]`
 }
 
+// readersHere are n reader ARNs of this account, as JSON list items.
+func readersHere(n int) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = `"arn:aws:iam::123456789012:role/reader-` + strings.Repeat("r", i) + `"`
+	}
+	return strings.Join(parts, ",")
+}
+
 func b64(n int) string { return base64.StdEncoding.EncodeToString(make([]byte, n)) }
 
 // TestCreateSecretRules: each rule of the real CreateSecret API, and each of
@@ -158,6 +167,9 @@ func TestCreateSecretRules(t *testing.T) {
 		{"everyone as a reader", db(`"readers": ["*"]`), errcode.Invalid, "readers[0]", "not a pattern"},
 		{"a service as a reader", db(`"readers": ["secretsmanager.amazonaws.com"]`), errcode.Invalid, "readers[0]", "not a service principal"},
 		{"an account root elsewhere", db(`"readers": ["arn:aws:iam::777788889999:root"]`), errcode.Invalid, "readers[0]", "ReaderAccounts"},
+		{"a hundred grants", db(`"readers": [` + readersHere(50) + `], "kmsKeyId": "alias/app", "replicaRegions": [{"region": "eu-west-1", "kmsKeyId": "alias/app"}]`), "", "", ""},
+		{"more than a hundred grants", db(`"readers": [` + readersHere(34) + `], "kmsKeyId": "alias/app", "replicaRegions": [{"region": "eu-west-1", "kmsKeyId": "alias/app"}, {"region": "eu-central-1", "kmsKeyId": "alias/app"}]`), errcode.Invalid, "readers", "102 KMS grants"},
+		{"many readers, no customer key: no grant", db(`"readers": [` + readersHere(50) + `]`), "", "", ""},
 		{"the readers tag set by hand", db(`"tags": {"provisioned-readers": "true"}`), errcode.Invalid, "tags[0].key", "set by the provisioner"},
 		{"oracle length over 30", `{"name": "app/o", "engine": "oracle", "host": "h", "dbname": "ORCL", "passwordLength": "31"}`, errcode.Invalid, "passwordLength", "at most 30"},
 	}

@@ -28,7 +28,7 @@ type (
 	KeyAPI interface {
 		DescribeKey(ctx context.Context, params *kms.DescribeKeyInput, optFns ...func(*kms.Options)) (*kms.DescribeKeyOutput, error)
 		CreateGrant(ctx context.Context, params *kms.CreateGrantInput, optFns ...func(*kms.Options)) (*kms.CreateGrantOutput, error)
-		ListGrants(ctx context.Context, params *kms.ListGrantsInput, optFns ...func(*kms.Options)) (*kms.ListGrantsOutput, error)
+		ListRetirableGrants(ctx context.Context, params *kms.ListRetirableGrantsInput, optFns ...func(*kms.Options)) (*kms.ListRetirableGrantsOutput, error)
 		RetireGrant(ctx context.Context, params *kms.RetireGrantInput, optFns ...func(*kms.Options)) (*kms.RetireGrantOutput, error)
 	}
 	IdentityAPI interface {
@@ -87,12 +87,6 @@ func (a *Access) Keys(ctx context.Context, copies []Copy, crossAccount bool) ([]
 	return a.keysOf(ctx, copies, crossAccount)
 }
 
-// KeysOf are the customer managed keys of an existing secret's copies, to
-// retire their grants: an AWS managed key or one gone has none.
-func (a *Access) KeysOf(ctx context.Context, copies []Copy) ([]Key, error) {
-	return a.keysOf(ctx, copies, false)
-}
-
 // keysOf resolves copies' keys; strict refuses an AWS managed key (and, a
 // key that is not there) instead of leaving it out.
 func (a *Access) keysOf(ctx context.Context, copies []Copy, strict bool) ([]Key, error) {
@@ -137,11 +131,15 @@ func IsAWSManagedAlias(id string) bool {
 type Target struct {
 	SecretARN string
 	Readers   []string
-	// Keys are the secret's customer managed keys now; Previous, keys it
-	// was encrypted with before (an update's old key, a removed replica's),
-	// whose grants go.
-	Keys, Previous []Key
-	// Fresh is a secret this very call created: it can carry no policy yet.
+	// Keys are the secret's customer managed keys now, each of which
+	// gives every reader a grant.
+	Keys []Key
+	// Regions are every Region the secret has or had a copy in: grants
+	// made there before for a key the secret left, a replica removed or a
+	// reader gone, are found there and retired.
+	Regions []string
+	// Fresh is a secret this very call created: it can carry no policy
+	// and no grant yet.
 	Fresh bool
 }
 
@@ -156,7 +154,7 @@ func (a *Access) Apply(ctx context.Context, t Target) error {
 				return err
 			}
 		}
-		return a.Retire(ctx, t.SecretARN, append(t.Keys, t.Previous...))
+		return a.Retire(ctx, t.SecretARN, t.Regions)
 	}
 	policy, err := Policy(t.Readers)
 	if err != nil {
@@ -172,17 +170,8 @@ func (a *Access) Apply(ctx context.Context, t Target) error {
 				Message: "the secret carries a resource policy that was not written by this provisioner; remove it, or leave readers out"}
 		}
 	}
-	for _, k := range t.Keys {
-		if err := a.syncGrants(ctx, t.SecretARN, k, t.Readers); err != nil {
-			return err
-		}
-	}
-	for _, k := range t.Previous {
-		if !slices.Contains(t.Keys, k) {
-			if err := a.syncGrants(ctx, t.SecretARN, k, nil); err != nil {
-				return err
-			}
-		}
+	if err := a.syncGrants(ctx, t); err != nil {
+		return err
 	}
 	_, err = a.policies.PutResourcePolicy(ctx, &secretsmanager.PutResourcePolicyInput{
 		SecretId:          aws.String(t.SecretARN),
@@ -192,14 +181,10 @@ func (a *Access) Apply(ctx context.Context, t Target) error {
 	return classifySecrets(err)
 }
 
-// Retire retires every grant Access made for the secret on keys.
-func (a *Access) Retire(ctx context.Context, secretARN string, keys []Key) error {
-	for _, k := range keys {
-		if err := a.syncGrants(ctx, secretARN, k, nil); err != nil {
-			return err
-		}
-	}
-	return nil
+// Retire retires every grant Access made for the secret's copies in
+// regions.
+func (a *Access) Retire(ctx context.Context, secretARN string, regions []string) error {
+	return a.syncGrants(ctx, Target{SecretARN: secretARN, Regions: regions})
 }
 
 // Readers are the readers the secret's policy names, when it is the
@@ -233,58 +218,152 @@ func (a *Access) removePolicy(ctx context.Context, secretARN string) error {
 	return classifySecrets(err)
 }
 
-// syncGrants makes the grants on k match readers for the copy of the
-// secret in k's Region: a grant per missing reader, every other grant
-// Access made for that copy retired. Only grants that are Access's own
-// count: its name, this function as retiring principal, Decrypt alone and
-// exactly this copy's SecretARN as constraint.
-func (a *Access) syncGrants(ctx context.Context, secretARN string, k Key, readers []string) error {
+// grant is one of Access's grants: on key, for grantee.
+type grant struct {
+	region, id, key, grantee string
+}
+
+// calls is how many KMS calls a sync makes at once: a stack's Create with
+// every reader on every replica's key must end well inside the function's
+// time, one Region's calls after another's would not.
+const calls = 8
+
+// syncGrants makes the grants match t: a grant per reader on each key,
+// every other grant Access made for the secret's copies in t's Regions
+// retired, on whatever key it is (the secret's old key, one an alias named
+// before it was moved, a removed replica's). Only grants that are
+// Access's own count: its name, this function as retiring principal,
+// Decrypt alone and exactly a copy's SecretARN as constraint. A grant
+// CreateGrant answers with is never retired by the same sync, however KMS
+// spells its grantee.
+func (a *Access) syncGrants(ctx context.Context, t Target) error {
+	regions := slices.Clone(t.Regions)
+	for _, k := range t.Keys {
+		regions = append(regions, k.Region)
+	}
+	slices.Sort(regions)
+	regions = slices.Compact(regions)
+	if len(regions) == 0 {
+		return nil
+	}
 	me, err := a.retirer(ctx)
 	if err != nil {
 		return err
 	}
-	copyARN := InRegion(secretARN, k.Region)
-	ours, err := a.grants(ctx, k, copyARN, me)
+	var ours []grant
+	if !t.Fresh {
+		for _, region := range regions {
+			found, err := a.grants(ctx, region, InRegion(t.SecretARN, region), me)
+			if err != nil {
+				return err
+			}
+			ours = append(ours, found...)
+		}
+	}
+	type wanted struct{ key, grantee string }
+	made := map[wanted]string{}
+	for _, g := range ours {
+		if _, seen := made[wanted{g.key, g.grantee}]; !seen {
+			made[wanted{g.key, g.grantee}] = g.id
+		}
+	}
+	var creates []func(context.Context) (string, error)
+	want := map[wanted]bool{}
+	for _, k := range t.Keys {
+		for _, reader := range t.Readers {
+			want[wanted{k.ARN, reader}] = true
+			if _, ok := made[wanted{k.ARN, reader}]; ok {
+				continue
+			}
+			copyARN := InRegion(t.SecretARN, k.Region)
+			in := &kms.CreateGrantInput{
+				KeyId:             aws.String(k.ARN),
+				GranteePrincipal:  aws.String(reader),
+				Operations:        []kmstypes.GrantOperation{kmstypes.GrantOperationDecrypt},
+				Constraints:       &kmstypes.GrantConstraints{EncryptionContextSubset: map[string]string{"SecretARN": copyARN}},
+				RetiringPrincipal: aws.String(me),
+				Name:              aws.String(GrantName),
+			}
+			region := k.Region
+			creates = append(creates, func(ctx context.Context) (string, error) {
+				out, err := a.keys.CreateGrant(ctx, in, inRegion(region))
+				if err != nil {
+					return "", classifyKMS(err, "readers")
+				}
+				return aws.ToString(out.GrantId), nil
+			})
+		}
+	}
+	kept, err := together(ctx, creates)
 	if err != nil {
 		return err
 	}
-	for _, reader := range readers {
-		if _, made := ours[reader]; made {
-			continue
+	var retires []func(context.Context) (string, error)
+	for _, g := range ours {
+		w := wanted{g.key, g.grantee}
+		if want[w] && made[w] == g.id || slices.Contains(kept, g.id) {
+			continue // one stays; duplicates from a lost race go
 		}
-		_, err := a.keys.CreateGrant(ctx, &kms.CreateGrantInput{
-			KeyId:             aws.String(k.ARN),
-			GranteePrincipal:  aws.String(reader),
-			Operations:        []kmstypes.GrantOperation{kmstypes.GrantOperationDecrypt},
-			Constraints:       &kmstypes.GrantConstraints{EncryptionContextSubset: map[string]string{"SecretARN": copyARN}},
-			RetiringPrincipal: aws.String(me),
-			Name:              aws.String(GrantName),
-		}, inRegion(k.Region))
-		if err != nil {
-			return classifyKMS(err, "readers")
-		}
-	}
-	for grantee, ids := range ours {
-		if slices.Contains(readers, grantee) {
-			ids = ids[1:] // one stays; duplicates from a lost race go
-		}
-		for _, id := range ids {
-			_, err := a.keys.RetireGrant(ctx, &kms.RetireGrantInput{KeyId: aws.String(k.ARN), GrantId: aws.String(id)}, inRegion(k.Region))
+		retires = append(retires, func(ctx context.Context) (string, error) {
+			_, err := a.keys.RetireGrant(ctx, &kms.RetireGrantInput{KeyId: aws.String(g.key), GrantId: aws.String(g.id)}, inRegion(g.region))
 			var notFound *kmstypes.NotFoundException
 			if err != nil && !errors.As(err, &notFound) {
-				return classifyKMS(err, "readers")
+				return "", classifyKMS(err, "readers")
 			}
-		}
+			return g.id, nil
+		})
 	}
-	return nil
+	_, err = together(ctx, retires)
+	return err
 }
 
-// grants are Access's grants on k for copyARN, by grantee.
-func (a *Access) grants(ctx context.Context, k Key, copyARN, me string) (map[string][]string, error) {
-	ours := map[string][]string{}
-	in := &kms.ListGrantsInput{KeyId: aws.String(k.ARN), Limit: aws.Int32(100)}
+// together runs work, calls at a time, and answers what each returned;
+// the first error stops what has not started.
+func together(ctx context.Context, work []func(context.Context) (string, error)) ([]string, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	out := make([]string, len(work))
+	errs := make([]error, len(work))
+	slots := make(chan struct{}, calls)
+	var wg sync.WaitGroup
+	for i, w := range work {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			errs[i] = ctx.Err()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			if out[i], errs[i] = w(ctx); errs[i] != nil {
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return out, err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return out, awsclient.Classify(err, "KMS") // out of time
+		}
+	}
+	return out, nil
+}
+
+// grants are Access's grants for copyARN in region, on any key: every
+// grant whose retiring principal is this function (ListRetirableGrants,
+// which lists grants on other accounts' keys too), kept when it is
+// Access's own.
+func (a *Access) grants(ctx context.Context, region, copyARN, me string) ([]grant, error) {
+	var ours []grant
+	in := &kms.ListRetirableGrantsInput{RetiringPrincipal: aws.String(me), Limit: aws.Int32(100)}
 	for {
-		out, err := a.keys.ListGrants(ctx, in, inRegion(k.Region))
+		out, err := a.keys.ListRetirableGrants(ctx, in, inRegion(region))
 		if err != nil {
 			return nil, classifyKMS(err, "readers")
 		}
@@ -295,8 +374,7 @@ func (a *Access) grants(ctx context.Context, k Key, copyARN, me string) (map[str
 				len(g.Constraints.EncryptionContextSubset) != 1 || g.Constraints.EncryptionContextSubset["SecretARN"] != copyARN {
 				continue
 			}
-			grantee := aws.ToString(g.GranteePrincipal)
-			ours[grantee] = append(ours[grantee], aws.ToString(g.GrantId))
+			ours = append(ours, grant{region: region, id: aws.ToString(g.GrantId), key: aws.ToString(g.KeyId), grantee: aws.ToString(g.GranteePrincipal)})
 		}
 		if !out.Truncated || out.NextMarker == nil {
 			return ours, nil

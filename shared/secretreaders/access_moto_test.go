@@ -145,14 +145,15 @@ func TestGrantsFollowReaders(t *testing.T) {
 	}
 	theirs := []grant{{reader, other}}
 
-	apply := func(readers []string, keys, previous []secretreaders.Key, fresh bool) {
+	both := []string{"us-east-1", "eu-west-1"}
+	apply := func(readers []string, keys []secretreaders.Key, regions []string, fresh bool) {
 		t.Helper()
-		if err := f.access.Apply(ctx, secretreaders.Target{SecretARN: arn, Readers: readers, Keys: keys, Previous: previous, Fresh: fresh}); err != nil {
+		if err := f.access.Apply(ctx, secretreaders.Target{SecretARN: arn, Readers: readers, Keys: keys, Regions: regions, Fresh: fresh}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	apply([]string{reader, reporter}, keys, nil, true)
-	apply([]string{reader, reporter}, keys, nil, false) // a retry
+	apply([]string{reader, reporter}, keys, both, true)
+	apply([]string{reader, reporter}, keys, both, false) // a retry
 	if got, want := f.grants(t, "us-east-1", primary), sorted(grant{reader, arn}, theirs[0], grant{reporter, arn}); !slices.Equal(got, want) {
 		t.Errorf("primary key's grants %v, want %v", got, want)
 	}
@@ -164,7 +165,7 @@ func TestGrantsFollowReaders(t *testing.T) {
 	}
 
 	// The reporter goes, and the replica's key with it (the replica went).
-	apply([]string{reader}, keys[:1], keys, false)
+	apply([]string{reader}, keys[:1], both, false)
 	if got, want := f.grants(t, "us-east-1", primary), sorted(grant{reader, arn}, theirs[0]); !slices.Equal(got, want) {
 		t.Errorf("after the reporter went: %v, want %v", got, want)
 	}
@@ -176,7 +177,7 @@ func TestGrantsFollowReaders(t *testing.T) {
 	}
 
 	// No readers: the policy and the grants go; others' stay.
-	apply(nil, keys[:1], nil, false)
+	apply(nil, nil, []string{"us-east-1"}, false)
 	if got := f.grants(t, "us-east-1", primary); !slices.Equal(got, theirs) {
 		t.Errorf("after readers went: %v, want only %v", got, theirs)
 	}
@@ -198,14 +199,14 @@ func TestHandPolicyIsLeftAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := []secretreaders.Key{{Region: "us-east-1", ARN: key}}
-	err := f.access.Apply(ctx, secretreaders.Target{SecretARN: arn, Readers: []string{reader}, Keys: keys})
+	err := f.access.Apply(ctx, secretreaders.Target{SecretARN: arn, Readers: []string{reader}, Keys: keys, Regions: []string{"us-east-1"}})
 	if errcode.Of(err) != errcode.Conflict || errcode.FieldOf(err) != "readers" {
 		t.Fatalf("readers over a hand policy: %v, want a conflict on readers", err)
 	}
 	if got := f.grants(t, "us-east-1", key); len(got) != 0 {
 		t.Errorf("a refused request made grants %v", got)
 	}
-	if err := f.access.Apply(ctx, secretreaders.Target{SecretARN: arn, Keys: keys}); err != nil {
+	if err := f.access.Apply(ctx, secretreaders.Target{SecretARN: arn, Regions: []string{"us-east-1"}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := f.policy(t, arn); got != hand {
@@ -238,8 +239,8 @@ func TestKeysRefused(t *testing.T) {
 			}
 		})
 	}
-	if keys, err := f.access.KeysOf(ctx, []secretreaders.Copy{{Region: "us-east-1", KmsKeyID: "alias/nothing-here"}}); err != nil || len(keys) != 0 {
-		t.Errorf("an existing secret's gone key: %v, %v; want none, no error (nothing to retire)", keys, err)
+	if keys, err := f.access.Keys(ctx, []secretreaders.Copy{{Region: "us-east-1", KmsKeyID: "alias/nothing-here"}}, false); err != nil || len(keys) != 0 {
+		t.Errorf("a gone key, readers in this account: %v, %v; want none, no error (CreateSecret says what is wrong)", keys, err)
 	}
 }
 

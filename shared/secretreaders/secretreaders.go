@@ -55,6 +55,9 @@ func ParseAccounts(this, text string) (Accounts, error) {
 	return a, nil
 }
 
+// This is the deployment's own account.
+func (a Accounts) This() string { return a.this }
+
 func (a Accounts) allows(account string) bool {
 	return account == a.this || slices.Contains(a.allowed, account)
 }

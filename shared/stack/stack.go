@@ -211,12 +211,21 @@ func (l *Lifecycle) updateInPlace(ctx context.Context, id, name string, old, now
 	if err != nil {
 		return provision.Result{}, err
 	}
+	// Marked before any grant is made, unmarked only once all are gone:
+	// whatever fails between, a rollback or a delete still retires them.
+	if len(now.Readers) > 0 {
+		if err := l.markReaders(ctx, id, current, true); err != nil {
+			return provision.Result{}, err
+		}
+	}
 	readers, err := l.svc.UpdateReaders(ctx, current, after, now)
 	if err != nil {
 		return provision.Result{}, err
 	}
-	if err := l.markReaders(ctx, id, current, len(readers) > 0); err != nil {
-		return provision.Result{}, err
+	if len(readers) == 0 {
+		if err := l.markReaders(ctx, id, current, false); err != nil {
+			return provision.Result{}, err
+		}
 	}
 	result := provision.Result{ARN: after.ARN, Name: after.Name, VersionID: version, Username: username, ReplicationStatus: after.Replicas, DatabaseUser: user, Readers: readers}
 	status := rotation.StatusOf(after)
