@@ -167,6 +167,11 @@ func hostileRequests(function string) []hostile {
 		hostile{"a grant to an account ReaderAccounts does not name", grant(func(c map[string]any) { c["kms:GranteePrincipal"] = "arn:aws:iam::999988887777:role/attacker" })},
 		hostile{"a grant to another account's root", grant(func(c map[string]any) { c["kms:GranteePrincipal"] = "arn:aws:iam::999988887777:root" })},
 		hostile{"a grant to a service", grant(func(c map[string]any) { c["kms:GranteePrincipal"] = "lambda.amazonaws.com" })},
+		hostile{"a grant to a principal whose path spells this account", grant(func(c map[string]any) {
+			c["kms:GranteePrincipal"] = "arn:aws:iam::999988887777:role/:iam::" + acct + ":/attacker"
+		})},
+		hostile{"a grant on a key its owner did not offer", grant(func(c map[string]any) { delete(c, "aws:ResourceTag/dbcreds-readers") })},
+		hostile{"a grant on a key its owner tagged otherwise", grant(func(c map[string]any) { c["aws:ResourceTag/dbcreds-readers"] = "false" })},
 		hostile{"revoking another's grant", iamcheck.Request{Action: "kms:RevokeGrant", Resource: key, Context: map[string]any{"kms:CallerAccount": acct}}},
 		hostile{"changing a key's policy", iamcheck.Request{Action: "kms:PutKeyPolicy", Resource: key, Context: map[string]any{"kms:CallerAccount": acct}}},
 		hostile{"a public resource policy on its own secret", onSecret("secretsmanager:PutResourcePolicy", secretARN("us-east-1", "app/orders/db"),
@@ -311,7 +316,7 @@ func TestIAMTableInTheDocs(t *testing.T) {
 // a reader of one of its secrets: as KMS documents CreateGrant's condition
 // keys (list_awskeymanagementservice.html).
 func readerGrant(function, region string) map[string]any {
-	return map[string]any{"kms:CallerAccount": acct, "kms:GrantConstraintType": "EncryptionContextSubset",
+	return map[string]any{"kms:CallerAccount": acct, "kms:GrantConstraintType": "EncryptionContextSubset", "aws:ResourceTag/dbcreds-readers": "true",
 		"kms:GrantOperations": []string{"Decrypt"}, "kms:EncryptionContextKeys": []string{"SecretARN"},
 		"kms:EncryptionContext:SecretARN": secretARN(region, "app/orders/db"),
 		"kms:GranteePrincipal":            "arn:aws:iam::444455556666:role/reader",
@@ -350,7 +355,7 @@ func TestIAMAllowsWhatSecretsManagerDoesForTheRoles(t *testing.T) {
 				{Action: "kms:CreateGrant", Resource: key("us-east-1"), ResourcePolicy: defaultKeyPolicy, Context: readerGrant(function, "us-east-1")},
 				{Action: "kms:CreateGrant", Resource: key("eu-west-1"), ResourcePolicy: defaultKeyPolicy, Context: readerGrant(function, "eu-west-1")},
 				{Action: "kms:DescribeKey", Resource: key("eu-west-1"), ResourcePolicy: defaultKeyPolicy, Context: map[string]any{"kms:CallerAccount": acct}},
-				{Action: "kms:ListRetirableGrants", Resource: "*", Context: map[string]any{"kms:CallerAccount": acct}},
+				{Action: "kms:ListGrants", Resource: key("us-east-1"), ResourcePolicy: defaultKeyPolicy, Context: map[string]any{"kms:CallerAccount": acct}},
 			}
 			if function == "CustomResourceFunction" {
 				reqs = append(reqs, onSecret("secretsmanager:DeleteResourcePolicy", secretARN("us-east-1", "app/orders/db"), map[string]string{"provisioned-via": own}, nil))

@@ -168,14 +168,15 @@ func TestIAMIsScopedToThePrefix(t *testing.T) {
 				prefixedAnywhere := "arn:${AWS::Partition}:secretsmanager:*:${AWS::AccountId}:secret:${SecretNamePrefix}*"
 				eq, all, like := get(st.condition, "StringEquals"), get(st.condition, "ForAllValues:StringEquals"), get(st.condition, "StringLike")
 				if scalar(get(eq, "kms:GrantConstraintType")) != "EncryptionContextSubset" || scalar(get(eq, "kms:RetiringPrincipal")) != "${aws:PrincipalArn}" ||
+					scalar(get(eq, "aws:ResourceTag/dbcreds-readers")) != "true" ||
 					strings.Join(strings1(get(all, "kms:GrantOperations")), ",") != "Decrypt" || strings.Join(strings1(get(all, "kms:EncryptionContextKeys")), ",") != "SecretARN" ||
 					scalar(get(like, "kms:EncryptionContext:SecretARN")) != prefixedAnywhere || len(st.actions) != 1 {
 					t.Errorf("%s grants kms:CreateGrant beyond readers' Decrypt of the deployment's secrets", st.where)
 				}
-			case a == "kms:DescribeKey" || a == "kms:ListRetirableGrants":
+			case a == "kms:DescribeKey" || a == "kms:ListGrants":
 				// Metadata only: which key an alias is, whose it is, and
-				// the grants the role itself may retire.
-				if strings.Join(st.actions, ",") != "kms:DescribeKey,kms:ListRetirableGrants" {
+				// its grants.
+				if strings.Join(st.actions, ",") != "kms:DescribeKey,kms:ListGrants" {
 					t.Errorf("%s grants %v with %s", st.where, st.actions, a)
 				}
 			case strings.HasPrefix(a, "kms:"):

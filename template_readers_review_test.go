@@ -16,25 +16,18 @@ func TestIAMKeyPolicyFromTheDocs(t *testing.T) {
 	function := "HttpApiFunction"
 	role := rs[function]
 	key := "arn:aws:kms:us-east-1:" + acct + ":key/1234abcd-12ab-34cd-56ef-1234567890ab"
-	// The statements as docs/readers.md prints them, with this role as
-	// principal.
+	// The statement as docs/readers.md prints it, for this role.
 	docKeyPolicy := map[string]any{"Version": "2012-10-17", "Statement": []any{
 		map[string]any{
 			"Sid": "ProvisionerGrantsReaders", "Effect": "Allow",
-			"Principal": map[string]any{"AWS": []any{role.ARN}},
-			"Action":    "kms:CreateGrant", "Resource": "*",
-			"Condition": map[string]any{
-				"StringEquals":              map[string]any{"kms:GrantConstraintType": "EncryptionContextSubset"},
-				"ForAllValues:StringEquals": map[string]any{"kms:GrantOperations": "Decrypt"},
-			}},
-		map[string]any{
-			"Sid": "ProvisionerReadsTheKey", "Effect": "Allow",
-			"Principal": map[string]any{"AWS": []any{role.ARN}},
-			"Action":    "kms:DescribeKey", "Resource": "*"},
+			"Principal": map[string]any{"AWS": "arn:aws:iam::" + acct + ":root"},
+			"Action":    []any{"kms:CreateGrant", "kms:DescribeKey", "kms:ListGrants"}, "Resource": "*",
+			"Condition": map[string]any{"ArnLike": map[string]any{"aws:PrincipalArn": []any{role.ARN}}}},
 	}}
 	reqs := []iamcheck.Request{
 		{Action: "kms:CreateGrant", Resource: key, ResourcePolicy: docKeyPolicy, Context: readerGrant(function, "us-east-1")},
 		{Action: "kms:DescribeKey", Resource: key, ResourcePolicy: docKeyPolicy, Context: map[string]any{"kms:CallerAccount": acct}},
+		{Action: "kms:ListGrants", Resource: key, ResourcePolicy: docKeyPolicy, Context: map[string]any{"kms:CallerAccount": acct}},
 	}
 	decisions, err := iamcheck.Evaluate(role, reqs)
 	if err != nil {

@@ -14,8 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/dbcreds/provisioner/shared/provision"
 	"github.com/dbcreds/provisioner/shared/rotation"
@@ -23,6 +25,7 @@ import (
 	"github.com/dbcreds/provisioner/shared/secretstore"
 	"github.com/dbcreds/provisioner/shared/secretuser"
 	"github.com/dbcreds/provisioner/shared/stack"
+	"github.com/dbcreds/provisioner/shared/userledger"
 )
 
 // instant answers every request at once: CreateSecret for the SDK, 200 for
@@ -50,7 +53,8 @@ func BenchmarkInvocation(b *testing.B) {
 	client := benchClient()
 	// No database user is asked for: users without a ledger or masters.
 	users := secretuser.New(nil, nil, secretstore.New(client), secretstore.NewDeleter(client), secretuser.Settings{})
-	readers, err := secretreaders.FromEnvironment(os.Getenv, client)
+	// No readers are asked for: no KMS, STS or record is called.
+	readers, err := secretreaders.New(client, kms.New(kms.Options{}), userledger.New(nil, ""), sts.New(sts.Options{}))
 	if err != nil {
 		b.Fatal(err)
 	}

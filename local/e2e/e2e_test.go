@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/dbcreds/provisioner/local/emulate/invoke"
@@ -103,6 +104,7 @@ func setUp(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer awsCalls.Close()
+	awsCalls.KeyTags = motoKeyTags
 	if rdsCalls, err = iamcheck.NewRecorder(rds.URL(), nil); err != nil {
 		return 0, err
 	}
@@ -121,6 +123,21 @@ func setUp(m *testing.M) (int, error) {
 func motoSecrets(region string) *secretsmanager.Client {
 	return secretsmanager.New(secretsmanager.Options{Region: region, BaseEndpoint: aws.String(moto.Endpoint),
 		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+}
+
+// motoKeyTags reads a KMS key's tags from moto itself.
+func motoKeyTags(region, keyID string) map[string]string {
+	c := kms.New(kms.Options{Region: region, BaseEndpoint: aws.String(moto.Endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")})
+	out, err := c.ListResourceTags(context.Background(), &kms.ListResourceTagsInput{KeyId: aws.String(keyID)})
+	if err != nil {
+		return nil
+	}
+	tags := map[string]string{}
+	for _, t := range out.Tags {
+		tags[aws.ToString(t.TagKey)] = aws.ToString(t.TagValue)
+	}
+	return tags
 }
 
 // apiAnswers are the HTTP API's answers the tests received, all of which

@@ -49,7 +49,9 @@ func kmsClient(t *testing.T, region string) *kms.Client {
 func readersKey(t *testing.T, region, alias string) string {
 	t.Helper()
 	c := kmsClient(t, region)
-	out, err := c.CreateKey(context.Background(), &kms.CreateKeyInput{Description: aws.String("e2e readers")})
+	// Its owner offers it for readers' grants.
+	out, err := c.CreateKey(context.Background(), &kms.CreateKeyInput{Description: aws.String("e2e readers"),
+		Tags: []kmstypes.Tag{{TagKey: aws.String("dbcreds-readers"), TagValue: aws.String("true")}}})
 	if err != nil {
 		t.Fatal(err)
 	}

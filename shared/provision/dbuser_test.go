@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/dbcreds/provisioner/local/testenv/core"
 	"github.com/dbcreds/provisioner/local/testenv/dbserver"
@@ -443,7 +444,7 @@ func lossyLedgerService(t *testing.T, cfg provision.Config) *provision.Service {
 	}
 	users := secretuser.New(masterdb.New(client, rds, cfg.Region, cfg.Ours), userledger.New(lostAnswer{dynamo}, core.UsersTable),
 		secretstore.New(client), secretstore.NewDeleter(client), cfg.UserSettings())
-	readers, err := secretreaders.FromEnvironment(os.Getenv, client)
+	readers, err := secretreaders.New(client, core.KMS(t, core.Primary), userledger.New(dynamo, core.UsersTable), sts.New(sts.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,7 +56,7 @@ func (s *Service) Remove(ctx context.Context, sec secretstore.Secret, via string
 	if err := s.users.Drop(ctx, via, "", sec.ARN, sec.Tags[TagDatabaseUser] == "true"); err != nil {
 		return time.Time{}, err
 	}
-	if err := s.RetireReaders(ctx, sec); err != nil {
+	if err := s.RetireReaders(ctx, sec, via); err != nil {
 		return time.Time{}, err
 	}
 	if sec.Deleted {

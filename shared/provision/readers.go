@@ -99,36 +99,21 @@ func (s *Service) copiesOfRequest(r Request, replicas secretspec.Replicas) []sec
 	return out
 }
 
-// regions are the Regions of copies.
-func regions(copies ...[]secretreaders.Copy) []string {
-	var out []string
-	for _, cs := range copies {
-		for _, c := range cs {
-			out = append(out, c.Region)
-		}
-	}
-	return out
-}
-
-// RetireReaders retires the KMS grants the provisioner gave sec's readers,
-// on whatever key, in every Region of a copy. The resource policy stays
-// with the secret: what a restore brings back is the secret as it was.
-func (s *Service) RetireReaders(ctx context.Context, sec secretstore.Secret) error {
-	if sec.Tags[TagReaders] != "true" {
-		return nil
-	}
-	return s.readers.Retire(ctx, sec.ARN, regions(s.copiesOf(sec)))
+// RetireReaders retires every KMS grant recorded for sec's readers, made
+// through via, whatever key it is on. The resource policy stays with the
+// secret: what a restore brings back is the secret as it was.
+func (s *Service) RetireReaders(ctx context.Context, sec secretstore.Secret, via string) error {
+	return s.readers.Retire(ctx, via, sec.ARN)
 }
 
 // UpdateReaders brings an existing secret's readers to r's: before and
 // after are the secret before and after the update's other changes (its
-// keys and replicas may have moved: grants on the keys it left go, found
-// in every Region it had a copy in). The secret must carry TagReaders
-// before any grant is made, so that whatever fails after, a rollback or a
-// delete still retires them. It answers the readers the secret has now.
+// keys and replicas may have moved: the grants recorded on the keys it
+// left go). It answers the readers the secret has now.
 func (s *Service) UpdateReaders(ctx context.Context, before, after secretstore.Secret, r Request) ([]string, error) {
 	if len(r.Readers) == 0 && before.Tags[TagReaders] != "true" {
-		return nil, nil
+		// No policy of ours to remove; grants, if a failed update made any.
+		return nil, s.readers.Retire(ctx, r.Provenance.Via, after.ARN)
 	}
 	var keys []secretreaders.Key
 	if len(r.Readers) > 0 {
@@ -138,7 +123,7 @@ func (s *Service) UpdateReaders(ctx context.Context, before, after secretstore.S
 			return nil, err
 		}
 	}
-	t := secretreaders.Target{SecretARN: after.ARN, Readers: r.Readers, Keys: keys, Regions: regions(s.copiesOf(before), s.copiesOf(after))}
+	t := secretreaders.Target{Via: r.Provenance.Via, SecretARN: after.ARN, Readers: r.Readers, Keys: keys}
 	if err := s.readers.Apply(ctx, t); err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/dbcreds/provisioner/shared/awsclient"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/secretreaders"
+	"github.com/dbcreds/provisioner/shared/userledger"
 )
 
 // grantsFailing is moto's KMS, but CreateGrant for the role "gone"
@@ -38,7 +39,11 @@ func readersFailing(t *testing.T, fail error) *secretreaders.Access {
 		t.Fatal(err)
 	}
 	identity := sts.New(sts.Options{Region: s.Region, Credentials: s.Credentials, BaseEndpoint: s.Endpoint("STS")})
-	a, err := secretreaders.New(core.SecretsClient(t), grantsFailing{core.KMS(t, primary), fail}, identity)
+	dynamo, err := userledger.ClientFromEnvironment(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := secretreaders.New(core.SecretsClient(t), grantsFailing{core.KMS(t, primary), fail}, userledger.New(dynamo, core.UsersTable), identity)
 	if err != nil {
 		t.Fatal(err)
 	}

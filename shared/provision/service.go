@@ -183,7 +183,7 @@ func (s *Service) createBuilt(ctx context.Context, r Request, in *secretsmanager
 		}
 	}
 	if len(r.Readers) > 0 {
-		target := secretreaders.Target{SecretARN: result.ARN, Readers: r.Readers, Keys: keys, Regions: regions(s.copies(r)), Fresh: !result.Replayed}
+		target := secretreaders.Target{Via: r.Provenance.Via, SecretARN: result.ARN, Readers: r.Readers, Keys: keys, Fresh: !result.Replayed}
 		if err := s.readers.Apply(ctx, target); err != nil {
 			return s.abandon(ctx, r, result, keyed, err)
 		}

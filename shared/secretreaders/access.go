@@ -16,6 +16,7 @@ import (
 
 	"github.com/dbcreds/provisioner/shared/awsclient"
 	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/userledger"
 )
 
 // The calls Access makes, each copying the SDK's signature.
@@ -28,8 +29,15 @@ type (
 	KeyAPI interface {
 		DescribeKey(ctx context.Context, params *kms.DescribeKeyInput, optFns ...func(*kms.Options)) (*kms.DescribeKeyOutput, error)
 		CreateGrant(ctx context.Context, params *kms.CreateGrantInput, optFns ...func(*kms.Options)) (*kms.CreateGrantOutput, error)
-		ListRetirableGrants(ctx context.Context, params *kms.ListRetirableGrantsInput, optFns ...func(*kms.Options)) (*kms.ListRetirableGrantsOutput, error)
+		ListGrants(ctx context.Context, params *kms.ListGrantsInput, optFns ...func(*kms.Options)) (*kms.ListGrantsOutput, error)
 		RetireGrant(ctx context.Context, params *kms.RetireGrantInput, optFns ...func(*kms.Options)) (*kms.RetireGrantOutput, error)
+	}
+	// Records are where the grants Access makes are recorded, where a
+	// caller cannot write (userledger.Ledger): Update and Delete act on the
+	// record, never on a key resolved again or on every grant the role holds.
+	Records interface {
+		Grants(ctx context.Context, via, secretARN string) ([]userledger.Grant, error)
+		RecordGrants(ctx context.Context, via, secretARN string, grants []userledger.Grant) error
 	}
 	IdentityAPI interface {
 		GetCallerIdentity(ctx context.Context, params *sts.GetCallerIdentityInput, optFns ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error)
@@ -47,6 +55,7 @@ const GrantName = "dbcreds-provisioner-reader"
 type Access struct {
 	policies PolicyAPI
 	keys     KeyAPI
+	records  Records
 	identity IdentityAPI
 
 	mu sync.Mutex
@@ -54,12 +63,12 @@ type Access struct {
 }
 
 // New returns the access that calls policies (Secrets Manager), keys (KMS)
-// and identity (STS). Each is required.
-func New(policies PolicyAPI, keys KeyAPI, identity IdentityAPI) (*Access, error) {
-	if policies == nil || keys == nil || identity == nil {
-		return nil, errcode.New(errcode.Internal, "readers' access needs Secrets Manager, KMS and STS clients")
+// and identity (STS), and records its grants in records. Each is required.
+func New(policies PolicyAPI, keys KeyAPI, records Records, identity IdentityAPI) (*Access, error) {
+	if policies == nil || keys == nil || records == nil || identity == nil {
+		return nil, errcode.New(errcode.Internal, "readers' access needs Secrets Manager, KMS and STS clients and the grants' record")
 	}
-	return &Access{policies: policies, keys: keys, identity: identity}, nil
+	return &Access{policies: policies, keys: keys, records: records, identity: identity}, nil
 }
 
 // Copy is one copy of a secret, the primary or a replica: its Region and
@@ -129,15 +138,16 @@ func IsAWSManagedAlias(id string) bool {
 
 // Target is what a secret's readers should be.
 type Target struct {
+	// Via is the trigger that made the secret: its grants are recorded
+	// under it.
+	Via       string
 	SecretARN string
 	Readers   []string
 	// Keys are the secret's customer managed keys now, each of which
-	// gives every reader a grant.
+	// gives every reader a grant. Every other grant recorded for the
+	// secret (on a key it left, a removed replica's, the key an alias
+	// named before it moved, a reader's who went) is retired.
 	Keys []Key
-	// Regions are every Region the secret has or had a copy in: grants
-	// made there before for a key the secret left, a replica removed or a
-	// reader gone, are found there and retired.
-	Regions []string
 	// Fresh is a secret this very call created: it can carry no policy
 	// and no grant yet.
 	Fresh bool
@@ -154,7 +164,7 @@ func (a *Access) Apply(ctx context.Context, t Target) error {
 				return err
 			}
 		}
-		return a.Retire(ctx, t.SecretARN, t.Regions)
+		return a.Retire(ctx, t.Via, t.SecretARN)
 	}
 	policy, err := Policy(t.Readers)
 	if err != nil {
@@ -181,10 +191,9 @@ func (a *Access) Apply(ctx context.Context, t Target) error {
 	return classifySecrets(err)
 }
 
-// Retire retires every grant Access made for the secret's copies in
-// regions.
-func (a *Access) Retire(ctx context.Context, secretARN string, regions []string) error {
-	return a.syncGrants(ctx, Target{SecretARN: secretARN, Regions: regions})
+// Retire retires every grant recorded for the secret made through via.
+func (a *Access) Retire(ctx context.Context, via, secretARN string) error {
+	return a.syncGrants(ctx, Target{Via: via, SecretARN: secretARN})
 }
 
 // Readers are the readers the secret's policy names, when it is the
@@ -218,107 +227,175 @@ func (a *Access) removePolicy(ctx context.Context, secretARN string) error {
 	return classifySecrets(err)
 }
 
-// grant is one of Access's grants: on key, for grantee.
-type grant struct {
-	region, id, key, grantee string
-}
-
 // calls is how many KMS calls a sync makes at once: a stack's Create with
 // every reader on every replica's key must end well inside the function's
-// time, one Region's calls after another's would not.
+// time, one call after another would not.
 const calls = 8
 
-// syncGrants makes the grants match t: a grant per reader on each key,
-// every other grant Access made for the secret's copies in t's Regions
-// retired, on whatever key it is (the secret's old key, one an alias named
-// before it was moved, a removed replica's). Only grants that are
-// Access's own count: its name, this function as retiring principal,
-// Decrypt alone and exactly a copy's SecretARN as constraint. A grant
-// CreateGrant answers with is never retired by the same sync, however KMS
-// spells its grantee.
+type pair struct{ key, grantee string }
+
+// syncGrants makes the grants match t, acting only on what the record
+// says Access made: a grant per reader on each key, every other recorded
+// grant retired by its id. The record is written before any grant is made
+// (with no id yet) and after, so a grant never exists unrecorded, and one
+// whose call was lost is found by its key and grantee.
 func (a *Access) syncGrants(ctx context.Context, t Target) error {
-	regions := slices.Clone(t.Regions)
-	for _, k := range t.Keys {
-		regions = append(regions, k.Region)
+	var recorded []userledger.Grant
+	if !t.Fresh {
+		var err error
+		if recorded, err = a.records.Grants(ctx, t.Via, t.SecretARN); err != nil {
+			return err
+		}
 	}
-	slices.Sort(regions)
-	regions = slices.Compact(regions)
-	if len(regions) == 0 {
+	if len(recorded) == 0 && (len(t.Keys) == 0 || len(t.Readers) == 0) {
 		return nil
 	}
 	me, err := a.retirer(ctx)
 	if err != nil {
 		return err
 	}
-	var ours []grant
-	if !t.Fresh {
-		for _, region := range regions {
-			found, err := a.grants(ctx, region, InRegion(t.SecretARN, region), me)
-			if err != nil {
-				return err
-			}
-			ours = append(ours, found...)
-		}
-	}
-	type wanted struct{ key, grantee string }
-	made := map[wanted]string{}
-	for _, g := range ours {
-		if _, seen := made[wanted{g.key, g.grantee}]; !seen {
-			made[wanted{g.key, g.grantee}] = g.id
-		}
-	}
-	var creates []func(context.Context) (string, error)
-	want := map[wanted]bool{}
+	want := map[pair]Key{}
 	for _, k := range t.Keys {
-		for _, reader := range t.Readers {
-			want[wanted{k.ARN, reader}] = true
-			if _, ok := made[wanted{k.ARN, reader}]; ok {
-				continue
-			}
-			copyARN := InRegion(t.SecretARN, k.Region)
-			in := &kms.CreateGrantInput{
-				KeyId:             aws.String(k.ARN),
-				GranteePrincipal:  aws.String(reader),
-				Operations:        []kmstypes.GrantOperation{kmstypes.GrantOperationDecrypt},
-				Constraints:       &kmstypes.GrantConstraints{EncryptionContextSubset: map[string]string{"SecretARN": copyARN}},
-				RetiringPrincipal: aws.String(me),
-				Name:              aws.String(GrantName),
-			}
-			region := k.Region
-			creates = append(creates, func(ctx context.Context) (string, error) {
-				out, err := a.keys.CreateGrant(ctx, in, inRegion(region))
-				if err != nil {
-					return "", classifyKMS(err, "readers")
-				}
-				return aws.ToString(out.GrantId), nil
-			})
+		for _, r := range t.Readers {
+			want[pair{k.ARN, r}] = k
 		}
 	}
-	kept, err := together(ctx, creates)
-	if err != nil {
-		return err
-	}
-	var retires []func(context.Context) (string, error)
-	for _, g := range ours {
-		w := wanted{g.key, g.grantee}
-		if want[w] && made[w] == g.id || slices.Contains(kept, g.id) {
-			continue // one stays; duplicates from a lost race go
+	made := map[pair]bool{}
+	for _, g := range recorded {
+		if g.ID != "" {
+			made[pair{g.Key, g.Grantee}] = true
 		}
-		retires = append(retires, func(ctx context.Context) (string, error) {
-			_, err := a.keys.RetireGrant(ctx, &kms.RetireGrantInput{KeyId: aws.String(g.key), GrantId: aws.String(g.id)}, inRegion(g.region))
-			var notFound *kmstypes.NotFoundException
-			if err != nil && !errors.As(err, &notFound) {
+	}
+	// What is to be made, recorded first.
+	var missing []userledger.Grant
+	for _, k := range t.Keys {
+		for _, r := range t.Readers {
+			if !made[pair{k.ARN, r}] {
+				missing = append(missing, userledger.Grant{Region: k.Region, Key: k.ARN, Grantee: r})
+			}
+		}
+	}
+	record := append(slices.Clone(recorded), missing...)
+	if len(missing) > 0 {
+		if err := a.records.RecordGrants(ctx, t.Via, t.SecretARN, record); err != nil {
+			return err
+		}
+	}
+	work := make([]func(context.Context) (string, error), len(missing))
+	for i, g := range missing {
+		in := &kms.CreateGrantInput{
+			KeyId:             aws.String(g.Key),
+			GranteePrincipal:  aws.String(g.Grantee),
+			Operations:        []kmstypes.GrantOperation{kmstypes.GrantOperationDecrypt},
+			Constraints:       &kmstypes.GrantConstraints{EncryptionContextSubset: map[string]string{"SecretARN": InRegion(t.SecretARN, g.Region)}},
+			RetiringPrincipal: aws.String(me),
+			Name:              aws.String(GrantName),
+		}
+		work[i] = func(ctx context.Context) (string, error) {
+			out, err := a.keys.CreateGrant(ctx, in, inRegion(g.Region))
+			if err != nil {
 				return "", classifyKMS(err, "readers")
 			}
-			return g.id, nil
-		})
+			return aws.ToString(out.GrantId), nil
+		}
 	}
-	_, err = together(ctx, retires)
-	return err
+	ids, createErr := together(ctx, work)
+	for i, id := range ids {
+		record[len(recorded)+i].ID = id
+	}
+	// Whatever is not wanted goes: by its id, or, made unrecorded, found
+	// by key and grantee. Of a wanted pair one grant stays.
+	kept := map[pair]bool{}
+	var keep, retire []userledger.Grant
+	for _, g := range record {
+		p := pair{g.Key, g.Grantee}
+		if _, wanted := want[p]; wanted && createErr == nil && g.ID != "" && !kept[p] {
+			kept[p] = true
+			keep = append(keep, g)
+			continue
+		}
+		if _, wanted := want[p]; wanted && createErr != nil {
+			keep = append(keep, g) // the retry decides
+			continue
+		}
+		retire = append(retire, g)
+	}
+	keepIDs := map[string]bool{}
+	for _, g := range keep {
+		keepIDs[g.ID] = true
+	}
+	retireWork := make([]func(context.Context) (string, error), len(retire))
+	for i, g := range retire {
+		retireWork[i] = func(ctx context.Context) (string, error) { return "", a.retire(ctx, t.SecretARN, g, me, keepIDs) }
+	}
+	_, retireErr := together(ctx, retireWork)
+	if retireErr != nil {
+		keep = record // what failed to go stays recorded, for the next try
+	}
+	if err := a.records.RecordGrants(ctx, t.Via, t.SecretARN, keep); err != nil {
+		return err
+	}
+	if createErr != nil {
+		return createErr
+	}
+	return retireErr
 }
 
-// together runs work, calls at a time, and answers what each returned;
-// the first error stops what has not started.
+// retire retires g: by its id, or, when its CreateGrant's answer was
+// lost, every grant of Access's on its key for its grantee and this copy
+// but those kept (KMS answers a named CreateGrant of the same parameters
+// with the grant it made, so the one kept may be that very grant).
+func (a *Access) retire(ctx context.Context, secretARN string, g userledger.Grant, me string, keep map[string]bool) error {
+	ids := []string{g.ID}
+	if g.ID == "" {
+		var err error
+		if ids, err = a.unrecorded(ctx, secretARN, g, me); err != nil {
+			return err
+		}
+	}
+	for _, id := range ids {
+		if keep[id] {
+			continue
+		}
+		_, err := a.keys.RetireGrant(ctx, &kms.RetireGrantInput{KeyId: aws.String(g.Key), GrantId: aws.String(id)}, inRegion(g.Region))
+		var notFound *kmstypes.NotFoundException
+		if err != nil && !errors.As(err, &notFound) {
+			return classifyKMS(err, "readers")
+		}
+	}
+	return nil
+}
+
+// unrecorded are Access's grants on g's key for g's grantee and this copy
+// of the secret: its name, this function as retiring principal, Decrypt
+// alone and exactly the copy's SecretARN as constraint.
+func (a *Access) unrecorded(ctx context.Context, secretARN string, g userledger.Grant, me string) ([]string, error) {
+	copyARN := InRegion(secretARN, g.Region)
+	var ids []string
+	in := &kms.ListGrantsInput{KeyId: aws.String(g.Key), GranteePrincipal: aws.String(g.Grantee), Limit: aws.Int32(100)}
+	for {
+		out, err := a.keys.ListGrants(ctx, in, inRegion(g.Region))
+		if err != nil {
+			return nil, classifyKMS(err, "readers")
+		}
+		for _, e := range out.Grants {
+			if aws.ToString(e.Name) == GrantName && aws.ToString(e.RetiringPrincipal) == me && aws.ToString(e.GranteePrincipal) == g.Grantee &&
+				slices.Equal(e.Operations, []kmstypes.GrantOperation{kmstypes.GrantOperationDecrypt}) &&
+				e.Constraints != nil && len(e.Constraints.EncryptionContextEquals) == 0 &&
+				len(e.Constraints.EncryptionContextSubset) == 1 && e.Constraints.EncryptionContextSubset["SecretARN"] == copyARN {
+				ids = append(ids, aws.ToString(e.GrantId))
+			}
+		}
+		if !out.Truncated || out.NextMarker == nil {
+			return ids, nil
+		}
+		in.Marker = out.NextMarker
+	}
+}
+
+// together runs work, calls at a time, and answers what each returned,
+// the ids of what succeeded even when another failed; the first error
+// stops what has not started.
 func together(ctx context.Context, work []func(context.Context) (string, error)) ([]string, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -353,34 +430,6 @@ func together(ctx context.Context, work []func(context.Context) (string, error))
 		}
 	}
 	return out, nil
-}
-
-// grants are Access's grants for copyARN in region, on any key: every
-// grant whose retiring principal is this function (ListRetirableGrants,
-// which lists grants on other accounts' keys too), kept when it is
-// Access's own.
-func (a *Access) grants(ctx context.Context, region, copyARN, me string) ([]grant, error) {
-	var ours []grant
-	in := &kms.ListRetirableGrantsInput{RetiringPrincipal: aws.String(me), Limit: aws.Int32(100)}
-	for {
-		out, err := a.keys.ListRetirableGrants(ctx, in, inRegion(region))
-		if err != nil {
-			return nil, classifyKMS(err, "readers")
-		}
-		for _, g := range out.Grants {
-			if aws.ToString(g.Name) != GrantName || aws.ToString(g.RetiringPrincipal) != me ||
-				!slices.Equal(g.Operations, []kmstypes.GrantOperation{kmstypes.GrantOperationDecrypt}) ||
-				g.Constraints == nil || len(g.Constraints.EncryptionContextEquals) != 0 ||
-				len(g.Constraints.EncryptionContextSubset) != 1 || g.Constraints.EncryptionContextSubset["SecretARN"] != copyARN {
-				continue
-			}
-			ours = append(ours, grant{region: region, id: aws.ToString(g.GrantId), key: aws.ToString(g.KeyId), grantee: aws.ToString(g.GranteePrincipal)})
-		}
-		if !out.Truncated || out.NextMarker == nil {
-			return ours, nil
-		}
-		in.Marker = out.NextMarker
-	}
 }
 
 // retirer is the role this function runs as, learnt once: STS names the
@@ -456,8 +505,13 @@ func classifyKMS(err error, field string) error {
 		disabled *kmstypes.DisabledException
 		state    *kmstypes.KMSInvalidStateException
 		invalid  *kmstypes.InvalidArnException
+		limit    *kmstypes.LimitExceededException
 	)
 	switch {
+	case errors.As(err, &limit):
+		e := errcode.Wrap(err, errcode.Invalid, "the KMS key holds as many grants as KMS allows; readers need a key with room (or fewer readers)")
+		e.Field = field
+		return e
 	case errors.As(err, &notFound), errors.As(err, &disabled), errors.As(err, &state), errors.As(err, &invalid):
 		e := errcode.Wrap(err, errcode.Invalid, "KMS refused a reader's grant: check that the key exists, is enabled, and that each reader is a principal that exists")
 		e.Field = field

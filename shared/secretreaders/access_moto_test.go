@@ -17,12 +17,19 @@ import (
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/secretreaders"
 	"github.com/dbcreds/provisioner/shared/secretstore"
+	"github.com/dbcreds/provisioner/shared/userledger"
 )
 
 var moto *motoserver.Server
 
 func TestMain(m *testing.M) {
-	motoserver.Main(m, func(s *motoserver.Server) error { moto = s; return nil })
+	motoserver.Main(m, func(s *motoserver.Server) error {
+		moto = s
+		if err := os.Setenv(userledger.EnvTable, "database-users"); err != nil {
+			return err
+		}
+		return motoserver.CreateTable(context.Background(), s.Env(), "us-east-1", "database-users", "id")
+	})
 }
 
 const (
@@ -145,15 +152,14 @@ func TestGrantsFollowReaders(t *testing.T) {
 	}
 	theirs := []grant{{reader, other}}
 
-	both := []string{"us-east-1", "eu-west-1"}
-	apply := func(readers []string, keys []secretreaders.Key, regions []string, fresh bool) {
+	apply := func(readers []string, keys []secretreaders.Key, fresh bool) {
 		t.Helper()
-		if err := f.access.Apply(ctx, secretreaders.Target{SecretARN: arn, Readers: readers, Keys: keys, Regions: regions, Fresh: fresh}); err != nil {
+		if err := f.access.Apply(ctx, secretreaders.Target{Via: "http-api", SecretARN: arn, Readers: readers, Keys: keys, Fresh: fresh}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	apply([]string{reader, reporter}, keys, both, true)
-	apply([]string{reader, reporter}, keys, both, false) // a retry
+	apply([]string{reader, reporter}, keys, true)
+	apply([]string{reader, reporter}, keys, false) // a retry
 	if got, want := f.grants(t, "us-east-1", primary), sorted(grant{reader, arn}, theirs[0], grant{reporter, arn}); !slices.Equal(got, want) {
 		t.Errorf("primary key's grants %v, want %v", got, want)
 	}
@@ -165,7 +171,7 @@ func TestGrantsFollowReaders(t *testing.T) {
 	}
 
 	// The reporter goes, and the replica's key with it (the replica went).
-	apply([]string{reader}, keys[:1], both, false)
+	apply([]string{reader}, keys[:1], false)
 	if got, want := f.grants(t, "us-east-1", primary), sorted(grant{reader, arn}, theirs[0]); !slices.Equal(got, want) {
 		t.Errorf("after the reporter went: %v, want %v", got, want)
 	}
@@ -177,7 +183,7 @@ func TestGrantsFollowReaders(t *testing.T) {
 	}
 
 	// No readers: the policy and the grants go; others' stay.
-	apply(nil, nil, []string{"us-east-1"}, false)
+	apply(nil, nil, false)
 	if got := f.grants(t, "us-east-1", primary); !slices.Equal(got, theirs) {
 		t.Errorf("after readers went: %v, want only %v", got, theirs)
 	}
@@ -199,14 +205,14 @@ func TestHandPolicyIsLeftAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := []secretreaders.Key{{Region: "us-east-1", ARN: key}}
-	err := f.access.Apply(ctx, secretreaders.Target{SecretARN: arn, Readers: []string{reader}, Keys: keys, Regions: []string{"us-east-1"}})
+	err := f.access.Apply(ctx, secretreaders.Target{Via: "http-api", SecretARN: arn, Readers: []string{reader}, Keys: keys})
 	if errcode.Of(err) != errcode.Conflict || errcode.FieldOf(err) != "readers" {
 		t.Fatalf("readers over a hand policy: %v, want a conflict on readers", err)
 	}
 	if got := f.grants(t, "us-east-1", key); len(got) != 0 {
 		t.Errorf("a refused request made grants %v", got)
 	}
-	if err := f.access.Apply(ctx, secretreaders.Target{SecretARN: arn, Regions: []string{"us-east-1"}}); err != nil {
+	if err := f.access.Apply(ctx, secretreaders.Target{Via: "http-api", SecretARN: arn}); err != nil {
 		t.Fatal(err)
 	}
 	if got := f.policy(t, arn); got != hand {

@@ -50,7 +50,7 @@ func (k *reviewKMS) CreateGrant(ctx context.Context, in *kms.CreateGrantInput, _
 	return &kms.CreateGrantOutput{GrantId: aws.String(id)}, nil
 }
 
-func (k *reviewKMS) ListRetirableGrants(ctx context.Context, in *kms.ListRetirableGrantsInput, _ ...func(*kms.Options)) (*kms.ListRetirableGrantsOutput, error) {
+func (k *reviewKMS) ListGrants(ctx context.Context, in *kms.ListGrantsInput, _ ...func(*kms.Options)) (*kms.ListGrantsOutput, error) {
 	if err := k.wait(ctx); err != nil {
 		return nil, err
 	}
@@ -60,7 +60,7 @@ func (k *reviewKMS) ListRetirableGrants(ctx context.Context, in *kms.ListRetirab
 	for _, g := range k.grants {
 		all = append(all, g...)
 	}
-	return &kms.ListRetirableGrantsOutput{Grants: all}, nil
+	return &kms.ListGrantsOutput{Grants: all}, nil
 }
 
 func (k *reviewKMS) RetireGrant(ctx context.Context, in *kms.RetireGrantInput, _ ...func(*kms.Options)) (*kms.RetireGrantOutput, error) {
@@ -96,7 +96,7 @@ func TestApplyFitsTheFunctionsTime(t *testing.T) {
 	const scale = 20
 	k := &reviewKMS{latency: 100 * time.Millisecond / scale, grants: map[string][]kmstypes.GrantListEntry{}}
 	p := &reviewPolicies{}
-	a, err := New(p, k, reviewSTS{})
+	a, err := New(p, k, &memRecords{}, reviewSTS{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,8 @@ package secretreaders
 
 import (
 	"context"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -9,6 +11,7 @@ import (
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/userledger"
 )
 
 // fakeKeys is KMS with function fields; an unset one fails the test.
@@ -24,8 +27,8 @@ func (f fakeKeys) CreateGrant(context.Context, *kms.CreateGrantInput, ...func(*k
 	f.t.Fatal("CreateGrant called")
 	return nil, nil
 }
-func (f fakeKeys) ListRetirableGrants(context.Context, *kms.ListRetirableGrantsInput, ...func(*kms.Options)) (*kms.ListRetirableGrantsOutput, error) {
-	f.t.Fatal("ListRetirableGrants called")
+func (f fakeKeys) ListGrants(context.Context, *kms.ListGrantsInput, ...func(*kms.Options)) (*kms.ListGrantsOutput, error) {
+	f.t.Fatal("ListGrants called")
 	return nil, nil
 }
 func (f fakeKeys) RetireGrant(context.Context, *kms.RetireGrantInput, ...func(*kms.Options)) (*kms.RetireGrantOutput, error) {
@@ -43,7 +46,7 @@ func TestAWSManagedKeysRefused(t *testing.T) {
 		calls++
 		return &kms.DescribeKeyOutput{KeyMetadata: &kmstypes.KeyMetadata{Arn: aws.String("arn:aws:kms:us-east-1:111122223333:key/" + aws.ToString(in.KeyId)), KeyManager: kmstypes.KeyManagerTypeAws}}, nil
 	}}
-	a, err := New(nil, nil, nil)
+	a, err := New(nil, nil, nil, nil)
 	if err == nil {
 		t.Fatal("New took no clients")
 	}
@@ -75,4 +78,26 @@ func TestRoleOfAndInRegion(t *testing.T) {
 	if got := InRegion("arn:aws:secretsmanager:us-east-1:123456789012:secret:app/x-AbCdEf", "eu-west-1"); got != "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/x-AbCdEf" {
 		t.Errorf("InRegion: %s", got)
 	}
+}
+
+// memRecords is the grants' record in memory.
+type memRecords struct {
+	mu     sync.Mutex
+	grants map[string][]userledger.Grant
+}
+
+func (m *memRecords) Grants(_ context.Context, via, secretARN string) ([]userledger.Grant, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.grants[via+"#"+secretARN]), nil
+}
+
+func (m *memRecords) RecordGrants(_ context.Context, via, secretARN string, grants []userledger.Grant) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.grants == nil {
+		m.grants = map[string][]userledger.Grant{}
+	}
+	m.grants[via+"#"+secretARN] = slices.Clone(grants)
+	return nil
 }

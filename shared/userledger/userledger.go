@@ -1,6 +1,7 @@
 // Package userledger records, in a DynamoDB table that only the functions
 // write, every database user the provisioner made: which user, on which
-// database, with which master secret, for which secret. Changing or
+// database, with which master secret, for which secret; and the KMS
+// grants it gave a secret's readers (grants.go). Changing or
 // dropping a user acts on this record and nothing else: never on a name
 // read back from the secret (rotation rewrites it to the clone, and anyone
 // who may write the secret could rewrite it to any user), never on a host

@@ -175,12 +175,13 @@ func ServiceOn(t testing.TB, cfg provision.Config, client *secretsmanager.Client
 
 func serviceOn(t testing.TB, cfg provision.Config, client *secretsmanager.Client, store *secretstore.Store, rotator *rotation.Rotator, readers *secretreaders.Access) *provision.Service {
 	t.Helper()
-	users, err := secretuser.FromEnvironment(func(k string) string {
+	getenv := func(k string) string {
 		if k == userledger.EnvTable {
 			return UsersTable
 		}
 		return os.Getenv(k)
-	}, client, cfg.Region, cfg.Ours, cfg.UserSettings())
+	}
+	users, err := secretuser.FromEnvironment(getenv, client, cfg.Region, cfg.Ours, cfg.UserSettings())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +192,7 @@ func serviceOn(t testing.TB, cfg provision.Config, client *secretsmanager.Client
 		rotator = rotation.NewWithCancel(client)
 	}
 	if readers == nil {
-		if readers, err = secretreaders.FromEnvironment(os.Getenv, client); err != nil {
+		if readers, err = secretreaders.FromEnvironment(getenv, client); err != nil {
 			t.Fatal(err)
 		}
 	}

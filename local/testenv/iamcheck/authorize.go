@@ -345,13 +345,12 @@ func keyManagement(c Call) ([]Request, error) {
 	ctx := map[string]any{"kms:CallerAccount": AccountID}
 	req := Request{Action: "kms:" + c.Operation, Resource: key, Context: ctx, ResourcePolicy: defaultKeyPolicy(accountOf(key)), Why: "kms." + c.Operation}
 	switch c.Operation {
-	case "DescribeKey":
+	case "DescribeKey", "ListGrants":
 		return []Request{req}, nil
-	case "ListRetirableGrants":
-		// No resource: the grants whose retiring principal it names, on any
-		// key (list_awskeymanagementservice.html).
-		return []Request{{Action: "kms:ListRetirableGrants", Resource: "*", Context: ctx, Why: "kms.ListRetirableGrants"}}, nil
 	case "CreateGrant":
+		for k, v := range c.KeyTags {
+			ctx["aws:ResourceTag/"+k] = v
+		}
 		ctx["kms:GranteePrincipal"] = str(p, "GranteePrincipal")
 		if r := str(p, "RetiringPrincipal"); r != "" {
 			ctx["kms:RetiringPrincipal"] = r

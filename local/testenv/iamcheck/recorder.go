@@ -38,6 +38,9 @@ type Call struct {
 	// Secret is the secret the call names, as it was just before the call;
 	// nil when it names none or none exists.
 	Secret *Secret `json:"secret,omitempty"`
+	// KeyTags are the tags of the KMS key a KMS call names, as IAM sees
+	// them (aws:ResourceTag).
+	KeyTags map[string]string `json:"keyTags,omitempty"`
 }
 
 // Secret is what IAM sees of an existing secret.
@@ -54,10 +57,12 @@ type Secret struct {
 type Recorder struct {
 	upstream *url.URL
 	secrets  func(region string) *secretsmanager.Client // reads a secret's state; nil for no Secrets Manager
-	mu       sync.Mutex
-	calls    []Call
-	servers  map[string]*http.Server
-	urls     map[string]string
+	// KeyTags, when set, reads a KMS key's tags, for the calls that name it.
+	KeyTags func(region, keyID string) map[string]string
+	mu      sync.Mutex
+	calls   []Call
+	servers map[string]*http.Server
+	urls    map[string]string
 }
 
 // NewRecorder records calls on their way to upstream. secrets, when not
@@ -150,6 +155,9 @@ func (r *Recorder) record(req *http.Request, body []byte, function string, overr
 	}
 	if id, ok := c.Params["SecretId"].(string); ok && c.Service == "secretsmanager" && r.secrets != nil {
 		c.Secret = r.secretState(c.Region, id)
+	}
+	if id, ok := c.Params["KeyId"].(string); ok && c.Service == "kms" && r.KeyTags != nil {
+		c.KeyTags = r.KeyTags(c.Region, id)
 	}
 	r.mu.Lock()
 	r.calls = append(r.calls, c)
