@@ -105,6 +105,17 @@ func workContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithDeadline(ctx, deadline.Add(-reserve))
 }
 
+// answerMargin is ctx with its deadline a tenth earlier, by at least 100 ms
+// and at most a second.
+func answerMargin(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	margin := min(time.Second, max(100*time.Millisecond, time.Until(deadline)/10))
+	return context.WithDeadline(ctx, deadline.Add(-margin))
+}
+
 type outcome struct {
 	physicalID string
 	data       map[string]any
@@ -115,8 +126,12 @@ type outcome struct {
 
 // respond runs the request and builds the answer. The work runs apart so
 // that neither a panic nor a call that outlives the deadline can keep the
-// answer from being sent.
+// answer from being sent. Its own deadline comes a little earlier, so that
+// work that runs out of time still answers with what it made (the secret's
+// ARN, which the rollback's Delete then removes) before the answer must go.
 func (h *handler) respond(ctx context.Context, log *slog.Logger, event event) (*cfn.Response, outcome) {
+	work, cancel := answerMargin(ctx)
+	defer cancel()
 	done := make(chan outcome, 1)
 	go func() {
 		defer func() {
@@ -125,7 +140,7 @@ func (h *handler) respond(ctx context.Context, log *slog.Logger, event event) (*
 				done <- outcome{err: errcode.New(errcode.Internal, "internal error")}
 			}
 		}()
-		done <- h.run(ctx, event)
+		done <- h.run(work, event)
 	}()
 	var out outcome
 	select {

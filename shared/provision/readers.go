@@ -106,6 +106,13 @@ func (s *Service) RetireReaders(ctx context.Context, sec secretstore.Secret, via
 	return s.readers.Retire(ctx, via, sec.ARN)
 }
 
+// RetireReadersOfGone retires the grants recorded for a secret that no
+// longer exists: they name a secret that is gone, and nothing else would
+// ever reach them.
+func (s *Service) RetireReadersOfGone(ctx context.Context, via, secretARN string) error {
+	return s.readers.Retire(ctx, via, secretARN)
+}
+
 // UpdateReaders brings an existing secret's readers to r's: before and
 // after are the secret before and after the update's other changes (its
 // keys and replicas may have moved: the grants recorded on the keys it

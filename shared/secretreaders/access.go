@@ -37,7 +37,8 @@ type (
 	// record, never on a key resolved again or on every grant the role holds.
 	Records interface {
 		Grants(ctx context.Context, via, secretARN string) ([]userledger.Grant, error)
-		RecordGrants(ctx context.Context, via, secretARN string, grants []userledger.Grant) error
+		// UpdateGrants changes the record by change, atomically.
+		UpdateGrants(ctx context.Context, via, secretARN string, change func([]userledger.Grant) []userledger.Grant) error
 	}
 	IdentityAPI interface {
 		GetCallerIdentity(ctx context.Context, params *sts.GetCallerIdentityInput, optFns ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error)
@@ -234,11 +235,14 @@ const calls = 8
 
 type pair struct{ key, grantee string }
 
-// syncGrants makes the grants match t, acting only on what the record
-// says Access made: a grant per reader on each key, every other recorded
-// grant retired by its id. The record is written before any grant is made
-// (with no id yet) and after, so a grant never exists unrecorded, and one
-// whose call was lost is found by its key and grantee.
+func pairOf(g userledger.Grant) pair { return pair{g.Key, g.Grantee} }
+
+// syncGrants makes the grants match t, acting only on what the record says
+// Access made: a grant per reader on each key; every other recorded grant
+// retired. The record is changed atomically, by what this sync did (a
+// grant to be made, its id once made, a grant retired), so that a sync at
+// the same time adds to it rather than over it; a grant is recorded before
+// it is asked for, so none is ever made unrecorded.
 func (a *Access) syncGrants(ctx context.Context, t Target) error {
 	var recorded []userledger.Grant
 	if !t.Fresh {
@@ -254,86 +258,136 @@ func (a *Access) syncGrants(ctx context.Context, t Target) error {
 	if err != nil {
 		return err
 	}
-	want := map[pair]Key{}
-	for _, k := range t.Keys {
-		for _, r := range t.Readers {
-			want[pair{k.ARN, r}] = k
-		}
-	}
+	want := map[pair]bool{}
 	made := map[pair]bool{}
 	for _, g := range recorded {
 		if g.ID != "" {
-			made[pair{g.Key, g.Grantee}] = true
+			made[pairOf(g)] = true
 		}
 	}
-	// What is to be made, recorded first.
 	var missing []userledger.Grant
 	for _, k := range t.Keys {
 		for _, r := range t.Readers {
-			if !made[pair{k.ARN, r}] {
+			p := pair{k.ARN, r}
+			want[p] = true
+			if !made[p] {
 				missing = append(missing, userledger.Grant{Region: k.Region, Key: k.ARN, Grantee: r})
 			}
 		}
 	}
-	record := append(slices.Clone(recorded), missing...)
 	if len(missing) > 0 {
-		if err := a.records.RecordGrants(ctx, t.Via, t.SecretARN, record); err != nil {
+		// To be made: recorded once a pair, however often a sync fails.
+		err := a.records.UpdateGrants(ctx, t.Via, t.SecretARN, func(cur []userledger.Grant) []userledger.Grant {
+			for _, m := range missing {
+				if !slices.ContainsFunc(cur, func(g userledger.Grant) bool { return pairOf(g) == pairOf(m) }) {
+					cur = append(cur, m)
+				}
+			}
+			return cur
+		})
+		if err != nil {
 			return err
 		}
 	}
+	// A CreateGrant KMS answered with an error made no grant; one that got
+	// no answer (out of time, the network) may have.
+	var mu sync.Mutex
+	var refused []pair
 	work := make([]func(context.Context) (string, error), len(missing))
 	for i, g := range missing {
-		in := &kms.CreateGrantInput{
-			KeyId:             aws.String(g.Key),
-			GranteePrincipal:  aws.String(g.Grantee),
-			Operations:        []kmstypes.GrantOperation{kmstypes.GrantOperationDecrypt},
-			Constraints:       &kmstypes.GrantConstraints{EncryptionContextSubset: map[string]string{"SecretARN": InRegion(t.SecretARN, g.Region)}},
-			RetiringPrincipal: aws.String(me),
-			Name:              aws.String(GrantName),
-		}
 		work[i] = func(ctx context.Context) (string, error) {
-			out, err := a.keys.CreateGrant(ctx, in, inRegion(g.Region))
-			if err != nil {
-				return "", classifyKMS(err, "readers")
+			id, err := a.createGrant(ctx, t.SecretARN, g, me)
+			if err != nil && errcode.Of(err) != errcode.Unavailable {
+				mu.Lock()
+				refused = append(refused, pairOf(g))
+				mu.Unlock()
 			}
-			return aws.ToString(out.GrantId), nil
+			return id, err
 		}
 	}
 	ids, createErr := together(ctx, work)
+	if len(refused) > 0 {
+		err := a.records.UpdateGrants(ctx, t.Via, t.SecretARN, func(cur []userledger.Grant) []userledger.Grant {
+			return slices.DeleteFunc(cur, func(g userledger.Grant) bool { return g.ID == "" && slices.Contains(refused, pairOf(g)) })
+		})
+		if err != nil {
+			return err
+		}
+	}
+	var created []userledger.Grant
 	for i, id := range ids {
-		record[len(recorded)+i].ID = id
+		if id != "" {
+			g := missing[i]
+			g.ID = id
+			created = append(created, g)
+		}
 	}
-	// Whatever is not wanted goes: by its id, or, made unrecorded, found
-	// by key and grantee. Of a wanted pair one grant stays.
+	if len(created) > 0 {
+		err := a.records.UpdateGrants(ctx, t.Via, t.SecretARN, func(cur []userledger.Grant) []userledger.Grant {
+			for _, c := range created {
+				if slices.ContainsFunc(cur, func(g userledger.Grant) bool { return g.ID == c.ID }) {
+					continue
+				}
+				if i := slices.IndexFunc(cur, func(g userledger.Grant) bool { return g.ID == "" && pairOf(g) == pairOf(c) }); i >= 0 {
+					cur[i].ID = c.ID
+				} else {
+					cur = append(cur, c)
+				}
+			}
+			return cur
+		})
+		if err != nil {
+			return err
+		}
+	}
+	// What goes: every recorded grant not wanted, and of a wanted pair all
+	// but one. When a grant could not be made, the wanted pairs stay as
+	// they are, for the retry.
+	current, err := a.records.Grants(ctx, t.Via, t.SecretARN)
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
 	kept := map[pair]bool{}
-	var keep, retire []userledger.Grant
-	for _, g := range record {
-		p := pair{g.Key, g.Grantee}
-		if _, wanted := want[p]; wanted && createErr == nil && g.ID != "" && !kept[p] {
+	var retire []userledger.Grant
+	for _, g := range current {
+		p := pairOf(g)
+		switch {
+		case want[p] && createErr != nil:
+			keep[g.ID] = true
+		case want[p] && g.ID != "" && !kept[p]:
 			kept[p] = true
-			keep = append(keep, g)
-			continue
+			keep[g.ID] = true
+		case want[p] && g.ID == "" && kept[p]:
+			// A stale entry of a pair made since: resolved below.
+			retire = append(retire, g)
+		case want[p]:
+			keep[g.ID] = true
+		default:
+			retire = append(retire, g)
 		}
-		if _, wanted := want[p]; wanted && createErr != nil {
-			keep = append(keep, g) // the retry decides
-			continue
-		}
-		retire = append(retire, g)
 	}
-	keepIDs := map[string]bool{}
-	for _, g := range keep {
-		keepIDs[g.ID] = true
+	for _, c := range created {
+		keep[c.ID] = true
 	}
 	retireWork := make([]func(context.Context) (string, error), len(retire))
 	for i, g := range retire {
-		retireWork[i] = func(ctx context.Context) (string, error) { return "", a.retire(ctx, t.SecretARN, g, me, keepIDs) }
+		retireWork[i] = func(ctx context.Context) (string, error) { return "done", a.retire(ctx, t.SecretARN, g, me, keep) }
 	}
-	_, retireErr := together(ctx, retireWork)
-	if retireErr != nil {
-		keep = record // what failed to go stays recorded, for the next try
+	done, retireErr := together(ctx, retireWork)
+	var gone []userledger.Grant
+	for i, d := range done {
+		if d != "" {
+			gone = append(gone, retire[i])
+		}
 	}
-	if err := a.records.RecordGrants(ctx, t.Via, t.SecretARN, keep); err != nil {
-		return err
+	if len(gone) > 0 {
+		err := a.records.UpdateGrants(ctx, t.Via, t.SecretARN, func(cur []userledger.Grant) []userledger.Grant {
+			return slices.DeleteFunc(cur, func(g userledger.Grant) bool { return slices.Contains(gone, g) })
+		})
+		if err != nil {
+			return err
+		}
 	}
 	if createErr != nil {
 		return createErr
@@ -341,16 +395,46 @@ func (a *Access) syncGrants(ctx context.Context, t Target) error {
 	return retireErr
 }
 
-// retire retires g: by its id, or, when its CreateGrant's answer was
-// lost, every grant of Access's on its key for its grantee and this copy
-// but those kept (KMS answers a named CreateGrant of the same parameters
-// with the grant it made, so the one kept may be that very grant).
+// createGrant asks KMS for g's grant on the copy of the secret in g's
+// Region. KMS answers a named CreateGrant of the same parameters with the
+// grant it made before, so asking again is how a grant whose answer was
+// lost is found.
+func (a *Access) createGrant(ctx context.Context, secretARN string, g userledger.Grant, me string) (string, error) {
+	out, err := a.keys.CreateGrant(ctx, &kms.CreateGrantInput{
+		KeyId:             aws.String(g.Key),
+		GranteePrincipal:  aws.String(g.Grantee),
+		Operations:        []kmstypes.GrantOperation{kmstypes.GrantOperationDecrypt},
+		Constraints:       &kmstypes.GrantConstraints{EncryptionContextSubset: map[string]string{"SecretARN": InRegion(secretARN, g.Region)}},
+		RetiringPrincipal: aws.String(me),
+		Name:              aws.String(GrantName),
+	}, inRegion(g.Region))
+	if err != nil {
+		return "", classifyKMS(err, "readers")
+	}
+	return aws.ToString(out.GrantId), nil
+}
+
+// retire retires g: by its id; or, when its CreateGrant's answer was lost,
+// every grant of Access's on its key for its grantee and this copy that
+// ListGrants shows, and the one a named CreateGrant answers with (KMS may
+// not list a new grant yet; asking again names it, and a grantee KMS
+// refuses has none). Grants kept are never retired: the one kept may be
+// that very grant.
 func (a *Access) retire(ctx context.Context, secretARN string, g userledger.Grant, me string, keep map[string]bool) error {
 	ids := []string{g.ID}
 	if g.ID == "" {
 		var err error
 		if ids, err = a.unrecorded(ctx, secretARN, g, me); err != nil {
 			return err
+		}
+		id, err := a.createGrant(ctx, secretARN, g, me)
+		switch {
+		case errcode.Of(err) == errcode.Invalid:
+			// KMS refuses the grantee or the key: no such grant can exist.
+		case err != nil:
+			return err
+		default:
+			ids = append(ids, id)
 		}
 	}
 	for _, id := range ids {
@@ -394,40 +478,44 @@ func (a *Access) unrecorded(ctx context.Context, secretARN string, g userledger.
 }
 
 // together runs work, calls at a time, and answers what each returned,
-// the ids of what succeeded even when another failed; the first error
-// stops what has not started.
+// what succeeded even when another failed. The first error starts nothing
+// more, but a call already made runs to its answer: KMS has made its grant,
+// and only its answer records the grant's id.
 func together(ctx context.Context, work []func(context.Context) (string, error)) ([]string, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	out := make([]string, len(work))
 	errs := make([]error, len(work))
 	slots := make(chan struct{}, calls)
-	var wg sync.WaitGroup
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		failed bool
+	)
 	for i, w := range work {
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			errs[i] = ctx.Err()
-			continue
+		mu.Lock()
+		stop := failed
+		mu.Unlock()
+		if stop || ctx.Err() != nil {
+			break
 		}
+		slots <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-slots; wg.Done() }()
 			if out[i], errs[i] = w(ctx); errs[i] != nil {
-				cancel()
+				mu.Lock()
+				failed = true
+				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
 	for _, err := range errs {
-		if err != nil && !errors.Is(err, context.Canceled) {
+		if err != nil {
 			return out, err
 		}
 	}
-	for _, err := range errs {
-		if err != nil {
-			return out, awsclient.Classify(err, "KMS") // out of time
-		}
+	if err := ctx.Err(); err != nil && slices.Contains(out, "") {
+		return out, awsclient.Classify(err, "KMS") // out of time before all was asked
 	}
 	return out, nil
 }

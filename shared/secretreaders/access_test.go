@@ -92,12 +92,12 @@ func (m *memRecords) Grants(_ context.Context, via, secretARN string) ([]userled
 	return slices.Clone(m.grants[via+"#"+secretARN]), nil
 }
 
-func (m *memRecords) RecordGrants(_ context.Context, via, secretARN string, grants []userledger.Grant) error {
+func (m *memRecords) UpdateGrants(_ context.Context, via, secretARN string, change func([]userledger.Grant) []userledger.Grant) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.grants == nil {
 		m.grants = map[string][]userledger.Grant{}
 	}
-	m.grants[via+"#"+secretARN] = slices.Clone(grants)
+	m.grants[via+"#"+secretARN] = change(slices.Clone(m.grants[via+"#"+secretARN]))
 	return nil
 }

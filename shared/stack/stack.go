@@ -435,6 +435,10 @@ func (l *Lifecycle) Delete(ctx context.Context, res Resource, id string, opts pr
 		if err := l.svc.RemoveUserOfGone(ctx, res.Provenance.Via, res.Provenance.By, id); err != nil {
 			return "", err
 		}
+		// And its readers' grants: they name a secret that is gone.
+		if err := l.svc.RetireReadersOfGone(ctx, res.Provenance.Via, id); err != nil {
+			return "", err
+		}
 		return "the secret no longer exists", nil
 	case err != nil:
 		return "", err

@@ -3,6 +3,8 @@ package userledger
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -22,7 +24,10 @@ type Grant struct {
 	ID      string `json:"id,omitempty"`
 }
 
-const attrGrants = "grants"
+const (
+	attrGrants  = "grants"
+	attrVersion = "version"
+)
 
 // grantsKey is the record of a secret's grants: beside its user's record,
 // under the same trigger's leading key.
@@ -33,34 +38,63 @@ func grantsKey(via, secretARN string) map[string]types.AttributeValue {
 // Grants are the grants recorded for the secret made through via; none
 // when nothing is recorded.
 func (l *Ledger) Grants(ctx context.Context, via, secretARN string) ([]Grant, error) {
+	grants, _, err := l.grants(ctx, via, secretARN)
+	return grants, err
+}
+
+func (l *Ledger) grants(ctx context.Context, via, secretARN string) ([]Grant, int, error) {
 	out, err := l.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(l.table), Key: grantsKey(via, secretARN), ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return nil, classify(err)
+		return nil, 0, classify(err)
+	}
+	version := 0
+	if n, ok := out.Item[attrVersion].(*types.AttributeValueMemberN); ok {
+		version, _ = strconv.Atoi(n.Value)
 	}
 	raw := str(out.Item[attrGrants])
 	if raw == "" {
-		return nil, nil
+		return nil, version, nil
 	}
 	var grants []Grant
 	if err := json.Unmarshal([]byte(raw), &grants); err != nil {
-		return nil, errcode.New(errcode.Internal, "the record of a secret's reader grants does not read: %v", err)
+		return nil, 0, errcode.New(errcode.Internal, "the record of a secret's reader grants does not read: %v", err)
 	}
-	return grants, nil
+	return grants, version, nil
 }
 
-// RecordGrants replaces the secret's record with grants; none forgets it.
-func (l *Ledger) RecordGrants(ctx context.Context, via, secretARN string, grants []Grant) error {
-	if len(grants) == 0 {
-		_, err := l.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(l.table), Key: grantsKey(via, secretARN)})
-		return classify(err)
+// UpdateGrants changes the secret's record by change, atomically: two
+// changes of one secret at once (a direct invoker's Updates, an Update
+// racing a Delete) each apply to what the other wrote, never over it. An
+// empty record is removed.
+func (l *Ledger) UpdateGrants(ctx context.Context, via, secretARN string, change func([]Grant) []Grant) error {
+	for range 8 {
+		grants, version, err := l.grants(ctx, via, secretARN)
+		if err != nil {
+			return err
+		}
+		next := change(grants)
+		cond := aws.String("attribute_not_exists(#v) OR #v = :v")
+		names := map[string]string{"#v": attrVersion}
+		values := map[string]types.AttributeValue{":v": &types.AttributeValueMemberN{Value: strconv.Itoa(version)}}
+		if len(next) == 0 {
+			_, err = l.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(l.table), Key: grantsKey(via, secretARN),
+				ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values})
+		} else {
+			raw, merr := json.Marshal(next)
+			if merr != nil {
+				return errcode.Wrap(merr, errcode.Internal, "recording reader grants")
+			}
+			item := grantsKey(via, secretARN)
+			item[attrSecret] = &types.AttributeValueMemberS{Value: secretARN}
+			item[attrGrants] = &types.AttributeValueMemberS{Value: string(raw)}
+			item[attrVersion] = &types.AttributeValueMemberN{Value: strconv.Itoa(version + 1)}
+			_, err = l.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(l.table), Item: item,
+				ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values})
+		}
+		var changed *types.ConditionalCheckFailedException
+		if !errors.As(err, &changed) {
+			return classify(err)
+		}
 	}
-	raw, err := json.Marshal(grants)
-	if err != nil {
-		return errcode.Wrap(err, errcode.Internal, "recording reader grants")
-	}
-	item := grantsKey(via, secretARN)
-	item[attrSecret] = &types.AttributeValueMemberS{Value: secretARN}
-	item[attrGrants] = &types.AttributeValueMemberS{Value: string(raw)}
-	_, err = l.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(l.table), Item: item})
-	return classify(err)
+	return errcode.New(errcode.Conflict, "the record of this secret's reader grants keeps changing under another request; retry")
 }
