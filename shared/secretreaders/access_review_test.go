@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,13 +68,13 @@ func (k *reviewKMS) RetireGrant(ctx context.Context, in *kms.RetireGrantInput, _
 	return &kms.RetireGrantOutput{}, k.wait(ctx)
 }
 
-type reviewPolicies struct{ put bool }
+type reviewPolicies struct{ put atomic.Bool }
 
 func (p *reviewPolicies) GetResourcePolicy(context.Context, *secretsmanager.GetResourcePolicyInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetResourcePolicyOutput, error) {
 	return &secretsmanager.GetResourcePolicyOutput{}, nil
 }
 func (p *reviewPolicies) PutResourcePolicy(context.Context, *secretsmanager.PutResourcePolicyInput, ...func(*secretsmanager.Options)) (*secretsmanager.PutResourcePolicyOutput, error) {
-	p.put = true
+	p.put.Store(true)
 	return &secretsmanager.PutResourcePolicyOutput{}, nil
 }
 func (p *reviewPolicies) DeleteResourcePolicy(context.Context, *secretsmanager.DeleteResourcePolicyInput, ...func(*secretsmanager.Options)) (*secretsmanager.DeleteResourcePolicyOutput, error) {
@@ -116,8 +117,8 @@ func TestApplyFitsTheFunctionsTime(t *testing.T) {
 	for _, g := range k.grants {
 		made += len(g)
 	}
-	if err != nil || !p.put {
+	if err != nil || !p.put.Load() {
 		t.Errorf("50 readers on a secret and 5 replicas: %v after %v (x%d), %d KMS calls, %d of %d grants made, policy written %v: "+
-			"such a request cannot complete in one invocation", err, time.Since(start)*scale, scale, k.calls, made, len(readers)*len(keys), p.put)
+			"such a request cannot complete in one invocation", err, time.Since(start)*scale, scale, k.calls, made, len(readers)*len(keys), p.put.Load())
 	}
 }
