@@ -30,11 +30,16 @@ type Status struct {
 	FunctionARN      string     `json:"rotationLambdaArn,omitempty"`
 	Rules            *Rules     `json:"rules,omitempty"`
 	NextRotationDate *time.Time `json:"nextRotationDate,omitempty"`
+	LastRotatedDate  *time.Time `json:"lastRotatedDate,omitempty"`
+	// Pending, where it was looked at (GET), says a version stands
+	// AWSPENDING, not AWSCURRENT, past its rotation window: a rotation that
+	// failed, which blocks the next ("A previous rotation isn't complete").
+	Pending *bool `json:"pending,omitempty"`
 }
 
 // StatusOf reads a described secret's rotation.
 func StatusOf(s secretstore.Secret) Status {
-	st := Status{Enabled: s.RotationEnabled, FunctionARN: s.RotationLambdaARN, NextRotationDate: s.NextRotationDate}
+	st := Status{Enabled: s.RotationEnabled, FunctionARN: s.RotationLambdaARN, NextRotationDate: s.NextRotationDate, LastRotatedDate: s.LastRotatedDate}
 	if r := s.RotationRules; r != nil {
 		rules := Rules{AutomaticallyAfterDays: int(aws.ToInt64(r.AutomaticallyAfterDays)), ScheduleExpression: aws.ToString(r.ScheduleExpression), Duration: aws.ToString(r.Duration)}
 		if rules != (Rules{}) {
@@ -149,4 +154,28 @@ func classify(err error) error {
 			Message: "the rotation function may not be used: RotateSecret needs lambda:InvokeFunction on it (the deployment's allowed rotation functions), and its resource policy must let secretsmanager.amazonaws.com invoke it"}
 	}
 	return secretstore.Classify(err)
+}
+
+// Stuck reports whether a version made at created and still AWSPENDING,
+// not AWSCURRENT, at now has outlived the rotation window of rules: the
+// window Duration sets; without one, an hour for a schedule in hours and
+// the rest of the UTC day otherwise (RotationRulesType, Duration), so a
+// day at the most. A rotation still inside its window is under way.
+func Stuck(created time.Time, rules *Rules, now time.Time) bool {
+	if created.IsZero() {
+		return false
+	}
+	return now.After(created.Add(window(rules)))
+}
+
+func window(rules *Rules) time.Duration {
+	if rules != nil {
+		if hours, err := parseDuration(rules.Duration, "duration"); err == nil && rules.Duration != "" {
+			return time.Duration(hours) * time.Hour
+		}
+		if strings.HasPrefix(rules.ScheduleExpression, "rate(") && strings.Contains(rules.ScheduleExpression, "hour") {
+			return time.Hour
+		}
+	}
+	return 24 * time.Hour
 }

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dbcreds/provisioner/shared/errcode"
 )
@@ -133,5 +134,33 @@ func TestParseScheduleHours(t *testing.T) {
 		if strings.Join(got, ",") != want {
 			t.Errorf("%s opens windows at %v, want %s", expr, got, want)
 		}
+	}
+}
+
+// TestStuck: a version AWSPENDING past its window blocks the next rotation;
+// one inside it is a rotation under way.
+func TestStuck(t *testing.T) {
+	made := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name  string
+		rules *Rules
+		after time.Duration
+		want  bool
+	}{
+		{"a 3h window, inside", &Rules{ScheduleExpression: "cron(0 4 * * ? *)", Duration: "3h"}, 2*time.Hour + 59*time.Minute, false},
+		{"a 3h window, past", &Rules{ScheduleExpression: "cron(0 4 * * ? *)", Duration: "3h"}, 3*time.Hour + time.Minute, true},
+		{"days without a window: a day", &Rules{AutomaticallyAfterDays: 30}, 23 * time.Hour, false},
+		{"days without a window, past a day", &Rules{AutomaticallyAfterDays: 30}, 24*time.Hour + time.Minute, true},
+		{"hours without a window: an hour", &Rules{ScheduleExpression: "rate(4 hours)"}, 61 * time.Minute, true},
+		{"no rules", nil, 25 * time.Hour, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Stuck(made, tt.rules, made.Add(tt.after)); got != tt.want {
+				t.Fatalf("Stuck after %v = %v, want %v", tt.after, got, tt.want)
+			}
+		})
+	}
+	if Stuck(time.Time{}, nil, made) {
+		t.Fatal("a version of no known date is stuck")
 	}
 }

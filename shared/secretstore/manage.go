@@ -3,6 +3,7 @@ package secretstore
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -100,6 +101,10 @@ type Secret struct {
 	RotationLambdaARN string
 	RotationRules     *types.RotationRulesType
 	NextRotationDate  *time.Time
+	LastRotatedDate   *time.Time
+	// Pending is the version staged AWSPENDING but not AWSCURRENT, if any:
+	// a rotation under way, or one that failed and blocks the next.
+	Pending string
 }
 
 // ErrNotFound is returned (wrapped) when the secret does not exist.
@@ -136,6 +141,7 @@ func describe(ctx context.Context, client DescribeSecretAPI, id string) (Secret,
 		RotationLambdaARN: aws.ToString(out.RotationLambdaARN),
 		RotationRules:     out.RotationRules,
 		NextRotationDate:  out.NextRotationDate,
+		LastRotatedDate:   out.LastRotatedDate,
 	}
 	for _, t := range out.Tags {
 		s.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
@@ -143,10 +149,10 @@ func describe(ctx context.Context, client DescribeSecretAPI, id string) (Secret,
 	s.Versions = make(map[string]bool, len(out.VersionIdsToStages))
 	for version, stages := range out.VersionIdsToStages {
 		s.Versions[version] = true
-		for _, stage := range stages {
-			if stage == "AWSCURRENT" {
-				s.CurrentVersion = version
-			}
+		if slices.Contains(stages, "AWSCURRENT") {
+			s.CurrentVersion = version
+		} else if slices.Contains(stages, "AWSPENDING") {
+			s.Pending = version
 		}
 	}
 	return s, nil

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -30,11 +31,16 @@ type DescribeSecretAPI interface {
 	DescribeSecret(ctx context.Context, params *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
 }
 
+type ListSecretVersionIdsAPI interface {
+	ListSecretVersionIds(ctx context.Context, params *secretsmanager.ListSecretVersionIdsInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretVersionIdsOutput, error)
+}
+
 // Client is the part of the Secrets Manager client the store uses.
 type Client interface {
 	CreateSecretAPI
 	DescribeSecretAPI
 	GetSecretValueAPI
+	ListSecretVersionIdsAPI
 }
 
 // Store creates secrets.
@@ -212,4 +218,25 @@ func Token(key string) string {
 	u[6] = u[6]&0x0f | 0x50
 	u[8] = u[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+}
+
+// VersionCreated is when a version of the secret was made; the zero time
+// when the secret holds no such version.
+func (s *Store) VersionCreated(ctx context.Context, id, version string) (time.Time, error) {
+	in := &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String(id)}
+	for {
+		out, err := s.client.ListSecretVersionIds(ctx, in)
+		if err != nil {
+			return time.Time{}, Classify(err)
+		}
+		for _, v := range out.Versions {
+			if aws.ToString(v.VersionId) == version {
+				return aws.ToTime(v.CreatedDate), nil
+			}
+		}
+		if out.NextToken == nil {
+			return time.Time{}, nil
+		}
+		in.NextToken = out.NextToken
+	}
 }

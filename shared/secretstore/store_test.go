@@ -23,6 +23,14 @@ type fakeClient struct {
 	createSecret   func(*secretsmanager.CreateSecretInput) (*secretsmanager.CreateSecretOutput, error)
 	describeSecret func(*secretsmanager.DescribeSecretInput) (*secretsmanager.DescribeSecretOutput, error)
 	getSecretValue func(*secretsmanager.GetSecretValueInput) (*secretsmanager.GetSecretValueOutput, error)
+	listVersions   func(*secretsmanager.ListSecretVersionIdsInput) (*secretsmanager.ListSecretVersionIdsOutput, error)
+}
+
+func (f fakeClient) ListSecretVersionIds(_ context.Context, in *secretsmanager.ListSecretVersionIdsInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretVersionIdsOutput, error) {
+	if f.listVersions == nil {
+		return nil, errors.New("ListSecretVersionIds was not expected")
+	}
+	return f.listVersions(in)
 }
 
 func (f fakeClient) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
@@ -301,5 +309,24 @@ func TestMasterCredentials(t *testing.T) {
 				t.Fatalf("error %v", err)
 			}
 		})
+	}
+}
+
+// TestVersionCreated pages the versions for the one asked of; a version
+// the secret no longer holds is of no date.
+func TestVersionCreated(t *testing.T) {
+	made := time.Date(2026, 12, 1, 4, 0, 0, 0, time.UTC)
+	pages := map[string]*secretsmanager.ListSecretVersionIdsOutput{
+		"":  {Versions: []types.SecretVersionsListEntry{{VersionId: aws.String("a")}}, NextToken: aws.String("2")},
+		"2": {Versions: []types.SecretVersionsListEntry{{VersionId: aws.String("b"), CreatedDate: &made}}},
+	}
+	s := New(fakeClient{listVersions: func(in *secretsmanager.ListSecretVersionIdsInput) (*secretsmanager.ListSecretVersionIdsOutput, error) {
+		return pages[aws.ToString(in.NextToken)], nil
+	}})
+	for version, want := range map[string]time.Time{"b": made, "c": {}} {
+		got, err := s.VersionCreated(context.Background(), "app/x", version)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("%s: %v, %v; want %v", version, got, err, want)
+		}
 	}
 }

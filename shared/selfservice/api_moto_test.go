@@ -254,3 +254,33 @@ func TestScopedCreateAndDescribe(t *testing.T) {
 		t.Fatalf("missing secret: %v", err)
 	}
 }
+
+// TestDescribeRotationHealth: GET reports when the secret last rotated and
+// whether a version stands AWSPENDING: one just staged is a rotation under
+// way (pending false); rotation.Stuck says when its window has passed.
+func TestDescribeRotationHealth(t *testing.T) {
+	ctx := context.Background()
+	svc := apiService(t, provision.ScopeNone)
+	caller := selfservice.IAMCaller("arn:aws:sts::123456789012:assumed-role/payments/alice")
+	name := "app/payments/" + strings.ReplaceAll(uniqueName(t), "/", "-")
+	if _, err := svc.CreateFor(ctx, caller, "http-api", decode(t, `{"name": "`+name+`", "engine": "mysql", "host": "h", "replicaRegions": []}`), ""); err != nil {
+		t.Fatal(err)
+	}
+	d, err := svc.DescribeFor(ctx, caller, "http-api", name)
+	if err != nil || d.Rotation != nil {
+		t.Fatalf("a secret that does not rotate: %+v, %v", d.Rotation, err)
+	}
+	// A rotation's first step: a new version, staged AWSPENDING only.
+	if _, err := client(t, primary).PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(name),
+		SecretString: aws.String(`{"engine": "mysql"}`), VersionStages: []string{"AWSPENDING"}}); err != nil {
+		t.Fatal(err)
+	}
+	d, err = svc.DescribeFor(ctx, caller, "http-api", name)
+	if err != nil || d.Rotation == nil || d.Rotation.Pending == nil || *d.Rotation.Pending {
+		t.Fatalf("a version staged AWSPENDING just now: %+v, %v; want rotation shown, pending false (inside its window)", d.Rotation, err)
+	}
+	raw, _ := json.Marshal(d)
+	if !strings.Contains(string(raw), `"pending":false`) {
+		t.Fatalf("GET's body %s does not say pending false", raw)
+	}
+}

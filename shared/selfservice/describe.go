@@ -53,7 +53,17 @@ func (a *API) DescribeFor(ctx context.Context, c Caller, via, name string) (Desc
 		ReplicationStatus: sec.Replicas, CurrentVersionID: sec.CurrentVersion,
 		CreatedDate: sec.CreatedDate, LastChangedDate: sec.LastChangedDate, DeletedDate: sec.DeletedDate,
 	}
-	if st := rotation.StatusOf(sec); st.Enabled || st.FunctionARN != "" {
+	if st := rotation.StatusOf(sec); st.Enabled || st.FunctionARN != "" || sec.Pending != "" {
+		// A version AWSPENDING past its window blocks the next rotation.
+		stuck := false
+		if sec.Pending != "" {
+			created, err := a.svc.Store().VersionCreated(ctx, sec.ARN, sec.Pending)
+			if err != nil {
+				return Description{}, err
+			}
+			stuck = rotation.Stuck(created, st.Rules, time.Now())
+		}
+		st.Pending = &stuck
 		d.Rotation = &st
 	}
 	if sec.Tags[provision.TagDatabaseUser] == "true" {
