@@ -54,7 +54,7 @@ const (
 )
 
 // deletionProperties are read on Delete, not part of the secret's request.
-var deletionProperties = []string{"RecoveryWindowInDays", "ForceDeleteWithoutRecovery"}
+var deletionProperties = []string{"RecoveryWindowInDays", "ForceDeleteWithoutRecovery", "RetainDatabaseUser"}
 
 // handle answers one CloudFormation request, always: on success, on error,
 // on a panic, and when Secrets Manager is still busy close to the deadline,

@@ -303,3 +303,16 @@ func TestCreateAnswersRotation(t *testing.T) {
 		t.Fatalf("Data %v", d)
 	}
 }
+
+// TestRetainDatabaseUserIsADeletionProperty: RetainDatabaseUser reaches
+// the Delete and is no field of the request.
+func TestRetainDatabaseUserIsADeletionProperty(t *testing.T) {
+	properties := json.RawMessage(`{"ServiceToken": "x", "Name": "app/x", "Engine": "postgres", "Host": "h", "RetainDatabaseUser": "true"}`)
+	opts, err := deletion(properties)
+	if err != nil || !bool(opts.RetainDatabaseUser) {
+		t.Fatalf("deletion: %+v, %v", opts, err)
+	}
+	if _, err := request(properties); err != nil {
+		t.Fatalf("the request refuses RetainDatabaseUser: %v", err)
+	}
+}

@@ -231,7 +231,7 @@ func (h *handler) describe(ctx context.Context, req events.APIGatewayV2HTTPReque
 }
 
 // deleteParameters are DELETE's query parameters, as DeleteSecret's.
-var deleteParameters = map[string]bool{"recoveryWindowInDays": true, "forceDeleteWithoutRecovery": true}
+var deleteParameters = map[string]bool{"recoveryWindowInDays": true, "forceDeleteWithoutRecovery": true, "retainDatabaseUser": true}
 
 func (h *handler) delete(ctx context.Context, req events.APIGatewayV2HTTPRequest, path string) (answer, error) {
 	name, err := secretName(req, path)
@@ -241,7 +241,7 @@ func (h *handler) delete(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	query := map[string]json.RawMessage{}
 	for k, v := range req.QueryStringParameters {
 		if !deleteParameters[k] {
-			return answer{}, errcode.Invalidf(errcode.Clip(k), "is not a query parameter of DELETE; it takes recoveryWindowInDays or forceDeleteWithoutRecovery")
+			return answer{}, errcode.Invalidf(errcode.Clip(k), "is not a query parameter of DELETE; it takes recoveryWindowInDays, forceDeleteWithoutRecovery or retainDatabaseUser")
 		}
 		query[k], _ = json.Marshal(v)
 	}

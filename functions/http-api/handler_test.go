@@ -163,6 +163,7 @@ func TestDelete(t *testing.T) {
 	}{
 		{map[string]string{"recoveryWindowInDays": "7"}, provision.DeleteOptions{RecoveryWindowInDays: ptr(props.Int(7))}},
 		{map[string]string{"forceDeleteWithoutRecovery": "true"}, provision.DeleteOptions{ForceDeleteWithoutRecovery: true}},
+		{map[string]string{"retainDatabaseUser": "true"}, provision.DeleteOptions{RetainDatabaseUser: true}},
 		{nil, provision.DeleteOptions{}},
 	} {
 		f := &fakeSecrets{deleteFor: func(c selfservice.Caller, name string, opts provision.DeleteOptions) (selfservice.Deletion, error) {

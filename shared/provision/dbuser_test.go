@@ -26,6 +26,7 @@ import (
 	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/masterdb"
+	"github.com/dbcreds/provisioner/shared/props"
 	"github.com/dbcreds/provisioner/shared/provision"
 	"github.com/dbcreds/provisioner/shared/rotation"
 	"github.com/dbcreds/provisioner/shared/secretreaders"
@@ -682,3 +683,58 @@ func TestKeylessFailureTakesNothingOfAnother(t *testing.T) {
 		t.Fatalf("the other session's user was dropped: %v, %v", exists, err)
 	}
 }
+
+// TestRetainDatabaseUser: a delete with RetainDatabaseUser keeps the user,
+// which still logs in with the password the secret held, and forgets it:
+// a later delete of the secret (restored, say) drops nothing.
+func TestRetainDatabaseUser(t *testing.T) {
+	for _, engine := range []string{"postgres", "mariadb"} {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			s := database(t, engine)
+			svc := service(t)
+			username := "kept_" + engine[:2]
+			made, err := svc.Create(ctx, byStack(decode(t, userRequest(t, engine, s, `, "username": "`+username+`"`))), "request-retain")
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored := aws.ToString(secretValue(t, client(t, primary), made.ARN).SecretString)
+			sec, err := svc.Store().Describe(ctx, made.ARN)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Remove(ctx, sec, "cloudformation", provision.DeleteOptions{RetainDatabaseUser: true, RecoveryWindowInDays: seven()}); err != nil {
+				t.Fatal(err)
+			}
+			if exists, err := s.UserExists(username); err != nil || !exists {
+				t.Fatalf("the user asked to be kept is gone (%v)", err)
+			}
+			var v struct {
+				Username, Password, Host, Dbname string
+				Port                             int
+			}
+			json.Unmarshal([]byte(stored), &v)
+			db := dbserver.Open(engine, v.Host, v.Port, v.Dbname, v.Username, v.Password)
+			defer db.Close()
+			if err := dbserver.Run(db, "SELECT 1"); err != nil {
+				t.Fatalf("the kept user does not log in with its password: %v", err)
+			}
+			// Restored and deleted again: the user is no longer the
+			// provisioner's to drop.
+			if _, err := client(t, primary).RestoreSecret(ctx, &secretsmanager.RestoreSecretInput{SecretId: aws.String(made.ARN)}); err != nil {
+				t.Fatal(err)
+			}
+			if sec, err = svc.Store().Describe(ctx, made.ARN); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Remove(ctx, sec, "cloudformation", provision.DeleteOptions{ForceDeleteWithoutRecovery: true}); err != nil {
+				t.Fatal(err)
+			}
+			if exists, err := s.UserExists(username); err != nil || !exists {
+				t.Fatalf("a later delete dropped the user the team took over (%v)", err)
+			}
+		})
+	}
+}
+
+func seven() *props.Int { n := props.Int(7); return &n }

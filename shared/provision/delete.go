@@ -13,6 +13,10 @@ import (
 type DeleteOptions struct {
 	RecoveryWindowInDays       *props.Int `json:"recoveryWindowInDays"`
 	ForceDeleteWithoutRecovery props.Bool `json:"forceDeleteWithoutRecovery"`
+	// RetainDatabaseUser keeps the secret's database user (and its
+	// rotation clone), with its password, for a team that moves it to
+	// another tool; the provisioner forgets it.
+	RetainDatabaseUser props.Bool `json:"retainDatabaseUser"`
 }
 
 // DefaultRecoveryWindowInDays is Secrets Manager's own default.
@@ -47,13 +51,18 @@ func (o DeleteOptions) window() (days int, force bool) {
 
 // Remove deletes sec, a secret made through via, the one way both the
 // HTTP API and a stack do: the database user recorded for it first (it
-// goes with its record, which names the secret), then its replicas
+// goes with its record, which names the secret; with RetainDatabaseUser
+// it stays, and only the record goes), then its replicas
 // (Secrets Manager refuses to delete a primary that has any), then the
 // secret, recoverable for the window unless forced. A secret already
 // scheduled for deletion (outside the provisioner, say) keeps its date,
 // and its user is dropped all the same.
 func (s *Service) Remove(ctx context.Context, sec secretstore.Secret, via string, opts DeleteOptions) (time.Time, error) {
-	if err := s.users.Drop(ctx, via, "", sec.ARN, sec.Tags[TagDatabaseUser] == "true"); err != nil {
+	release := s.users.Drop
+	if opts.RetainDatabaseUser {
+		release = s.users.Release
+	}
+	if err := release(ctx, via, "", sec.ARN, sec.Tags[TagDatabaseUser] == "true"); err != nil {
 		return time.Time{}, err
 	}
 	if err := s.RetireReaders(ctx, sec, via); err != nil {

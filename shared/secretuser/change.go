@@ -285,6 +285,21 @@ func (u *Users) Drop(ctx context.Context, via, by, secretARN string, marked bool
 	return u.ledger.Forget(dbctx, via, secretARN)
 }
 
+// Release forgets the database user recorded for the secret made through
+// via and leaves the user as it is, with its password and its rotation
+// clone: the team takes it over. by and marked are as Drop's.
+func (u *Users) Release(ctx context.Context, via, by, secretARN string, marked bool) error {
+	e, found, err := u.ledger.Find(ctx, via, secretARN)
+	if err != nil || !found {
+		return err
+	}
+	if by != "" && e.By != by {
+		return nil
+	}
+	slog.InfoContext(ctx, "the secret's database user is kept, as asked: the provisioner no longer manages it", "arn", secretARN, "user", e.Username, "host", e.Host, "database", e.Database)
+	return u.ledger.Forget(ctx, via, secretARN)
+}
+
 // dropIfProven drops the user a failed request may have made, only once it
 // is proven the request's: it exists and logs in with what the secret
 // holds. A user of the name that does not is someone else's, made while
