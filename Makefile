@@ -25,7 +25,7 @@ endif
 HOST_GOOS := $(shell $(GO) env GOOS)
 HOST_GOARCH := $(shell $(GO) env GOARCH)
 
-FUNCTIONS := CustomResourceFunction HttpApiFunction EventBridgeFunction
+FUNCTIONS := CustomResourceFunction HttpApiFunction EventBridgeFunction RotationHealthFunction
 BIN := $(CURDIR)/bin
 
 # make invoke FUNCTION=<LogicalId> EVENT=events/<file>.json [PARAMETERS="Key=Value ..."]
@@ -56,6 +56,9 @@ build-HttpApiFunction:
 
 build-EventBridgeFunction:
 	$(GO_BUILD) ./functions/eventbridge
+
+build-RotationHealthFunction:
+	$(GO_BUILD) ./functions/rotation-health
 
 # Every function for this machine, into $(BIN)/<LogicalId>/bootstrap.
 build:

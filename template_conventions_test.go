@@ -61,8 +61,8 @@ func TestTemplateConventions(t *testing.T) {
 			}
 		}
 	}
-	if count["AWS::IAM::Role"] != 3 || count["AWS::Logs::LogGroup"] != 4 {
-		t.Errorf("%d roles and %d log groups; want the three functions' roles, and their three log groups and the API's", count["AWS::IAM::Role"], count["AWS::Logs::LogGroup"])
+	if count["AWS::IAM::Role"] != 4 || count["AWS::Logs::LogGroup"] != 5 {
+		t.Errorf("%d roles and %d log groups; want the four functions' roles, and their four log groups and the API's", count["AWS::IAM::Role"], count["AWS::Logs::LogGroup"])
 	}
 	// Every log goes to a log group of the stack's.
 	for id, r := range resources {
@@ -99,12 +99,30 @@ func TestTemplateConventions(t *testing.T) {
 		if r["Condition"] != "HasAlarmTopic" || asJSON(props["AlarmActions"]) != `[{"Ref":"AlarmTopicArn"}]` {
 			t.Errorf("alarm %s: condition %v, actions %v", id, r["Condition"], props["AlarmActions"])
 		}
+		if metrics, ok := props["Metrics"].([]any); ok {
+			// Metric math: each metric it reads, by name and dimension.
+			for _, m := range metrics {
+				stat, _ := m.(map[string]any)["MetricStat"].(map[string]any)
+				if stat == nil {
+					continue
+				}
+				metric := stat["Metric"].(map[string]any)
+				for _, d := range metric["Dimensions"].([]any) {
+					alarmed[metric["MetricName"].(string)+" "+asJSON(d.(map[string]any)["Value"])] = true
+				}
+			}
+			continue
+		}
 		for _, d := range props["Dimensions"].([]any) {
 			alarmed[props["MetricName"].(string)+" "+asJSON(d.(map[string]any)["Value"])] = true
 		}
 	}
 	for _, want := range []string{`ApproximateNumberOfMessagesVisible {"Fn::GetAtt":["FailedRequestsQueue","QueueName"]}`,
-		`Errors {"Ref":"CustomResourceFunction"}`, `Errors {"Ref":"HttpApiFunction"}`, `Errors {"Ref":"EventBridgeFunction"}`} {
+		`Errors {"Ref":"CustomResourceFunction"}`, `Errors {"Ref":"HttpApiFunction"}`, `Errors {"Ref":"EventBridgeFunction"}`, `Errors {"Ref":"RotationHealthFunction"}`,
+		// Every trigger's failed and abandoned rotations, and those of a
+		// secret whose trigger is not known.
+		`RotationFailed "cloudformation"`, `RotationFailed "http-api"`, `RotationFailed "eventbridge"`, `RotationFailed "unknown"`,
+		`RotationAbandoned "cloudformation"`, `RotationAbandoned "http-api"`, `RotationAbandoned "eventbridge"`, `RotationAbandoned "unknown"`} {
 		if !alarmed[want] {
 			t.Errorf("no alarm on %s; alarms: %v", want, alarmed)
 		}

@@ -84,3 +84,38 @@ func count(b bool) int {
 	}
 	return 0
 }
+
+// Rotation is one rotation outcome Secrets Manager reported for a secret
+// the provisioner made: Outcome is Succeeded, Failed or Abandoned; Trigger
+// and Engine are the secret's (its provenance and engine tags, "unknown"
+// when it has none).
+type Rotation struct {
+	Outcome string
+	Trigger string
+	Engine  string
+}
+
+// WriteRotation writes r's EMF line to w, as of now: RotationSucceeded,
+// RotationFailed and RotationAbandoned (Count, one of them 1), by Trigger
+// and Engine, and by Trigger alone, which the failures alarm sums.
+func WriteRotation(w io.Writer, now time.Time, r Rotation) error {
+	names := []string{"RotationSucceeded", "RotationFailed", "RotationAbandoned"}
+	defs := make([]metric, len(names))
+	line := map[string]any{"Trigger": r.Trigger, "Engine": r.Engine}
+	for i, n := range names {
+		defs[i] = metric{n, "Count"}
+		line[n] = count(n == "Rotation"+r.Outcome)
+	}
+	line["_aws"] = map[string]any{
+		"Timestamp": now.UnixMilli(),
+		"CloudWatchMetrics": []map[string]any{{
+			"Namespace": Namespace, "Dimensions": [][]string{{"Trigger", "Engine"}, {"Trigger"}}, "Metrics": defs,
+		}},
+	}
+	b, err := json.Marshal(line)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}

@@ -106,6 +106,9 @@ const (
 	// TagReaders marks a secret the provisioner gave readers, whose KMS
 	// grants an update or delete then retires.
 	TagReaders = "provisioned-readers"
+	// TagEngine is a database secret's engine, for its rotation outcomes'
+	// metrics (rotationhealth).
+	TagEngine = "provisioned-engine"
 )
 
 // ownTags are the tags the provisioner adds to r's secret: provenance, and
@@ -114,6 +117,9 @@ func (r Request) ownTags() secretspec.Tags {
 	tags := r.Provenance.tags()
 	if r.CreateDatabaseUser {
 		tags = append(tags, secretspec.Tag{Key: TagDatabaseUser, Value: "true"})
+	}
+	if r.Engine != "" {
+		tags = append(tags, secretspec.Tag{Key: TagEngine, Value: truncateRunes(strings.ToLower(r.Engine), secretspec.MaxTagValueLength)})
 	}
 	if len(r.Readers) > 0 {
 		tags = append(tags, secretspec.Tag{Key: TagReaders, Value: "true"})
@@ -166,7 +172,7 @@ func (r Request) LogValue() slog.Value {
 // in any letter case: "Provisioned-By" beside "provisioned-by" would confuse
 // every reader of the provenance, human or IAM condition.
 func IsReservedTag(key string) bool {
-	return strings.EqualFold(key, TagProvisionedBy) || strings.EqualFold(key, TagProvisionedVia) || strings.EqualFold(key, TagIdempotencyKey) || strings.EqualFold(key, TagDatabaseUser) || strings.EqualFold(key, TagReaders)
+	return strings.EqualFold(key, TagProvisionedBy) || strings.EqualFold(key, TagProvisionedVia) || strings.EqualFold(key, TagIdempotencyKey) || strings.EqualFold(key, TagDatabaseUser) || strings.EqualFold(key, TagReaders) || strings.EqualFold(key, TagEngine)
 }
 
 // DecodeRequest parses a request object. Field names match case-insensitively

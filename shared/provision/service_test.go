@@ -111,8 +111,11 @@ func TestCreateSecretRules(t *testing.T) {
 		{"RDS-managed master secret in China", db(`"masterSecretArn": "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:rds!db-8f14e45f-ceea-467f-a8c4-5c5b2a4a7b3d-1a2B3c"`), "", "", ""},
 		{"db2 with an RDS-managed master secret", `{"name": "app/d", "engine": "db2", "host": "h", "masterSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-8f14e45f-ceea-467f-a8c4-5c5b2a4a7b3d-1a2B3c"}`, "", "", ""},
 		{"master secret not an ARN", db(`"masterSecretArn": "rds!db-1"`), errcode.Invalid, "masterSecretArn", "secret ARN"},
-		{"50 tags", db(tags(50)), "", "", ""},
-		{"51 tags", db(tags(51)), errcode.Invalid, "tags", "at most 50"},
+		{"50 tags", `{"name": "app/s", "secretStringTemplate": "{}", "generateStringKey": "k", ` + tags(50) + `}`, "", "", ""},
+		{"51 tags", `{"name": "app/s", "secretStringTemplate": "{}", "generateStringKey": "k", ` + tags(51) + `}`, errcode.Invalid, "tags", "at most 50"},
+		// A database secret carries its engine's tag.
+		{"49 tags on a database secret", db(tags(49)), "", "", ""},
+		{"50 tags on a database secret", db(tags(50)), errcode.Invalid, "tags", "at most 49"},
 		{"tag key at 127", db(`"tags": {"` + long(127) + `": "v"}`), "", "", ""},
 		{"tag key over 127", db(`"tags": {"` + long(128) + `": "v"}`), errcode.Invalid, "tags[0].key", "at most 127"},
 		{"tag value at 255", db(`"tags": {"k": "` + long(255) + `"}`), "", "", ""},
@@ -207,7 +210,8 @@ func TestBuildDatabaseSecret(t *testing.T) {
 	if len(in.AddReplicaRegions) != 1 || aws.ToString(in.AddReplicaRegions[0].Region) != "us-west-2" || aws.ToString(in.AddReplicaRegions[0].KmsKeyId) != "alias/orders" {
 		t.Fatalf("replicas %+v", in.AddReplicaRegions)
 	}
-	if len(in.Tags) != 1 || aws.ToString(in.Tags[0].Key) != "team" || aws.ToString(in.Tags[0].Value) != "orders" {
+	if len(in.Tags) != 2 || aws.ToString(in.Tags[0].Key) != "team" || aws.ToString(in.Tags[0].Value) != "orders" ||
+		aws.ToString(in.Tags[1].Key) != TagEngine || aws.ToString(in.Tags[1].Value) != "postgres" {
 		t.Fatalf("tags %+v", in.Tags)
 	}
 	var secret map[string]any

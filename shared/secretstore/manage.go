@@ -115,6 +115,12 @@ func (m *Manager) Describe(ctx context.Context, id string) (Secret, error) {
 	return describe(ctx, m.client, id)
 }
 
+// Describe describes the secret id through client; a missing secret is
+// ErrNotFound.
+func Describe(ctx context.Context, client DescribeSecretAPI, id string) (Secret, error) {
+	return describe(ctx, client, id)
+}
+
 func describe(ctx context.Context, client DescribeSecretAPI, id string) (Secret, error) {
 	out, err := client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(id)})
 	if err != nil {

@@ -7,14 +7,14 @@ import (
 	"time"
 )
 
-// TestProjectTemplate reads the real template.yaml: the three functions,
+// TestProjectTemplate reads the real template.yaml: the four functions,
 // each built by the makefile, with the parameters in its environment.
 func TestProjectTemplate(t *testing.T) {
 	tpl, err := Load("../../../template.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"CustomResourceFunction", "EventBridgeFunction", "HttpApiFunction"}
+	want := []string{"CustomResourceFunction", "EventBridgeFunction", "HttpApiFunction", "RotationHealthFunction"}
 	if got := tpl.Functions(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("functions %v, want %v", got, want)
 	}
