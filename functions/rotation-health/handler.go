@@ -36,6 +36,6 @@ func (h *handler) handle(ctx context.Context, event events.EventBridgeEvent) err
 		log.InfoContext(ctx, "rotation succeeded")
 		return nil
 	}
-	log.ErrorContext(ctx, "rotation did not complete: the next one will fail until it is recovered (docs/rotation.md)", "message", o.Message)
+	log.ErrorContext(ctx, "rotation did not complete: the next one will fail until it is recovered (docs/rotation.md)", "rotationError", o.Message)
 	return nil
 }

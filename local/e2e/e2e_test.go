@@ -364,7 +364,7 @@ func TestEveryFunctionIsBuilt(t *testing.T) {
 		t.Fatal(err)
 	}
 	functions := tpl.Functions()
-	if len(functions) != 3 {
+	if len(functions) != 4 {
 		t.Fatalf("functions %v", functions)
 	}
 	for _, f := range functions {

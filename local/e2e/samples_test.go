@@ -41,6 +41,7 @@ var sampleOutcomes = map[string]struct {
 	"http-api-delete.json":                       {"HttpApiFunction", false, `"statusCode": 202`},
 	"eventbridge-request.json":                   {"EventBridgeFunction", false, `== stored secret app/analytics/redshift`},
 	"eventbridge-request-invalid.json":           {"EventBridgeFunction", true, `Permanent.invalid`},
+	"secretsmanager-rotation-failed.json":        {"RotationHealthFunction", false, `"RotationFailed":1`},
 }
 
 // TestEverySampleEvent runs every sample event in events/ with make invoke,

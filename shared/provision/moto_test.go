@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/dbcreds/provisioner/local/testenv/core"
 	"github.com/dbcreds/provisioner/local/testenv/motoserver"
@@ -61,7 +62,7 @@ func TestCreateWithReplicaReadBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if aws.ToString(desc.Description) != "orders" || len(desc.Tags) != 1 || aws.ToString(desc.Tags[0].Key) != "team" || aws.ToString(desc.Tags[0].Value) != "orders" {
+	if aws.ToString(desc.Description) != "orders" || len(desc.Tags) != 2 || tagValue(desc.Tags, "team") != "orders" || tagValue(desc.Tags, provision.TagEngine) != "postgres" {
 		t.Fatalf("description %q, tags %+v", aws.ToString(desc.Description), desc.Tags)
 	}
 
@@ -308,4 +309,13 @@ func TestConcurrentRetriesOfOneRequest(t *testing.T) {
 	if err != nil || len(versions.Versions) != 1 {
 		t.Fatalf("versions %+v, %v", versions, err)
 	}
+}
+
+func tagValue(tags []types.Tag, key string) string {
+	for _, t := range tags {
+		if aws.ToString(t.Key) == key {
+			return aws.ToString(t.Value)
+		}
+	}
+	return ""
 }

@@ -57,8 +57,8 @@ func TestCreateGeneratesAName(t *testing.T) {
 		t.Fatalf("retry: %+v, %v; want %+v and one version", again, err, first)
 	}
 	tags := describe(t, first.ARN).Tags
-	if len(tags) != 2 {
-		t.Fatalf("tags %+v, want the two provenance tags", tags)
+	if len(tags) != 3 {
+		t.Fatalf("tags %+v, want the two provenance tags and the engine's", tags)
 	}
 }
 
