@@ -35,6 +35,9 @@ func TestCheck(t *testing.T) {
 		{"another account's role", []string{"arn:aws:iam::" + this + ":role/a", "arn:aws:iam::" + stranger + ":role/b"}, errcode.Invalid, "readers[1]", false},
 		{"twice", []string{"arn:aws:iam::" + this + ":role/a", "arn:aws:iam::" + this + ":role/a"}, errcode.Invalid, "readers[1]", false},
 		{"a bad name", []string{"arn:aws:iam::" + this + ":role/a b"}, errcode.Invalid, "readers[0]", false},
+		{"a name of 64", []string{"arn:aws:iam::" + this + ":role/p/" + strings.Repeat("n", 64)}, "", "", false},
+		{"a name over 64", []string{"arn:aws:iam::" + this + ":role/p/" + strings.Repeat("n", 65)}, errcode.Invalid, "readers[0]", false},
+		{"a path over 512", []string{"arn:aws:iam::" + this + ":role/" + strings.Repeat("p/", 300) + "n"}, errcode.Invalid, "readers[0]", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cross, err := a.Check(tt.readers)
