@@ -32,6 +32,9 @@ func (h *handler) handle(ctx context.Context, event events.EventBridgeEvent) err
 		return errcode.Public(err)
 	}
 	log := slog.With("arn", o.SecretARN, "outcome", o.Outcome, "trigger", o.Trigger, "engine", o.Engine)
+	if o.DescribeError != nil {
+		log.WarnContext(ctx, "the secret's tags could not be read: recorded as of an unknown trigger and engine", "error", errcode.Public(o.DescribeError))
+	}
 	if o.Outcome == "Succeeded" {
 		log.InfoContext(ctx, "rotation succeeded")
 		return nil

@@ -85,6 +85,9 @@ func (s *Service) Remove(ctx context.Context, sec secretstore.Secret, via string
 // RemoveUserOfGone drops the database user recorded for a secret that no
 // longer exists, when the record says by asked for it: no tag is left to
 // say whose the secret was.
-func (s *Service) RemoveUserOfGone(ctx context.Context, via, by, arn string) error {
+func (s *Service) RemoveUserOfGone(ctx context.Context, via, by, arn string, opts DeleteOptions) error {
+	if opts.RetainDatabaseUser {
+		return s.users.Release(ctx, via, by, arn, false)
+	}
 	return s.users.Drop(ctx, via, by, arn, false)
 }

@@ -118,11 +118,20 @@ func (r Request) ownTags() secretspec.Tags {
 	if r.CreateDatabaseUser {
 		tags = append(tags, secretspec.Tag{Key: TagDatabaseUser, Value: "true"})
 	}
-	if r.Engine != "" {
-		tags = append(tags, secretspec.Tag{Key: TagEngine, Value: truncateRunes(strings.ToLower(r.Engine), secretspec.MaxTagValueLength)})
-	}
 	if len(r.Readers) > 0 {
 		tags = append(tags, secretspec.Tag{Key: TagReaders, Value: "true"})
+	}
+	return tags
+}
+
+// createTags are the tags a new secret gets: the caller's, the
+// provisioner's own and, where the 50 leave room, a database secret's
+// engine (rotation health's Engine dimension; "unknown" without it), which
+// so never takes a tag from the caller.
+func (r Request) createTags() secretspec.Tags {
+	tags := append(r.Tags[:len(r.Tags):len(r.Tags)], r.ownTags()...)
+	if r.Engine != "" && len(tags) < secretspec.MaxTags {
+		tags = append(tags, secretspec.Tag{Key: TagEngine, Value: truncateRunes(strings.ToLower(r.Engine), secretspec.MaxTagValueLength)})
 	}
 	return tags
 }

@@ -311,7 +311,7 @@ func (s *Service) build(r Request, idempotencyKey string) (*secretsmanager.Creat
 	in := &secretsmanager.CreateSecretInput{
 		Name:                        aws.String(r.Name),
 		ForceOverwriteReplicaSecret: bool(r.ForceOverwriteReplicaSecret),
-		Tags:                        append(r.Tags[:len(r.Tags):len(r.Tags)], r.ownTags()...).SDK(),
+		Tags:                        r.createTags().SDK(),
 		AddReplicaRegions:           replicas.SDK(),
 	}
 	if token := versionToken(r.Provenance, idempotencyKey); token != "" {

@@ -6,7 +6,7 @@
 // the next rotation fails with "A previous rotation isn't complete".
 //
 // It knows events as fields, never a Lambda type, and imports nothing of
-// the provisioner's but metrics, secretstore and errcode.
+// the provisioner's but metrics, secretstore, dbsecret and errcode.
 package rotationhealth
 
 import (
@@ -14,9 +14,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/dbcreds/provisioner/shared/dbsecret"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/metrics"
 	"github.com/dbcreds/provisioner/shared/secretstore"
@@ -64,6 +66,9 @@ type Observation struct {
 	// Message is the rotation's error, for the log: Secrets Manager names
 	// the step and the function, never the secret's value.
 	Message string
+	// DescribeError says why the secret's tags could not be read: the
+	// outcome is recorded as of an unknown trigger and engine.
+	DescribeError error
 }
 
 // Recorder records rotation outcomes of the secrets under one ARN prefix.
@@ -100,22 +105,29 @@ func (r *Recorder) Record(ctx context.Context, e Event) (Observation, error) {
 		return Observation{}, errcode.Invalidf("detail.additionalEventData.SecretId", "names no secret under this deployment's prefix")
 	}
 	o := Observation{Outcome: outcome, SecretARN: arn, Trigger: "unknown", Engine: "unknown", Message: errcode.Clip(d.ErrorMessage)}
+	// The dimensions come from tags, which anyone allowed TagResource may
+	// set: only known values name a series (and the alarm sums every
+	// trigger's, "unknown" included), and a secret that cannot be described
+	// still counts. A failure is never left out of the alarm.
 	sec, err := secretstore.Describe(ctx, r.secrets, arn)
 	switch {
 	case err == nil:
-		if v := sec.Tags[TagVia]; v != "" {
+		if v := sec.Tags[TagVia]; slices.Contains(triggers, v) {
 			o.Trigger = v
 		}
-		if v := sec.Tags[TagEngine]; v != "" {
+		if v := sec.Tags[TagEngine]; slices.Contains(dbsecret.Names(), v) {
 			o.Engine = v
 		}
 	case errors.Is(err, secretstore.ErrNotFound):
-		// Deleted since: the outcome counts all the same.
+		// Deleted since.
 	default:
-		return Observation{}, err
+		o.DescribeError = err
 	}
 	return o, metrics.WriteRotation(r.out, r.now(), metrics.Rotation{Outcome: o.Outcome, Trigger: o.Trigger, Engine: o.Engine})
 }
+
+// triggers are the provisioned-via values the metrics know.
+var triggers = []string{"cloudformation", "http-api", "eventbridge"}
 
 // SecretARNPrefix is the start of the ARNs of the secrets under
 // namePrefix, in region and account.

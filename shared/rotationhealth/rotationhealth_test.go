@@ -74,7 +74,10 @@ func TestRecord(t *testing.T) {
 		{"of a secret outside the prefix", tagged, func(e map[string]any) {
 			detailOf(e)["additionalEventData"] = map[string]any{"SecretId": "arn:aws:secretsmanager:us-east-1:123456789012:secret:billing/db-AbCdEf"}
 		}, errcode.Invalid, "", "", ""},
-		{"the secret cannot be described", throttled, nil, errcode.Unavailable, "", "", ""},
+		{"the secret cannot be described", throttled, nil, "", "RotationFailed", "unknown", "unknown"},
+		{"tags of values the metrics do not know", describer(func(*secretsmanager.DescribeSecretInput) (*secretsmanager.DescribeSecretOutput, error) {
+			return &secretsmanager.DescribeSecretOutput{ARN: aws.String("arn"), Tags: []types.Tag{{Key: aws.String(TagVia), Value: aws.String("CloudFormation")}, {Key: aws.String(TagEngine), Value: aws.String("x" + "y")}}}, nil
+		}), nil, "", "RotationFailed", "unknown", "unknown"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer

@@ -234,7 +234,9 @@ func (s *Store) VersionCreated(ctx context.Context, id, version string) (time.Ti
 				return aws.ToTime(v.CreatedDate), nil
 			}
 		}
-		if out.NextToken == nil {
+		// The end: no token, an empty one (as moto answers), or one seen.
+		next := aws.ToString(out.NextToken)
+		if next == "" || next == aws.ToString(in.NextToken) {
 			return time.Time{}, nil
 		}
 		in.NextToken = out.NextToken

@@ -296,7 +296,7 @@ func (u *Users) Release(ctx context.Context, via, by, secretARN string, marked b
 	if by != "" && e.By != by {
 		return nil
 	}
-	slog.InfoContext(ctx, "the secret's database user is kept, as asked: the provisioner no longer manages it", "arn", secretARN, "user", e.Username, "host", e.Host, "database", e.Database)
+	slog.WarnContext(ctx, "the secret's database user is kept, as asked: the provisioner no longer manages it", "arn", secretARN, "user", e.Username, "host", e.Host, "database", e.Database)
 	return u.ledger.Forget(ctx, via, secretARN)
 }
 

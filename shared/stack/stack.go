@@ -432,7 +432,7 @@ func (l *Lifecycle) Delete(ctx context.Context, res Resource, id string, opts pr
 	case errors.Is(err, secretstore.ErrNotFound):
 		// Deleted outside the stack: its user, if this resource's request
 		// made one, goes all the same.
-		if err := l.svc.RemoveUserOfGone(ctx, res.Provenance.Via, res.Provenance.By, id); err != nil {
+		if err := l.svc.RemoveUserOfGone(ctx, res.Provenance.Via, res.Provenance.By, id, opts); err != nil {
 			return "", err
 		}
 		// And its readers' grants: they name a secret that is gone.
