@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/dbcreds/provisioner/shared/awsname"
 	"github.com/dbcreds/provisioner/shared/deployment"
 	"github.com/dbcreds/provisioner/shared/rotationhealth"
 	"github.com/dbcreds/provisioner/shared/secretstore"
@@ -42,5 +43,5 @@ func recorderFromEnv(getenv func(string) string) (*rotationhealth.Recorder, erro
 		return nil, err
 	}
 	account := strings.TrimSpace(getenv(deployment.EnvAccountID))
-	return rotationhealth.New(client, rotationhealth.SecretARNPrefix(cfg.Region, account, cfg.NamePrefix), account, os.Stdout)
+	return rotationhealth.New(client, awsname.SecretARNPrefix(cfg.Region, account, cfg.NamePrefix), account, os.Stdout)
 }

@@ -273,3 +273,17 @@ func isFunctionName(s string, max int) bool {
 	}
 	return true
 }
+
+// SecretARNPrefix is the start of the ARNs of the secrets whose names
+// start with namePrefix, in region and account: arn:<partition>:
+// secretsmanager:<region>:<account>:secret:<namePrefix>.
+func SecretARNPrefix(region, account, namePrefix string) string {
+	partition := "aws"
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		partition = "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		partition = "aws-us-gov"
+	}
+	return "arn:" + partition + ":secretsmanager:" + region + ":" + account + ":secret:" + namePrefix
+}

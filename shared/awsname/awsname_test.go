@@ -173,3 +173,15 @@ func TestParseFunctionARNIsItsExpression(t *testing.T) {
 		t.Fatalf("parsed %+v, %v", a, ok)
 	}
 }
+
+func TestSecretARNPrefix(t *testing.T) {
+	for region, want := range map[string]string{
+		"us-east-1":     "arn:aws:secretsmanager:us-east-1:123456789012:secret:app/",
+		"cn-north-1":    "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:app/",
+		"us-gov-west-1": "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:app/",
+	} {
+		if got := SecretARNPrefix(region, "123456789012", "app/"); got != want {
+			t.Errorf("%s: %s, want %s", region, got, want)
+		}
+	}
+}

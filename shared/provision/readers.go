@@ -4,9 +4,9 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/dbcreds/provisioner/shared/awsname"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/secretreaders"
 	"github.com/dbcreds/provisioner/shared/secretspec"
@@ -59,7 +59,7 @@ func (s *Service) checkReaders(r Request, replicas secretspec.Replicas) error {
 			keyed++
 			// The grant names the copy's ARN: the name, a hyphen and six
 			// characters Secrets Manager adds.
-			if n := len(secretARNPrefix(s.config.ReaderAccounts.This(), c.Region) + r.Name + "-AbCdEf"); n > maxConstraintValue {
+			if n := len(awsname.SecretARNPrefix(c.Region, s.config.ReaderAccounts.This(), r.Name) + "-AbCdEf"); n > maxConstraintValue {
 				return errcode.Invalidf("name", "is too long for readers with a customer managed key: the secret's ARN in %s would be %d characters, over the %d KMS takes in a grant's constraint", c.Region, n, maxConstraintValue)
 			}
 			continue
@@ -76,18 +76,6 @@ func (s *Service) checkReaders(r Request, replicas secretspec.Replicas) error {
 		return errcode.Invalidf("readers", "would need %d KMS grants (%d readers on %d customer managed keys), over the %d one request may make: name fewer readers or replicas", n, len(r.Readers), keyed, MaxGrants)
 	}
 	return nil
-}
-
-// secretARNPrefix is the start of a secret's ARN in region, up to its name.
-func secretARNPrefix(account, region string) string {
-	partition := "aws"
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		partition = "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		partition = "aws-us-gov"
-	}
-	return "arn:" + partition + ":secretsmanager:" + region + ":" + account + ":secret:"
 }
 
 // copiesOfRequest are r's copies with the replicas check found.

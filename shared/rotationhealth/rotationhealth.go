@@ -128,16 +128,3 @@ func (r *Recorder) Record(ctx context.Context, e Event) (Observation, error) {
 
 // triggers are the provisioned-via values the metrics know.
 var triggers = []string{"cloudformation", "http-api", "eventbridge"}
-
-// SecretARNPrefix is the start of the ARNs of the secrets under
-// namePrefix, in region and account.
-func SecretARNPrefix(region, account, namePrefix string) string {
-	partition := "aws"
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		partition = "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		partition = "aws-us-gov"
-	}
-	return "arn:" + partition + ":secretsmanager:" + region + ":" + account + ":secret:" + namePrefix
-}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/dbcreds/provisioner/shared/awsname"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/provision"
 )
@@ -81,7 +82,7 @@ func TestRecord(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			r, err := New(tt.client, SecretARNPrefix("us-east-1", "123456789012", "app/"), "123456789012", &out)
+			r, err := New(tt.client, awsname.SecretARNPrefix("us-east-1", "123456789012", "app/"), "123456789012", &out)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/dbcreds/provisioner/shared/awsname"
 )
 
 // TestFailureCountsWhateverTheTags: provisioned-via and provisioned-engine
@@ -32,7 +33,7 @@ func TestFailureCountsWhateverTheTags(t *testing.T) {
 				{Key: aws.String(TagVia), Value: aws.String(tags[0])}, {Key: aws.String(TagEngine), Value: aws.String(tags[1])}}}, nil
 		})
 		var out bytes.Buffer
-		r, err := New(d, SecretARNPrefix("us-east-1", "123456789012", "app/"), "123456789012", &out)
+		r, err := New(d, awsname.SecretARNPrefix("us-east-1", "123456789012", "app/"), "123456789012", &out)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +65,7 @@ func TestFailureCountsWhenTheSecretCannotBeDescribed(t *testing.T) {
 		return nil, errors.New("AccessDeniedException")
 	})
 	var out bytes.Buffer
-	r, err := New(denied, SecretARNPrefix("us-east-1", "123456789012", "app/"), "123456789012", &out)
+	r, err := New(denied, awsname.SecretARNPrefix("us-east-1", "123456789012", "app/"), "123456789012", &out)
 	if err != nil {
 		t.Fatal(err)
 	}
