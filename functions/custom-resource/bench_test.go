@@ -15,10 +15,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/dbcreds/provisioner/shared/expiry"
 	"github.com/dbcreds/provisioner/shared/provision"
 	"github.com/dbcreds/provisioner/shared/rotation"
 	"github.com/dbcreds/provisioner/shared/secretreaders"
@@ -58,7 +60,14 @@ func BenchmarkInvocation(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	service, err := provision.NewService(provision.Config{NamePrefix: "app/", Region: "us-east-1"}, secretstore.New(client), rotation.NewWithCancel(client), users, secretstore.NewDeleter(client), readers)
+	// No expiry is asked for: no Scheduler call or record is made.
+	expiries, err := expiry.New(scheduler.New(scheduler.Options{}), userledger.New(nil, ""), expiry.Settings{
+		Group: "g", RoleARN: "arn:aws:iam::123456789012:role/r", DeadLetterARN: "arn:aws:sqs:us-east-1:123456789012:q",
+		Target: "arn:aws:lambda:us-east-1:123456789012:function:f"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	service, err := provision.NewService(provision.Config{NamePrefix: "app/", Region: "us-east-1"}, secretstore.New(client), rotation.NewWithCancel(client), users, secretstore.NewDeleter(client), readers, expiries)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func main() {
 	slog.SetDefault(lambdacontext.NewLogger())
 	parts, err := deployment.FromEnvironment(os.Getenv)
 	exitOn(err)
-	service, err := provision.NewService(parts.Config, secretstore.New(parts.Client), rotation.NewWithCancel(parts.Client), parts.Users, secretstore.NewDeleter(parts.Client), parts.Readers)
+	service, err := provision.NewService(parts.Config, secretstore.New(parts.Client), rotation.NewWithCancel(parts.Client), parts.Users, secretstore.NewDeleter(parts.Client), parts.Readers, parts.Expiries)
 	exitOn(err)
 	secrets, err := stack.New(service, secretstore.NewManager(parts.Client))
 	exitOn(err)

@@ -21,8 +21,12 @@ type secretCreator interface {
 	Create(ctx context.Context, r provision.Request, idempotencyKey string) (provision.Result, error)
 }
 
+// via is the provenance tag of what events make.
+const via = "eventbridge"
+
 type handler struct {
 	secrets secretCreator
+	expirer expirer
 	trust   trust
 	// metrics receives each invocation's EMF line; nil writes none.
 	metrics io.Writer
@@ -73,7 +77,7 @@ func (h *handler) serve(ctx context.Context, event events.EventBridgeEvent) (pro
 		return provision.Result{}, err
 	}
 	r, err := provision.DecodeRequest(event.Detail)
-	r.Provenance = provision.Provenance{By: event.Source + "@" + event.AccountID, Via: "eventbridge",
+	r.Provenance = provision.Provenance{By: event.Source + "@" + event.AccountID, Via: via,
 		Caller: dbgrants.Caller{Kind: dbgrants.KindEvents, Name: event.Source, Account: event.AccountID}}
 	if err == nil {
 		var result provision.Result

@@ -13,9 +13,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/dbcreds/provisioner/shared/deployment"
-	"github.com/dbcreds/provisioner/shared/provision"
-	"github.com/dbcreds/provisioner/shared/rotation"
-	"github.com/dbcreds/provisioner/shared/secretstore"
 )
 
 // main wires the function once, at init: a part it lacks stops it here,
@@ -24,11 +21,11 @@ func main() {
 	slog.SetDefault(lambdacontext.NewLogger())
 	parts, err := deployment.FromEnvironment(os.Getenv)
 	exitOn(err)
-	service, err := provision.NewService(parts.Config, secretstore.New(parts.Client), rotation.New(parts.Client), parts.Users, secretstore.NewDeleter(parts.Client), parts.Readers)
+	service, err := parts.Service()
 	exitOn(err)
 	trusted, err := trustFromEnv(os.Getenv)
 	exitOn(err)
-	lambda.Start((&handler{secrets: service, trust: trusted, metrics: os.Stdout}).handle)
+	lambda.Start((&handler{secrets: service, expirer: service, trust: trusted, metrics: os.Stdout}).invoke)
 }
 
 func exitOn(err error) {

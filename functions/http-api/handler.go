@@ -28,6 +28,7 @@ type secrets interface {
 	CreateFor(ctx context.Context, c selfservice.Caller, via string, r provision.Request, idempotencyKey string) (provision.Result, error)
 	DescribeFor(ctx context.Context, c selfservice.Caller, via, name string) (selfservice.Description, error)
 	DeleteFor(ctx context.Context, c selfservice.Caller, via, name string, opts provision.DeleteOptions) (selfservice.Deletion, error)
+	ChangeExpiryFor(ctx context.Context, c selfservice.Caller, via, name string, change provision.ExpiryChange) (selfservice.Expiry, error)
 }
 
 // via is the provenance tag of what the API makes, and what it may delete.
@@ -35,6 +36,7 @@ const via = "http-api"
 
 type handler struct {
 	secrets secrets
+	expirer expirer
 	// metrics receives each invocation's EMF line; nil writes none.
 	metrics io.Writer
 	// localCaller stands in for the caller of a request without an
@@ -118,10 +120,11 @@ func (h *handler) serve(ctx context.Context, req events.APIGatewayV2HTTPRequest,
 	case strings.HasPrefix(path, "/secrets/"):
 		return route(method, map[string]func() (answer, error){
 			http.MethodGet:    func() (answer, error) { return h.describe(ctx, req, path) },
+			http.MethodPatch:  func() (answer, error) { return h.changeExpiry(ctx, req, path) },
 			http.MethodDelete: func() (answer, error) { return h.delete(ctx, req, path) },
 		})
 	}
-	return answer{}, errcode.New(errcode.NotFound, "no route %s %s; the API has POST /secrets, GET and DELETE /secrets/{name}", errcode.Clip(method), errcode.Clip(path))
+	return answer{}, errcode.New(errcode.NotFound, "no route %s %s; the API has POST /secrets, GET, PATCH and DELETE /secrets/{name}", errcode.Clip(method), errcode.Clip(path))
 }
 
 // routePath is the request path without the stage, which API Gateway keeps
@@ -169,22 +172,9 @@ func allowed(err error) (string, bool) {
 }
 
 func (h *handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest) (answer, error) {
-	if media, _, err := mime.ParseMediaType(req.Headers["content-type"]); err != nil || media != "application/json" && !strings.HasSuffix(media, "+json") {
-		return answer{}, errcode.New(codeUnsupportedMediaType, "send the request as JSON, with Content-Type: application/json")
-	}
-	if len(req.Body) > base64.StdEncoding.EncodedLen(maxBody) {
-		return answer{}, errcode.New(codePayloadTooLarge, "the body must be at most %d bytes", maxBody)
-	}
-	body := []byte(req.Body)
-	if req.IsBase64Encoded {
-		decoded, err := base64.StdEncoding.DecodeString(req.Body)
-		if err != nil {
-			return answer{}, errcode.New(errcode.Invalid, "the body is marked base64-encoded but is not")
-		}
-		body = decoded
-	}
-	if len(body) > maxBody {
-		return answer{}, errcode.New(codePayloadTooLarge, "the body must be at most %d bytes", maxBody)
+	body, err := jsonBody(req)
+	if err != nil {
+		return answer{}, err
 	}
 	r, err := provision.DecodeRequest(body)
 	if err != nil {
@@ -204,6 +194,55 @@ func (h *handler) create(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		resp.Headers["Idempotent-Replayed"] = "true"
 	}
 	return resp, nil
+}
+
+// changeExpiry is PATCH /secrets/{name}: the one thing that changes is
+// the expiry, {"expiresAfter": ...} or {"expiresAt": ...}, or
+// {"expiresAt": null} for none.
+func (h *handler) changeExpiry(ctx context.Context, req events.APIGatewayV2HTTPRequest, path string) (answer, error) {
+	name, err := secretName(req, path)
+	if err != nil {
+		return answer{}, err
+	}
+	body, err := jsonBody(req)
+	if err != nil {
+		return answer{}, err
+	}
+	var change provision.ExpiryChange
+	if err := props.DecodeFields(body, &change, nil); err != nil {
+		return answer{}, err // an unknown field is named: only the expiry changes
+	}
+	var given map[string]json.RawMessage
+	if json.Unmarshal(body, &given) != nil || len(given) == 0 {
+		return answer{}, errcode.New(errcode.Invalid, "send the new expiry: {\"expiresAfter\": \"PT8H\"}, {\"expiresAt\": \"<RFC 3339>\"} or {\"expiresAt\": null}")
+	}
+	e, err := h.secrets.ChangeExpiryFor(ctx, h.callerOf(req), via, name, change)
+	if err != nil {
+		return answer{}, err
+	}
+	return respond(http.StatusOK, e), nil
+}
+
+// jsonBody is a request's JSON body, decoded from base64 when so marked.
+func jsonBody(req events.APIGatewayV2HTTPRequest) ([]byte, error) {
+	if media, _, err := mime.ParseMediaType(req.Headers["content-type"]); err != nil || media != "application/json" && !strings.HasSuffix(media, "+json") {
+		return nil, errcode.New(codeUnsupportedMediaType, "send the request as JSON, with Content-Type: application/json")
+	}
+	if len(req.Body) > base64.StdEncoding.EncodedLen(maxBody) {
+		return nil, errcode.New(codePayloadTooLarge, "the body must be at most %d bytes", maxBody)
+	}
+	body := []byte(req.Body)
+	if req.IsBase64Encoded {
+		decoded, err := base64.StdEncoding.DecodeString(req.Body)
+		if err != nil {
+			return nil, errcode.New(errcode.Invalid, "the body is marked base64-encoded but is not")
+		}
+		body = decoded
+	}
+	if len(body) > maxBody {
+		return nil, errcode.New(codePayloadTooLarge, "the body must be at most %d bytes", maxBody)
+	}
+	return body, nil
 }
 
 // secretName is the {name+} of /secrets/{name+}.

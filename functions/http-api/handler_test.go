@@ -25,6 +25,14 @@ type fakeSecrets struct {
 	createFor   func(selfservice.Caller, provision.Request, string) (provision.Result, error)
 	describeFor func(selfservice.Caller, string) (selfservice.Description, error)
 	deleteFor   func(selfservice.Caller, string, provision.DeleteOptions) (selfservice.Deletion, error)
+	changeFor   func(selfservice.Caller, string, provision.ExpiryChange) (selfservice.Expiry, error)
+}
+
+func (f *fakeSecrets) ChangeExpiryFor(_ context.Context, c selfservice.Caller, via, name string, change provision.ExpiryChange) (selfservice.Expiry, error) {
+	if via != "http-api" {
+		return selfservice.Expiry{}, errors.New("wrong provenance " + via)
+	}
+	return f.changeFor(c, name, change)
 }
 
 func (f *fakeSecrets) DeleteFor(_ context.Context, c selfservice.Caller, via, name string, opts provision.DeleteOptions) (selfservice.Deletion, error) {
@@ -260,7 +268,7 @@ func TestStatuses(t *testing.T) {
 			if tt.hidden != "" && strings.Contains(resp.Body, tt.hidden) {
 				t.Fatalf("internal details in the response: %s", resp.Body)
 			}
-			if want := map[string]string{"http-api-create.json": "POST", "http-api-get.json": "DELETE, GET"}[tt.event]; tt.status == 405 && resp.Headers["Allow"] != want {
+			if want := map[string]string{"http-api-create.json": "POST", "http-api-get.json": "DELETE, GET, PATCH"}[tt.event]; tt.status == 405 && resp.Headers["Allow"] != want {
 				t.Fatalf("405 with Allow %q, want %q", resp.Headers["Allow"], want)
 			}
 			if (tt.status == 429 || tt.status == 503) && resp.Headers["Retry-After"] == "" {

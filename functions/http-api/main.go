@@ -16,9 +16,6 @@ import (
 
 	"github.com/dbcreds/provisioner/shared/deployment"
 	"github.com/dbcreds/provisioner/shared/idempotency"
-	"github.com/dbcreds/provisioner/shared/provision"
-	"github.com/dbcreds/provisioner/shared/rotation"
-	"github.com/dbcreds/provisioner/shared/secretstore"
 	"github.com/dbcreds/provisioner/shared/selfservice"
 )
 
@@ -28,13 +25,13 @@ func main() {
 	slog.SetDefault(lambdacontext.NewLogger())
 	parts, err := deployment.FromEnvironment(os.Getenv)
 	exitOn(err)
-	service, err := provision.NewService(parts.Config, secretstore.New(parts.Client), rotation.New(parts.Client), parts.Users, secretstore.NewDeleter(parts.Client), parts.Readers)
+	service, err := parts.Service()
 	exitOn(err)
 	records, err := recordsFromEnv(os.Getenv)
 	exitOn(err)
 	api, err := selfservice.New(service, records)
 	exitOn(err)
-	lambda.Start((&handler{secrets: api, localCaller: localCallerFromEnv(os.Getenv), metrics: os.Stdout}).handle)
+	lambda.Start((&handler{secrets: api, expirer: api, localCaller: localCallerFromEnv(os.Getenv), metrics: os.Stdout}).invoke)
 }
 
 func exitOn(err error) {

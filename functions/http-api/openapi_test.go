@@ -58,6 +58,9 @@ func anyCore() *fakeSecrets {
 		deleteFor: func(selfservice.Caller, string, provision.DeleteOptions) (selfservice.Deletion, error) {
 			return selfservice.Deletion{}, errReached
 		},
+		changeFor: func(selfservice.Caller, string, provision.ExpiryChange) (selfservice.Expiry, error) {
+			return selfservice.Expiry{}, errReached
+		},
 	}
 }
 
@@ -85,6 +88,9 @@ func TestDocumentHasEveryRouteAndNoOther(t *testing.T) {
 			event := loadEvent(t, "http-api-create.json")
 			event.RequestContext.HTTP.Method, event.RawPath = method, path
 			event.PathParameters = nil
+			if method == "PATCH" {
+				event.Body = `{"expiresAt": null}` // PATCH's body: the expiry
+			}
 			resp, body := serve(t, anyCore(), event)
 			switch {
 			case body.Error.Message == errReached.Message:

@@ -54,7 +54,7 @@ var (
 func baseEnv(function string, overrides map[string]string) map[string]string {
 	env := moto.Env()
 	for k, r := range map[string]*iamcheck.Recorder{"AWS_ENDPOINT_URL_SECRETS_MANAGER": awsCalls, "AWS_ENDPOINT_URL_DYNAMODB": awsCalls,
-		"AWS_ENDPOINT_URL_KMS": awsCalls, "AWS_ENDPOINT_URL_STS": awsCalls, "AWS_ENDPOINT_URL_RDS": rdsCalls} {
+		"AWS_ENDPOINT_URL_KMS": awsCalls, "AWS_ENDPOINT_URL_STS": awsCalls, "AWS_ENDPOINT_URL_SCHEDULER": awsCalls, "AWS_ENDPOINT_URL_RDS": rdsCalls} {
 		u, err := r.For(function, overrides)
 		if err != nil {
 			panic(err)

@@ -278,12 +278,17 @@ func isFunctionName(s string, max int) bool {
 // start with namePrefix, in region and account: arn:<partition>:
 // secretsmanager:<region>:<account>:secret:<namePrefix>.
 func SecretARNPrefix(region, account, namePrefix string) string {
-	partition := "aws"
+	return "arn:" + Partition(region) + ":secretsmanager:" + region + ":" + account + ":secret:" + namePrefix
+}
+
+// Partition is the partition region is in: aws, aws-cn or aws-us-gov
+// (the ISO partitions are not told apart, and fail closed where used).
+func Partition(region string) string {
 	switch {
 	case strings.HasPrefix(region, "cn-"):
-		partition = "aws-cn"
+		return "aws-cn"
 	case strings.HasPrefix(region, "us-gov-"):
-		partition = "aws-us-gov"
+		return "aws-us-gov"
 	}
-	return "arn:" + partition + ":secretsmanager:" + region + ":" + account + ":secret:" + namePrefix
+	return "aws"
 }

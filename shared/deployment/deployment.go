@@ -16,12 +16,14 @@ import (
 
 	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/expiry"
 	"github.com/dbcreds/provisioner/shared/provision"
 	"github.com/dbcreds/provisioner/shared/rotation"
 	"github.com/dbcreds/provisioner/shared/secretreaders"
 	"github.com/dbcreds/provisioner/shared/secretspec"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 	"github.com/dbcreds/provisioner/shared/secretuser"
+	"github.com/dbcreds/provisioner/shared/userledger"
 )
 
 // Environment variables the template sets from its parameters, so that
@@ -45,6 +47,14 @@ type Parts struct {
 	Users  *secretuser.Users
 	// Readers gives secrets' readers their policy and KMS grants.
 	Readers *secretreaders.Access
+	// Expiries schedules secrets' expiries, to invoke the function that
+	// made them.
+	Expiries *expiry.Schedules
+}
+
+// Service is the core over the parts.
+func (p Parts) Service() (*provision.Service, error) {
+	return provision.NewService(p.Config, secretstore.New(p.Client), rotation.New(p.Client), p.Users, secretstore.NewDeleter(p.Client), p.Readers, p.Expiries)
 }
 
 // FromEnvironment reads the parts; getenv is os.Getenv outside tests.
@@ -65,7 +75,15 @@ func FromEnvironment(getenv func(string) string) (Parts, error) {
 	if err != nil {
 		return Parts{}, err
 	}
-	return Parts{Config: cfg, Client: client, Users: users, Readers: readers}, nil
+	dynamo, err := userledger.ClientFromEnvironment(getenv)
+	if err != nil {
+		return Parts{}, err
+	}
+	expiries, err := expiry.FromEnvironment(getenv, userledger.New(dynamo, strings.TrimSpace(getenv(userledger.EnvTable))))
+	if err != nil {
+		return Parts{}, err
+	}
+	return Parts{Config: cfg, Client: client, Users: users, Readers: readers, Expiries: expiries}, nil
 }
 
 // Config reads the deployment's configuration and checks it.

@@ -449,7 +449,7 @@ func lossyLedgerService(t *testing.T, cfg provision.Config) *provision.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := provision.NewService(cfg, secretstore.New(client), rotation.NewWithCancel(client), users, secretstore.NewDeleter(client), readers)
+	svc, err := provision.NewService(cfg, secretstore.New(client), rotation.NewWithCancel(client), users, secretstore.NewDeleter(client), readers, core.Expiries(t))
 	if err != nil {
 		t.Fatal(err)
 	}

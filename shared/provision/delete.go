@@ -58,6 +58,13 @@ func (o DeleteOptions) window() (days int, force bool) {
 // scheduled for deletion (outside the provisioner, say) keeps its date,
 // and its user is dropped all the same.
 func (s *Service) Remove(ctx context.Context, sec secretstore.Secret, via string, opts DeleteOptions) (time.Time, error) {
+	return s.remove(ctx, sec, via, opts, true)
+}
+
+// remove is Remove; cancel also cancels the secret's expiry (its schedule
+// and record) once the secret is deleted, which an expiry itself leaves
+// to expiry.Finish.
+func (s *Service) remove(ctx context.Context, sec secretstore.Secret, via string, opts DeleteOptions, cancel bool) (time.Time, error) {
 	release := s.users.Drop
 	if opts.RetainDatabaseUser {
 		release = s.users.Release
@@ -68,6 +75,14 @@ func (s *Service) Remove(ctx context.Context, sec secretstore.Secret, via string
 	if err := s.RetireReaders(ctx, sec, via); err != nil {
 		return time.Time{}, err
 	}
+	when, err := s.deleteSecret(ctx, sec, opts)
+	if err != nil || !cancel {
+		return when, err
+	}
+	return when, s.expiry.Cancel(ctx, via, sec.ARN)
+}
+
+func (s *Service) deleteSecret(ctx context.Context, sec secretstore.Secret, opts DeleteOptions) (time.Time, error) {
 	if sec.Deleted {
 		return *sec.DeletedDate, nil
 	}
@@ -86,8 +101,15 @@ func (s *Service) Remove(ctx context.Context, sec secretstore.Secret, via string
 // longer exists, when the record says by asked for it: no tag is left to
 // say whose the secret was.
 func (s *Service) RemoveUserOfGone(ctx context.Context, via, by, arn string, opts DeleteOptions) error {
+	release := s.users.Drop
 	if opts.RetainDatabaseUser {
-		return s.users.Release(ctx, via, by, arn, false)
+		release = s.users.Release
 	}
-	return s.users.Drop(ctx, via, by, arn, false)
+	return release(ctx, via, by, arn, false)
+}
+
+// CancelExpiry removes the expiry of a secret made through via that is
+// gone: what a DELETE of it leaves.
+func (s *Service) CancelExpiry(ctx context.Context, via, arn string) error {
+	return s.expiry.Cancel(ctx, via, arn)
 }

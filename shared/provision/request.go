@@ -61,6 +61,13 @@ type Request struct {
 	SecretString         props.Sensitive `json:"secretString"`
 	SecretBinary         props.Binary    `json:"secretBinary"`
 
+	// Expiry: the credential removes itself (database user, replicas,
+	// secret) after expiresAfter (ISO 8601) or at expiresAt (RFC 3339),
+	// recoverable for 7 days unless forceDeleteOnExpiry. Not for stacks.
+	ExpiresAfter        string     `json:"expiresAfter"`
+	ExpiresAt           string     `json:"expiresAt"`
+	ForceDeleteOnExpiry props.Bool `json:"forceDeleteOnExpiry"`
+
 	// The password policy, as Secrets Manager GetRandomPassword.
 	PasswordLength          *props.Int  `json:"passwordLength"`
 	ExcludeCharacters       string      `json:"excludeCharacters"`

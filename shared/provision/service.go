@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -23,6 +24,7 @@ import (
 	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/dbsecret"
 	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/expiry"
 	"github.com/dbcreds/provisioner/shared/rotation"
 	"github.com/dbcreds/provisioner/shared/secretreaders"
 	"github.com/dbcreds/provisioner/shared/secretspec"
@@ -39,21 +41,23 @@ type Service struct {
 	users   *secretuser.Users
 	deleter *secretstore.Deleter
 	readers *secretreaders.Access
+	expiry  *expiry.Schedules
 }
 
 // NewService returns the service that creates secrets in store under
 // config, switches their rotation on through rotator, makes their database
 // users through users, deletes through deleter (a secret whose user could
 // not be made, DELETE, a stack's Delete) and gives readers access through
-// readers. Each is required: a function that lacks one must not start.
-func NewService(config Config, store *secretstore.Store, rotator *rotation.Rotator, users *secretuser.Users, deleter *secretstore.Deleter, readers *secretreaders.Access) (*Service, error) {
-	if store == nil || rotator == nil || users == nil || deleter == nil || readers == nil {
-		return nil, errcode.New(errcode.Internal, "a service needs a store, a rotator, database users, a deleter and readers' access")
+// readers and schedules their expiries through expiries. Each is
+// required: a function that lacks one must not start.
+func NewService(config Config, store *secretstore.Store, rotator *rotation.Rotator, users *secretuser.Users, deleter *secretstore.Deleter, readers *secretreaders.Access, expiries *expiry.Schedules) (*Service, error) {
+	if store == nil || rotator == nil || users == nil || deleter == nil || readers == nil || expiries == nil {
+		return nil, errcode.New(errcode.Internal, "a service needs a store, a rotator, database users, a deleter, readers' access and expiry schedules")
 	}
 	if err := config.Check(); err != nil {
 		return nil, err
 	}
-	return &Service{config: config, store: store, rotator: rotator, users: users, deleter: deleter, readers: readers}, nil
+	return &Service{config: config, store: store, rotator: rotator, users: users, deleter: deleter, readers: readers, expiry: expiries}, nil
 }
 
 // Config is the deployment's configuration the service applies.
@@ -75,6 +79,8 @@ type Result struct {
 	Rotation *rotation.Status `json:"rotation,omitempty"`
 	// Readers are the principals the secret's resource policy lets read it.
 	Readers []string `json:"readers,omitempty"`
+	// ExpiresAt is when the credential removes itself, when it does.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 	// Replayed is set when an earlier attempt of the same request had
 	// created the secret and this answer repeats it.
 	Replayed bool `json:"-"`
@@ -107,6 +113,7 @@ type Prepared struct {
 	r        Request
 	in       *secretsmanager.CreateSecretInput
 	username string
+	expires  time.Time // zero: never
 }
 
 // Prepare is Create's first half: everything checked, nothing made.
@@ -115,12 +122,16 @@ func (s *Service) Prepare(r Request, idempotencyKey string) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Prepared{r: r, in: in, username: username}, nil
+	expires, err := expiresAt(r, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return &Prepared{r: r, in: in, username: username, expires: expires}, nil
 }
 
 // CreatePrepared is Create's second half.
 func (s *Service) CreatePrepared(ctx context.Context, p *Prepared) (Result, error) {
-	return s.createBuilt(ctx, p.r, p.in, p.username)
+	return s.createBuilt(ctx, p.r, p.in, p.username, p.expires)
 }
 
 // Checked is what Check found of a request.
@@ -149,7 +160,7 @@ func (s *Service) Check(r Request) (Checked, error) {
 
 // createBuilt calls CreateSecret with what build made, makes the database
 // user when r asks for one, and then switches on its rotation.
-func (s *Service) createBuilt(ctx context.Context, r Request, in *secretsmanager.CreateSecretInput, username string) (Result, error) {
+func (s *Service) createBuilt(ctx context.Context, r Request, in *secretsmanager.CreateSecretInput, username string, expires time.Time) (Result, error) {
 	// Before the call: the SDK fills in a token of its own when there is none.
 	keyed := in.ClientRequestToken != nil
 	var keys []secretreaders.Key
@@ -181,6 +192,15 @@ func (s *Service) createBuilt(ctx context.Context, r Request, in *secretsmanager
 			ReplicationStatus: created.Replicas,
 			Replayed:          created.Replayed,
 		}
+	}
+	if !expires.IsZero() {
+		// Next after the secret: a credential asked to expire never lives
+		// on without its schedule.
+		plan := expiry.Plan{Via: r.Provenance.Via, By: r.Provenance.By, SecretARN: result.ARN, At: expires, Force: bool(r.ForceDeleteOnExpiry)}
+		if err := s.expiry.Set(ctx, plan); err != nil {
+			return s.abandon(ctx, r, result, keyed, err)
+		}
+		result.ExpiresAt = &expires
 	}
 	if len(r.Readers) > 0 {
 		target := secretreaders.Target{Via: r.Provenance.Via, SecretARN: result.ARN, Readers: r.Readers, Keys: keys, Fresh: !result.Replayed}
@@ -217,6 +237,9 @@ func (s *Service) check(r Request) (secretspec.Replicas, Kind, error) {
 		return nil, 0, err
 	}
 	if err := s.checkReaders(r, replicas); err != nil {
+		return nil, 0, err
+	}
+	if _, err := expiresAt(r, time.Now()); err != nil {
 		return nil, 0, err
 	}
 	if r.ForceOverwriteReplicaSecret && r.Provenance.Caller.Kind != dbgrants.KindStack {

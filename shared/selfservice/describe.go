@@ -30,6 +30,8 @@ type Description struct {
 	// Readers are the principals its resource policy lets read it, when the
 	// provisioner gave it readers.
 	Readers []string `json:"readers,omitempty"`
+	// ExpiresAt is when the credential removes itself, when it does.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 }
 
 // DescribeFor returns the metadata and replication status of a secret inside
@@ -72,6 +74,9 @@ func (a *API) DescribeFor(ctx context.Context, c Caller, via, name string) (Desc
 		}
 	}
 	if d.Readers, err = a.svc.Readers(ctx, sec); err != nil {
+		return Description{}, err
+	}
+	if d.ExpiresAt, err = a.svc.ExpiresAt(ctx, via, sec.ARN); err != nil {
 		return Description{}, err
 	}
 	return d, nil

@@ -163,8 +163,9 @@ func Start(opts Options) (*Function, error) {
 // tablesMade remembers the tables made at each endpoint in this process.
 var tablesMade sync.Map
 
-// createTables makes the template's DynamoDB tables at the local DynamoDB
-// endpoint, as the stack would have made them; never in a real account.
+// createTables makes the template's DynamoDB tables and schedule groups at
+// the local endpoints, as the stack would have made them; never in a real
+// account.
 func createTables(tpl *samtemplate.Template, opts Options) error {
 	for _, id := range tpl.Tables() {
 		name := samtemplate.TableName(id)
@@ -173,6 +174,16 @@ func createTables(tpl *samtemplate.Template, opts Options) error {
 			continue
 		}
 		if err := motoserver.CreateTable(context.Background(), opts.Env, opts.Region, name, tpl.TablePartitionKey(id)); err != nil {
+			return err
+		}
+		tablesMade.Store(made, true)
+	}
+	for _, group := range tpl.ScheduleGroups() { // a Ref to one is locally its logical id
+		made := opts.Env["AWS_ENDPOINT_URL_SCHEDULER"] + " group " + group
+		if _, done := tablesMade.Load(made); done {
+			continue
+		}
+		if err := motoserver.CreateScheduleGroup(context.Background(), opts.Env, opts.Region, group); err != nil {
 			return err
 		}
 		tablesMade.Store(made, true)

@@ -70,6 +70,9 @@ func (t *Template) Functions() []string { return t.ofType("AWS::Serverless::Func
 // Tables lists the logical ids of the template's DynamoDB tables, sorted.
 func (t *Template) Tables() []string { return t.ofType("AWS::DynamoDB::Table") }
 
+// ScheduleGroups are the template's EventBridge Scheduler schedule groups.
+func (t *Template) ScheduleGroups() []string { return t.ofType("AWS::Scheduler::ScheduleGroup") }
+
 func (t *Template) ofType(typ string) []string {
 	var ids []string
 	for id, r := range t.resources {
@@ -144,10 +147,13 @@ func (t *Template) Function(id string, overrides, pseudo map[string]string) (Fun
 	for k, v := range pseudo {
 		params[k] = v
 	}
-	// A Ref to a table is its name: locally its logical id, as the SAM
-	// CLI resolves it (intrinsics_symbol_table.py).
-	for _, table := range t.Tables() {
-		params[table] = TableName(table)
+	// A Ref to a resource (a table's name, a queue's URL, a role's name)
+	// is locally its logical id, as the SAM CLI resolves it
+	// (intrinsics_symbol_table.py, "Ref": lambda logical_id: logical_id).
+	for id := range t.resources {
+		if _, param := params[id]; !param {
+			params[id] = id
+		}
 	}
 	f := Function{LogicalID: id, Environment: map[string]string{}, Timeout: 3 * time.Second, MemoryMB: 128,
 		BuildMethod: Scalar(Get(Get(r, "Metadata"), "BuildMethod"))}

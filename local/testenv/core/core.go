@@ -30,6 +30,7 @@ import (
 	"github.com/dbcreds/provisioner/local/testenv/motoserver"
 	"github.com/dbcreds/provisioner/local/testenv/rdsapi"
 	"github.com/dbcreds/provisioner/shared/dbgrants"
+	"github.com/dbcreds/provisioner/shared/expiry"
 	"github.com/dbcreds/provisioner/shared/idempotency"
 	"github.com/dbcreds/provisioner/shared/provision"
 	"github.com/dbcreds/provisioner/shared/rotation"
@@ -49,7 +50,35 @@ const (
 	OtherAccount     = "444455556666"
 	IdempotencyTable = "idempotency-records"
 	UsersTable       = "database-users"
+	// The expiry schedules' group, the Scheduler's role and dead-letter
+	// queue, and the function the core's schedules invoke, as a stack
+	// would name them.
+	ScheduleGroup = "dbcreds-expiry"
+	SchedulerRole = "dbcreds-expiry-scheduler"
+	ExpiryQueue   = "dbcreds-expiry-failures"
+	FunctionName  = "provisioner-core"
+	FunctionARN   = "arn:aws:lambda:" + Primary + ":" + Account + ":function:" + FunctionName
 )
+
+// Env is the deployment's environment the core is built from, beside
+// this process's (which points at moto).
+func Env(k string) string {
+	switch k {
+	case userledger.EnvTable:
+		return UsersTable
+	case expiry.EnvGroup:
+		return ScheduleGroup
+	case expiry.EnvRole:
+		return SchedulerRole
+	case expiry.EnvDeadLetter:
+		return ExpiryQueue
+	case "AWS_LAMBDA_FUNCTION_NAME":
+		return FunctionName
+	case "ACCOUNT_ID":
+		return Account
+	}
+	return os.Getenv(k)
+}
 
 var (
 	moto *motoserver.Server
@@ -88,6 +117,9 @@ func start() error {
 		if err = motoserver.CreateTable(context.Background(), moto.Env(), Primary, table, "id"); err != nil {
 			return err
 		}
+	}
+	if err = motoserver.CreateScheduleGroup(context.Background(), moto.Env(), Primary, ScheduleGroup); err != nil {
+		return err
 	}
 	if rds, err = rdsapi.Start(Primary, Account); err != nil {
 		return err
@@ -175,12 +207,7 @@ func ServiceOn(t testing.TB, cfg provision.Config, client *secretsmanager.Client
 
 func serviceOn(t testing.TB, cfg provision.Config, client *secretsmanager.Client, store *secretstore.Store, rotator *rotation.Rotator, readers *secretreaders.Access) *provision.Service {
 	t.Helper()
-	getenv := func(k string) string {
-		if k == userledger.EnvTable {
-			return UsersTable
-		}
-		return os.Getenv(k)
-	}
+	getenv := Env
 	users, err := secretuser.FromEnvironment(getenv, client, cfg.Region, cfg.Ours, cfg.UserSettings())
 	if err != nil {
 		t.Fatal(err)
@@ -196,11 +223,26 @@ func serviceOn(t testing.TB, cfg provision.Config, client *secretsmanager.Client
 			t.Fatal(err)
 		}
 	}
-	svc, err := provision.NewService(cfg, store, rotator, users, secretstore.NewDeleter(client), readers)
+	svc, err := provision.NewService(cfg, store, rotator, users, secretstore.NewDeleter(client), readers, Expiries(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return svc
+}
+
+// Expiries are the core's expiry schedules, in moto's Scheduler.
+func Expiries(t testing.TB) *expiry.Schedules {
+	t.Helper()
+	Require(t)
+	dynamo, err := userledger.ClientFromEnvironment(Env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schedules, err := expiry.FromEnvironment(Env, userledger.New(dynamo, UsersTable))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return schedules
 }
 
 // Service is the core under the tests' grants.

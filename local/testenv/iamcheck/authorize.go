@@ -36,6 +36,8 @@ func Authorizations(c Call, partitionKeys map[string]string) ([]Request, error) 
 		return rds(c)
 	case "kms":
 		return keyManagement(c)
+	case "scheduler":
+		return schedules(c)
 	case "sts":
 		// GetCallerIdentity: "No permissions are required to perform this
 		// operation" (STS API reference).
@@ -381,4 +383,28 @@ func keyManagement(c Call) ([]Request, error) {
 		return nil, nil
 	}
 	return nil, fmt.Errorf("kms.%s: no mapping to IAM", c.Operation)
+}
+
+// schedules maps the EventBridge Scheduler calls expiries make: each on
+// the schedule (arn:...:schedule/<group>/<name>, list_amazoneventbridgescheduler.html),
+// and a create or update also passes its target's role: iam:PassRole with
+// iam:PassedToService scheduler.amazonaws.com
+// (https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html).
+func schedules(c Call) ([]Request, error) {
+	group := str(c.Params, "GroupName")
+	if group == "" {
+		group = "default"
+	}
+	arn := "arn:aws:scheduler:" + c.Region + ":" + AccountID + ":schedule/" + group + "/" + str(c.Params, "Name")
+	reqs := []Request{{Action: "scheduler:" + c.Operation, Resource: arn, Context: map[string]any{}, Why: "scheduler." + c.Operation}}
+	switch c.Operation {
+	case "CreateSchedule", "UpdateSchedule":
+		target, _ := c.Params["Target"].(map[string]any)
+		reqs = append(reqs, Request{Action: "iam:PassRole", Resource: str(target, "RoleArn"),
+			Context: map[string]any{"iam:PassedToService": "scheduler.amazonaws.com"}, Why: "scheduler." + c.Operation + " passes its role"})
+		return reqs, nil
+	case "DeleteSchedule", "GetSchedule":
+		return reqs, nil
+	}
+	return nil, fmt.Errorf("scheduler.%s: no mapping to IAM", c.Operation)
 }

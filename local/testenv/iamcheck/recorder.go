@@ -150,6 +150,9 @@ func (r *Recorder) record(req *http.Request, body []byte, function string, overr
 			}
 		}
 	}
+	if c.Service == "scheduler" {
+		schedulerCall(&c, req, body)
+	}
 	if c.Operation == "" || c.Service == "" {
 		return // not an AWS API call (a health check, the test's own probe)
 	}
@@ -184,4 +187,20 @@ func callerIdentity(function string) string {
 		`<Arn>arn:aws:sts::` + AccountID + `:assumed-role/` + StackName + `-` + function + `Role/` + function + `</Arn>` +
 		`<UserId>AROAEXAMPLE:` + function + `</UserId><Account>` + AccountID + `</Account>` +
 		`</GetCallerIdentityResult><ResponseMetadata><RequestId>00000000-0000-4000-8000-000000000000</RequestId></ResponseMetadata></GetCallerIdentityResponse>`
+}
+
+// schedulerCall reads an EventBridge Scheduler call, a REST one: the
+// operation from the method on /schedules/{Name}, the group from the body
+// or the groupName query.
+func schedulerCall(c *Call, req *http.Request, body []byte) {
+	name, ok := strings.CutPrefix(req.URL.Path, "/schedules/")
+	if !ok {
+		return
+	}
+	json.Unmarshal(body, &c.Params)
+	c.Params["Name"] = name
+	if g := req.URL.Query().Get("groupName"); g != "" {
+		c.Params["GroupName"] = g
+	}
+	c.Operation = map[string]string{"POST": "CreateSchedule", "PUT": "UpdateSchedule", "DELETE": "DeleteSchedule", "GET": "GetSchedule"}[req.Method]
 }

@@ -196,8 +196,8 @@ func (t *Template) resolver(overrides map[string]string) (*resolver, error) {
 			arn := "arn:aws:iam::" + AccountID + ":policy/" + StackName + "-" + id
 			r.params[id] = arn
 			r.managed[arn] = id
-		case "AWS::DynamoDB::Table":
-			r.params[id] = id // locally, a table's name is its logical id (as sam local has it)
+		case "AWS::DynamoDB::Table", "AWS::Scheduler::ScheduleGroup", "AWS::IAM::Role":
+			r.params[id] = id // locally, a table's, group's or role's name is its logical id (as sam local has it)
 		default:
 			r.params[id] = StackName + "-" + id
 		}
@@ -397,6 +397,10 @@ func (r *resolver) getAtt(id, attr string) (any, error) {
 		return "arn:aws:dynamodb:" + Region + ":" + AccountID + ":table/" + id, nil
 	case res.Type == "AWS::SQS::Queue" && attr == "Arn":
 		return "arn:aws:sqs:" + Region + ":" + AccountID + ":" + StackName + "-" + id, nil
+	case res.Type == "AWS::IAM::Role" && attr == "Arn":
+		return "arn:aws:iam::" + AccountID + ":role/" + id, nil
+	case res.Type == "AWS::Scheduler::ScheduleGroup" && attr == "Arn":
+		return "arn:aws:scheduler:" + Region + ":" + AccountID + ":schedule-group/" + id, nil
 	case res.Type == "AWS::Lambda::Function" && attr == "Arn":
 		return "arn:aws:lambda:" + Region + ":" + AccountID + ":function:" + StackName + "-" + id, nil
 	}

@@ -114,6 +114,7 @@ func EnvFor(endpoint string) map[string]string {
 		"AWS_ENDPOINT_URL_DYNAMODB":        endpoint,
 		"AWS_ENDPOINT_URL_KMS":             endpoint,
 		"AWS_ENDPOINT_URL_STS":             endpoint,
+		"AWS_ENDPOINT_URL_SCHEDULER":       endpoint,
 		"AWS_ACCESS_KEY_ID":                "test",
 		"AWS_SECRET_ACCESS_KEY":            "test",
 		"AWS_SESSION_TOKEN":                "",

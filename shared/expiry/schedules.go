@@ -1,0 +1,263 @@
+package expiry
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler/types"
+
+	"github.com/dbcreds/provisioner/shared/awsclient"
+	"github.com/dbcreds/provisioner/shared/awsname"
+	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/userledger"
+)
+
+// The calls the schedules make, each copying the SDK's signature.
+type (
+	CreateScheduleAPI interface {
+		CreateSchedule(ctx context.Context, params *scheduler.CreateScheduleInput, optFns ...func(*scheduler.Options)) (*scheduler.CreateScheduleOutput, error)
+	}
+	UpdateScheduleAPI interface {
+		UpdateSchedule(ctx context.Context, params *scheduler.UpdateScheduleInput, optFns ...func(*scheduler.Options)) (*scheduler.UpdateScheduleOutput, error)
+	}
+	DeleteScheduleAPI interface {
+		DeleteSchedule(ctx context.Context, params *scheduler.DeleteScheduleInput, optFns ...func(*scheduler.Options)) (*scheduler.DeleteScheduleOutput, error)
+	}
+)
+
+// Scheduler is the part of the EventBridge Scheduler client used.
+type Scheduler interface {
+	CreateScheduleAPI
+	UpdateScheduleAPI
+	DeleteScheduleAPI
+}
+
+// Records is where expiries are recorded: userledger.Ledger.
+type Records interface {
+	Expiry(ctx context.Context, via, secretARN string) (userledger.Expiry, bool, error)
+	PutExpiry(ctx context.Context, via, secretARN, was string, e userledger.Expiry) error
+	ForgetExpiry(ctx context.Context, via, secretARN string) error
+}
+
+// Settings are the deployment's schedule settings, from the template.
+type Settings struct {
+	Group         string // the stack's schedule group
+	RoleARN       string // the role the Scheduler invokes the function with
+	DeadLetterARN string // the queue of invocations the Scheduler could not deliver
+	// Target is the function to invoke: this one, which made the secret
+	// and whose role may remove it.
+	Target string
+}
+
+// Schedules sets, moves and cancels secrets' expiries. Build one at init.
+type Schedules struct {
+	client   Scheduler
+	records  Records
+	settings Settings
+}
+
+// New returns the schedules made through client and recorded in records;
+// each part is required.
+func New(client Scheduler, records Records, settings Settings) (*Schedules, error) {
+	if client == nil || records == nil {
+		return nil, errcode.New(errcode.Internal, "expiry needs a Scheduler client and the ledger")
+	}
+	if _, ok := awsname.ParseFunctionARN(settings.Target); !ok {
+		return nil, errcode.New(errcode.Internal, "expiry needs the function's own ARN to schedule, got %q", settings.Target)
+	}
+	if settings.Group == "" || settings.RoleARN == "" || settings.DeadLetterARN == "" {
+		return nil, errcode.New(errcode.Internal, "expiry needs the schedule group, the Scheduler's role and its dead-letter queue: the template sets %s, %s and %s", EnvGroup, EnvRole, EnvDeadLetter)
+	}
+	return &Schedules{client: client, records: records, settings: settings}, nil
+}
+
+// Plan is an expiry to set.
+type Plan struct {
+	Via, By, SecretARN string
+	At                 time.Time
+	Force              bool
+}
+
+// PayloadKey is the member of an invocation that carries an expiry's
+// Payload. No event API Gateway, EventBridge or CloudFormation sends has
+// it: only a direct invocation, the Scheduler's, can.
+const PayloadKey = "dbcredsExpiry"
+
+// Payload is what a schedule invokes the function with.
+type Payload struct {
+	SecretARN string `json:"secretArn"`
+	Via       string `json:"via"`
+	Token     string `json:"token"`
+}
+
+// Invocation is the schedule's whole input.
+type Invocation struct {
+	Expiry *Payload `json:"dbcredsExpiry"`
+}
+
+// Name is the schedule of the secret made through via: one per secret,
+// so that a retry updates it and never makes a second. Prefixed with the
+// trigger, so that IAM confines each function to its own schedules.
+func Name(via, secretARN string) string {
+	sum := sha256.Sum256([]byte(via + "\x00" + secretARN))
+	return via + "-" + hex.EncodeToString(sum[:16])
+}
+
+// Set records p and makes or moves its schedule. The record comes first
+// and keeps its token: a schedule left behind by a failure on the way
+// fires either when the record says (it is then the one) or before (then
+// it finds the expiry not yet due), never with a token the record lacks.
+func (s *Schedules) Set(ctx context.Context, p Plan) error {
+	target := s.settings.Target
+	var token string
+	for attempt := 0; ; attempt++ {
+		rec, found, err := s.records.Expiry(ctx, p.Via, p.SecretARN)
+		if err != nil {
+			return err
+		}
+		was := ""
+		if found {
+			was, token = rec.Token, rec.Token
+		}
+		if token == "" {
+			if token, err = newToken(); err != nil {
+				return err
+			}
+		}
+		err = s.records.PutExpiry(ctx, p.Via, p.SecretARN, was, userledger.Expiry{By: p.By, At: p.At, Token: token, Force: p.Force})
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, userledger.ErrExpiryChanged) || attempt == 3 {
+			return err
+		}
+	}
+	input, err := json.Marshal(Invocation{Expiry: &Payload{SecretARN: p.SecretARN, Via: p.Via, Token: token}})
+	if err != nil {
+		return errcode.Wrap(err, errcode.Internal, "writing the schedule's payload")
+	}
+	name := Name(p.Via, p.SecretARN)
+	expression := "at(" + p.At.UTC().Format("2006-01-02T15:04:05") + ")"
+	description := "dbcreds-provisioner: the expiry of a secret (" + p.Via + ")"
+	t := &types.Target{
+		Arn:              aws.String(target),
+		RoleArn:          aws.String(s.settings.RoleARN),
+		Input:            aws.String(string(input)),
+		RetryPolicy:      &types.RetryPolicy{MaximumEventAgeInSeconds: aws.Int32(86400), MaximumRetryAttempts: aws.Int32(185)},
+		DeadLetterConfig: &types.DeadLetterConfig{Arn: aws.String(s.settings.DeadLetterARN)},
+	}
+	window := &types.FlexibleTimeWindow{Mode: types.FlexibleTimeWindowModeOff}
+	_, err = s.client.CreateSchedule(ctx, &scheduler.CreateScheduleInput{
+		Name: aws.String(name), GroupName: aws.String(s.settings.Group), Description: aws.String(description),
+		ScheduleExpression: aws.String(expression), ScheduleExpressionTimezone: aws.String("UTC"),
+		FlexibleTimeWindow: window, Target: t, ActionAfterCompletion: types.ActionAfterCompletionDelete,
+	})
+	var exists *types.ConflictException
+	if errors.As(err, &exists) {
+		// Update replaces the whole schedule: every part again.
+		_, err = s.client.UpdateSchedule(ctx, &scheduler.UpdateScheduleInput{
+			Name: aws.String(name), GroupName: aws.String(s.settings.Group), Description: aws.String(description),
+			ScheduleExpression: aws.String(expression), ScheduleExpressionTimezone: aws.String("UTC"),
+			FlexibleTimeWindow: window, Target: t, ActionAfterCompletion: types.ActionAfterCompletionDelete,
+		})
+	}
+	return classify(err)
+}
+
+// At is when the secret made through via expires; nil when it does not.
+func (s *Schedules) At(ctx context.Context, via, secretARN string) (*time.Time, error) {
+	rec, found, err := s.records.Expiry(ctx, via, secretARN)
+	if err != nil || !found || rec.Expired {
+		return nil, err
+	}
+	return &rec.At, nil
+}
+
+// Cancel removes the secret's expiry: its schedule, then its record.
+func (s *Schedules) Cancel(ctx context.Context, via, secretARN string) error {
+	_, found, err := s.records.Expiry(ctx, via, secretARN)
+	if err != nil || !found {
+		return err
+	}
+	if err := s.deleteSchedule(ctx, via, secretARN); err != nil {
+		return err
+	}
+	return s.records.ForgetExpiry(ctx, via, secretARN)
+}
+
+// Due is an expiry an invocation proved: its record.
+type Due struct {
+	userledger.Expiry
+	// Early is set when the record says a later time (the expiry was
+	// moved, and this is the old schedule firing): nothing is to be done.
+	Early bool
+}
+
+// early is how much sooner than recorded a schedule may fire and still
+// be the one: clocks differ.
+const early = time.Minute
+
+// Verify checks an invocation's payload against the record: the secret's
+// expiry, with the same token. Anything else is forbidden, and names no
+// detail of what was recorded.
+func (s *Schedules) Verify(ctx context.Context, p Payload, now time.Time) (Due, error) {
+	refused := errcode.New(errcode.Forbidden, "the expiry payload matches no expiry the provisioner scheduled")
+	if p.SecretARN == "" || p.Via == "" || len(p.Token) != 64 || strings.ContainsAny(p.Via, "#") {
+		return Due{}, refused
+	}
+	rec, found, err := s.records.Expiry(ctx, p.Via, p.SecretARN)
+	if err != nil {
+		return Due{}, err
+	}
+	if !found || subtle.ConstantTimeCompare([]byte(rec.Token), []byte(p.Token)) != 1 {
+		return Due{}, refused
+	}
+	return Due{Expiry: rec, Early: now.Add(early).Before(rec.At)}, nil
+}
+
+// Finish marks the secret's expiry done and removes its schedule (the
+// Scheduler deletes a one-time schedule once it invoked, but a moved
+// one may remain). The record stays, so a second delivery is a success.
+func (s *Schedules) Finish(ctx context.Context, via, secretARN string, rec userledger.Expiry) error {
+	if !rec.Expired {
+		done := rec
+		done.Expired = true
+		if err := s.records.PutExpiry(ctx, via, secretARN, rec.Token, done); err != nil && !errors.Is(err, userledger.ErrExpiryChanged) {
+			return err
+		}
+	}
+	return s.deleteSchedule(ctx, via, secretARN)
+}
+
+func (s *Schedules) deleteSchedule(ctx context.Context, via, secretARN string) error {
+	_, err := s.client.DeleteSchedule(ctx, &scheduler.DeleteScheduleInput{Name: aws.String(Name(via, secretARN)), GroupName: aws.String(s.settings.Group)})
+	var gone *types.ResourceNotFoundException
+	if errors.As(err, &gone) {
+		return nil
+	}
+	return classify(err)
+}
+
+func newToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", errcode.Wrap(err, errcode.Internal, "making an expiry token")
+	}
+	return hex.EncodeToString(b), nil
+}
+
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	return awsclient.Classify(err, "EventBridge Scheduler")
+}

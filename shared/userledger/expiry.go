@@ -1,0 +1,97 @@
+package userledger
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Expiry is when a secret the provisioner made removes itself, and the
+// token its schedule carries: an expiry invocation acts only when it names
+// the secret and carries this token, so a look-alike payload from anyone
+// else who may invoke the function deletes nothing.
+type Expiry struct {
+	By    string    // who asked: the secret's provenance, kept when the secret is gone
+	At    time.Time // when
+	Token string    // the schedule's, made once per record
+	// Force deletes without a recovery window.
+	Force bool
+	// Expired is set once the secret was removed at its expiry, so that
+	// a second delivery of the schedule's invocation is a success.
+	Expired bool
+}
+
+const (
+	attrAt      = "at"
+	attrToken   = "token"
+	attrForce   = "force"
+	attrExpired = "expired"
+)
+
+// expiryKey is the record of a secret's expiry: beside its user's record,
+// under the same trigger's leading key.
+func expiryKey(via, secretARN string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrID: &types.AttributeValueMemberS{Value: via + "#expiry#" + secretARN}}
+}
+
+// Expiry is the expiry recorded for the secret made through via; found is
+// false when none is.
+func (l *Ledger) Expiry(ctx context.Context, via, secretARN string) (e Expiry, found bool, err error) {
+	out, err := l.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(l.table), Key: expiryKey(via, secretARN), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return Expiry{}, false, classify(err)
+	}
+	if len(out.Item) == 0 {
+		return Expiry{}, false, nil
+	}
+	e.By, e.Token = str(out.Item[attrBy]), str(out.Item[attrToken])
+	e.At, _ = time.Parse(time.RFC3339, str(out.Item[attrAt]))
+	if b, ok := out.Item[attrForce].(*types.AttributeValueMemberBOOL); ok {
+		e.Force = b.Value
+	}
+	if b, ok := out.Item[attrExpired].(*types.AttributeValueMemberBOOL); ok {
+		e.Expired = b.Value
+	}
+	return e, true, nil
+}
+
+// ErrExpiryChanged is PutExpiry's answer when the record is not the one
+// it was told to replace: another request wrote it first.
+var ErrExpiryChanged = errors.New("the expiry record changed under another request")
+
+// PutExpiry writes e for the secret made through via, replacing a record
+// holding token was, or only where there is none when was is "": a token is
+// made once, and two requests that race never leave the record with one
+// token and the schedule with another.
+func (l *Ledger) PutExpiry(ctx context.Context, via, secretARN, was string, e Expiry) error {
+	item := expiryKey(via, secretARN)
+	item[attrSecret] = &types.AttributeValueMemberS{Value: secretARN}
+	item[attrBy] = &types.AttributeValueMemberS{Value: e.By}
+	item[attrAt] = &types.AttributeValueMemberS{Value: e.At.UTC().Format(time.RFC3339)}
+	item[attrToken] = &types.AttributeValueMemberS{Value: e.Token}
+	item[attrForce] = &types.AttributeValueMemberBOOL{Value: e.Force}
+	item[attrExpired] = &types.AttributeValueMemberBOOL{Value: e.Expired}
+	in := &dynamodb.PutItemInput{TableName: aws.String(l.table), Item: item,
+		ConditionExpression:      aws.String("attribute_not_exists(#t)"),
+		ExpressionAttributeNames: map[string]string{"#t": attrToken}}
+	if was != "" {
+		in.ConditionExpression = aws.String("#t = :t")
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":t": &types.AttributeValueMemberS{Value: was}}
+	}
+	_, err := l.client.PutItem(ctx, in)
+	var changed *types.ConditionalCheckFailedException
+	if errors.As(err, &changed) {
+		return ErrExpiryChanged
+	}
+	return classify(err)
+}
+
+// ForgetExpiry removes the secret's expiry record.
+func (l *Ledger) ForgetExpiry(ctx context.Context, via, secretARN string) error {
+	_, err := l.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(l.table), Key: expiryKey(via, secretARN)})
+	return classify(err)
+}
