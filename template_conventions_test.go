@@ -47,7 +47,8 @@ func TestTemplateConventions(t *testing.T) {
 	count := map[string]int{}
 	logGroups := map[string]bool{}
 	for id, r := range resources {
-		typ, props := r["Type"].(string), r["Properties"].(map[string]any)
+		typ := r["Type"].(string)
+		props, _ := r["Properties"].(map[string]any) // a schedule group needs none
 		count[typ]++
 		switch typ {
 		case "AWS::IAM::Role":
@@ -61,12 +62,12 @@ func TestTemplateConventions(t *testing.T) {
 			}
 		}
 	}
-	if count["AWS::IAM::Role"] != 4 || count["AWS::Logs::LogGroup"] != 5 {
-		t.Errorf("%d roles and %d log groups; want the four functions' roles, and their four log groups and the API's", count["AWS::IAM::Role"], count["AWS::Logs::LogGroup"])
+	if count["AWS::IAM::Role"] != 5 || count["AWS::Logs::LogGroup"] != 5 {
+		t.Errorf("%d roles and %d log groups; want the four functions' roles and the expiry Scheduler's, and the functions' four log groups and the API's", count["AWS::IAM::Role"], count["AWS::Logs::LogGroup"])
 	}
 	// Every log goes to a log group of the stack's.
 	for id, r := range resources {
-		props := r["Properties"].(map[string]any)
+		props, _ := r["Properties"].(map[string]any)
 		switch r["Type"] {
 		case "AWS::Lambda::Function":
 			group, _ := props["LoggingConfig"].(map[string]any)["LogGroup"].(map[string]any)
@@ -85,9 +86,11 @@ func TestTemplateConventions(t *testing.T) {
 	if count["AWS::ApiGatewayV2::Stage"] != 2 {
 		t.Errorf("%d API stages, want the IAM API's and the JWT API's", count["AWS::ApiGatewayV2::Stage"])
 	}
-	queue := resources["FailedRequestsQueue"]
-	if queue["DeletionPolicy"] != "Retain" || queue["UpdateReplacePolicy"] != "Retain" {
-		t.Errorf("the dead-letter queue: DeletionPolicy %v, UpdateReplacePolicy %v; want Retain", queue["DeletionPolicy"], queue["UpdateReplacePolicy"])
+	for _, id := range []string{"FailedRequestsQueue", "ExpiryFailuresQueue"} {
+		queue := resources[id]
+		if queue["DeletionPolicy"] != "Retain" || queue["UpdateReplacePolicy"] != "Retain" {
+			t.Errorf("the dead-letter queue %s: DeletionPolicy %v, UpdateReplacePolicy %v; want Retain", id, queue["DeletionPolicy"], queue["UpdateReplacePolicy"])
+		}
 	}
 	// Alarms: the dead-letter queue, and each function's errors, to the topic.
 	alarmed := map[string]bool{}
@@ -118,6 +121,7 @@ func TestTemplateConventions(t *testing.T) {
 		}
 	}
 	for _, want := range []string{`ApproximateNumberOfMessagesVisible {"Fn::GetAtt":["FailedRequestsQueue","QueueName"]}`,
+		`ApproximateNumberOfMessagesVisible {"Fn::GetAtt":["ExpiryFailuresQueue","QueueName"]}`,
 		`Errors {"Ref":"CustomResourceFunction"}`, `Errors {"Ref":"HttpApiFunction"}`, `Errors {"Ref":"EventBridgeFunction"}`, `Errors {"Ref":"RotationHealthFunction"}`,
 		// Every trigger's failed and abandoned rotations, and those of a
 		// secret whose trigger is not known.

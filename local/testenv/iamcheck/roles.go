@@ -444,3 +444,23 @@ func (r *resolver) sub(text string, vars map[string]any) (string, error) {
 		}
 	}
 }
+
+// Resolved is one resource's properties with the template's intrinsics
+// resolved under the parameters (defaults, then params): the documents of
+// a role or policy that is not a function's.
+func (t *Template) Resolved(id string, params map[string]string) (map[string]any, error) {
+	r, err := t.resolver(params)
+	if err != nil {
+		return nil, err
+	}
+	res, ok := t.Resources[id]
+	if !ok {
+		return nil, fmt.Errorf("the template has no resource %s", id)
+	}
+	v, err := r.value(res.Properties)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", id, err)
+	}
+	m, _ := v.(map[string]any)
+	return m, nil
+}

@@ -212,11 +212,13 @@ const (
 func ForLocalRun(state string) (env map[string]string, origin string, stop func(), err error) {
 	if os.Getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER") != "" {
 		env = map[string]string{}
-		for _, k := range []string{"AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
+		for _, k := range []string{"AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SCHEDULER", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
 			env[k] = os.Getenv(k)
 		}
-		if env["AWS_ENDPOINT_URL_DYNAMODB"] == "" {
-			env["AWS_ENDPOINT_URL_DYNAMODB"] = env["AWS_ENDPOINT_URL_SECRETS_MANAGER"]
+		for _, k := range []string{"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SCHEDULER"} {
+			if env[k] == "" {
+				env[k] = env["AWS_ENDPOINT_URL_SECRETS_MANAGER"]
+			}
 		}
 		return env, FromEnvironment, func() {}, nil
 	}
