@@ -183,7 +183,10 @@ func createTables(tpl *samtemplate.Template, opts Options) error {
 		if _, done := tablesMade.Load(made); done {
 			continue
 		}
-		if err := motoserver.CreateScheduleGroup(context.Background(), opts.Env, opts.Region, group); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := motoserver.CreateScheduleGroup(ctx, opts.Env, opts.Region, group)
+		cancel()
+		if err != nil {
 			return err
 		}
 		tablesMade.Store(made, true)

@@ -207,7 +207,8 @@ const (
 // that what the run makes stays to look at; else a moto_server started for
 // the run. DynamoDB (the HTTP API's idempotency records) is at
 // AWS_ENDPOINT_URL_DYNAMODB, or else at the same endpoint, as moto serves
-// both. It returns the environment to give the function, where it came
+// both; EventBridge Scheduler at AWS_ENDPOINT_URL_SCHEDULER, or else
+// DynamoDB's. It returns the environment to give the function, where it came
 // from, and stop, to call when the run ends.
 func ForLocalRun(state string) (env map[string]string, origin string, stop func(), err error) {
 	if os.Getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER") != "" {
@@ -215,10 +216,11 @@ func ForLocalRun(state string) (env map[string]string, origin string, stop func(
 		for _, k := range []string{"AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SCHEDULER", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
 			env[k] = os.Getenv(k)
 		}
-		for _, k := range []string{"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SCHEDULER"} {
-			if env[k] == "" {
-				env[k] = env["AWS_ENDPOINT_URL_SECRETS_MANAGER"]
-			}
+		if env["AWS_ENDPOINT_URL_DYNAMODB"] == "" {
+			env["AWS_ENDPOINT_URL_DYNAMODB"] = env["AWS_ENDPOINT_URL_SECRETS_MANAGER"]
+		}
+		if env["AWS_ENDPOINT_URL_SCHEDULER"] == "" { // moto serves it beside DynamoDB
+			env["AWS_ENDPOINT_URL_SCHEDULER"] = env["AWS_ENDPOINT_URL_DYNAMODB"]
 		}
 		return env, FromEnvironment, func() {}, nil
 	}
