@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"log/slog"
+	mathrand "math/rand/v2"
 	"strings"
 	"time"
 
@@ -44,7 +46,7 @@ type Scheduler interface {
 // Records is where expiries are recorded: userledger.Ledger.
 type Records interface {
 	Expiry(ctx context.Context, via, secretARN string) (userledger.Expiry, bool, error)
-	PutExpiry(ctx context.Context, via, secretARN, was string, e userledger.Expiry) error
+	PutExpiry(ctx context.Context, via, secretARN string, was *userledger.Expiry, e userledger.Expiry) error
 	ForgetExpiry(ctx context.Context, via, secretARN string) error
 }
 
@@ -97,6 +99,10 @@ type Payload struct {
 	SecretARN string `json:"secretArn"`
 	Via       string `json:"via"`
 	Token     string `json:"token"`
+	// Attempt counts the expiry's own retries: each is a schedule of the
+	// other of the secret's two names, never the one firing (the Scheduler
+	// deletes that one once it has invoked). Not trusted: the token is.
+	Attempt int `json:"attempt,omitempty"`
 }
 
 // Invocation is the schedule's whole input.
@@ -112,44 +118,96 @@ func Name(via, secretARN string) string {
 	return via + "-" + hex.EncodeToString(sum[:16])
 }
 
+// RetryName is the schedule of the odd retries of an expiry that failed.
+func RetryName(via, secretARN string) string { return Name(via, secretARN) + "-r" }
+
+func nameFor(via, secretARN string, attempt int) string {
+	if attempt%2 == 1 {
+		return RetryName(via, secretARN)
+	}
+	return Name(via, secretARN)
+}
+
 // Set records p and makes or moves its schedule. The record comes first
 // and keeps its token: a schedule left behind by a failure on the way
 // fires either when the record says (it is then the one) or before (then
-// it finds the expiry not yet due), never with a token the record lacks.
+// it finds the expiry not yet due and makes the record's schedule again),
+// never with a token the record lacks. When the Scheduler refuses, the
+// record is put back, so that it keeps saying what the Scheduler holds.
 func (s *Schedules) Set(ctx context.Context, p Plan) error {
-	target := s.settings.Target
 	var token string
+	var was *userledger.Expiry
+	next := userledger.Expiry{By: p.By, At: p.At, Force: p.Force}
 	for attempt := 0; ; attempt++ {
 		rec, found, err := s.records.Expiry(ctx, p.Via, p.SecretARN)
 		if err != nil {
 			return err
 		}
-		was := ""
+		was = nil
 		if found {
-			was, token = rec.Token, rec.Token
+			if rec.Expiring || rec.Expired {
+				return errExpiring()
+			}
+			was, token = &rec, rec.Token
 		}
 		if token == "" {
 			if token, err = newToken(); err != nil {
 				return err
 			}
 		}
-		err = s.records.PutExpiry(ctx, p.Via, p.SecretARN, was, userledger.Expiry{By: p.By, At: p.At, Token: token, Force: p.Force})
+		next.Token = token
+		err = s.records.PutExpiry(ctx, p.Via, p.SecretARN, was, next)
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, userledger.ErrExpiryChanged) || attempt == 3 {
+		if !errors.Is(err, userledger.ErrExpiryChanged) || attempt == 9 {
 			return err
 		}
+		// Another request wrote it first: read it again, a little later.
+		select {
+		case <-time.After(time.Duration(5+mathrand.IntN(20)) * time.Millisecond):
+		case <-ctx.Done():
+			return errcode.Wrap(ctx.Err(), errcode.Unavailable, "gave up writing the expiry record")
+		}
 	}
-	input, err := json.Marshal(Invocation{Expiry: &Payload{SecretARN: p.SecretARN, Via: p.Via, Token: token}})
+	err := s.schedule(ctx, Payload{SecretARN: p.SecretARN, Via: p.Via, Token: token}, p.At)
+	if err == nil {
+		return nil
+	}
+	undo := context.WithoutCancel(ctx)
+	var restore error
+	if was != nil {
+		restore = s.records.PutExpiry(undo, p.Via, p.SecretARN, &next, *was)
+	} else {
+		restore = s.records.ForgetExpiry(undo, p.Via, p.SecretARN)
+	}
+	if restore != nil && !errors.Is(restore, userledger.ErrExpiryChanged) {
+		slog.WarnContext(ctx, "could not put the expiry record back after the Scheduler refused; its old schedule makes it again when it fires",
+			"arn", p.SecretARN, "error", errcode.Public(restore))
+	}
+	return err
+}
+
+// ErrExpiring is under the conflict answered for a secret whose expiry is
+// removing it.
+var ErrExpiring = errors.New("the expiry is under way")
+
+func errExpiring() error {
+	return &errcode.Error{Code: errcode.Conflict, Field: "name", Err: ErrExpiring,
+		Message: "is being removed by its expiry now; wait for it, or make a new secret"}
+}
+
+// schedule makes or moves the schedule that invokes with p at at.
+func (s *Schedules) schedule(ctx context.Context, p Payload, at time.Time) error {
+	input, err := json.Marshal(Invocation{Expiry: &p})
 	if err != nil {
 		return errcode.Wrap(err, errcode.Internal, "writing the schedule's payload")
 	}
-	name := Name(p.Via, p.SecretARN)
-	expression := "at(" + p.At.UTC().Format("2006-01-02T15:04:05") + ")"
+	name := nameFor(p.Via, p.SecretARN, p.Attempt)
+	expression := "at(" + at.UTC().Format("2006-01-02T15:04:05") + ")"
 	description := "dbcreds-provisioner: the expiry of a secret (" + p.Via + ")"
 	t := &types.Target{
-		Arn:              aws.String(target),
+		Arn:              aws.String(s.settings.Target),
 		RoleArn:          aws.String(s.settings.RoleARN),
 		Input:            aws.String(string(input)),
 		RetryPolicy:      &types.RetryPolicy{MaximumEventAgeInSeconds: aws.Int32(86400), MaximumRetryAttempts: aws.Int32(185)},
@@ -173,6 +231,79 @@ func (s *Schedules) Set(ctx context.Context, p Plan) error {
 	return classify(err)
 }
 
+// Rearm makes the schedule the record says, for an invocation that came
+// before its time: the record was moved and its schedule may not have
+// been (the Scheduler failed or the function stopped between the two).
+func (s *Schedules) Rearm(ctx context.Context, via, secretARN string, rec userledger.Expiry) error {
+	return s.schedule(ctx, Payload{SecretARN: secretARN, Via: via, Token: rec.Token}, rec.At)
+}
+
+// RetryFor is how long an expiry that fails (a database out of reach)
+// retries itself, on its own schedules, from its first attempt. Lambda's
+// own retries of a function error last about three minutes.
+const RetryFor = 24 * time.Hour
+
+// retryDelay is the wait before retry n (from 1): 5 minutes, doubling, at
+// most an hour.
+func retryDelay(n int) time.Duration {
+	d := 5 * time.Minute
+	for i := 1; i < n && d < time.Hour; i++ {
+		d *= 2
+	}
+	return min(d, time.Hour)
+}
+
+// Retry schedules the next attempt of the expiry p, begun as rec, and says
+// when; ok is false once RetryFor has passed: the failure is then the
+// function's, for Lambda's retries and the dead-letter queue.
+func (s *Schedules) Retry(ctx context.Context, p Payload, rec userledger.Expiry, now time.Time) (at time.Time, ok bool, err error) {
+	if !rec.Expiring || now.Sub(rec.Began) >= RetryFor {
+		return time.Time{}, false, nil
+	}
+	next := Payload{SecretARN: p.SecretARN, Via: p.Via, Token: rec.Token, Attempt: max(p.Attempt, 0) + 1}
+	at = now.Add(retryDelay(next.Attempt)).Truncate(time.Second)
+	if err := s.schedule(ctx, next, at); err != nil {
+		return time.Time{}, false, err
+	}
+	return at, true, nil
+}
+
+// Begin marks a verified, due expiry as under way, so that no PATCH or
+// DELETE acts on it from now on. moved is set when the record changed
+// since it was read: moved, removed or begun by another delivery.
+func (s *Schedules) Begin(ctx context.Context, via, secretARN string, rec userledger.Expiry, now time.Time) (moved bool, err error) {
+	if rec.Expiring {
+		return false, nil
+	}
+	next := rec
+	next.Expiring, next.Began = true, now.UTC().Truncate(time.Second)
+	err = s.records.PutExpiry(ctx, via, secretARN, &rec, next)
+	if errors.Is(err, userledger.ErrExpiryChanged) {
+		return true, nil
+	}
+	return false, err
+}
+
+// CheckNotExpiring refuses to act on a secret whose expiry is removing it
+// or retrying to; one that gave up (its message is in the dead-letter
+// queue) may be deleted.
+func (s *Schedules) CheckNotExpiring(ctx context.Context, via, secretARN string) error {
+	rec, found, err := s.records.Expiry(ctx, via, secretARN)
+	if err != nil {
+		return err
+	}
+	if found && underWay(rec, time.Now()) {
+		return errExpiring()
+	}
+	return nil
+}
+
+// underWay: the expiry began and has not finished or given up (its last
+// retry may still be running for a while after RetryFor).
+func underWay(rec userledger.Expiry, now time.Time) bool {
+	return rec.Expiring && !rec.Expired && now.Sub(rec.Began) < RetryFor+time.Hour
+}
+
 // At is when the secret made through via expires; nil when it does not.
 func (s *Schedules) At(ctx context.Context, via, secretARN string) (*time.Time, error) {
 	rec, found, err := s.records.Expiry(ctx, via, secretARN)
@@ -182,11 +313,15 @@ func (s *Schedules) At(ctx context.Context, via, secretARN string) (*time.Time, 
 	return &rec.At, nil
 }
 
-// Cancel removes the secret's expiry: its schedule, then its record.
+// Cancel removes the secret's expiry: its schedule, then its record. An
+// expiry under way is not cancelled: a conflict.
 func (s *Schedules) Cancel(ctx context.Context, via, secretARN string) error {
-	_, found, err := s.records.Expiry(ctx, via, secretARN)
+	rec, found, err := s.records.Expiry(ctx, via, secretARN)
 	if err != nil || !found {
 		return err
+	}
+	if underWay(rec, time.Now()) {
+		return errExpiring()
 	}
 	if err := s.deleteSchedule(ctx, via, secretARN); err != nil {
 		return err
@@ -231,20 +366,23 @@ func (s *Schedules) Finish(ctx context.Context, via, secretARN string, rec userl
 	if !rec.Expired {
 		done := rec
 		done.Expired = true
-		if err := s.records.PutExpiry(ctx, via, secretARN, rec.Token, done); err != nil && !errors.Is(err, userledger.ErrExpiryChanged) {
+		if err := s.records.PutExpiry(ctx, via, secretARN, &rec, done); err != nil && !errors.Is(err, userledger.ErrExpiryChanged) {
 			return err
 		}
 	}
 	return s.deleteSchedule(ctx, via, secretARN)
 }
 
+// deleteSchedule deletes both of the secret's schedules.
 func (s *Schedules) deleteSchedule(ctx context.Context, via, secretARN string) error {
-	_, err := s.client.DeleteSchedule(ctx, &scheduler.DeleteScheduleInput{Name: aws.String(Name(via, secretARN)), GroupName: aws.String(s.settings.Group)})
-	var gone *types.ResourceNotFoundException
-	if errors.As(err, &gone) {
-		return nil
+	for _, name := range []string{Name(via, secretARN), RetryName(via, secretARN)} {
+		_, err := s.client.DeleteSchedule(ctx, &scheduler.DeleteScheduleInput{Name: aws.String(name), GroupName: aws.String(s.settings.Group)})
+		var gone *types.ResourceNotFoundException
+		if err != nil && !errors.As(err, &gone) {
+			return classify(err)
+		}
 	}
-	return classify(err)
+	return nil
 }
 
 func newToken() (string, error) {

@@ -3,6 +3,7 @@ package expiry_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"sync"
 	"testing"
@@ -129,6 +130,41 @@ func TestSetMovesOneSchedule(t *testing.T) {
 	}
 	if err := s.Cancel(ctx, "http-api", arn); err != nil {
 		t.Fatalf("a second Cancel: %v", err)
+	}
+}
+
+// TestBegunExpiryHoldsItsRecord: once an expiry begins, nothing moves or
+// cancels it, and a record read before a move cannot be begun.
+func TestBegunExpiryHoldsItsRecord(t *testing.T) {
+	s, ledger, _ := schedules(t)
+	ctx := context.Background()
+	arn := "arn:aws:secretsmanager:us-east-1:123456789012:secret:app/begun-AbCdEf"
+	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := s.Set(ctx, expiry.Plan{Via: "http-api", By: "alice", SecretARN: arn, At: at}); err != nil {
+		t.Fatal(err)
+	}
+	read, _, _ := ledger.Expiry(ctx, "http-api", arn)
+	if err := s.Set(ctx, expiry.Plan{Via: "http-api", By: "alice", SecretARN: arn, At: at.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if moved, err := s.Begin(ctx, "http-api", arn, read, time.Now()); err != nil || !moved {
+		t.Fatalf("beginning the record read before a move: moved %v, %v", moved, err)
+	}
+	now, _, _ := ledger.Expiry(ctx, "http-api", arn)
+	if moved, err := s.Begin(ctx, "http-api", arn, now, time.Now()); err != nil || moved {
+		t.Fatalf("Begin: moved %v, %v", moved, err)
+	}
+	for what, err := range map[string]error{
+		"Set":              s.Set(ctx, expiry.Plan{Via: "http-api", By: "alice", SecretARN: arn, At: at.Add(2 * time.Hour)}),
+		"Cancel":           s.Cancel(ctx, "http-api", arn),
+		"CheckNotExpiring": s.CheckNotExpiring(ctx, "http-api", arn),
+	} {
+		if !errors.Is(err, expiry.ErrExpiring) || errcode.Of(err) != errcode.Conflict {
+			t.Errorf("%s during an expiry: %v, want a conflict", what, err)
+		}
+	}
+	if rec, _, _ := ledger.Expiry(ctx, "http-api", arn); !rec.Expiring || !rec.At.Equal(at.Add(time.Hour)) {
+		t.Fatalf("the record: %+v", rec)
 	}
 }
 

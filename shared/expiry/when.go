@@ -117,6 +117,11 @@ func ParseDuration(s string) (time.Duration, error) {
 			return bad("the units are W and D before T, H, M and S after it, in that order, each once")
 		}
 		order = order[at+1:] // each unit once, in order
+		// Checked before multiplying: nine digits of weeks overflow a Duration
+		// and would wrap round to a short one.
+		if time.Duration(n) > 10*MaxLead/units[unit] {
+			return bad("it is far too long")
+		}
 		total += time.Duration(n) * units[unit]
 		if total > 10*MaxLead {
 			return bad("it is far too long")

@@ -2,9 +2,11 @@ package provision
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/expiry"
 	"github.com/dbcreds/provisioner/shared/props"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 )
@@ -65,6 +67,13 @@ func (s *Service) Remove(ctx context.Context, sec secretstore.Secret, via string
 // and record) once the secret is deleted, which an expiry itself leaves
 // to expiry.Finish.
 func (s *Service) remove(ctx context.Context, sec secretstore.Secret, via string, opts DeleteOptions, cancel bool) (time.Time, error) {
+	if cancel {
+		// An expiry under way removes the secret as it was asked to; a DELETE
+		// beside it (keeping the user, say) would race it.
+		if err := s.expiry.CheckNotExpiring(ctx, via, sec.ARN); err != nil {
+			return time.Time{}, err
+		}
+	}
 	release := s.users.Drop
 	if opts.RetainDatabaseUser {
 		release = s.users.Release
@@ -79,7 +88,10 @@ func (s *Service) remove(ctx context.Context, sec secretstore.Secret, via string
 	if err != nil || !cancel {
 		return when, err
 	}
-	return when, s.expiry.Cancel(ctx, via, sec.ARN)
+	if err := s.expiry.Cancel(ctx, via, sec.ARN); err != nil && !errors.Is(err, expiry.ErrExpiring) {
+		return when, err // a conflict: the expiry began meanwhile, and finishes itself
+	}
+	return when, nil
 }
 
 func (s *Service) deleteSecret(ctx context.Context, sec secretstore.Secret, opts DeleteOptions) (time.Time, error) {

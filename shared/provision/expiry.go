@@ -84,9 +84,12 @@ func (s *Service) ExpiresAt(ctx context.Context, via, secretARN string) (*time.T
 type Expired struct {
 	SecretARN string `json:"secretArn"`
 	// Outcome: expired (removed now), gone (removed before), done (a
-	// second delivery) or not-due (the expiry was moved later).
+	// second delivery), not-due (the expiry was moved later) or cancelled
+	// (removed while this invocation was on its way), or retrying (it
+	// failed, and its own schedule tries again at RetryAt).
 	Outcome      string     `json:"outcome"`
 	DeletionDate *time.Time `json:"deletionDate,omitempty"`
+	RetryAt      *time.Time `json:"retryAt,omitempty"`
 }
 
 // Expire removes the credential a schedule's payload names, as DELETE
@@ -94,21 +97,67 @@ type Expired struct {
 // token are recorded. A secret already gone is a success; an error (a
 // database out of reach) is returned, for the invocation to be retried.
 func (s *Service) Expire(ctx context.Context, p expiry.Payload) (Expired, error) {
-	due, err := s.expiry.Verify(ctx, p, time.Now())
-	if err != nil {
-		return Expired{}, err
-	}
 	out := Expired{SecretARN: p.SecretARN}
 	log := slog.With("arn", p.SecretARN, "via", p.Via)
-	switch {
-	case due.Expired:
-		out.Outcome = "done"
-		return out, s.expiry.Finish(ctx, p.Via, p.SecretARN, due.Expiry)
-	case due.Early:
-		log.InfoContext(ctx, "an expiry fired before its time: it was moved", "at", due.At)
-		out.Outcome = "not-due"
-		return out, nil
+	var due expiry.Due
+	for attempt := 0; ; attempt++ {
+		var err error
+		due, err = s.expiry.Verify(ctx, p, time.Now())
+		switch {
+		case err != nil && attempt > 0 && errcode.Of(err) == errcode.Forbidden:
+			// Proven once, then gone: a PATCH or DELETE removed the expiry.
+			out.Outcome = "cancelled"
+			return out, nil
+		case err != nil:
+			return Expired{}, err
+		case due.Expired:
+			out.Outcome = "done"
+			return out, s.expiry.Finish(ctx, p.Via, p.SecretARN, due.Expiry)
+		case due.Early:
+			// The record was moved later; its schedule is made again, in case
+			// the move stopped between the record and the Scheduler.
+			log.InfoContext(ctx, "an expiry fired before its time: it was moved", "at", due.At)
+			out.Outcome = "not-due"
+			return out, s.expiry.Rearm(ctx, p.Via, p.SecretARN, due.Expiry)
+		}
+		// From here on no PATCH or DELETE acts on it.
+		now := time.Now()
+		moved, err := s.expiry.Begin(ctx, p.Via, p.SecretARN, due.Expiry, now)
+		if err != nil {
+			return Expired{}, err
+		}
+		if !moved {
+			if !due.Expiring {
+				due.Expiring, due.Began = true, now.UTC().Truncate(time.Second)
+			}
+			break
+		}
+		if attempt == 2 {
+			return Expired{}, errcode.New(errcode.Unavailable, "the expiry record kept changing; retried by the Scheduler")
+		}
 	}
+	if err := s.expireDue(ctx, p, due, &out); err != nil {
+		// Lambda retries a function error only twice, within minutes: the
+		// expiry retries itself, on its own schedule, for a day.
+		if c := errcode.Of(err); c == errcode.Forbidden || c == errcode.Invalid {
+			return Expired{}, err // no retry can help
+		}
+		at, ok, rerr := s.expiry.Retry(ctx, p, due.Expiry, time.Now())
+		if rerr != nil || !ok {
+			if rerr != nil {
+				log.WarnContext(ctx, "could not schedule the expiry's retry", "error", errcode.Public(rerr))
+			}
+			return Expired{}, err
+		}
+		log.WarnContext(ctx, "the expiry failed; it retries on its own schedule", "retryAt", at, "attempt", p.Attempt+1, "error", errcode.Public(err))
+		return Expired{SecretARN: p.SecretARN, Outcome: "retrying", RetryAt: &at}, nil
+	}
+	log.InfoContext(ctx, "credential expired", "outcome", out.Outcome)
+	return out, nil
+}
+
+// expireDue removes the credential of an expiry that began.
+func (s *Service) expireDue(ctx context.Context, p expiry.Payload, due expiry.Due, out *Expired) error {
 	opts := DeleteOptions{ForceDeleteWithoutRecovery: props.Bool(due.Force)}
 	if !due.Force {
 		days := props.Int(ExpiryRecoveryWindowInDays)
@@ -118,28 +167,24 @@ func (s *Service) Expire(ctx context.Context, p expiry.Payload) (Expired, error)
 	switch {
 	case errors.Is(err, secretstore.ErrNotFound):
 		if err := s.RemoveUserOfGone(ctx, p.Via, due.By, p.SecretARN, opts); err != nil {
-			return Expired{}, err
+			return err
 		}
 		if err := s.RetireReadersOfGone(ctx, p.Via, p.SecretARN); err != nil {
-			return Expired{}, err
+			return err
 		}
 		out.Outcome = "gone"
 	case err != nil:
-		return Expired{}, err
+		return err
 	case sec.Tags[TagProvisionedVia] != p.Via:
 		// The record is the function's own, so this cannot be; refuse all
 		// the same rather than delete what another trigger made.
-		return Expired{}, errcode.New(errcode.Forbidden, "the secret was not made through %s", p.Via)
+		return errcode.New(errcode.Forbidden, "the secret was not made through %s", p.Via)
 	default:
 		when, err := s.remove(ctx, sec, p.Via, opts, false)
 		if err != nil {
-			return Expired{}, err
+			return err
 		}
 		out.Outcome, out.DeletionDate = "expired", &when
 	}
-	if err := s.expiry.Finish(ctx, p.Via, p.SecretARN, due.Expiry); err != nil {
-		return Expired{}, err
-	}
-	log.InfoContext(ctx, "credential expired", "outcome", out.Outcome)
-	return out, nil
+	return s.expiry.Finish(ctx, p.Via, p.SecretARN, due.Expiry)
 }

@@ -20,16 +20,22 @@ type Expiry struct {
 	Token string    // the schedule's, made once per record
 	// Force deletes without a recovery window.
 	Force bool
+	// Expiring is set when an expiry begins to remove the secret: from then
+	// on the expiry can no longer be moved, removed or raced by a DELETE.
+	Expiring bool
+	Began    time.Time // when the expiry began, for how long it retries
 	// Expired is set once the secret was removed at its expiry, so that
 	// a second delivery of the schedule's invocation is a success.
 	Expired bool
 }
 
 const (
-	attrAt      = "at"
-	attrToken   = "token"
-	attrForce   = "force"
-	attrExpired = "expired"
+	attrAt       = "at"
+	attrToken    = "token"
+	attrForce    = "force"
+	attrExpired  = "expired"
+	attrExpiring = "expiring"
+	attrBegan    = "began"
 )
 
 // expiryKey is the record of a secret's expiry: beside its user's record,
@@ -50,11 +56,15 @@ func (l *Ledger) Expiry(ctx context.Context, via, secretARN string) (e Expiry, f
 	}
 	e.By, e.Token = str(out.Item[attrBy]), str(out.Item[attrToken])
 	e.At, _ = time.Parse(time.RFC3339, str(out.Item[attrAt]))
+	e.Began, _ = time.Parse(time.RFC3339, str(out.Item[attrBegan]))
 	if b, ok := out.Item[attrForce].(*types.AttributeValueMemberBOOL); ok {
 		e.Force = b.Value
 	}
 	if b, ok := out.Item[attrExpired].(*types.AttributeValueMemberBOOL); ok {
 		e.Expired = b.Value
+	}
+	if b, ok := out.Item[attrExpiring].(*types.AttributeValueMemberBOOL); ok {
+		e.Expiring = b.Value
 	}
 	return e, true, nil
 }
@@ -63,24 +73,35 @@ func (l *Ledger) Expiry(ctx context.Context, via, secretARN string) (e Expiry, f
 // it was told to replace: another request wrote it first.
 var ErrExpiryChanged = errors.New("the expiry record changed under another request")
 
-// PutExpiry writes e for the secret made through via, replacing a record
-// holding token was, or only where there is none when was is "": a token is
-// made once, and two requests that race never leave the record with one
-// token and the schedule with another.
-func (l *Ledger) PutExpiry(ctx context.Context, via, secretARN, was string, e Expiry) error {
+// PutExpiry writes e for the secret made through via, replacing the record
+// was as it was read (its token, time and state), or only where there is
+// none when was is nil. A token is made once; two requests that race never
+// leave the record with one token and the schedule with another, and an
+// expiry that began never has its record moved under it.
+func (l *Ledger) PutExpiry(ctx context.Context, via, secretARN string, was *Expiry, e Expiry) error {
 	item := expiryKey(via, secretARN)
 	item[attrSecret] = &types.AttributeValueMemberS{Value: secretARN}
 	item[attrBy] = &types.AttributeValueMemberS{Value: e.By}
 	item[attrAt] = &types.AttributeValueMemberS{Value: e.At.UTC().Format(time.RFC3339)}
 	item[attrToken] = &types.AttributeValueMemberS{Value: e.Token}
 	item[attrForce] = &types.AttributeValueMemberBOOL{Value: e.Force}
+	item[attrExpiring] = &types.AttributeValueMemberBOOL{Value: e.Expiring}
 	item[attrExpired] = &types.AttributeValueMemberBOOL{Value: e.Expired}
+	if !e.Began.IsZero() {
+		item[attrBegan] = &types.AttributeValueMemberS{Value: e.Began.UTC().Format(time.RFC3339)}
+	}
 	in := &dynamodb.PutItemInput{TableName: aws.String(l.table), Item: item,
 		ConditionExpression:      aws.String("attribute_not_exists(#t)"),
 		ExpressionAttributeNames: map[string]string{"#t": attrToken}}
-	if was != "" {
-		in.ConditionExpression = aws.String("#t = :t")
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{":t": &types.AttributeValueMemberS{Value: was}}
+	if was != nil {
+		in.ConditionExpression = aws.String("#t = :t AND #a = :a AND #g = :g AND #x = :x")
+		in.ExpressionAttributeNames = map[string]string{"#t": attrToken, "#a": attrAt, "#g": attrExpiring, "#x": attrExpired}
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{
+			":t": &types.AttributeValueMemberS{Value: was.Token},
+			":a": &types.AttributeValueMemberS{Value: was.At.UTC().Format(time.RFC3339)},
+			":g": &types.AttributeValueMemberBOOL{Value: was.Expiring},
+			":x": &types.AttributeValueMemberBOOL{Value: was.Expired},
+		}
 	}
 	_, err := l.client.PutItem(ctx, in)
 	var changed *types.ConditionalCheckFailedException

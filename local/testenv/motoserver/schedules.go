@@ -20,7 +20,17 @@ func CreateScheduleGroup(ctx context.Context, env map[string]string, region, nam
 	if client == nil {
 		return nil
 	}
-	_, err := client.CreateScheduleGroup(ctx, &scheduler.CreateScheduleGroupInput{Name: aws.String(name)})
+	// Asked first: moto answers a second CreateScheduleGroup by emptying
+	// the group, where the Scheduler answers ConflictException.
+	_, err := client.GetScheduleGroup(ctx, &scheduler.GetScheduleGroupInput{Name: aws.String(name)})
+	var missing *types.ResourceNotFoundException
+	if err == nil || !errors.As(err, &missing) {
+		if err != nil {
+			return fmt.Errorf("reading the schedule group %s: %w", name, err)
+		}
+		return nil
+	}
+	_, err = client.CreateScheduleGroup(ctx, &scheduler.CreateScheduleGroupInput{Name: aws.String(name)})
 	var exists *types.ConflictException
 	if err != nil && !errors.As(err, &exists) {
 		return fmt.Errorf("creating the schedule group %s: %w", name, err)
