@@ -200,7 +200,8 @@ func (a *Admin) Prepare(ctx context.Context, u User, password *Password) *Pendin
 			p.err = a.classify(err)
 			return p
 		}
-		if p.err = a.makePG(ctx, u, create); p.err != nil {
+		// The role and its clone only: the grants wait for Commit.
+		if p.err = a.makeRolePG(ctx, u, create); p.err != nil {
 			a.rollback(ctx)
 		}
 	}
@@ -210,14 +211,20 @@ func (a *Admin) Prepare(ctx context.Context, u User, password *Password) *Pendin
 // makePG makes a PostgreSQL user, its clone and its privileges in the
 // transaction open on a's session.
 func (a *Admin) makePG(ctx context.Context, u User, create Statement) error {
+	if err := a.makeRolePG(ctx, u, create); err != nil {
+		return err
+	}
+	return a.grantWithPeers(ctx, nil, u)
+}
+
+// makeRolePG makes the role, its mark and its clone: new catalog rows,
+// which other sessions making users at once never contend for.
+func (a *Admin) makeRolePG(ctx context.Context, u User, create Statement) error {
 	clone, err := createClone(u)
 	if err != nil {
 		return err
 	}
-	if err := a.exec(ctx, append([]Statement{create, markMade(u)}, clone...)); err != nil {
-		return err
-	}
-	return a.grantWithPeers(ctx, nil, u)
+	return a.exec(ctx, append([]Statement{create, markMade(u)}, clone...))
 }
 
 // Err is what Prepare's statements ran into, if anything.
@@ -230,6 +237,14 @@ func (p *Pending) Commit(ctx context.Context) error {
 	}
 	if p.admin.family == MySQL {
 		return p.admin.Create(ctx, p.user, p.password)
+	}
+	// The grants come last, just before COMMIT: each rewrites the ACL of a
+	// database or schema every user shares, which PostgreSQL lets only one
+	// open transaction do at a time (the next fails with "tuple concurrently
+	// updated"), so they are kept short and serialised.
+	if err := p.admin.grantWithPeers(ctx, nil, p.user); err != nil {
+		p.admin.rollback(ctx)
+		return err
 	}
 	return p.admin.classify(p.admin.s.Exec(ctx, "COMMIT"))
 }

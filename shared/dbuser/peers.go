@@ -3,6 +3,7 @@ package dbuser
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 
 	"github.com/dbcreds/provisioner/shared/errcode"
 )
@@ -199,6 +200,10 @@ func membershipsOf(u User, on map[string]schemaState, self, everyPeer bool) []st
 
 // grantWithPeers runs u's grants (after revokes of was, when changing) in
 // the transaction open on a's session, as a member of the roles it needs.
+// grantsLock is the PostgreSQL advisory lock (per database) that
+// serialises the provisioner's grants: "dbcreds" as a number.
+const grantsLock int64 = 0x6462637265647300
+
 func (a *Admin) grantWithPeers(ctx context.Context, was *User, u User) error {
 	if a.family != Postgres {
 		mariadb := false
@@ -214,6 +219,11 @@ func (a *Admin) grantWithPeers(ctx context.Context, was *User, u User) error {
 		}
 		statements = append(statements, grants(MySQL, u, nil)...)
 		return a.exec(ctx, append(statements, roleGrants(MySQL, mariadb, u)...))
+	}
+	// One grant at a time in this database, until COMMIT: two open
+	// transactions that both change a shared ACL fail the second.
+	if err := a.s.Exec(ctx, "SELECT pg_advisory_xact_lock("+strconv.FormatInt(grantsLock, 10)+")"); err != nil {
+		return a.classify(err)
 	}
 	if was != nil {
 		on, err := a.schemaStates(ctx, *was)
