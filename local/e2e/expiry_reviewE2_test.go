@@ -91,8 +91,10 @@ func TestExpiryMoveThatFailsLeavesCredentialForeverReviewE2(t *testing.T) {
 	g := apiCall(t, invocation{}, "GET", name, "payments-team", "", nil)
 	promised := expiresAtOf(t, g.Body)
 	t.Logf("PATCH: %+v; schedule now: %v", p, scheduleOf(t, "http-api", arn) != nil)
-	if promised == nil || !promised.Equal(first) {
-		t.Fatalf("after the failed PATCH: GET says expiresAt %v; the schedule still says %v", promised, first)
+	// A 500 may have been applied: the record keeps what the PATCH asked,
+	// and the old schedule, firing early, makes the record's again.
+	if promised == nil || promised.Equal(first) {
+		t.Fatalf("after the failed PATCH: GET says expiresAt %v, want the PATCH's time", promised)
 	}
 
 	// The old schedule's time comes: the Scheduler deletes the one-time

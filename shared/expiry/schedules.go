@@ -47,7 +47,7 @@ type Scheduler interface {
 type Records interface {
 	Expiry(ctx context.Context, via, secretARN string) (userledger.Expiry, bool, error)
 	PutExpiry(ctx context.Context, via, secretARN string, was *userledger.Expiry, e userledger.Expiry) error
-	ForgetExpiry(ctx context.Context, via, secretARN string) error
+	ForgetExpiry(ctx context.Context, via, secretARN string, was *userledger.Expiry) error
 }
 
 // Settings are the deployment's schedule settings, from the template.
@@ -145,7 +145,7 @@ func (s *Schedules) Set(ctx context.Context, p Plan) error {
 		}
 		was = nil
 		if found {
-			if rec.Expiring || rec.Expired {
+			if underWay(rec, time.Now()) || rec.Expired {
 				return errExpiring()
 			}
 			was, token = &rec, rec.Token
@@ -171,15 +171,18 @@ func (s *Schedules) Set(ctx context.Context, p Plan) error {
 		}
 	}
 	err := s.schedule(ctx, Payload{SecretARN: p.SecretARN, Via: p.Via, Token: token}, p.At)
-	if err == nil {
-		return nil
+	if err == nil || !refused(err) {
+		// Done, or perhaps done (no answer): the record stays as the
+		// request asked. A schedule left at the old time fires early and
+		// makes the record's again.
+		return err
 	}
 	undo := context.WithoutCancel(ctx)
 	var restore error
 	if was != nil {
 		restore = s.records.PutExpiry(undo, p.Via, p.SecretARN, &next, *was)
 	} else {
-		restore = s.records.ForgetExpiry(undo, p.Via, p.SecretARN)
+		restore = s.records.ForgetExpiry(undo, p.Via, p.SecretARN, &next)
 	}
 	if restore != nil && !errors.Is(restore, userledger.ErrExpiryChanged) {
 		slog.WarnContext(ctx, "could not put the expiry record back after the Scheduler refused; its old schedule makes it again when it fires",
@@ -191,6 +194,16 @@ func (s *Schedules) Set(ctx context.Context, p Plan) error {
 // ErrExpiring is under the conflict answered for a secret whose expiry is
 // removing it.
 var ErrExpiring = errors.New("the expiry is under way")
+
+// refused says the Scheduler certainly did not make the change: it
+// answered with a refusal, not a failure or nothing.
+func refused(err error) bool {
+	switch errcode.Of(err) {
+	case errcode.Invalid, errcode.Forbidden, errcode.NotFound, errcode.Conflict, errcode.Throttled:
+		return true
+	}
+	return false
+}
 
 func errExpiring() error {
 	return &errcode.Error{Code: errcode.Conflict, Field: "name", Err: ErrExpiring,
@@ -235,7 +248,19 @@ func (s *Schedules) schedule(ctx context.Context, p Payload, at time.Time) error
 // before its time: the record was moved and its schedule may not have
 // been (the Scheduler failed or the function stopped between the two).
 func (s *Schedules) Rearm(ctx context.Context, via, secretARN string, rec userledger.Expiry) error {
-	return s.schedule(ctx, Payload{SecretARN: secretARN, Via: via, Token: rec.Token}, rec.At)
+	for range 3 {
+		if err := s.schedule(ctx, Payload{SecretARN: secretARN, Via: via, Token: rec.Token}, rec.At); err != nil {
+			return err
+		}
+		// A PATCH between the read and this schedule moved the record:
+		// the schedule follows the record, not the read.
+		now, found, err := s.records.Expiry(ctx, via, secretARN)
+		if err != nil || !found || now.Expiring || now.Expired || now.At.Equal(rec.At) && now.Token == rec.Token {
+			return err
+		}
+		rec = now
+	}
+	return nil
 }
 
 // RetryFor is how long an expiry that fails (a database out of reach)
@@ -284,20 +309,6 @@ func (s *Schedules) Begin(ctx context.Context, via, secretARN string, rec userle
 	return false, err
 }
 
-// CheckNotExpiring refuses to act on a secret whose expiry is removing it
-// or retrying to; one that gave up (its message is in the dead-letter
-// queue) may be deleted.
-func (s *Schedules) CheckNotExpiring(ctx context.Context, via, secretARN string) error {
-	rec, found, err := s.records.Expiry(ctx, via, secretARN)
-	if err != nil {
-		return err
-	}
-	if found && underWay(rec, time.Now()) {
-		return errExpiring()
-	}
-	return nil
-}
-
 // underWay: the expiry began and has not finished or given up (its last
 // retry may still be running for a while after RetryFor).
 func underWay(rec userledger.Expiry, now time.Time) bool {
@@ -313,20 +324,28 @@ func (s *Schedules) At(ctx context.Context, via, secretARN string) (*time.Time, 
 	return &rec.At, nil
 }
 
-// Cancel removes the secret's expiry: its schedule, then its record. An
-// expiry under way is not cancelled: a conflict.
+// Cancel removes the secret's expiry: its schedules, then its record, on
+// the condition that the record is as read, so that an expiry that begins
+// meanwhile is never cancelled under it (a conflict, as for one under way
+// already). DELETE cancels first: an expiry that fires after finds no
+// record and does nothing.
 func (s *Schedules) Cancel(ctx context.Context, via, secretARN string) error {
-	rec, found, err := s.records.Expiry(ctx, via, secretARN)
-	if err != nil || !found {
-		return err
+	for range 5 {
+		rec, found, err := s.records.Expiry(ctx, via, secretARN)
+		if err != nil || !found {
+			return err
+		}
+		if underWay(rec, time.Now()) {
+			return errExpiring()
+		}
+		if err := s.deleteSchedule(ctx, via, secretARN); err != nil {
+			return err
+		}
+		if err := s.records.ForgetExpiry(ctx, via, secretARN, &rec); !errors.Is(err, userledger.ErrExpiryChanged) {
+			return err
+		}
 	}
-	if underWay(rec, time.Now()) {
-		return errExpiring()
-	}
-	if err := s.deleteSchedule(ctx, via, secretARN); err != nil {
-		return err
-	}
-	return s.records.ForgetExpiry(ctx, via, secretARN)
+	return errcode.New(errcode.Unavailable, "the expiry record kept changing; retry")
 }
 
 // Due is an expiry an invocation proved: its record.

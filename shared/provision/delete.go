@@ -2,11 +2,9 @@ package provision
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/dbcreds/provisioner/shared/errcode"
-	"github.com/dbcreds/provisioner/shared/expiry"
 	"github.com/dbcreds/provisioner/shared/props"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 )
@@ -63,14 +61,15 @@ func (s *Service) Remove(ctx context.Context, sec secretstore.Secret, via string
 	return s.remove(ctx, sec, via, opts, true)
 }
 
-// remove is Remove; cancel also cancels the secret's expiry (its schedule
-// and record) once the secret is deleted, which an expiry itself leaves
-// to expiry.Finish.
+// remove is Remove; cancel also cancels the secret's expiry (its schedules
+// and record) first, which an expiry itself leaves to expiry.Finish.
 func (s *Service) remove(ctx context.Context, sec secretstore.Secret, via string, opts DeleteOptions, cancel bool) (time.Time, error) {
 	if cancel {
-		// An expiry under way removes the secret as it was asked to; a DELETE
-		// beside it (keeping the user, say) would race it.
-		if err := s.expiry.CheckNotExpiring(ctx, via, sec.ARN); err != nil {
+		// The expiry goes first, on the condition that none has begun: an
+		// expiry under way removes the secret as it was asked to, and one
+		// that fires after finds nothing to act on. A DELETE that fails
+		// below leaves the secret without its expiry, for the caller's retry.
+		if err := s.expiry.Cancel(ctx, via, sec.ARN); err != nil {
 			return time.Time{}, err
 		}
 	}
@@ -84,14 +83,7 @@ func (s *Service) remove(ctx context.Context, sec secretstore.Secret, via string
 	if err := s.RetireReaders(ctx, sec, via); err != nil {
 		return time.Time{}, err
 	}
-	when, err := s.deleteSecret(ctx, sec, opts)
-	if err != nil || !cancel {
-		return when, err
-	}
-	if err := s.expiry.Cancel(ctx, via, sec.ARN); err != nil && !errors.Is(err, expiry.ErrExpiring) {
-		return when, err // a conflict: the expiry began meanwhile, and finishes itself
-	}
-	return when, nil
+	return s.deleteSecret(ctx, sec, opts)
 }
 
 func (s *Service) deleteSecret(ctx context.Context, sec secretstore.Secret, opts DeleteOptions) (time.Time, error) {

@@ -94,14 +94,7 @@ func (l *Ledger) PutExpiry(ctx context.Context, via, secretARN string, was *Expi
 		ConditionExpression:      aws.String("attribute_not_exists(#t)"),
 		ExpressionAttributeNames: map[string]string{"#t": attrToken}}
 	if was != nil {
-		in.ConditionExpression = aws.String("#t = :t AND #a = :a AND #g = :g AND #x = :x")
-		in.ExpressionAttributeNames = map[string]string{"#t": attrToken, "#a": attrAt, "#g": attrExpiring, "#x": attrExpired}
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{
-			":t": &types.AttributeValueMemberS{Value: was.Token},
-			":a": &types.AttributeValueMemberS{Value: was.At.UTC().Format(time.RFC3339)},
-			":g": &types.AttributeValueMemberBOOL{Value: was.Expiring},
-			":x": &types.AttributeValueMemberBOOL{Value: was.Expired},
-		}
+		in.ConditionExpression, in.ExpressionAttributeNames, in.ExpressionAttributeValues = sameExpiry(*was)
 	}
 	_, err := l.client.PutItem(ctx, in)
 	var changed *types.ConditionalCheckFailedException
@@ -111,8 +104,31 @@ func (l *Ledger) PutExpiry(ctx context.Context, via, secretARN string, was *Expi
 	return classify(err)
 }
 
-// ForgetExpiry removes the secret's expiry record.
-func (l *Ledger) ForgetExpiry(ctx context.Context, via, secretARN string) error {
-	_, err := l.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(l.table), Key: expiryKey(via, secretARN)})
+// ForgetExpiry removes the secret's expiry record: only the record was as
+// it was read (ErrExpiryChanged otherwise), or whatever is there when was
+// is nil.
+func (l *Ledger) ForgetExpiry(ctx context.Context, via, secretARN string, was *Expiry) error {
+	in := &dynamodb.DeleteItemInput{TableName: aws.String(l.table), Key: expiryKey(via, secretARN)}
+	if was != nil {
+		in.ConditionExpression, in.ExpressionAttributeNames, in.ExpressionAttributeValues = sameExpiry(*was)
+	}
+	_, err := l.client.DeleteItem(ctx, in)
+	var changed *types.ConditionalCheckFailedException
+	if errors.As(err, &changed) {
+		return ErrExpiryChanged
+	}
 	return classify(err)
+}
+
+// sameExpiry is the condition that the record is still was: its token,
+// time and state.
+func sameExpiry(was Expiry) (*string, map[string]string, map[string]types.AttributeValue) {
+	return aws.String("#t = :t AND #a = :a AND #g = :g AND #x = :x"),
+		map[string]string{"#t": attrToken, "#a": attrAt, "#g": attrExpiring, "#x": attrExpired},
+		map[string]types.AttributeValue{
+			":t": &types.AttributeValueMemberS{Value: was.Token},
+			":a": &types.AttributeValueMemberS{Value: was.At.UTC().Format(time.RFC3339)},
+			":g": &types.AttributeValueMemberBOOL{Value: was.Expiring},
+			":x": &types.AttributeValueMemberBOOL{Value: was.Expired},
+		}
 }
