@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dbcreds/provisioner/local/testenv/dbserver"
 )
@@ -57,5 +58,37 @@ func TestUsersMadeAtOnce(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGrantsLockHeldElsewhere: any session of the database may take the
+// advisory lock the grants wait on; one that keeps it delays user
+// creation by the wait, never stops it.
+func TestGrantsLockHeldElsewhere(t *testing.T) {
+	ctx := context.Background()
+	was := grantsLockWait
+	grantsLockWait = time.Second
+	defer func() { grantsLockWait = was }()
+	s, err := dbserver.Shared("postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder := dbserver.Open("postgres", s.Host, s.Port, dbserver.Database, dbserver.MasterUser, dbserver.MasterPassword)
+	defer holder.Close()
+	conn, err := holder.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("SELECT pg_advisory_lock(%d)", grantsLock)); err != nil {
+		t.Fatal(err)
+	}
+	a := master(t, Postgres)
+	u := User{Name: "despite_the_lock", Database: dbserver.Database, Privileges: ReadOnly}
+	if err := a.Create(ctx, u, NewPassword(Postgres, "Despite-Pa55word")); err != nil {
+		t.Fatalf("with the grants' lock held elsewhere: %v", err)
+	}
+	if err := as(t, Postgres, u.Name, "Despite-Pa55word", "SELECT 1"); err != nil {
+		t.Fatal(err)
 	}
 }

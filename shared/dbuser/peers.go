@@ -3,7 +3,9 @@ package dbuser
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/dbcreds/provisioner/shared/errcode"
 )
@@ -198,12 +200,49 @@ func membershipsOf(u User, on map[string]schemaState, self, everyPeer bool) []st
 	return out
 }
 
-// grantWithPeers runs u's grants (after revokes of was, when changing) in
-// the transaction open on a's session, as a member of the roles it needs.
 // grantsLock is the PostgreSQL advisory lock (per database) that
 // serialises the provisioner's grants: "dbcreds" as a number.
 const grantsLock int64 = 0x6462637265647300
 
+// grantsLockWait is how long grants wait their turn. Any session of the
+// database may take an advisory lock, so one that holds this one forever
+// only delays the grants by this much (a queue of the provisioner's own
+// sessions takes far less): they then go ahead unserialised, and at worst
+// one fails as it would have without the lock. A variable for tests.
+var grantsLockWait = 10 * time.Second
+
+// serialiseGrants takes grantsLock until the transaction ends, waiting
+// at most grantsLockWait for it.
+func (a *Admin) serialiseGrants(ctx context.Context) error {
+	// At most half of what is left, so that grants made without the lock
+	// still finish before the deadline.
+	d := grantsLockWait
+	if deadline, ok := ctx.Deadline(); ok {
+		d = max(min(d, time.Until(deadline)/2), 10*time.Millisecond)
+	}
+	wait := strconv.FormatInt(d.Milliseconds(), 10)
+	steps := []string{"SET LOCAL lock_timeout = " + wait, "SAVEPOINT dbcreds_grants"}
+	for _, q := range steps {
+		if err := a.s.Exec(ctx, q); err != nil {
+			return a.classify(err)
+		}
+	}
+	err := a.s.Exec(ctx, "SELECT pg_advisory_xact_lock("+strconv.FormatInt(grantsLock, 10)+")")
+	switch {
+	case err == nil:
+		err = a.s.Exec(ctx, "RELEASE SAVEPOINT dbcreds_grants")
+	case isLockTimeout(err):
+		slog.WarnContext(ctx, "another session held the grants' lock too long; granting without it", "waited", d)
+		err = a.s.Exec(ctx, "ROLLBACK TO SAVEPOINT dbcreds_grants")
+	}
+	if err != nil {
+		return a.classify(err)
+	}
+	return a.classify(a.s.Exec(ctx, "SET LOCAL lock_timeout = '1s'"))
+}
+
+// grantWithPeers runs u's grants (after revokes of was, when changing) in
+// the transaction open on a's session, as a member of the roles it needs.
 func (a *Admin) grantWithPeers(ctx context.Context, was *User, u User) error {
 	if a.family != Postgres {
 		mariadb := false
@@ -222,8 +261,8 @@ func (a *Admin) grantWithPeers(ctx context.Context, was *User, u User) error {
 	}
 	// One grant at a time in this database, until COMMIT: two open
 	// transactions that both change a shared ACL fail the second.
-	if err := a.s.Exec(ctx, "SELECT pg_advisory_xact_lock("+strconv.FormatInt(grantsLock, 10)+")"); err != nil {
-		return a.classify(err)
+	if err := a.serialiseGrants(ctx); err != nil {
+		return err
 	}
 	if was != nil {
 		on, err := a.schemaStates(ctx, *was)
