@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -36,6 +37,18 @@ type Options struct {
 	Latency      time.Duration // how long each Secrets Manager call takes
 	Name         string        // secret names are Name-<n>
 	Event        []byte        // the sample event the requests are made from
+	// ParameterOverrides are the template parameters the function runs with.
+	ParameterOverrides map[string]string
+	// User, when set, makes every request ask for a database user too.
+	User *User
+	Logs io.Writer // the functions' own output; discarded when nil
+}
+
+// User is the database the requests make their users in.
+type User struct {
+	MasterSecretARN string // the master secret, which names the host and port
+	Database        string
+	Prefix          string // usernames are Prefix<n>
 }
 
 // Result is what the burst did.
@@ -44,6 +57,7 @@ type Result struct {
 	Secrets               int      // names holding exactly one secret of one version
 	Throttled             int      // CreateSecret calls the proxy throttled
 	Elapsed               time.Duration
+	Calls                 map[string]int // Secrets Manager calls, by operation
 }
 
 // Run sends the burst and checks what it made.
@@ -71,7 +85,8 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	start := time.Now()
 	errs := make(chan error, opts.Concurrency)
 	for c := 0; c < opts.Concurrency; c++ {
-		fn, err := invoke.Start(invoke.Options{Template: opts.Template, Function: "EventBridgeFunction", Bootstrap: opts.Bootstrap, Env: env})
+		fn, err := invoke.Start(invoke.Options{Template: opts.Template, Function: "EventBridgeFunction", Bootstrap: opts.Bootstrap, Env: env,
+			ParameterOverrides: opts.ParameterOverrides, Logs: opts.Logs})
 		if err != nil {
 			return Result{}, err
 		}
@@ -101,6 +116,12 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	default:
 	}
 	res.Throttled = proxy.Faults("CreateSecret", faultproxy.Throttle)
+	res.Calls = map[string]int{}
+	for _, op := range []string{"CreateSecret", "DescribeSecret", "GetSecretValue", "PutSecretValue", "RotateSecret", "TagResource", "UpdateSecretVersionStage", "PutResourcePolicy", "ListSecretVersionIds", "UpdateSecret"} {
+		if n := proxy.Attempts(op); n > 0 {
+			res.Calls[op] = n
+		}
+	}
 	res.Secrets, err = countSecrets(ctx, opts)
 	return res, err
 }
@@ -112,6 +133,11 @@ func eventFor(opts Options, i int) []byte {
 	detail, _ := e["detail"].(map[string]any)
 	detail["name"] = fmt.Sprintf("%s-%d", opts.Name, i)
 	delete(detail, "replicaRegions")
+	if u := opts.User; u != nil {
+		delete(detail, "host")
+		detail["engine"], detail["dbname"], detail["masterSecretArn"] = "postgres", u.Database, u.MasterSecretARN
+		detail["username"], detail["createDatabaseUser"] = fmt.Sprintf("%s%d", u.Prefix, i), true
+	}
 	b, _ := json.Marshal(e)
 	return b
 }
