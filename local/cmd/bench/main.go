@@ -107,6 +107,22 @@ func main() {
 
 var burstEvents int
 
+// failureCauses counts the causes the functions logged for failed
+// requests, for a burst that had some.
+func failureCauses(logs []byte) map[string]int {
+	out := map[string]int{}
+	for _, line := range bytes.Split(logs, []byte("\n")) {
+		var l struct {
+			Message string
+			Error   struct{ Code, Message, Cause string }
+		}
+		if json.Unmarshal(line, &l) == nil && l.Message == "request failed" {
+			out[l.Error.Code+": "+l.Error.Message+" ("+l.Error.Cause+")"]++
+		}
+	}
+	return out
+}
+
 // userEvents is how many requests a burst with users sends: the database,
 // not the quota, sets their pace, so fewer show it.
 func userEvents(events int) int { return min(events, 300) }
@@ -368,7 +384,9 @@ func burstScenario(r *report, host string, env map[string]string, events int) er
 	var missed []string
 	for _, withUser := range []bool{false, true} {
 		for _, latency := range burstLatencies {
-			name := fmt.Sprintf("app/bench/burst-%d-%t", latency.Milliseconds(), withUser)
+			// Never "-true-N": a hyphen and six characters end an ARN, and such
+			// names are refused.
+			name := fmt.Sprintf("app/bench/burst-%d-%s", latency.Milliseconds(), map[bool]string{true: "users", false: "plain"}[withUser])
 			n := events
 			if withUser {
 				n = userEvents(events)
@@ -379,9 +397,14 @@ func burstScenario(r *report, host string, env map[string]string, events int) er
 				opts.ParameterOverrides = grants
 				opts.User = &burst.User{MasterSecretARN: masterARN, Database: dbserver.Database, Prefix: fmt.Sprintf("burst_%d_", latency.Milliseconds())}
 			}
+			var logs bytes.Buffer
+			opts.Logs = &logs
 			res, err := burst.Run(context.Background(), opts)
 			if err != nil {
 				return err
+			}
+			if len(res.FirstDeliveryFailures) > 0 {
+				fmt.Fprintf(os.Stderr, "bench: %v, user %t: %d failed, by cause: %v\n", latency, withUser, len(res.FirstDeliveryFailures), failureCauses(logs.Bytes()))
 			}
 			share := float64(n) / burstQuota / res.Elapsed.Seconds()
 			// With a user, the database sets the pace: the budget is no
