@@ -105,16 +105,7 @@ func expire(t *testing.T, function string, p expiry.Payload, overrides map[strin
 // a minute ago, as if its time had come.
 func timePasses(t *testing.T, via, arn string) {
 	t.Helper()
-	client, err := userledger.ClientFromEnvironment(func(k string) string {
-		if k == "AWS_REGION" {
-			return "us-east-1"
-		}
-		return moto.Env()[k]
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = client.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
+	_, err := ledgerClient(t).UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(usersTable),
 		Key:                       map[string]dbtypes.AttributeValue{"id": &dbtypes.AttributeValueMemberS{Value: via + "#expiry#" + arn}},
 		UpdateExpression:          aws.String("SET #at = :at"),
@@ -125,6 +116,22 @@ func timePasses(t *testing.T, via, arn string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// ledgerClient is a DynamoDB client of moto's, for the tests' own reads
+// and writes of DatabaseUsersTable.
+func ledgerClient(t *testing.T) *dynamodb.Client {
+	t.Helper()
+	client, err := userledger.ClientFromEnvironment(func(k string) string {
+		if k == "AWS_REGION" {
+			return "us-east-1"
+		}
+		return moto.Env()[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client
 }
 
 // apiSend is an HTTP API request with a JSON body on /secrets/name.

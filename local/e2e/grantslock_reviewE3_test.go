@@ -58,16 +58,7 @@ func TestGrantsLockTakenByAnotherCallersUserReviewE3(t *testing.T) {
 	if errType != "" {
 		left := "no secret left"
 		if derr == nil {
-			client, err := userledger.ClientFromEnvironment(func(k string) string {
-				if k == "AWS_REGION" {
-					return "us-east-1"
-				}
-				return moto.Env()[k]
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			e, found, ferr := userledger.New(client, usersTable).Find(context.Background(), "eventbridge", aws.ToString(d.ARN))
+			e, found, ferr := userledger.New(ledgerClient(t), usersTable).Find(context.Background(), "eventbridge", aws.ToString(d.ARN))
 			left = fmt.Sprintf("its secret LEFT BEHIND without its user (user exists: %v; ledger record found %v, made %v, %v)", exists, found, e.Made, ferr)
 		}
 		t.Fatalf("a read-only user of another team holding the constant grants lock key makes every user request on the database fail: %s %s; %s", errType, msg, left)
