@@ -198,7 +198,15 @@ func StartMariaDBWith(opts Options) (*Server, error) {
 		return nil, err
 	}
 	data, sock := filepath.Join(dir, "data"), filepath.Join(dir, "mysqld.sock")
-	if out, err := exec.Command(install, "--datadir="+data, "--user=root", "--auth-root-authentication-method=normal", "--skip-test-db").CombinedOutput(); err != nil {
+	// A server of its own tmpdir: mariadbd removes every "#sql*" file in
+	// its tmpdir at start, so servers sharing /tmp delete each other's
+	// temporary tables (a bootstrap then fails on "mysql.tmp_user_sys").
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if out, err := exec.Command(install, "--datadir="+data, "--user=root", "--auth-root-authentication-method=normal", "--skip-test-db", "--tmpdir="+tmp).CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("mariadb-install-db: %v\n%s", err, out)
 	}
@@ -208,7 +216,7 @@ func StartMariaDBWith(opts Options) (*Server, error) {
 	}
 	s := &Server{Engine: "mariadb", Host: "127.0.0.1", Port: port, dir: dir, exited: make(chan struct{})}
 	args := []string{"--no-defaults", "--datadir=" + data, "--socket=" + sock, "--port=" + strconv.Itoa(port),
-		"--bind-address=127.0.0.1", "--user=root", "--pid-file=" + filepath.Join(dir, "pid"), "--skip-log-bin", "--innodb-flush-log-at-trx-commit=0"}
+		"--bind-address=127.0.0.1", "--user=root", "--pid-file=" + filepath.Join(dir, "pid"), "--skip-log-bin", "--innodb-flush-log-at-trx-commit=0", "--tmpdir=" + tmp}
 	if opts.TLS != nil {
 		args = append(args, "--ssl-cert="+opts.TLS.CertFile, "--ssl-key="+opts.TLS.KeyFile, "--ssl-ca="+opts.TLS.CAFile)
 	}
