@@ -11,6 +11,7 @@ import (
 	"github.com/dbcreds/provisioner/shared/dbuser"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/props"
+	"github.com/dbcreds/provisioner/shared/secretstore"
 	"github.com/dbcreds/provisioner/shared/secretuser"
 )
 
@@ -76,7 +77,10 @@ func (r Request) databaseUser(name string, family dbuser.Family, database string
 // createWithUser makes the secret and its database user (secretuser):
 // every check first, then the secret, holding the master's host, port and
 // database where the request left them out, then the user.
-func (s *Service) createWithUser(ctx context.Context, r Request, in *secretsmanager.CreateSecretInput, username string) (Result, error) {
+//
+// then, when not nil, runs once the user is committed, beside its record's
+// confirmation (secretuser.Plan.Make).
+func (s *Service) createWithUser(ctx context.Context, r Request, in *secretsmanager.CreateSecretInput, username string, then func(context.Context, secretstore.Created) error) (Result, error) {
 	ur := r.UserRequest()
 	ur.Token = aws.ToString(in.ClientRequestToken)
 	plan, err := s.users.Plan(ctx, ur, username)
@@ -103,7 +107,7 @@ func (s *Service) createWithUser(ctx context.Context, r Request, in *secretsmana
 		return Result{}, err
 	}
 	in.SecretString = aws.String(value.String)
-	created, made, err := plan.Make(ctx, in, generated.Password)
+	created, made, err := plan.Make(ctx, in, generated.Password, then)
 	if created.ARN == "" {
 		return Result{}, err
 	}

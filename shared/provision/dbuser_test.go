@@ -738,3 +738,53 @@ func TestRetainDatabaseUser(t *testing.T) {
 }
 
 func seven() *props.Int { n := props.Int(7); return &n }
+
+// TestRotationBesideTheUsersRecord: rotation is switched on while the
+// user's record is confirmed. Both finish before the answer; a rotation
+// that fails leaves the user and its confirmed record, and names the
+// secret for its retry, which completes the rotation.
+func TestRotationBesideTheUsersRecord(t *testing.T) {
+	ctx := context.Background()
+	s := database(t, "postgres")
+	fn := "arn:aws:lambda:us-east-1:123456789012:function:beside-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	cfg := testConfig(t, testGrants)
+	var err error
+	if cfg.Rotation, err = rotation.DefaultsFromEnv(func(k string) string {
+		return map[string]string{rotation.EnvFunctionPrefix + "POSTGRESQL": fn}[k]
+	}); err != nil {
+		t.Fatal(err)
+	}
+	svc := core.ServiceWith(t, cfg, nil, nil)
+	body := userRequest(t, "postgres", s, `, "rotationRules": {"scheduleExpression": "rate(30 days)"}`)
+	r := byStack(decode(t, body))
+
+	// The function does not exist yet: RotateSecret fails.
+	got, err := svc.Create(ctx, r, "beside-1")
+	if err == nil || got.ARN == "" {
+		t.Fatalf("a rotation that fails: %+v, %v", got, err)
+	}
+	if login(t, "postgres", got.ARN) != nil {
+		t.Fatal("the user does not log in after the rotation failed")
+	}
+	if u, err := svc.RecordedUser(ctx, r.Provenance.Via, got.ARN); err != nil || u == nil {
+		t.Fatalf("the user's record after the rotation failed: %+v, %v", u, err)
+	}
+	if d := describe(t, got.ARN); aws.ToBool(d.RotationEnabled) {
+		t.Fatal("rotation is on after RotateSecret failed")
+	}
+
+	name := fn[strings.LastIndex(fn, ":")+1:]
+	if _, err := core.Moto(t).RotationFunction("us-east-1", name); err != nil {
+		t.Fatal(err)
+	}
+	again, err := svc.Create(ctx, r, "beside-1")
+	if err != nil || again.ARN != got.ARN || again.Rotation == nil || !again.Rotation.Enabled {
+		t.Fatalf("the retry: %+v (rotation %+v), %v", again, again.Rotation, err)
+	}
+	if d := describe(t, got.ARN); !aws.ToBool(d.RotationEnabled) || aws.ToString(d.RotationLambdaARN) != fn {
+		t.Fatalf("the secret's rotation: %v %s", aws.ToBool(d.RotationEnabled), aws.ToString(d.RotationLambdaARN))
+	}
+	if login(t, "postgres", got.ARN) != nil {
+		t.Fatal("the user does not log in")
+	}
+}

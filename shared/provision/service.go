@@ -174,11 +174,30 @@ func (s *Service) createBuilt(ctx context.Context, r Request, in *secretsmanager
 		}
 	}
 	var result Result
+	rotatedAlready := false
 	if r.CreateDatabaseUser {
+		// Rotation is switched on beside the user's confirmation in the
+		// ledger, once the user is committed: two independent round trips.
+		// Only when nothing else must come first (an expiry's schedule,
+		// readers' access) and the rotation function will not run at once
+		// against a user whose confirmation could still fail.
+		var then func(context.Context, secretstore.Created) error
+		var rotated *rotation.Status
+		if expires.IsZero() && len(r.Readers) == 0 && (r.RotateImmediately == nil || !bool(*r.RotateImmediately)) {
+			then = func(ctx context.Context, created secretstore.Created) error {
+				res, err := s.rotate(ctx, r, Result{ARN: created.ARN, Replayed: created.Replayed}, aws.ToString(in.ClientRequestToken))
+				rotated = res.Rotation
+				return err
+			}
+		}
 		var err error
-		if result, err = s.createWithUser(ctx, r, in, username); err != nil {
+		if result, err = s.createWithUser(ctx, r, in, username, then); result.ARN != "" {
+			result.Rotation = rotated
+		}
+		if err != nil {
 			return result, err
 		}
+		rotatedAlready = then != nil
 	} else {
 		created, err := s.store.Create(ctx, in)
 		if err != nil {
@@ -208,6 +227,9 @@ func (s *Service) createBuilt(ctx context.Context, r Request, in *secretsmanager
 			return s.abandon(ctx, r, result, keyed, err)
 		}
 		result.Readers = r.Readers
+	}
+	if rotatedAlready {
+		return result, nil
 	}
 	return s.rotate(ctx, r, result, aws.ToString(in.ClientRequestToken))
 }

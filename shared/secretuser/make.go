@@ -208,7 +208,13 @@ func (p *Plan) Close() {
 // secret), or, when nothing would (a permanent refusal, or a request
 // without an idempotency token), removes the secret itself (created is
 // empty).
-func (p *Plan) Make(ctx context.Context, in *secretsmanager.CreateSecretInput, password string) (secretstore.Created, *Made, error) {
+//
+// then, when not nil, runs once the user is committed, beside the user's
+// confirmation in the ledger (independent calls, overlapped to save a
+// round trip): the caller's next step on the secret, such as switching on
+// its rotation. Its failure, after the user and its record are whole, is
+// returned with created and made, never undone here.
+func (p *Plan) Make(ctx context.Context, in *secretsmanager.CreateSecretInput, password string, then func(context.Context, secretstore.Created) error) (secretstore.Created, *Made, error) {
 	family, _ := dbuser.FamilyOf(p.req.Engine)
 	// Read before CreateSecret: the SDK fills in a token of its own on in.
 	keyed := aws.ToString(in.ClientRequestToken) != ""
@@ -239,7 +245,12 @@ func (p *Plan) Make(ctx context.Context, in *secretsmanager.CreateSecretInput, p
 	entry := userledger.Entry{Via: p.req.Via, By: p.req.By, SecretARN: created.ARN, MasterSecretARN: p.master.ARN,
 		Engine: strings.ToLower(p.req.Engine), Host: p.endpoint.Host, Port: p.endpoint.Port, Database: p.user.Database,
 		SSL: p.endpoint.TLS != nil, Username: p.user.Name, Privileges: string(p.user.Privileges), Schemas: p.user.Schemas, MemberOf: p.user.MemberOf, CreatedAt: time.Now()}
-	stored, mayHaveMade, err := p.make(in, created, pending, password, entry)
+	var thenErr error
+	var next func()
+	if then != nil {
+		next = func() { thenErr = then(ctx, created) }
+	}
+	stored, mayHaveMade, err := p.make(in, created, pending, password, entry, next)
 	made := &Made{Username: p.user.Name, Privileges: string(p.user.Privileges), MemberOf: p.user.MemberOf}
 	var other otherRequest
 	switch {
@@ -281,14 +292,15 @@ func (p *Plan) Make(ctx context.Context, in *secretsmanager.CreateSecretInput, p
 		rollback()
 		return p.users.abandon(ctx, created, entry, keyed, mayHaveMade, err)
 	}
-	return created, made, nil
+	return created, made, thenErr
 }
 
 // make records and makes (or, on a retry that made it, completes) the user
-// once the secret exists. mayHaveMade says a failure came when the user
-// may have been made all the same (a commit whose answer was lost); before
-// that, a failure made nothing.
-func (p *Plan) make(in *secretsmanager.CreateSecretInput, created secretstore.Created, pending *dbuser.Pending, generated string, entry userledger.Entry) (password string, mayHaveMade bool, err error) {
+// once the secret exists, and runs next (if any) beside the user's
+// confirmation once it is made. mayHaveMade says a failure came when the
+// user may have been made all the same (a commit whose answer was lost);
+// before that, a failure made nothing.
+func (p *Plan) make(in *secretsmanager.CreateSecretInput, created secretstore.Created, pending *dbuser.Pending, generated string, entry userledger.Entry, next func()) (password string, mayHaveMade bool, err error) {
 	// The stored password first: a twin's user (its CREATE ROLE is what
 	// our prepared one waited on) is proven by logging in with it.
 	password, err = p.users.storedPassword(p.dbctx, in, created, entry)
@@ -316,6 +328,14 @@ func (p *Plan) make(in *secretsmanager.CreateSecretInput, created secretstore.Cr
 	}
 	if err != nil {
 		return password, true, err
+	}
+	if next != nil {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			next()
+		}()
+		defer func() { <-done }()
 	}
 	// Made: now the record may be trusted, with the user's identity (a
 	// failure here is passing, and the retry proves the user by its login).

@@ -12,6 +12,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -72,16 +75,21 @@ func main() {
 	count := flag.Int("count", 7, "runs of each Go benchmark; the median counts")
 	out := flag.String("out", "BENCHMARKS.md", "where to write the results")
 	flag.IntVar(&burstEvents, "events", 1000, "requests in each burst")
-	only := flag.String("only", "", "burst: measure the bursts alone and replace their section of the results")
+	only := flag.String("only", "", "burst or user: measure that part alone and replace its section of the results")
 	flag.Parse()
 	r := &report{}
-	if *only == "burst" {
-		if err := burstOnly(r); err != nil {
+	if *only != "" {
+		part, ok := parts[*only]
+		if !ok {
+			fmt.Fprintf(os.Stderr, "bench: -only takes burst or user, not %q\n", *only)
+			os.Exit(2)
+		}
+		if err := part.measure(r, *runs); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(2)
 		}
 		fmt.Println(strings.Join(r.lines, "\n"))
-		if err := replaceSection(*out, "## Burst", r); err != nil {
+		if err := replaceSection(*out, part.heading, "-only "+*only, r); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(2)
 		}
@@ -127,8 +135,18 @@ func failureCauses(logs []byte) map[string]int {
 // not the quota, sets their pace, so fewer show it.
 func userEvents(events int) int { return min(events, 300) }
 
-// burstOnly measures the bursts alone, for tuning.
-func burstOnly(r *report) error {
+// parts are what -only measures alone, for tuning, each with its heading
+// in the results.
+var parts = map[string]struct {
+	heading string
+	measure func(r *report, runs int) error
+}{
+	"burst": {"## Burst", burstOnly},
+	"user":  {liveCredentialHeading, userOnly},
+}
+
+// burstOnly measures the bursts alone.
+func burstOnly(r *report, _ int) error {
 	work, err := os.MkdirTemp("", "bench-")
 	if err != nil {
 		return err
@@ -140,6 +158,29 @@ func burstOnly(r *report) error {
 	}
 	defer moto.Stop()
 	return burstScenario(r, work, moto.Env(), burstEvents)
+}
+
+// userOnly measures the cold Create of a live credential alone.
+func userOnly(r *report, runs int) error {
+	work, err := os.MkdirTemp("", "bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	host := filepath.Join(work, "host")
+	if err := makeBuild("CustomResourceFunction", filepath.Join(host, "ours"), "linux", runtime.GOARCH); err != nil {
+		return err
+	}
+	moto, err := motoserver.Start()
+	if err != nil {
+		return err
+	}
+	defer moto.Stop()
+	event, err := os.ReadFile("events/custom-resource-create.json")
+	if err != nil {
+		return err
+	}
+	return userCreate(r, runs, host, moto.Env(), moto, event)
 }
 
 func run(r *report, runs, count int) error {
@@ -211,7 +252,7 @@ func run(r *report, runs, count int) error {
 		var pair [3]time.Duration
 		for _, who := range order {
 			bootstrap := map[string]string{"ours": filepath.Join(host, "ours", "bootstrap"), "python": peer, "node": node}[who]
-			out, err := coldCreate(bootstrap, fmt.Sprintf("app/bench/%s-%d", who, i), fmt.Sprintf("%08x-0000-4000-8000-%012d", i, map[string]int{"ours": 1, "python": 2, "node": 4}[who]), event, env)
+			out, err := coldCreate(bootstrap, fmt.Sprintf("app/bench/%s-%d", who, i), fmt.Sprintf("%08x-0000-4000-8000-%012d", i, map[string]int{"ours": 1, "python": 2, "node": 4}[who]), event, env, nil)
 			if err != nil {
 				return fmt.Errorf("%s run %d: %w", who, i, err)
 			}
@@ -260,7 +301,7 @@ func run(r *report, runs, count int) error {
 	r.printf("\n## Memory\n\nEach process's own peak resident memory over a cold invocation (`VmHWM` in `/proc/<pid>/status`, read just before it is stopped; not rusage's `Maxrss`, which on Linux counts the benchmark's own memory for a child started by vfork and exec): ours **%.1f MiB** at most (median %.1f; budget 25 MiB: %s); the Python peer %.1f MiB, the Node.js peer %.1f MiB (medians).",
 		float64(peak)/1024, float64(rss[len(rss)/2])/1024, mark, float64(pythonRSS[len(pythonRSS)/2])/1024, float64(nodeRSS[len(nodeRSS)/2])/1024)
 
-	if err := userCreate(r, runs, host, env, event); err != nil {
+	if err := userCreate(r, runs, host, env, moto, event); err != nil {
 		return err
 	}
 	if err := burstScenario(r, host, env, burstEvents); err != nil {
@@ -269,10 +310,11 @@ func run(r *report, runs, count int) error {
 	return goBenchmarks(r, count)
 }
 
-// userCreate measures a cold custom-resource Create with createDatabaseUser
-// against the local PostgreSQL, alternating with the floor: the smallest Go
-// process making the same calls (local/bench/userfloor).
-func userCreate(r *report, runs int, host string, env map[string]string, event []byte) error {
+// userCreate measures a cold custom-resource Create of a live credential
+// (createDatabaseUser and rotation) against the local PostgreSQL,
+// alternating with the floor: the smallest Go process making the same
+// calls in the same order (local/bench/userfloor).
+func userCreate(r *report, runs int, host string, env map[string]string, moto *motoserver.Server, event []byte) error {
 	floor := filepath.Join(host, "userfloor")
 	if out, err := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", floor, "./local/bench/userfloor").CombinedOutput(); err != nil {
 		return fmt.Errorf("building the floor: %v\n%s", err, out)
@@ -289,7 +331,17 @@ func userCreate(r *report, runs int, host string, env map[string]string, event [
 	var e map[string]any
 	json.Unmarshal(event, &e)
 	props := e["ResourceProperties"].(map[string]any)
+	rotator, err := moto.RotationFunction("us-east-1", "bench-rotate-postgres")
+	if err != nil {
+		return err
+	}
+	overrides := map[string]string{"AllowedRotationFunctions": rotator}
+	// The floor PUTs its answer as ours does, to a receiver like the one
+	// the emulator points ResponseURL at.
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { io.Copy(io.Discard, req.Body) }))
+	defer receiver.Close()
 	props["DbName"], props["MasterSecretArn"], props["CreateDatabaseUser"] = dbserver.Database, masterARN, "true"
+	props["RotationLambdaArn"], props["RotationRules"] = rotator, map[string]any{"ScheduleExpression": "rate(30 days)"}
 	delete(props, "Ssl")
 	delete(props, "Host") // the master secret's own
 	delete(props, "Port")
@@ -302,7 +354,7 @@ func userCreate(r *report, runs int, host string, env map[string]string, event [
 		// Alternate who goes first, so that drift on the machine falls on both.
 		for _, who := range map[bool][]string{true: {"ours", "floor"}, false: {"floor", "ours"}}[i%2 == 0] {
 			if who == "ours" {
-				out, err := coldCreate(filepath.Join(host, "ours", "bootstrap"), fmt.Sprintf("app/bench/user-%d", i), fmt.Sprintf("%08x-0000-4000-8000-%012d", i, 3), withUser, env)
+				out, err := coldCreate(filepath.Join(host, "ours", "bootstrap"), fmt.Sprintf("app/bench/user-%d", i), fmt.Sprintf("%08x-0000-4000-8000-%012d", i, 3), withUser, env, overrides)
 				if err != nil {
 					return fmt.Errorf("ours with a user, run %d: %w", i, err)
 				}
@@ -310,8 +362,8 @@ func userCreate(r *report, runs int, host string, env map[string]string, event [
 				continue
 			}
 			cmd := exec.Command(floor, fmt.Sprintf("app/bench/floor-%d", i), fmt.Sprintf("floor_user_%d", i))
-			cmd.Env = append(os.Environ(), "AWS_REGION=us-east-1", "DB_HOST="+pg.Host, "DB_PORT="+strconv.Itoa(pg.Port), "DB_NAME="+dbserver.Database,
-				"DB_MASTER_USER="+dbserver.MasterUser, "DB_MASTER_PASSWORD="+dbserver.MasterPassword)
+			cmd.Env = append(os.Environ(), "AWS_REGION=us-east-1", "DB_NAME="+dbserver.Database, "MASTER_SECRET_ARN="+masterARN,
+				"USERS_TABLE="+samtemplate.TableName("DatabaseUsersTable"), "ROTATION_FUNCTION="+rotator, "RESPONSE_URL="+receiver.URL)
 			for k, v := range env {
 				cmd.Env = append(cmd.Env, k+"="+v)
 			}
@@ -325,7 +377,7 @@ func userCreate(r *report, runs int, host string, env map[string]string, event [
 		ratios = append(ratios, float64(pair[0])/float64(pair[1]))
 	}
 	ratio := medianFloat(ratios)
-	r.printf("\n## Cold invocation with a database user\n\nA custom-resource Create with `CreateDatabaseUser` (postgres, readwrite on public) against a local PostgreSQL: from starting the process to CloudFormation's answer, including reading the master secret, the user check, CreateSecret, the statements and the PUT; against the floor, the smallest Go process making one CreateSecret and one connection running the same statements, from its start to its exit. %d of each, alternating.\n", runs)
+	r.printf("\n%s\n\nA custom-resource Create of a live credential: `CreateDatabaseUser` (postgres, readwrite on public) against a local PostgreSQL and rotation switched on (`RotationLambdaArn`, `rate(30 days)`), from starting the process to CloudFormation's answer. Against the floor (`local/bench/userfloor`): the smallest Go process making the same calls in the same order, one after another, from its start to its exit: the master secret's value and description, the connection, the name and target checks, the role made in a transaction, CreateSecret, the user's record, the grants and COMMIT, the role's oid and the record again, RotateSecret and DescribeSecret, and the answer PUT. %d of each, alternating.\n", liveCredentialHeading, runs)
 	r.printf("| | median | min | max | p90 |\n|---|---|---|---|---|")
 	r.printf("| ours | %s | %s | %s | %s |", ms(median(ours)), ms(minD(ours)), ms(maxD(ours)), ms(pct(ours, 90)))
 	r.printf("| floor | %s | %s | %s | %s |", ms(median(floors)), ms(minD(floors)), ms(maxD(floors)), ms(pct(floors, 90)))
@@ -333,6 +385,9 @@ func userCreate(r *report, runs int, host string, env map[string]string, event [
 	r.printf("\nRatio ours / floor, median of the %d pairs: **%.2f** (budget 1.10: %s).", runs, ratio, mark)
 	return nil
 }
+
+// liveCredentialHeading heads the cold Create of a live credential.
+const liveCredentialHeading = "## Cold Create of a live credential"
 
 // Burst figures, from issue 26: each burst at 90% of the CreateSecret quota
 // or better, for service latencies from 50 to 500 ms a call, none failed
@@ -451,7 +506,7 @@ func storeMaster(env map[string]string, pg *dbserver.Server) (string, error) {
 
 // coldCreate runs one Create in a fresh process and checks CloudFormation
 // heard SUCCESS.
-func coldCreate(bootstrap, name, requestID string, event []byte, env map[string]string) (*invoke.Outcome, error) {
+func coldCreate(bootstrap, name, requestID string, event []byte, env, overrides map[string]string) (*invoke.Outcome, error) {
 	var e map[string]any
 	json.Unmarshal(event, &e)
 	e["RequestId"] = requestID
@@ -459,7 +514,7 @@ func coldCreate(bootstrap, name, requestID string, event []byte, env map[string]
 	raw, _ := json.Marshal(e)
 	var logs bytes.Buffer
 	out, err := invoke.Run(context.Background(), invoke.Options{Template: "template.yaml", Function: "CustomResourceFunction",
-		Bootstrap: bootstrap, Event: raw, Env: env, Logs: &logs})
+		Bootstrap: bootstrap, Event: raw, Env: env, ParameterOverrides: overrides, Logs: &logs})
 	if err != nil {
 		return nil, err
 	}
@@ -643,7 +698,7 @@ func write(path string, r *report) error {
 
 // replaceSection puts r's lines in place of the results' section that
 // starts with heading, dated: a run of one part of the benchmarks.
-func replaceSection(path, heading string, r *report) error {
+func replaceSection(path, heading, only string, r *report) error {
 	old, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -658,7 +713,7 @@ func replaceSection(path, heading string, r *report) error {
 		return fmt.Errorf("%s: nothing follows %q", path, heading)
 	}
 	lines := strings.Join(r.lines, "\n")
-	lines = strings.Replace(lines, heading+"\n", heading+"\n\nMeasured "+time.Now().UTC().Format("2006-01-02 15:04 UTC")+" on its own (`go run ./local/cmd/bench -only burst`).\n", 1)
+	lines = strings.Replace(lines, heading+"\n", heading+"\n\nMeasured "+time.Now().UTC().Format("2006-01-02 15:04 UTC")+" on its own (`go run ./local/cmd/bench "+only+"`).\n", 1)
 	return os.WriteFile(path, []byte(s[:start]+lines+"\n"+s[start+1+end:]), 0o644)
 }
 
