@@ -54,7 +54,7 @@ func BenchmarkInvocation(b *testing.B) {
 	}
 	client := benchClient()
 	// No database user is asked for: users without a ledger or masters.
-	users := secretuser.New(nil, nil, secretstore.New(client), secretstore.NewDeleter(client), secretuser.Settings{})
+	users := secretuser.New(nil, nil, secretstore.New(client), secretstore.NewDeleter(client), nil, secretuser.Settings{})
 	// No readers are asked for: no KMS, STS or record is called.
 	readers, err := secretreaders.New(client, kms.New(kms.Options{}), userledger.New(nil, ""), sts.New(sts.Options{}))
 	if err != nil {

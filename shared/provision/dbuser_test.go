@@ -444,7 +444,7 @@ func lossyLedgerService(t *testing.T, cfg provision.Config) *provision.Service {
 		t.Fatal(err)
 	}
 	users := secretuser.New(masterdb.New(client, rds, cfg.Region, cfg.Ours), userledger.New(lostAnswer{dynamo}, core.UsersTable),
-		secretstore.New(client), secretstore.NewDeleter(client), cfg.UserSettings())
+		secretstore.New(client), secretstore.NewDeleter(client), nil, cfg.UserSettings())
 	readers, err := secretreaders.New(client, core.KMS(t, core.Primary), userledger.New(dynamo, core.UsersTable), sts.New(sts.Options{}))
 	if err != nil {
 		t.Fatal(err)

@@ -13,11 +13,21 @@ import (
 
 // connectRecorded logs in as the master of a recorded user, at the
 // master's own database as it is found now (never a host a secret names),
-// with TLS when the user was made with it or the deployment requires it.
-func (u *Users) connectRecorded(ctx context.Context, e userledger.Entry) (*dbuser.Admin, error) {
+// with TLS when the user was made with it or the deployment requires it,
+// in one of the master's session slots. done closes the session and gives
+// the slot back.
+func (u *Users) connectRecorded(ctx context.Context, e userledger.Entry) (admin *dbuser.Admin, done func(), err error) {
+	lease, err := u.sessions.Take(ctx, e.MasterSecretARN)
+	if err != nil {
+		return nil, nil, err
+	}
+	fail := func(err error) (*dbuser.Admin, func(), error) {
+		lease.Release(ctx)
+		return nil, nil, err
+	}
 	master, err := u.masters.Resolve(ctx, e.MasterSecretARN)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	r := Request{Engine: e.Engine, DBName: e.Database}
 	if e.SSL {
@@ -26,9 +36,12 @@ func (u *Users) connectRecorded(ctx context.Context, e userledger.Entry) (*dbuse
 	}
 	endpoint, err := u.target(r, master)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
-	return dbuser.Connect(ctx, endpoint)
+	if admin, err = dbuser.Connect(ctx, endpoint); err != nil {
+		return fail(err)
+	}
+	return admin, func() { admin.Close(); lease.Release(ctx) }, nil
 }
 
 // proven reports whether the user an unconfirmed record names is the
@@ -198,11 +211,11 @@ func (u *Users) Update(ctx context.Context, secretARN string, r Request) (*Made,
 	if r.SSL != nil && *r.SSL {
 		e.SSL = true // stricter, never looser, than when it was made
 	}
-	admin, err := u.connectRecorded(dbctx, e)
+	admin, done, err := u.connectRecorded(dbctx, e)
 	if err != nil {
 		return nil, err
 	}
-	defer admin.Close()
+	defer done()
 	if !proven {
 		switch who, err := u.identify(dbctx, admin, e); {
 		case err != nil:
@@ -305,11 +318,11 @@ func (u *Users) Release(ctx context.Context, via, by, secretARN string, marked b
 // holds. A user of the name that does not is someone else's, made while
 // this request was failing: nothing is dropped.
 func (u *Users) dropIfProven(ctx context.Context, e userledger.Entry) error {
-	admin, err := u.connectRecorded(ctx, e)
+	admin, done, err := u.connectRecorded(ctx, e)
 	if err != nil {
 		return err
 	}
-	defer admin.Close()
+	defer done()
 	exists, err := admin.Exists(ctx, e.Username)
 	if err != nil || !exists {
 		return err
@@ -327,11 +340,11 @@ func (u *Users) dropIfProven(ctx context.Context, e userledger.Entry) error {
 // proven so is a conflict (unproven: MySQL's, not logging in with what the
 // secret holds, whose user may have changed its own password).
 func (u *Users) dropRecorded(ctx context.Context, e userledger.Entry, check bool) error {
-	admin, err := u.connectRecorded(ctx, e)
+	admin, done, err := u.connectRecorded(ctx, e)
 	if err != nil {
 		return err
 	}
-	defer admin.Close()
+	defer done()
 	if check {
 		switch who, err := u.identify(ctx, admin, e); {
 		case err != nil:

@@ -16,6 +16,7 @@ import (
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/masterdb"
 	"github.com/dbcreds/provisioner/shared/secretstore"
+	"github.com/dbcreds/provisioner/shared/sessionlimit"
 	"github.com/dbcreds/provisioner/shared/userledger"
 )
 
@@ -28,6 +29,7 @@ type Plan struct {
 	endpoint dbsession.Endpoint
 	master   masterdb.Master
 	admin    *dbuser.Admin
+	lease    *sessionlimit.Lease // the master's session slot, held until Close
 	// ours is set when the user exists already and the ledger says this
 	// very secret's request made it (a retry).
 	ours bool
@@ -61,8 +63,26 @@ func (u *Users) Plan(ctx context.Context, r Request, username string) (*Plan, er
 		p.Close()
 		return nil, err
 	}
+	// The master's session slot is taken while the master is read: both
+	// come before the connection. A master that cannot be read (a name
+	// that is no secret's) waits for no slot and keeps none.
+	takeCtx, stopTaking := context.WithCancel(dbctx)
+	slot := make(chan error, 1)
+	go func() {
+		var err error
+		p.lease, err = u.sessions.Take(takeCtx, r.MasterSecretARN)
+		slot <- err
+	}()
 	var err error
 	if p.master, err = u.masters.Resolve(dbctx, r.MasterSecretARN); err != nil {
+		stopTaking()
+	}
+	terr := <-slot
+	stopTaking()
+	if err == nil {
+		err = terr
+	}
+	if err != nil {
 		return fail(err)
 	}
 	if p.endpoint, err = u.target(r, p.master); err != nil {
@@ -188,11 +208,13 @@ func (p *Plan) Where() Where {
 	return Where{Host: p.endpoint.Host, Port: p.endpoint.Port, DBName: p.user.Database, TLS: p.endpoint.TLS != nil}
 }
 
-// Close ends the plan's connection and its database deadline.
+// Close ends the plan's connection, gives its session slot back and ends
+// its database deadline.
 func (p *Plan) Close() {
 	if p.admin != nil {
 		p.admin.Close()
 	}
+	p.lease.Release(p.dbctx)
 	p.cancel()
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/masterdb"
 	"github.com/dbcreds/provisioner/shared/secretstore"
+	"github.com/dbcreds/provisioner/shared/sessionlimit"
 	"github.com/dbcreds/provisioner/shared/userledger"
 )
 
@@ -43,6 +44,9 @@ type Users struct {
 	grants     dbgrants.Policy
 	requireTLS bool
 	limit      int
+	// sessions bounds the sessions held at once as one master, across
+	// every instance; nil, no bound.
+	sessions *sessionlimit.Limit
 }
 
 // Settings are the deployment's rules for the users it makes.
@@ -57,10 +61,11 @@ type Settings struct {
 
 // New returns the users made with master secrets masters finds, recorded in
 // ledger, with secrets made through secrets and removed through deleter
-// when their user cannot be made, under the deployment's settings.
-func New(masters *masterdb.Resolver, ledger *userledger.Ledger, secrets *secretstore.Store, deleter *secretstore.Deleter, settings Settings) *Users {
+// when their user cannot be made, each master's sessions bounded by
+// sessions (nil: no bound), under the deployment's settings.
+func New(masters *masterdb.Resolver, ledger *userledger.Ledger, secrets *secretstore.Store, deleter *secretstore.Deleter, sessions *sessionlimit.Limit, settings Settings) *Users {
 	return &Users{masters: masters, ledger: ledger, secrets: secrets, deleter: deleter, grants: settings.Grants,
-		requireTLS: settings.RequireTLS, limit: settings.ConnectionLimit}
+		requireTLS: settings.RequireTLS, limit: settings.ConnectionLimit, sessions: sessions}
 }
 
 // Request is what a secret's request asks of its user, as the caller sent
@@ -207,7 +212,11 @@ func FromEnvironment(getenv func(string) string, client *secretsmanager.Client, 
 	if err != nil {
 		return nil, err
 	}
-	return New(masterdb.New(client, rdsClient, region, ours), userledger.New(dynamo, table), secretstore.New(client), secretstore.NewDeleter(client), settings), nil
+	sessions, err := sessionlimit.FromEnvironment(getenv, dynamo)
+	if err != nil {
+		return nil, err
+	}
+	return New(masterdb.New(client, rdsClient, region, ours), userledger.New(dynamo, table), secretstore.New(client), secretstore.NewDeleter(client), sessions, settings), nil
 }
 
 // logsIn reports whether username logs in with password where the master's

@@ -37,6 +37,7 @@ import (
 	"github.com/dbcreds/provisioner/shared/secretreaders"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 	"github.com/dbcreds/provisioner/shared/secretuser"
+	"github.com/dbcreds/provisioner/shared/sessionlimit"
 	"github.com/dbcreds/provisioner/shared/userledger"
 )
 
@@ -50,6 +51,10 @@ const (
 	OtherAccount     = "444455556666"
 	IdempotencyTable = "idempotency-records"
 	UsersTable       = "database-users"
+	SessionsTable    = "database-sessions"
+	// SessionLimit is the deployment's bound on sessions per master, the
+	// template's default.
+	SessionLimit = "10"
 	// The expiry schedules' group, the Scheduler's role and dead-letter
 	// queue, and the function the core's schedules invoke, as a stack
 	// would name them.
@@ -66,6 +71,10 @@ func Env(k string) string {
 	switch k {
 	case userledger.EnvTable:
 		return UsersTable
+	case sessionlimit.EnvTable:
+		return SessionsTable
+	case sessionlimit.EnvSlots:
+		return SessionLimit
 	case expiry.EnvGroup:
 		return ScheduleGroup
 	case expiry.EnvRole:
@@ -113,7 +122,7 @@ func start() error {
 	if err = os.Setenv("AWS_REGION", Primary); err != nil {
 		return err
 	}
-	for _, table := range []string{IdempotencyTable, UsersTable} {
+	for _, table := range []string{IdempotencyTable, UsersTable, SessionsTable} {
 		if err = motoserver.CreateTable(context.Background(), moto.Env(), Primary, table, "id"); err != nil {
 			return err
 		}
