@@ -81,6 +81,9 @@ func (s Settings) Endpoint(service string) *string {
 	return nil
 }
 
+// MaxAttempts is AWS_MAX_ATTEMPTS; 0 when unset (the SDK's default).
+func (s Settings) MaxAttempts() int { return s.maxAttempts }
+
 // Retryer is a new retryer for one client (the adaptive mode keeps state).
 // The functions use the adaptive mode unless AWS_RETRY_MODE says standard:
 // after a throttle it slows the client's own calls, so a burst of requests

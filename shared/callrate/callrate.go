@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go/middleware"
 )
 
@@ -81,6 +83,34 @@ func (p *Pacer) Operation(operation string) func(*middleware.Stack) error {
 				return next.HandleFinalize(ctx, in)
 			}), "Retry", middleware.After)
 	}
+}
+
+// Retryer is the retryer for a client one of whose operations p paces:
+// the SDK's standard retryer (maxAttempts attempts, when above 0), which
+// retries a throttled attempt after a short jitter, under half an
+// interval, and p then sends it at this instance's next slot. The SDK
+// would wait up to a second (its throttle base delay) and, in adaptive
+// mode, slow the client below its pace for seconds more: time in which
+// the instance's share of the quota goes unused, and which a burst never
+// wins back. The pace already keeps the instances to the quota together.
+// The client's other operations, unpaced, get the same short wait before
+// a throttled retry (their quotas are far above a burst's needs); other
+// errors back off as the SDK's standard mode does.
+func (p *Pacer) Retryer(maxAttempts int) aws.Retryer {
+	standard := retry.NewStandard()
+	jitter := min(p.interval/2, 250*time.Millisecond)
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		if maxAttempts > 0 {
+			o.MaxAttempts = maxAttempts
+		}
+		throttle := retry.IsErrorThrottles(o.Throttles)
+		o.Backoff = retry.BackoffDelayerFunc(func(attempt int, err error) (time.Duration, error) {
+			if throttle.IsErrorThrottle(err).Bool() {
+				return rand.N(jitter + 1), nil
+			}
+			return standard.RetryDelay(attempt, err)
+		})
+	})
 }
 
 // FromEnvironment is the pace for one instance of a function whose

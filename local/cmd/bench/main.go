@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -75,6 +76,26 @@ func main() {
 	count := flag.Int("count", 7, "runs of each Go benchmark; the median counts")
 	out := flag.String("out", "BENCHMARKS.md", "where to write the results")
 	flag.IntVar(&burstEvents, "events", 1000, "requests in each burst")
+	flag.Func("latencies", "the bursts' latencies a call, comma-separated (default 50ms,150ms,500ms)", func(v string) error {
+		burstLatencies = nil
+		for _, f := range strings.Split(v, ",") {
+			d, err := time.ParseDuration(strings.TrimSpace(f))
+			if err != nil {
+				return err
+			}
+			burstLatencies = append(burstLatencies, d)
+		}
+		return nil
+	})
+	flag.IntVar(&burstConcurrency, "concurrency", 0, "the bursts' EventConcurrency (default the template's)")
+	flag.Func("users", "bursts without users, with them, or both (default both)", func(v string) error {
+		kinds, ok := map[string][]bool{"no": {false}, "yes": {true}, "both": {false, true}}[v]
+		if !ok {
+			return fmt.Errorf("no, yes or both, not %q", v)
+		}
+		burstUsers = kinds
+		return nil
+	})
 	only := flag.String("only", "", "burst, user or init: measure that part alone and replace its section of the results")
 	flag.Parse()
 	r := &report{}
@@ -463,13 +484,19 @@ const liveCredentialHeading = "## Cold Create of a live credential"
 // and one secret each.
 var burstLatencies = []time.Duration{50 * time.Millisecond, 150 * time.Millisecond, 500 * time.Millisecond}
 
+// burstUsers are the kinds of burst measured: without users, with them.
+var burstUsers = []bool{false, true}
+
+// burstConcurrency replaces the template's EventConcurrency when set.
+var burstConcurrency int
+
 const (
 	burstQuota    = 50 // CreateSecret a second, Secrets Manager's default
 	minQuotaShare = 0.90
 )
 
 // burstScenario sends bursts of EventBridge requests at the template's
-// settings (its EventConcurrency, its rates, the adaptive retry) against a
+// settings (its EventConcurrency, its rates, its paced retries) against a
 // Secrets Manager that answers each call after a latency and throttles
 // CreateSecret above the quota, with and without a database user made in a
 // real PostgreSQL, and reports the wall time as a share of the quota: a
@@ -487,6 +514,11 @@ func burstScenario(r *report, host string, env map[string]string, events int) er
 	if err != nil {
 		return err
 	}
+	overrides := map[string]string{}
+	if burstConcurrency > 0 {
+		concurrency = burstConcurrency
+		overrides["EventConcurrency"] = strconv.Itoa(concurrency)
+	}
 	event, err := os.ReadFile("events/eventbridge-request.json")
 	if err != nil {
 		return err
@@ -500,13 +532,14 @@ func burstScenario(r *report, host string, env map[string]string, events int) er
 	if err != nil {
 		return err
 	}
-	grants := map[string]string{"DatabaseUserGrants": `[{"caller":"events:*","masterSecret":"*","databases":["*"],"schemas":["*"]}]`}
+	grants := maps.Clone(overrides)
+	grants["DatabaseUserGrants"] = `[{"caller":"events:*","masterSecret":"*","databases":["*"],"schemas":["*"]}]`
 
-	r.printf("\n## Burst\n\nEventBridge requests at once, at the template's settings: %d function instances (`EventConcurrency`), each taking the next event when done, as Lambda serves a reserved concurrency, and each pacing its CreateSecret calls to `CreateSecretQuota` (%d) / `EventConcurrency`; the SDK's adaptive retry. Secrets Manager is moto behind a proxy that answers each call after the latency shown and throttles CreateSecret above %d a second in any one-second window. With a user, each request also makes a PostgreSQL user (readwrite on public) in one local server, %d requests a burst (user creation is bounded by the database, not the quota). The share is the quota's time for the burst (requests / %d s) over the burst's.\n",
-		concurrency, burstQuota, burstQuota, userEvents(events), burstQuota)
+	r.printf("\n## Burst\n\nEventBridge requests at once, at the template's settings%s: %d function instances (`EventConcurrency`), each taking the next event when done, as Lambda serves a reserved concurrency, and each pacing its CreateSecret calls to `CreateSecretQuota` (%d) / `EventConcurrency`; a throttled call retried at the instance's next paced slot. Secrets Manager is moto behind a proxy that answers each call after the latency shown and throttles CreateSecret above %d a second in any one-second window. With a user, each request also makes a PostgreSQL user (readwrite on public) in one local server, %d requests a burst (user creation is bounded by the database, not the quota). The share is the quota's time for the burst (requests / %d s) over the burst's.\n",
+		map[bool]string{true: " but `EventConcurrency` " + strconv.Itoa(concurrency), false: ""}[burstConcurrency > 0], concurrency, burstQuota, burstQuota, userEvents(events), burstQuota)
 	r.printf("| latency a call | database user | requests | took | share of the quota | CreateSecret throttled | failed first deliveries | secrets made once |\n|---|---|---|---|---|---|---|---|")
 	var missed []string
-	for _, withUser := range []bool{false, true} {
+	for _, withUser := range burstUsers {
 		for _, latency := range burstLatencies {
 			// Never "-true-N": a hyphen and six characters end an ARN, and such
 			// names are refused.
@@ -516,7 +549,7 @@ func burstScenario(r *report, host string, env map[string]string, events int) er
 				n = userEvents(events)
 			}
 			opts := burst.Options{Template: "template.yaml", Bootstrap: filepath.Join(bootstrap, "bootstrap"), Env: env,
-				Events: n, Concurrency: concurrency, Quota: burstQuota, Latency: latency, Name: name, Event: event}
+				Events: n, Concurrency: concurrency, Quota: burstQuota, Latency: latency, Name: name, Event: event, ParameterOverrides: overrides}
 			if withUser {
 				opts.ParameterOverrides = grants
 				opts.User = &burst.User{MasterSecretARN: masterARN, Database: dbserver.Database, Prefix: fmt.Sprintf("burst_%d_", latency.Milliseconds())}
