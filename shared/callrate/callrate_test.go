@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 )
 
@@ -113,3 +114,66 @@ func TestOperationPacesItsAttempts(t *testing.T) {
 		}
 	}
 }
+
+// TestRetryer: a throttled attempt is retried after less than half an
+// interval (the pacer then spaces it), and the SDK's standard delay keeps
+// the other errors; the attempts are AWS_MAX_ATTEMPTS' when set.
+func TestRetryer(t *testing.T) {
+	p := New(4) // 250 ms apart
+	throttled := &smithyAPIError{code: "ThrottlingException"}
+	other := &smithyAPIError{code: "RequestTimeoutException"} // retryable, not a throttle
+	for _, tc := range []struct {
+		name        string
+		maxAttempts int
+		err         error
+		most        time.Duration
+		retryable   bool
+	}{
+		{"throttle", 0, throttled, 125 * time.Millisecond, true},
+		{"throttle, five attempts", 5, throttled, 125 * time.Millisecond, true},
+		{"timeout", 0, other, 20 * time.Second, true},
+	} {
+		r := p.Retryer(tc.maxAttempts)
+		want := tc.maxAttempts
+		if want == 0 {
+			want = retry.DefaultMaxAttempts
+		}
+		if r.MaxAttempts() != want {
+			t.Errorf("%s: %d attempts, want %d", tc.name, r.MaxAttempts(), want)
+		}
+		if r.IsErrorRetryable(tc.err) != tc.retryable {
+			t.Errorf("%s: retryable %v", tc.name, !tc.retryable)
+		}
+		var longest time.Duration
+		for range 200 {
+			d, err := r.RetryDelay(1, tc.err)
+			if err != nil {
+				t.Fatal(err)
+			}
+			longest = max(longest, d)
+		}
+		if longest > tc.most {
+			t.Errorf("%s: waited %v, at most %v", tc.name, longest, tc.most)
+		}
+		if tc.err == throttled && longest == 0 {
+			t.Errorf("%s: no jitter at all", tc.name)
+		}
+	}
+	// The standard delay for a timeout is the SDK's, not the short one.
+	var longest time.Duration
+	for range 200 {
+		d, _ := p.Retryer(0).RetryDelay(3, other)
+		longest = max(longest, d)
+	}
+	if longest <= 125*time.Millisecond {
+		t.Errorf("a timeout's third retry waited at most %v: not the SDK's backoff", longest)
+	}
+}
+
+// smithyAPIError is a service's error with its code, as the SDK decodes it.
+type smithyAPIError struct{ code string }
+
+func (e *smithyAPIError) Error() string                 { return e.code }
+func (e *smithyAPIError) ErrorCode() string             { return e.code }
+func (e *smithyAPIError) ErrorMessage() string          { return e.code }
+func (e *smithyAPIError) ErrorFault() smithy.ErrorFault { return smithy.FaultServer }
