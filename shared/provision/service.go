@@ -174,19 +174,20 @@ func (s *Service) createBuilt(ctx context.Context, r Request, in *secretsmanager
 		}
 	}
 	var result Result
-	rotatedAlready := false
+	rotatedAlready := false // by then, beside the user's confirmation; not when a twin made the user
 	if r.CreateDatabaseUser {
 		// Rotation is switched on beside the user's confirmation in the
 		// ledger, once the user is committed: two independent round trips.
 		// Only when nothing else must come first (an expiry's schedule,
-		// readers' access) and the rotation function will not run at once
-		// against a user whose confirmation could still fail.
+		// readers' access) and no rotation is asked for at once (which
+		// would change the password of a user whose confirmation could
+		// still fail; without it, AWS only tests the login).
 		var then func(context.Context, secretstore.Created) error
 		var rotated *rotation.Status
 		if expires.IsZero() && len(r.Readers) == 0 && (r.RotateImmediately == nil || !bool(*r.RotateImmediately)) {
 			then = func(ctx context.Context, created secretstore.Created) error {
 				res, err := s.rotate(ctx, r, Result{ARN: created.ARN, Replayed: created.Replayed}, aws.ToString(in.ClientRequestToken))
-				rotated = res.Rotation
+				rotated, rotatedAlready = res.Rotation, true
 				return err
 			}
 		}
@@ -197,7 +198,6 @@ func (s *Service) createBuilt(ctx context.Context, r Request, in *secretsmanager
 		if err != nil {
 			return result, err
 		}
-		rotatedAlready = then != nil
 	} else {
 		created, err := s.store.Create(ctx, in)
 		if err != nil {

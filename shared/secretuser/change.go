@@ -8,26 +8,18 @@ import (
 
 	"github.com/dbcreds/provisioner/shared/dbuser"
 	"github.com/dbcreds/provisioner/shared/errcode"
+	"github.com/dbcreds/provisioner/shared/sessionlimit"
 	"github.com/dbcreds/provisioner/shared/userledger"
 )
 
 // connectRecorded logs in as the master of a recorded user, at the
 // master's own database as it is found now (never a host a secret names),
-// with TLS when the user was made with it or the deployment requires it,
-// in one of the master's session slots. done closes the session and gives
-// the slot back.
-func (u *Users) connectRecorded(ctx context.Context, e userledger.Entry) (admin *dbuser.Admin, done func(), err error) {
-	lease, err := u.sessions.Take(ctx, e.MasterSecretARN)
-	if err != nil {
-		return nil, nil, err
-	}
-	fail := func(err error) (*dbuser.Admin, func(), error) {
-		lease.Release(ctx)
-		return nil, nil, err
-	}
+// with TLS when the user was made with it or the deployment requires it.
+// The caller holds the master's session slot (hold).
+func (u *Users) connectRecorded(ctx context.Context, e userledger.Entry) (*dbuser.Admin, error) {
 	master, err := u.masters.Resolve(ctx, e.MasterSecretARN)
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
 	r := Request{Engine: e.Engine, DBName: e.Database}
 	if e.SSL {
@@ -36,12 +28,17 @@ func (u *Users) connectRecorded(ctx context.Context, e userledger.Entry) (admin 
 	}
 	endpoint, err := u.target(r, master)
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
-	if admin, err = dbuser.Connect(ctx, endpoint); err != nil {
-		return fail(err)
-	}
-	return admin, func() { admin.Close(); lease.Release(ctx) }, nil
+	return dbuser.Connect(ctx, endpoint)
+}
+
+// hold takes one of the recorded master's session slots for the work on
+// its database that follows, proofs by login included: give it back with
+// Release. Each slot then stands for at most two sessions at once, the
+// master's and a login checked beside it.
+func (u *Users) hold(ctx context.Context, e userledger.Entry) (*sessionlimit.Lease, error) {
+	return u.sessions.Take(ctx, e.MasterSecretARN)
 }
 
 // proven reports whether the user an unconfirmed record names is the
@@ -187,6 +184,12 @@ func (u *Users) Update(ctx context.Context, secretARN string, r Request) (*Made,
 	if !found {
 		return nil, errcode.New(errcode.Conflict, "there is no record of a database user this provisioner made for this secret")
 	}
+	// Its database's work, the proof by login included, in one slot.
+	lease, err := u.hold(dbctx, e)
+	if err != nil {
+		return nil, err
+	}
+	defer lease.Release(dbctx)
 	proven := false
 	if !e.Made {
 		if !u.proven(dbctx, e) {
@@ -211,11 +214,11 @@ func (u *Users) Update(ctx context.Context, secretARN string, r Request) (*Made,
 	if r.SSL != nil && *r.SSL {
 		e.SSL = true // stricter, never looser, than when it was made
 	}
-	admin, done, err := u.connectRecorded(dbctx, e)
+	admin, err := u.connectRecorded(dbctx, e)
 	if err != nil {
 		return nil, err
 	}
-	defer done()
+	defer admin.Close()
 	if !proven {
 		switch who, err := u.identify(dbctx, admin, e); {
 		case err != nil:
@@ -286,6 +289,11 @@ func (u *Users) Drop(ctx context.Context, via, by, secretARN string, marked bool
 		}
 		return nil
 	}
+	lease, err := u.hold(dbctx, e)
+	if err != nil {
+		return err
+	}
+	defer lease.Release(dbctx)
 	if !e.Made && !u.proven(dbctx, e) {
 		// Its request failed before the user was confirmed: a user of that
 		// name now may be anyone's. Nothing is dropped.
@@ -316,13 +324,14 @@ func (u *Users) Release(ctx context.Context, via, by, secretARN string, marked b
 // dropIfProven drops the user a failed request may have made, only once it
 // is proven the request's: it exists and logs in with what the secret
 // holds. A user of the name that does not is someone else's, made while
-// this request was failing: nothing is dropped.
+// this request was failing: nothing is dropped. The caller holds the
+// master's session slot, its own session closed.
 func (u *Users) dropIfProven(ctx context.Context, e userledger.Entry) error {
-	admin, done, err := u.connectRecorded(ctx, e)
+	admin, err := u.connectRecorded(ctx, e)
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer admin.Close()
 	exists, err := admin.Exists(ctx, e.Username)
 	if err != nil || !exists {
 		return err
@@ -340,11 +349,11 @@ func (u *Users) dropIfProven(ctx context.Context, e userledger.Entry) error {
 // proven so is a conflict (unproven: MySQL's, not logging in with what the
 // secret holds, whose user may have changed its own password).
 func (u *Users) dropRecorded(ctx context.Context, e userledger.Entry, check bool) error {
-	admin, done, err := u.connectRecorded(ctx, e)
+	admin, err := u.connectRecorded(ctx, e)
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer admin.Close()
 	if check {
 		switch who, err := u.identify(ctx, admin, e); {
 		case err != nil:

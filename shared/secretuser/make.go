@@ -211,9 +211,7 @@ func (p *Plan) Where() Where {
 // Close ends the plan's connection, gives its session slot back and ends
 // its database deadline.
 func (p *Plan) Close() {
-	if p.admin != nil {
-		p.admin.Close()
-	}
+	p.endSession()
 	p.lease.Release(p.dbctx)
 	p.cancel()
 }
@@ -312,9 +310,20 @@ func (p *Plan) Make(ctx context.Context, in *secretsmanager.CreateSecretInput, p
 		return p.users.abandon(ctx, created, entry, keyed, false, err)
 	case err != nil:
 		rollback()
+		// abandon may prove and drop the user through a session of its
+		// own: in this plan's slot, once the plan's session is closed.
+		p.endSession()
 		return p.users.abandon(ctx, created, entry, keyed, mayHaveMade, err)
 	}
 	return created, made, thenErr
+}
+
+// endSession closes the plan's master session and keeps its slot.
+func (p *Plan) endSession() {
+	if p.admin != nil {
+		p.admin.Close()
+		p.admin = nil
+	}
 }
 
 // make records and makes (or, on a retry that made it, completes) the user

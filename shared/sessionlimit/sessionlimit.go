@@ -141,6 +141,9 @@ func (l *Limit) Take(ctx context.Context, master string) (*Lease, error) {
 			id := slotID(master, (first+i)%l.slots)
 			taken, err := l.put(ctx, id, holder, until)
 			if err != nil {
+				// The put may have landed all the same (an answer lost,
+				// a cancel on the way): give the slot back, if it is ours.
+				(&Lease{limit: l, id: id, holder: holder}).Release(ctx)
 				return nil, err
 			}
 			if !taken {
@@ -163,7 +166,8 @@ func (l *Limit) Take(ctx context.Context, master string) (*Lease, error) {
 }
 
 // put leases slot id for holder until then, unless another holds it now:
-// taken reports that.
+// taken reports that. A slot holder already has (the SDK's retry of a put
+// whose answer was lost) is its own, not another's.
 func (l *Limit) put(ctx context.Context, id, holder string, until time.Time) (taken bool, err error) {
 	now := l.now()
 	_, err = l.client.PutItem(ctx, &dynamodb.PutItemInput{
@@ -174,9 +178,12 @@ func (l *Limit) put(ctx context.Context, id, holder string, until time.Time) (ta
 			attrUntil:   &types.AttributeValueMemberN{Value: strconv.FormatInt(until.UnixMilli(), 10)},
 			attrExpires: &types.AttributeValueMemberN{Value: strconv.FormatInt(until.Unix()+1, 10)},
 		},
-		ConditionExpression:       aws.String("attribute_not_exists(#id) OR #until < :now"),
-		ExpressionAttributeNames:  map[string]string{"#id": attrID, "#until": attrUntil},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(now.UnixMilli(), 10)}},
+		ConditionExpression:      aws.String("attribute_not_exists(#id) OR #until < :now OR #holder = :me"),
+		ExpressionAttributeNames: map[string]string{"#id": attrID, "#until": attrUntil, "#holder": attrHolder},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":now": &types.AttributeValueMemberN{Value: strconv.FormatInt(now.UnixMilli(), 10)},
+			":me":  &types.AttributeValueMemberS{Value: holder},
+		},
 	})
 	var held *types.ConditionalCheckFailedException
 	if errors.As(err, &held) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/dbcreds/provisioner/local/testenv/motoserver"
 	"github.com/dbcreds/provisioner/shared/errcode"
@@ -207,13 +208,25 @@ func (f fakeClient) DeleteItem(_ context.Context, in *dynamodb.DeleteItemInput, 
 }
 
 // TestTableFailureFailsClosed: a table that cannot be written refuses the
-// session (no user is made without its slot), as the service's failure.
+// session (no user is made without its slot), as the service's failure,
+// and gives back the slot the put may have taken all the same, by its
+// holder only.
 func TestTableFailureFailsClosed(t *testing.T) {
-	l := sessionlimit.New(fakeClient{put: func(*dynamodb.PutItemInput) (*dynamodb.PutItemOutput, error) {
-		return nil, errors.New("connection refused")
+	var put *dynamodb.PutItemInput
+	var deleted *dynamodb.DeleteItemInput
+	l := sessionlimit.New(fakeClient{put: func(in *dynamodb.PutItemInput) (*dynamodb.PutItemOutput, error) {
+		put = in
+		return nil, errors.New("connection reset")
+	}, del: func(in *dynamodb.DeleteItemInput) (*dynamodb.DeleteItemOutput, error) {
+		deleted = in
+		return &dynamodb.DeleteItemOutput{}, nil
 	}}, table, 4)
 	if lease, err := l.Take(context.Background(), "m"); err == nil || lease != nil || errcode.Of(err) == errcode.Throttled {
 		t.Fatalf("got %v, %v", lease, err)
+	}
+	if deleted == nil || deleted.Key["id"] == nil || deleted.Key["id"].(*types.AttributeValueMemberS).Value != put.Item["id"].(*types.AttributeValueMemberS).Value ||
+		deleted.ExpressionAttributeValues[":me"].(*types.AttributeValueMemberS).Value != put.Item["holder"].(*types.AttributeValueMemberS).Value {
+		t.Fatalf("the slot the failed put may hold was not given back by its holder: %+v", deleted)
 	}
 }
 
