@@ -9,6 +9,7 @@
 package burst
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -84,9 +85,10 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	var wg sync.WaitGroup
 	start := time.Now()
 	errs := make(chan error, opts.Concurrency)
+	shared := &sharedLog{w: opts.Logs}
 	for c := 0; c < opts.Concurrency; c++ {
 		fn, err := invoke.Start(invoke.Options{Template: opts.Template, Function: "EventBridgeFunction", Bootstrap: opts.Bootstrap, Env: env,
-			ParameterOverrides: opts.ParameterOverrides, Logs: opts.Logs})
+			ParameterOverrides: opts.ParameterOverrides, Logs: shared.line()})
 		if err != nil {
 			return Result{}, err
 		}
@@ -161,4 +163,39 @@ func countSecrets(ctx context.Context, opts Options) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// sharedLog is one writer that many instances log to: each instance's
+// output goes in whole lines, one at a time, never interleaved mid-line.
+type sharedLog struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// line is a writer for one instance.
+func (s *sharedLog) line() io.Writer {
+	if s.w == nil {
+		return nil
+	}
+	return &lineWriter{log: s}
+}
+
+type lineWriter struct {
+	log     *sharedLog
+	pending []byte
+}
+
+// Write keeps a line's start until its end arrives; the one lock also
+// covers an instance's stdout and stderr writing at once.
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.log.mu.Lock()
+	defer l.log.mu.Unlock()
+	l.pending = append(l.pending, p...)
+	end := bytes.LastIndexByte(l.pending, '\n')
+	if end < 0 {
+		return len(p), nil
+	}
+	_, err := l.log.w.Write(l.pending[:end+1])
+	l.pending = append(l.pending[:0], l.pending[end+1:]...)
+	return len(p), err
 }

@@ -30,16 +30,18 @@ func (p peer) level() Privileges {
 // grantees of the master's default privileges on tables in schema $1, but
 // $2 and $3 (the user and its clone): whether they may write, and whether
 // the master let them create there. A DBA's role the master gave default
-// privileges is no peer.
-const peersQuery = `SELECT coalesce(json_agg(json_build_array(g.rolname, x.writes, EXISTS (
-  SELECT 1 FROM pg_namespace n, aclexplode(n.nspacl) c
-  WHERE n.oid = x.ns AND c.grantee = x.grantee AND c.grantor = x.master AND c.privilege_type = 'CREATE')) ORDER BY g.rolname), '[]')::text
-FROM (SELECT a.grantee, d.defaclnamespace ns, d.defaclrole master, bool_or(a.privilege_type = 'INSERT') writes
+// privileges is no peer. The schema's ACL is read once (creators), not
+// once a peer: it lists every user, so that made each grant O(users²).
+const peersQuery = `WITH me AS (SELECT oid FROM pg_roles WHERE rolname = current_user),
+ns AS (SELECT oid, nspacl FROM pg_namespace WHERE nspname = $1),
+creators AS (SELECT c.grantee FROM ns, aclexplode(ns.nspacl) c
+  WHERE c.grantor = (SELECT oid FROM me) AND c.privilege_type = 'CREATE'),
+x AS (SELECT a.grantee, bool_or(a.privilege_type = 'INSERT') writes
   FROM pg_default_acl d, aclexplode(d.defaclacl) a
-  WHERE d.defaclrole = (SELECT oid FROM pg_roles WHERE rolname = current_user) AND d.defaclobjtype = 'r'
-    AND d.defaclnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1)
-  GROUP BY a.grantee, d.defaclnamespace, d.defaclrole) x
-JOIN pg_roles g ON g.oid = x.grantee WHERE g.rolname <> $2 AND g.rolname <> $3
+  WHERE d.defaclrole = (SELECT oid FROM me) AND d.defaclobjtype = 'r' AND d.defaclnamespace = (SELECT oid FROM ns)
+  GROUP BY a.grantee)
+SELECT coalesce(json_agg(json_build_array(g.rolname, x.writes, x.grantee IN (SELECT grantee FROM creators)) ORDER BY g.rolname), '[]')::text
+FROM x JOIN pg_roles g ON g.oid = x.grantee WHERE g.rolname <> $2 AND g.rolname <> $3
   AND shobj_description(g.oid, 'pg_authid') = '` + madeMark + `'`
 
 // schemaState is what the catalog says of one of a user's schemas.

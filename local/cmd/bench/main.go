@@ -88,6 +88,7 @@ func main() {
 		return nil
 	})
 	flag.IntVar(&burstConcurrency, "concurrency", 0, "the bursts' EventConcurrency (default the template's)")
+	flag.StringVar(&burstLogs, "logs", "", "a folder to keep each burst's function logs in")
 	flag.Func("users", "bursts without users, with them, or both (default both)", func(v string) error {
 		kinds, ok := map[string][]bool{"no": {false}, "yes": {true}, "both": {false, true}}[v]
 		if !ok {
@@ -343,7 +344,7 @@ func userCreate(r *report, runs int, host string, env map[string]string, moto *m
 		return err
 	}
 	defer pg.Stop()
-	masterARN, err := storeMaster(env, pg)
+	masterARN, err := storeMaster(env, pg, "masters/bench/user-master")
 	if err != nil {
 		return err
 	}
@@ -490,6 +491,9 @@ var burstUsers = []bool{false, true}
 // burstConcurrency replaces the template's EventConcurrency when set.
 var burstConcurrency int
 
+// burstLogs, when set, is where each burst's function logs are kept.
+var burstLogs string
+
 const (
 	burstQuota    = 50 // CreateSecret a second, Secrets Manager's default
 	minQuotaShare = 0.90
@@ -528,7 +532,7 @@ func burstScenario(r *report, host string, env map[string]string, events int) er
 		return err
 	}
 	defer pg.Stop()
-	masterARN, err := storeMaster(env, pg)
+	masterARN, err := storeMaster(env, pg, "masters/bench/burst-master")
 	if err != nil {
 		return err
 	}
@@ -560,8 +564,17 @@ func burstScenario(r *report, host string, env map[string]string, events int) er
 			if err != nil {
 				return err
 			}
+			if burstLogs != "" {
+				if err := os.WriteFile(filepath.Join(burstLogs, strings.ReplaceAll(name, "/", "_")+".log"), logs.Bytes(), 0o644); err != nil {
+					return err
+				}
+			}
 			if len(res.FirstDeliveryFailures) > 0 {
-				fmt.Fprintf(os.Stderr, "bench: %v, user %t: %d failed, by cause: %v\n", latency, withUser, len(res.FirstDeliveryFailures), failureCauses(logs.Bytes()))
+				types := map[string]int{}
+				for _, f := range res.FirstDeliveryFailures {
+					types[f[strings.LastIndex(f, ": ")+2:]]++
+				}
+				fmt.Fprintf(os.Stderr, "bench: %v, user %t: %d failed, by error type: %v; by the cause logged: %v\n", latency, withUser, len(res.FirstDeliveryFailures), types, failureCauses(logs.Bytes()))
 			}
 			share := float64(n) / burstQuota / res.Elapsed.Seconds()
 			// With a user, the database sets the pace: the budget is no
@@ -588,7 +601,7 @@ func burstScenario(r *report, host string, env map[string]string, events int) er
 // storeMaster stores the local PostgreSQL's master credentials with its
 // host and port, outside the provisioner's prefix, in moto, and returns the
 // secret's ARN.
-func storeMaster(env map[string]string, pg *dbserver.Server) (string, error) {
+func storeMaster(env map[string]string, pg *dbserver.Server, name string) (string, error) {
 	client, err := secretstore.ClientFromEnvironment(func(k string) string {
 		if k == "AWS_REGION" {
 			return "us-east-1"
@@ -598,7 +611,7 @@ func storeMaster(env map[string]string, pg *dbserver.Server) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	out, err := client.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: aws.String("masters/bench/master"),
+	out, err := client.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: aws.String(name),
 		SecretString: aws.String(fmt.Sprintf(`{"username": %q, "password": %q, "host": %q, "port": %d}`, dbserver.MasterUser, dbserver.MasterPassword, pg.Host, pg.Port))})
 	if err != nil {
 		return "", err
