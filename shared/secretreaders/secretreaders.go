@@ -9,7 +9,6 @@ package secretreaders
 
 import (
 	"encoding/json"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -23,18 +22,70 @@ const MaxReaders = 50
 // Actions are what a reader may do: read, never write.
 var Actions = []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
 
-// principal is an IAM role or user ARN (with a path), or an account's
-// root, in any partition: arn:<partition>:iam::<account>:role/<path/name>.
-// Lengths are checked apart: a bounded repetition such as {1,512} is
-// unrolled when the expression compiles, which costs every cold start
-// over a millisecond.
-var principal = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):(root|(role|user)/([\x21-\x7e]+))$`)
+// parsePrincipal reads an IAM role or user ARN (with a path), or an
+// account's root, in any partition: arn:<partition>:iam::<account>:root
+// or arn:<partition>:iam::<account>:role/<path/name> (or user/), the path
+// and name printable ASCII, not empty. name is "" for a root. Written out,
+// not a regular expression: compiling those at init cost every cold start
+// (principal_test.go holds the expressions it matches exactly).
+func parsePrincipal(r string) (account, name string, ok bool) {
+	rest, found := strings.CutPrefix(r, "arn:")
+	if !found {
+		return "", "", false
+	}
+	partition, rest, found := strings.Cut(rest, ":")
+	if !found || partition != "aws" && partition != "aws-cn" && partition != "aws-us-gov" {
+		return "", "", false
+	}
+	if rest, found = strings.CutPrefix(rest, "iam::"); !found || len(rest) < 13 || !isAccountID(rest[:12]) || rest[12] != ':' {
+		return "", "", false
+	}
+	account, rest = rest[:12], rest[13:]
+	if rest == "root" {
+		return account, "", true
+	}
+	kind, name, found := strings.Cut(rest, "/")
+	if !found || kind != "role" && kind != "user" || name == "" {
+		return "", "", false
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] < 0x21 || name[i] > 0x7e {
+			return "", "", false
+		}
+	}
+	return account, name, true
+}
 
-var accountID = regexp.MustCompile(`^[0-9]{12}$`)
+// isAccountID reports whether s is 12 digits.
+func isAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
 
-// roleName is what IAM allows in a role or user name and path (at most
-// 512 characters of path and 64 of name, checked apart).
-var roleName = regexp.MustCompile(`^([\w+=,.@-]+/)*[\w+=,.@-]+$`)
+// isRoleName reports whether s is what IAM allows in a role or user name
+// and path: segments of letters, digits and _+=,.@- between slashes, none
+// empty (at most 512 characters of path and 64 of name, checked apart).
+func isRoleName(s string) bool {
+	for _, part := range strings.Split(s, "/") {
+		if part == "" {
+			return false
+		}
+		for i := 0; i < len(part); i++ {
+			c := part[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("_+=,.@-", c) >= 0) {
+				return false
+			}
+		}
+	}
+	return true
+}
 
 // Accounts are the accounts readers may live in: the deployment's
 // ReaderAccounts, and this account always.
@@ -51,7 +102,7 @@ func ParseAccounts(this, text string) (Accounts, error) {
 		if id = strings.TrimSpace(id); id == "" {
 			continue
 		}
-		if !accountID.MatchString(id) {
+		if !isAccountID(id) {
 			return Accounts{}, errcode.New(errcode.Internal, "ReaderAccounts: %s is no 12-digit account id", errcode.Quote(id))
 		}
 		a.allowed = append(a.allowed, id)
@@ -77,23 +128,23 @@ func (a Accounts) Check(readers []string) (crossAccount bool, err error) {
 	seen := map[string]bool{}
 	for i, r := range readers {
 		field := "readers[" + itoa(i) + "]"
-		m := principal.FindStringSubmatch(r)
+		account, name, ok := parsePrincipal(r)
 		switch {
 		case r == "*" || strings.Contains(r, "*") || strings.Contains(r, "?"):
 			return false, errcode.Invalidf(field, "must name one principal, not a pattern")
 		case strings.HasSuffix(r, ".amazonaws.com") || !strings.HasPrefix(r, "arn:"):
 			return false, errcode.Invalidf(field, "must be an IAM role or user ARN (arn:aws:iam::<account>:role/<name>), not a service principal or an account id")
-		case m == nil:
+		case !ok:
 			return false, errcode.Invalidf(field, "must be an IAM role or user ARN (arn:aws:iam::<account>:role/<name>) or an account root")
-		case m[5] != "" && (!roleName.MatchString(m[5]) || len(m[5]) > 512+64 || len(m[5][strings.LastIndex(m[5], "/")+1:]) > 64):
+		case name != "" && (!isRoleName(name) || len(name) > 512+64 || len(name[strings.LastIndex(name, "/")+1:]) > 64):
 			return false, errcode.Invalidf(field, "has a role or user name IAM would not accept")
-		case !a.allows(m[2]):
-			return false, errcode.Invalidf(field, "names account %s, where this deployment does not let readers live (its ReaderAccounts)", m[2])
+		case !a.allows(account):
+			return false, errcode.Invalidf(field, "names account %s, where this deployment does not let readers live (its ReaderAccounts)", account)
 		case seen[r]:
 			return false, errcode.Invalidf(field, "is given twice")
 		}
 		seen[r] = true
-		crossAccount = crossAccount || m[2] != a.this
+		crossAccount = crossAccount || account != a.this
 	}
 	return crossAccount, nil
 }
