@@ -104,6 +104,12 @@ func Open(ctx context.Context, e Endpoint) (Session, error) {
 	// the deadline.
 	cfg.RuntimeParams["search_path"] = "pg_catalog, pg_temp"
 	cfg.RuntimeParams["lock_timeout"] = "1s"
+	// A statement still running when the caller's time is up ends on the
+	// server too: the client closes its socket at the deadline without a
+	// cancel request, and the session's slot (sessionlimit) is given back.
+	if deadline, ok := ctx.Deadline(); ok {
+		cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(max(time.Until(deadline).Milliseconds(), 1), 10)
+	}
 	// No answer to these statements is more than a few rows: a server that
 	// sends a larger message, or more in all than a session here ever
 	// reads, is refused, not held in the function's memory.

@@ -35,8 +35,9 @@ func (u *Users) connectRecorded(ctx context.Context, e userledger.Entry) (*dbuse
 
 // hold takes one of the recorded master's session slots for the work on
 // its database that follows, proofs by login included: give it back with
-// Release. Each slot then stands for at most two sessions at once, the
-// master's and a login checked beside it.
+// Release. Each slot then stands for at most two sessions at once: the
+// master's, and a login checked beside it or (dropping a PostgreSQL user)
+// the master's session to another database where the user holds rights.
 func (u *Users) hold(ctx context.Context, e userledger.Entry) (*sessionlimit.Lease, error) {
 	return u.sessions.Take(ctx, e.MasterSecretARN)
 }
