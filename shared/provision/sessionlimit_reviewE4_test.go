@@ -49,26 +49,7 @@ func (c confirmationLost) PutItem(ctx context.Context, in *dynamodb.PutItemInput
 // a bound of slots sessions per master (0: none), as the functions build it.
 func boundedLossyService(t *testing.T, cfg provision.Config, slots int) *provision.Service {
 	t.Helper()
-	client := core.SecretsClient(t)
-	dynamo, err := userledger.ClientFromEnvironment(os.Getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rds, err := masterdb.RDSClientFromEnvironment(os.Getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	users := secretuser.New(masterdb.New(client, rds, cfg.Region, cfg.Ours), userledger.New(confirmationLost{dynamo}, core.UsersTable),
-		secretstore.New(client), secretstore.NewDeleter(client), sessionlimit.New(dynamo, core.SessionsTable, slots), cfg.UserSettings())
-	readers, err := secretreaders.New(client, core.KMS(t, core.Primary), userledger.New(dynamo, core.UsersTable), sts.New(sts.Options{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := provision.NewService(cfg, secretstore.New(client), rotation.NewWithCancel(client), users, secretstore.NewDeleter(client), readers, core.Expiries(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return svc
+	return boundedServiceOn(t, cfg, slots, func(c userledger.Client) userledger.Client { return confirmationLost{c} })
 }
 
 // TestKeylessFailureDropsItsUserUnderTheSessionLimitReviewE4: an API
@@ -236,8 +217,15 @@ func (p *countingProxy) reset() (most int) {
 }
 
 // boundedService is the core as the functions build it, with a bound of
-// slots sessions per master.
+// slots sessions per master (0: none).
 func boundedService(t *testing.T, cfg provision.Config, slots int) *provision.Service {
+	t.Helper()
+	return boundedServiceOn(t, cfg, slots, func(c userledger.Client) userledger.Client { return c })
+}
+
+// boundedServiceOn is boundedService with the users' ledger on the client
+// ledger makes of DynamoDB's.
+func boundedServiceOn(t *testing.T, cfg provision.Config, slots int, ledger func(userledger.Client) userledger.Client) *provision.Service {
 	t.Helper()
 	client := core.SecretsClient(t)
 	dynamo, err := userledger.ClientFromEnvironment(os.Getenv)
@@ -248,7 +236,7 @@ func boundedService(t *testing.T, cfg provision.Config, slots int) *provision.Se
 	if err != nil {
 		t.Fatal(err)
 	}
-	users := secretuser.New(masterdb.New(client, rds, cfg.Region, cfg.Ours), userledger.New(dynamo, core.UsersTable),
+	users := secretuser.New(masterdb.New(client, rds, cfg.Region, cfg.Ours), userledger.New(ledger(dynamo), core.UsersTable),
 		secretstore.New(client), secretstore.NewDeleter(client), sessionlimit.New(dynamo, core.SessionsTable, slots), cfg.UserSettings())
 	readers, err := secretreaders.New(client, core.KMS(t, core.Primary), userledger.New(dynamo, core.UsersTable), sts.New(sts.Options{}))
 	if err != nil {
