@@ -32,6 +32,7 @@ import (
 	"github.com/dbcreds/provisioner/shared/secretreaders"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 	"github.com/dbcreds/provisioner/shared/secretuser"
+	"github.com/dbcreds/provisioner/shared/sessionlimit"
 	"github.com/dbcreds/provisioner/shared/userledger"
 )
 
@@ -434,6 +435,14 @@ func (l lostAnswer) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ..
 // whose answers are lost.
 func lossyLedgerService(t *testing.T, cfg provision.Config) *provision.Service {
 	t.Helper()
+	return serviceWithLedger(t, cfg, 0, func(c userledger.Client) userledger.Client { return lostAnswer{c} })
+}
+
+// serviceWithLedger is the core as the functions build it, with a bound of
+// slots sessions per master (0: none) and the users' ledger on the client
+// ledger makes of DynamoDB's (one that fails on cue, say).
+func serviceWithLedger(t *testing.T, cfg provision.Config, slots int, ledger func(userledger.Client) userledger.Client) *provision.Service {
+	t.Helper()
 	client := core.SecretsClient(t)
 	dynamo, err := userledger.ClientFromEnvironment(os.Getenv)
 	if err != nil {
@@ -443,8 +452,8 @@ func lossyLedgerService(t *testing.T, cfg provision.Config) *provision.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	users := secretuser.New(masterdb.New(client, rds, cfg.Region, cfg.Ours), userledger.New(lostAnswer{dynamo}, core.UsersTable),
-		secretstore.New(client), secretstore.NewDeleter(client), nil, cfg.UserSettings())
+	users := secretuser.New(masterdb.New(client, rds, cfg.Region, cfg.Ours), userledger.New(ledger(dynamo), core.UsersTable),
+		secretstore.New(client), secretstore.NewDeleter(client), sessionlimit.New(dynamo, core.SessionsTable, slots), cfg.UserSettings())
 	readers, err := secretreaders.New(client, core.KMS(t, core.Primary), userledger.New(dynamo, core.UsersTable), sts.New(sts.Options{}))
 	if err != nil {
 		t.Fatal(err)

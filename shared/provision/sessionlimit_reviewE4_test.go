@@ -3,12 +3,9 @@ package provision_test
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
-	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,19 +13,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/dbcreds/provisioner/local/testenv/core"
 	"github.com/dbcreds/provisioner/local/testenv/dbserver"
 	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/errcode"
-	"github.com/dbcreds/provisioner/shared/masterdb"
 	"github.com/dbcreds/provisioner/shared/provision"
 	"github.com/dbcreds/provisioner/shared/rotation"
-	"github.com/dbcreds/provisioner/shared/secretreaders"
-	"github.com/dbcreds/provisioner/shared/secretstore"
-	"github.com/dbcreds/provisioner/shared/secretuser"
-	"github.com/dbcreds/provisioner/shared/sessionlimit"
 	"github.com/dbcreds/provisioner/shared/userledger"
 )
 
@@ -49,7 +40,7 @@ func (c confirmationLost) PutItem(ctx context.Context, in *dynamodb.PutItemInput
 // a bound of slots sessions per master (0: none), as the functions build it.
 func boundedLossyService(t *testing.T, cfg provision.Config, slots int) *provision.Service {
 	t.Helper()
-	return boundedServiceOn(t, cfg, slots, func(c userledger.Client) userledger.Client { return confirmationLost{c} })
+	return serviceWithLedger(t, cfg, slots, func(c userledger.Client) userledger.Client { return confirmationLost{c} })
 }
 
 // TestKeylessFailureDropsItsUserUnderTheSessionLimitReviewE4: an API
@@ -163,90 +154,11 @@ func twinRotation(t *testing.T, exists bool) {
 	}
 }
 
-// countingProxy forwards to target and keeps the most connections it held
-// open at once.
-type countingProxy struct {
-	port       int
-	mu         sync.Mutex
-	open, most int
-}
-
-func startCountingProxy(t *testing.T, target string) *countingProxy {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	p := &countingProxy{port: l.Addr().(*net.TCPAddr).Port}
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func(c net.Conn) {
-				s, err := net.Dial("tcp", target)
-				if err != nil {
-					c.Close()
-					return
-				}
-				p.mu.Lock()
-				p.open++
-				p.most = max(p.most, p.open)
-				p.mu.Unlock()
-				done := make(chan struct{}, 2)
-				go func() { io.Copy(s, c); s.Close(); done <- struct{}{} }()
-				go func() { io.Copy(c, s); c.Close(); done <- struct{}{} }()
-				<-done
-				<-done
-				p.mu.Lock()
-				p.open--
-				p.mu.Unlock()
-			}(c)
-		}
-	}()
-	return p
-}
-
-func (p *countingProxy) reset() (most int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	most, p.most = p.most, p.open
-	return most
-}
-
 // boundedService is the core as the functions build it, with a bound of
 // slots sessions per master (0: none).
 func boundedService(t *testing.T, cfg provision.Config, slots int) *provision.Service {
 	t.Helper()
-	return boundedServiceOn(t, cfg, slots, func(c userledger.Client) userledger.Client { return c })
-}
-
-// boundedServiceOn is boundedService with the users' ledger on the client
-// ledger makes of DynamoDB's.
-func boundedServiceOn(t *testing.T, cfg provision.Config, slots int, ledger func(userledger.Client) userledger.Client) *provision.Service {
-	t.Helper()
-	client := core.SecretsClient(t)
-	dynamo, err := userledger.ClientFromEnvironment(os.Getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rds, err := masterdb.RDSClientFromEnvironment(os.Getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	users := secretuser.New(masterdb.New(client, rds, cfg.Region, cfg.Ours), userledger.New(ledger(dynamo), core.UsersTable),
-		secretstore.New(client), secretstore.NewDeleter(client), sessionlimit.New(dynamo, core.SessionsTable, slots), cfg.UserSettings())
-	readers, err := secretreaders.New(client, core.KMS(t, core.Primary), userledger.New(dynamo, core.UsersTable), sts.New(sts.Options{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := provision.NewService(cfg, secretstore.New(client), rotation.NewWithCancel(client), users, secretstore.NewDeleter(client), readers, core.Expiries(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return svc
+	return serviceWithLedger(t, cfg, slots, func(c userledger.Client) userledger.Client { return c })
 }
 
 // TestSessionsPerSlotReviewE4: the review found that a slot covered the
@@ -262,18 +174,18 @@ func boundedServiceOn(t *testing.T, cfg provision.Config, slots int, ledger func
 func TestSessionsPerSlotReviewE4(t *testing.T) {
 	ctx := context.Background()
 	s := database(t, "postgres")
-	proxy := startCountingProxy(t, net.JoinHostPort(s.Host, strconv.Itoa(s.Port)))
+	proxy := startUserCountingProxy(t, net.JoinHostPort(s.Host, strconv.Itoa(s.Port)))
 	master := core.StoreMaster(t, "127.0.0.1", proxy.port)
 	r := byStack(decode(t, `{"name": "`+uniqueName(t)+`", "engine": "postgres", "dbname": "`+dbserver.Database+`", "masterSecretArn": "`+master+`", "createDatabaseUser": true, "username": "two_sessions_e4"}`))
 	svc := boundedService(t, testConfig(t, testGrants), 1)
 	if _, err := svc.Create(ctx, r, "retried-e4"); err != nil {
 		t.Fatal(err)
 	}
-	proxy.reset()
+	proxy.resetUser(allUsers)
 	if _, err := svc.Create(ctx, r, "retried-e4"); err != nil { // the retry
 		t.Fatal(err)
 	}
-	if most := proxy.reset(); most > 2 {
+	if most := proxy.resetUser(allUsers); most > 2 {
 		t.Fatalf("with DatabaseSessionLimit 1, one request's retry held %d sessions on the database at once; the bound is 2 per slot, and the retry's proof takes its second", most)
 	}
 }

@@ -19,8 +19,12 @@ import (
 )
 
 // userCountingProxy forwards PostgreSQL connections to target and keeps,
-// for each user the startup message names, the most connections it held
-// open at once: master sessions apart from login proofs.
+// for each user the startup message names (and for all of them together,
+// allUsers), the most connections it held open at once: master sessions
+// apart from login proofs.
+// allUsers counts every connection, whoever it is for.
+const allUsers = "\x00all"
+
 type userCountingProxy struct {
 	port int
 	mu   sync.Mutex
@@ -103,8 +107,10 @@ func (p *userCountingProxy) serve(c net.Conn, target string) {
 		break
 	}
 	p.mu.Lock()
-	p.open[user]++
-	p.most[user] = max(p.most[user], p.open[user])
+	for _, k := range []string{user, allUsers} {
+		p.open[k]++
+		p.most[k] = max(p.most[k], p.open[k])
+	}
 	p.mu.Unlock()
 	done := make(chan struct{}, 2)
 	go func() { io.Copy(s, c); s.Close(); done <- struct{}{} }()
@@ -113,6 +119,7 @@ func (p *userCountingProxy) serve(c net.Conn, target string) {
 	<-done
 	p.mu.Lock()
 	p.open[user]--
+	p.open[allUsers]--
 	p.mu.Unlock()
 }
 
