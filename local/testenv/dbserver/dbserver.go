@@ -122,12 +122,8 @@ func StartPostgresWith(opts Options) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
 	}
-	port, err := testenv.FreePort()
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{Engine: "postgres", Host: "127.0.0.1", Port: port, dir: dir, exited: make(chan struct{})}
-	args := []string{"-D", data, "-p", strconv.Itoa(port), "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"}
+	s := &Server{Engine: "postgres", Host: "127.0.0.1", dir: dir}
+	var args []string
 	if opts.TLS != nil {
 		// The server's own copies, owned by the user it runs as.
 		cert, key := filepath.Join(dir, "server.pem"), filepath.Join(dir, "server.key")
@@ -146,23 +142,21 @@ func StartPostgresWith(opts Options) (*Server, error) {
 		}
 		args = append(args, "-c", "ssl=on", "-c", "ssl_cert_file="+cert, "-c", "ssl_key_file="+key)
 	}
-	s.cmd = exec.Command(postgres, args...)
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
-	if err := s.start(); err != nil {
-		return nil, err
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var conn *pgx.Conn
-	for {
-		conn, err = pgx.Connect(ctx, fmt.Sprintf("postgres://bootstrap:bootstrap-Pa55word@%s/postgres?sslmode=disable", s.Addr()))
-		if err == nil || ctx.Err() != nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	err = s.startOnFreePort(func(port int) *exec.Cmd {
+		cmd := exec.Command(postgres, append([]string{"-D", data, "-p", strconv.Itoa(port), "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"}, args...)...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
+		return cmd
+	}, func() error {
+		// Through its own socket in dir: at the port, another package's
+		// server could answer to the same bootstrap password.
+		c, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%d user=bootstrap password=bootstrap-Pa55word dbname=postgres sslmode=disable", dir, s.Port))
+		conn = c
+		return err
+	})
 	if err != nil {
-		s.Stop()
 		return nil, fmt.Errorf("postgres did not answer: %w", err)
 	}
 	defer conn.Close(ctx)
@@ -210,35 +204,26 @@ func StartMariaDBWith(opts Options) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("mariadb-install-db: %v\n%s", err, out)
 	}
-	port, err := testenv.FreePort()
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{Engine: "mariadb", Host: "127.0.0.1", Port: port, dir: dir, exited: make(chan struct{})}
-	args := []string{"--no-defaults", "--datadir=" + data, "--socket=" + sock, "--port=" + strconv.Itoa(port),
-		"--bind-address=127.0.0.1", "--user=root", "--pid-file=" + filepath.Join(dir, "pid"), "--skip-log-bin", "--innodb-flush-log-at-trx-commit=0", "--tmpdir=" + tmp}
-	if opts.TLS != nil {
-		args = append(args, "--ssl-cert="+opts.TLS.CertFile, "--ssl-key="+opts.TLS.KeyFile, "--ssl-ca="+opts.TLS.CAFile)
-	}
-	s.cmd = exec.Command(mariadbd, args...)
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := s.start(); err != nil {
-		return nil, err
-	}
+	s := &Server{Engine: "mariadb", Host: "127.0.0.1", dir: dir}
 	cfg := mysql.NewConfig()
 	cfg.User, cfg.Net, cfg.Addr = "root", "unix", sock
 	db, err := sql.Open("mysql", cfg.FormatDSN())
 	if err != nil {
-		s.Stop()
+		os.RemoveAll(dir)
 		return nil, err
 	}
 	defer db.Close()
-	deadline := time.Now().Add(30 * time.Second)
-	for err = db.Ping(); err != nil && time.Now().Before(deadline); err = db.Ping() {
-		time.Sleep(100 * time.Millisecond)
-	}
+	err = s.startOnFreePort(func(port int) *exec.Cmd {
+		args := []string{"--no-defaults", "--datadir=" + data, "--socket=" + sock, "--port=" + strconv.Itoa(port),
+			"--bind-address=127.0.0.1", "--user=root", "--pid-file=" + filepath.Join(dir, "pid"), "--skip-log-bin", "--innodb-flush-log-at-trx-commit=0", "--tmpdir=" + tmp}
+		if opts.TLS != nil {
+			args = append(args, "--ssl-cert="+opts.TLS.CertFile, "--ssl-key="+opts.TLS.KeyFile, "--ssl-ca="+opts.TLS.CAFile)
+		}
+		cmd := exec.Command(mariadbd, args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		return cmd
+	}, db.Ping) // through its own socket, never another server's port
 	if err != nil {
-		s.Stop()
 		return nil, fmt.Errorf("mariadbd did not answer: %w", err)
 	}
 	for _, stmt := range []string{
@@ -257,14 +242,52 @@ func StartMariaDBWith(opts Options) (*Server, error) {
 	return s, nil
 }
 
-func (s *Server) start() error {
-	s.cmd.Stdout, s.cmd.Stderr = nil, nil
-	if err := s.cmd.Start(); err != nil {
-		os.RemoveAll(s.dir)
-		return fmt.Errorf("starting %s: %w", s.Engine, err)
+func (s *Server) startOnFreePort(command func(port int) *exec.Cmd, ready func() error) error {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if s.Port, err = testenv.FreePort(); err != nil {
+			break
+		}
+		s.cmd, s.exited = command(s.Port), make(chan struct{})
+		s.cmd.Stdout, s.cmd.Stderr = nil, nil
+		if err = s.cmd.Start(); err != nil {
+			err = fmt.Errorf("starting %s: %w", s.Engine, err)
+			break
+		}
+		go func(cmd *exec.Cmd, exited chan struct{}) { cmd.Wait(); close(exited) }(s.cmd, s.exited)
+		if err = s.waitReady(ready); !errors.Is(err, errExited) {
+			break
+		}
 	}
-	go func() { s.cmd.Wait(); close(s.exited) }()
-	return nil
+	if err != nil {
+		s.Stop()
+		os.RemoveAll(s.dir)
+	}
+	return err
+}
+
+// errExited is a server that ended before it answered.
+var errExited = errors.New("the server exited before it answered")
+
+// waitReady waits up to 30 s for ready to succeed, and stops early when
+// the server exits, as it does when another took its port first.
+func (s *Server) waitReady(ready func() error) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case <-s.exited:
+			return errExited
+		default:
+		}
+		err := ready()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // unprivileged is the user a server that refuses root runs as: this

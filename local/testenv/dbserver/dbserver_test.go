@@ -3,7 +3,11 @@ package dbserver
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
 	"testing"
 
 	"github.com/dbcreds/provisioner/local/testenv"
@@ -53,4 +57,48 @@ func TestServersStart(t *testing.T) {
 		}
 		t.Log(version)
 	})
+}
+
+// TestStartOnFreePortRetriesWhenTheServerExits: a server that exits before
+// it answers (as one does when another took its port first) is started
+// again on another port; one that never answers is an error, and its
+// directory is removed. No server is needed: the commands are stand-ins.
+func TestStartOnFreePortRetriesWhenTheServerExits(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		exitsFor     int // attempts whose command exits at once
+		wantErr      error
+		wantAttempts int
+	}{
+		{"answers first time", 0, nil, 1},
+		{"port taken once", 1, nil, 2},
+		{"port taken every time", 3, errExited, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &Server{Engine: "stand-in", dir: t.TempDir()}
+			attempts := 0
+			err := s.startOnFreePort(func(int) *exec.Cmd {
+				attempts++
+				cmd := exec.Command("sleep", "30")
+				if attempts <= tc.exitsFor {
+					cmd = exec.Command("true")
+				}
+				cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // as the servers', for Stop
+				return cmd
+			}, func() error {
+				if attempts <= tc.exitsFor {
+					return errors.New("not yet")
+				}
+				return nil
+			})
+			if !errors.Is(err, tc.wantErr) || attempts != tc.wantAttempts {
+				t.Fatalf("err %v after %d attempts; want %v after %d", err, attempts, tc.wantErr, tc.wantAttempts)
+			}
+			if err == nil {
+				s.Stop()
+			} else if _, statErr := os.Stat(s.dir); !os.IsNotExist(statErr) {
+				t.Fatalf("a failed start left %s", s.dir)
+			}
+		})
+	}
 }

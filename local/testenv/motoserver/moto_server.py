@@ -55,5 +55,32 @@ FakeSecret.create_replicas = create_replicas
 SecretsManagerBackend.rotate_secret = rotate_secret
 FakeSecret.to_dict = to_dict
 
+
+
+def serve_on_free_port(host):
+    """Serves as moto's main does, on a port the kernel picks, and prints
+    that port. A port chosen by the caller and bound later can be taken by
+    another test's server in between."""
+    import os
+    import signal
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from moto.server import signal_handler
+    from werkzeug.serving import make_server
+
+    app = DomainDispatcherApplication(create_backend_app)
+    app.debug = True
+    server = make_server(host, 0, app, threaded=True)
+    os.environ["MOTO_PORT"] = str(server.port)
+    signal.signal(signal.SIGINT, signal_handler)
+    signal.signal(signal.SIGTERM, signal_handler)
+    print("listening", server.port, flush=True)
+    server.serve_forever()
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    args = sys.argv[1:]
+    if args[:1] == ["--free-port"]:
+        serve_on_free_port(args[1] if len(args) > 1 else "127.0.0.1")
+    else:
+        main(args)

@@ -6,10 +6,12 @@
 package motoserver
 
 import (
+	"bufio"
 	_ "embed"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -43,7 +45,10 @@ type Server struct {
 //go:embed moto_server.py
 var patchedServer string
 
-// Start starts moto_server on a free loopback port and waits until it answers.
+// Start starts moto_server on a loopback port the kernel picks and waits
+// until it answers. moto binds the port itself and prints it: a port picked
+// here and bound by moto a second later could be taken by another test
+// package's server in between, and this package would then talk to it.
 func Start() (*Server, error) {
 	if _, err := exec.LookPath("moto_server"); err != nil {
 		return nil, errors.New(InstallHint)
@@ -54,40 +59,45 @@ func Start() (*Server, error) {
 	if err != nil || exec.Command(bin, "-c", "import moto.server").Run() != nil {
 		return nil, errors.New(InstallHint + " (for python3)")
 	}
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		port, err := testenv.FreePort()
-		if err != nil {
-			return nil, err
-		}
-		s, err := startOn(bin, port)
-		if err == nil {
-			return s, nil
-		}
-		lastErr = err
+	cmd := exec.Command(bin, "-c", patchedServer, "--free-port", "127.0.0.1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
 	}
-	return nil, lastErr
-}
-
-func startOn(bin string, port int) (*Server, error) {
-	cmd := exec.Command(bin, "-c", patchedServer, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	cmd.Stdout, cmd.Stderr = nil, nil
+	cmd.Stderr = nil
 	// A group of its own, so Stop also ends the workers moto may fork.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting moto_server: %w", err)
 	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	s := &Server{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd}
+	s := &Server{cmd: cmd}
+	port := make(chan int, 1)
+	go func() {
+		lines := bufio.NewScanner(out)
+		if lines.Scan() {
+			var p int
+			if _, err := fmt.Sscanf(lines.Text(), "listening %d", &p); err == nil {
+				port <- p
+			}
+		}
+		close(port)
+		io.Copy(io.Discard, out) // the server's later prints must not block it
+		cmd.Wait()
+	}()
+	select {
+	case p, ok := <-port:
+		if !ok {
+			s.Stop()
+			return nil, errors.New("moto_server exited before it listened")
+		}
+		s.Endpoint = "http://127.0.0.1:" + strconv.Itoa(p)
+	case <-time.After(30 * time.Second):
+		s.Stop()
+		return nil, errors.New("moto_server did not listen within 30s")
+	}
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return nil, fmt.Errorf("moto_server exited on port %d before answering", port)
-		default:
-		}
 		if resp, err := client.Get(s.Endpoint + "/moto-api/"); err == nil {
 			resp.Body.Close()
 			if err := s.startFront(); err != nil {
@@ -99,7 +109,7 @@ func startOn(bin string, port int) (*Server, error) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	s.Stop()
-	return nil, fmt.Errorf("moto_server did not answer on port %d within 30s", port)
+	return nil, fmt.Errorf("moto_server did not answer at %s within 30s", s.Endpoint)
 }
 
 // Env is the environment that points the SDK at this server (Secrets
