@@ -171,16 +171,19 @@ func (s *Server) startFront() error {
 	return nil
 }
 
-// atomicWrites applies DynamoDB's item writes one at a time. DynamoDB
-// applies a conditional write atomically; moto checks the condition and
-// writes without a lock, so two conditional puts of one new item can both
-// succeed under load, which the real service never allows.
+// atomicWrites applies DynamoDB's item writes and Secrets Manager's
+// CreateSecret one at a time. DynamoDB applies a conditional write
+// atomically, and Secrets Manager makes one secret of a name; moto checks
+// the condition or the name and writes without a lock, so two conditional
+// puts of one new item, or two CreateSecret calls of one name, can both
+// succeed under load, which the real services never allow.
 func atomicWrites(next http.Handler) http.Handler {
 	var mu sync.Mutex
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Header.Get("X-Amz-Target") {
 		case "DynamoDB_20120810.PutItem", "DynamoDB_20120810.UpdateItem", "DynamoDB_20120810.DeleteItem",
-			"DynamoDB_20120810.TransactWriteItems", "DynamoDB_20120810.BatchWriteItem":
+			"DynamoDB_20120810.TransactWriteItems", "DynamoDB_20120810.BatchWriteItem",
+			"secretsmanager.CreateSecret":
 			mu.Lock()
 			defer mu.Unlock()
 		}
