@@ -9,7 +9,7 @@ require (
 	github.com/aws/aws-sdk-go-v2/credentials v1.20.16
 	github.com/aws/aws-sdk-go-v2/service/dynamodb v1.68.0 // not v1.69+: its schema tables cost every function 3 ms of init
 	github.com/aws/aws-sdk-go-v2/service/kms v1.60.0
-	github.com/aws/aws-sdk-go-v2/service/rds v1.132.2 // not v1.133+: its schema-based decoding links 1 MB more into every function
+	github.com/aws/aws-sdk-go-v2/service/rds v1.132.2 // the functions link only its types (shared/awslite/rds); the client is the tests' reference
 	github.com/aws/aws-sdk-go-v2/service/scheduler v1.18.2
 	github.com/aws/aws-sdk-go-v2/service/secretsmanager v1.49.0 // not v1.50+: schema tables, as dynamodb
 	github.com/aws/aws-sdk-go-v2/service/sts v1.51.9

@@ -3,9 +3,8 @@ package expiry
 import (
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/service/scheduler"
-
 	"github.com/dbcreds/provisioner/shared/awsclient"
+	"github.com/dbcreds/provisioner/shared/awslite/scheduler"
 	"github.com/dbcreds/provisioner/shared/awsname"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/userledger"

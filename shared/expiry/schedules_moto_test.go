@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 
 	"github.com/dbcreds/provisioner/local/testenv/motoserver"
+	litescheduler "github.com/dbcreds/provisioner/shared/awslite/scheduler"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/expiry"
 	"github.com/dbcreds/provisioner/shared/userledger"
@@ -36,7 +38,7 @@ func TestMain(m *testing.M) {
 	})
 }
 
-func schedules(t *testing.T) (*expiry.Schedules, *userledger.Ledger, *scheduler.Client) {
+func schedules(t *testing.T) (*expiry.Schedules, *userledger.Ledger, *litescheduler.Client) {
 	t.Helper()
 	if server == nil {
 		t.Skip("needs moto_server; not in -short mode")
@@ -46,7 +48,11 @@ func schedules(t *testing.T) (*expiry.Schedules, *userledger.Ledger, *scheduler.
 		t.Fatal(err)
 	}
 	ledger := userledger.New(dynamo, table)
-	client := motoserver.SchedulerClient(server.Env(), "us-east-1")
+	env := server.Env()
+	// The functions' own client makes the schedules; the SDK's reads them
+	// (payloadOf).
+	client := litescheduler.New(litescheduler.Options{Region: "us-east-1", BaseEndpoint: aws.String(env["AWS_ENDPOINT_URL_SCHEDULER"]),
+		Credentials: credentials.NewStaticCredentialsProvider(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], "")})
 	s, err := expiry.New(client, ledger, expiry.Settings{Group: group, RoleARN: "arn:aws:iam::123456789012:role/sched",
 		DeadLetterARN: "arn:aws:sqs:us-east-1:123456789012:dlq", Target: target})
 	if err != nil {
@@ -55,9 +61,9 @@ func schedules(t *testing.T) (*expiry.Schedules, *userledger.Ledger, *scheduler.
 	return s, ledger, client
 }
 
-func payloadOf(t *testing.T, c *scheduler.Client, via, arn string) (expiry.Payload, string) {
+func payloadOf(t *testing.T, via, arn string) (expiry.Payload, string) {
 	t.Helper()
-	out, err := c.GetSchedule(context.Background(), &scheduler.GetScheduleInput{Name: aws.String(expiry.Name(via, arn)), GroupName: aws.String(group)})
+	out, err := motoserver.SchedulerClient(server.Env(), "us-east-1").GetSchedule(context.Background(), &scheduler.GetScheduleInput{Name: aws.String(expiry.Name(via, arn)), GroupName: aws.String(group)})
 	if err != nil {
 		return expiry.Payload{}, ""
 	}
@@ -70,14 +76,14 @@ func payloadOf(t *testing.T, c *scheduler.Client, via, arn string) (expiry.Paylo
 // its token; Verify proves only that token, early or due; Finish makes a
 // second delivery a success; Cancel removes schedule and record.
 func TestSetMovesOneSchedule(t *testing.T) {
-	s, ledger, client := schedules(t)
+	s, ledger, _ := schedules(t)
 	ctx := context.Background()
 	arn := "arn:aws:secretsmanager:us-east-1:123456789012:secret:app/moved-AbCdEf"
 	first := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	if err := s.Set(ctx, expiry.Plan{Via: "http-api", By: "alice", SecretARN: arn, At: first}); err != nil {
 		t.Fatal(err)
 	}
-	p1, expr := payloadOf(t, client, "http-api", arn)
+	p1, expr := payloadOf(t, "http-api", arn)
 	if expr != "at(2030-01-02T03:04:05)" || p1.SecretARN != arn || p1.Via != "http-api" {
 		t.Fatalf("%s %+v", expr, p1)
 	}
@@ -85,7 +91,7 @@ func TestSetMovesOneSchedule(t *testing.T) {
 	if err := s.Set(ctx, expiry.Plan{Via: "http-api", By: "alice", SecretARN: arn, At: later, Force: true}); err != nil {
 		t.Fatal(err)
 	}
-	p2, expr := payloadOf(t, client, "http-api", arn)
+	p2, expr := payloadOf(t, "http-api", arn)
 	if expr != "at(2030-01-04T03:04:05)" || p2 != p1 {
 		t.Fatalf("moved: %s %+v, want the same payload %+v", expr, p2, p1)
 	}
@@ -113,7 +119,7 @@ func TestSetMovesOneSchedule(t *testing.T) {
 	if err := s.Finish(ctx, "http-api", arn, due.Expiry); err != nil {
 		t.Fatal(err)
 	}
-	if p, _ := payloadOf(t, client, "http-api", arn); p != (expiry.Payload{}) {
+	if p, _ := payloadOf(t, "http-api", arn); p != (expiry.Payload{}) {
 		t.Fatal("Finish left the schedule")
 	}
 	if again, err := s.Verify(ctx, p1, later); err != nil || !again.Expired {
@@ -170,7 +176,7 @@ func TestBegunExpiryHoldsItsRecord(t *testing.T) {
 // TestRacingSetsAgree: Sets of one secret at once leave the record and
 // the schedule with one token.
 func TestRacingSetsAgree(t *testing.T) {
-	s, ledger, client := schedules(t)
+	s, ledger, _ := schedules(t)
 	ctx := context.Background()
 	arn := "arn:aws:secretsmanager:us-east-1:123456789012:secret:app/raced-AbCdEf"
 	var wg sync.WaitGroup
@@ -190,7 +196,7 @@ func TestRacingSetsAgree(t *testing.T) {
 		}
 	}
 	rec, found, err := ledger.Expiry(ctx, "eventbridge", arn)
-	p, _ := payloadOf(t, client, "eventbridge", arn)
+	p, _ := payloadOf(t, "eventbridge", arn)
 	if err != nil || !found || rec.Token != p.Token {
 		t.Fatalf("record %+v, schedule's token %s", rec, p.Token)
 	}
@@ -204,7 +210,7 @@ func TestNewNeedsItsParts(t *testing.T) {
 		{Group: "g", RoleARN: "r", DeadLetterARN: "q", Target: "arn:aws:sqs:us-east-1:123456789012:function:x"},
 		{Group: "g", RoleARN: "r", DeadLetterARN: "q", Target: "arn:aws:lambda:us-east-1:123456789012:function:"},
 	} {
-		if _, err := expiry.New(scheduler.New(scheduler.Options{}), userledger.New(nil, ""), s); err == nil {
+		if _, err := expiry.New(litescheduler.New(litescheduler.Options{}), userledger.New(nil, ""), s); err == nil {
 			t.Errorf("%+v: started", s)
 		}
 	}

@@ -7,8 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/scheduler"
-
+	"github.com/dbcreds/provisioner/shared/awslite/scheduler"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/expiry"
 	"github.com/dbcreds/provisioner/shared/userledger"
@@ -110,7 +109,7 @@ func TestCancelRacesAnExpiryThatBeganReviewE3(t *testing.T) {
 // Scheduler: the record (and GET) say the new time, the schedule the old
 // one, and the credential outlives what the owner set.
 func TestRearmOverwritesAMoveReviewE3(t *testing.T) {
-	patch, _, exp, ledger, client := twoSides(t, nil)
+	patch, _, exp, ledger, _ := twoSides(t, nil)
 	ctx := context.Background()
 	arn := "arn:aws:secretsmanager:us-east-1:123456789012:secret:app/rearm-race-E3AbCd"
 	now := time.Now().UTC().Truncate(time.Second)
@@ -135,7 +134,7 @@ func TestRearmOverwritesAMoveReviewE3(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec, _, _ = ledger.Expiry(ctx, "http-api", arn)
-	_, expr := payloadOf(t, client, "http-api", arn)
+	_, expr := payloadOf(t, "http-api", arn)
 	want := "at(" + rec.At.Format("2006-01-02T15:04:05") + ")"
 	if expr != want {
 		t.Errorf("record and schedule out of step: the record says %s (what GET shows), the schedule fires %s: the credential lives %v longer",
@@ -176,7 +175,7 @@ func TestSetUndoesAMoveTheSchedulerMadeReviewE3(t *testing.T) {
 		t.Fatalf("the move: %v, want unavailable", err)
 	}
 	rec, _, _ := ledger.Expiry(ctx, "http-api", arn)
-	_, expr := payloadOf(t, client, "http-api", arn)
+	_, expr := payloadOf(t, "http-api", arn)
 	want := "at(" + rec.At.Format("2006-01-02T15:04:05") + ")"
 	if expr != want {
 		t.Errorf("record and schedule out of step after an ambiguous Scheduler error: the record (and GET) say %s, the schedule fires %s; "+
@@ -222,7 +221,7 @@ func TestSetUndoForgetsAnotherRequestsRecordReviewE3(t *testing.T) {
 		t.Fatalf("twin: %v; first: %v", twinErr, err)
 	}
 	_, found, _ := ledger.Expiry(ctx, "eventbridge", arn)
-	p, expr := payloadOf(t, client, "eventbridge", arn)
+	p, expr := payloadOf(t, "eventbridge", arn)
 	if expr != "" && !found {
 		_, verr := exp.Verify(ctx, p, at.Add(time.Second))
 		t.Errorf("the twin's Set succeeded and its schedule fires %s, but the first's undo deleted the record: the schedule's invocation is %s and the credential never expires",

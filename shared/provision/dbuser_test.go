@@ -19,10 +19,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/dbcreds/provisioner/local/testenv/core"
 	"github.com/dbcreds/provisioner/local/testenv/dbserver"
+	"github.com/dbcreds/provisioner/shared/awslite/sts"
 	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/masterdb"
@@ -454,7 +454,7 @@ func serviceWithLedger(t *testing.T, cfg provision.Config, slots int, ledger fun
 	}
 	users := secretuser.New(masterdb.New(client, rds, cfg.Region, cfg.Ours), userledger.New(ledger(dynamo), core.UsersTable),
 		secretstore.New(client), secretstore.NewDeleter(client), sessionlimit.New(dynamo, core.SessionsTable, slots), cfg.UserSettings())
-	readers, err := secretreaders.New(client, core.KMS(t, core.Primary), userledger.New(dynamo, core.UsersTable), sts.New(sts.Options{}))
+	readers, err := secretreaders.New(client, core.Keys(t, core.Primary), userledger.New(dynamo, core.UsersTable), sts.New(sts.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}

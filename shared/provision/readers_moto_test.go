@@ -7,12 +7,12 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/dbcreds/provisioner/local/testenv/core"
 	"github.com/dbcreds/provisioner/shared/awsclient"
+	"github.com/dbcreds/provisioner/shared/awslite/kms"
+	"github.com/dbcreds/provisioner/shared/awslite/sts"
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/secretreaders"
 	"github.com/dbcreds/provisioner/shared/userledger"
@@ -43,7 +43,7 @@ func readersFailing(t *testing.T, fail error) *secretreaders.Access {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := secretreaders.New(core.SecretsClient(t), grantsFailing{core.KMS(t, primary), fail}, userledger.New(dynamo, core.UsersTable), identity)
+	a, err := secretreaders.New(core.SecretsClient(t), grantsFailing{core.Keys(t, primary), fail}, userledger.New(dynamo, core.UsersTable), identity)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestReadersThatFailLeaveNothing(t *testing.T) {
 			if core.Exists(t, name) != tt.secretKept {
 				t.Fatalf("the secret is there: %v, want %v", !tt.secretKept, tt.secretKept) // it is not what was wanted
 			}
-			grants, err := core.KMS(t, primary).ListGrants(ctx, &kms.ListGrantsInput{KeyId: aws.String(key)})
+			grants, err := core.Keys(t, primary).ListGrants(ctx, &kms.ListGrantsInput{KeyId: aws.String(key)})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -9,10 +9,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/dbcreds/provisioner/shared/awslite/kms"
+	"github.com/dbcreds/provisioner/shared/awslite/sts"
 )
 
 // reviewKMS is a KMS that answers each call after latency, keeping grants.

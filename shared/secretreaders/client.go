@@ -4,10 +4,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
-
 	"github.com/dbcreds/provisioner/shared/awsclient"
+	"github.com/dbcreds/provisioner/shared/awslite/kms"
+	"github.com/dbcreds/provisioner/shared/awslite/sts"
 	"github.com/dbcreds/provisioner/shared/userledger"
 )
 

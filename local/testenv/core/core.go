@@ -29,6 +29,8 @@ import (
 	"github.com/dbcreds/provisioner/local/testenv/dbserver"
 	"github.com/dbcreds/provisioner/local/testenv/motoserver"
 	"github.com/dbcreds/provisioner/local/testenv/rdsapi"
+	"github.com/dbcreds/provisioner/shared/awsclient"
+	litekms "github.com/dbcreds/provisioner/shared/awslite/kms"
 	"github.com/dbcreds/provisioner/shared/dbgrants"
 	"github.com/dbcreds/provisioner/shared/expiry"
 	"github.com/dbcreds/provisioner/shared/idempotency"
@@ -409,6 +411,18 @@ func KMS(t testing.TB, region string) *kms.Client {
 		t.Fatal(err)
 	}
 	return kms.NewFromConfig(cfg)
+}
+
+// Keys is the functions' own KMS client (awslite) of the tests' moto in
+// region, for what the tests hand to the core.
+func Keys(t testing.TB, region string) *litekms.Client {
+	t.Helper()
+	Require(t)
+	s, err := awsclient.FromEnvironment(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return litekms.New(litekms.Options{Region: region, Credentials: s.Credentials, BaseEndpoint: s.Endpoint("KMS")})
 }
 
 // Key makes a customer managed key in region and answers its ARN.
