@@ -148,12 +148,17 @@ func (c *Client) do(ctx context.Context, o Options, req Request, decodeError err
 		if max := retryer.MaxAttempts(); max > 0 && attempt >= max {
 			return &retry.MaxAttemptsError{Attempt: attempt, Err: err}
 		}
-		if releaseRetry, err = retryer.GetRetryToken(ctx, err); err != nil {
-			return err
+		// The retry's token and delay are asked about the attempt's error:
+		// a throttle waits longer than other errors.
+		release, terr := retryer.GetRetryToken(ctx, err)
+		if terr != nil {
+			// The SDK's shape: the service's error is kept for callers.
+			return errors.Join(err, terr)
 		}
+		releaseRetry = release
 		delay, derr := retryer.RetryDelay(attempt, err)
 		if derr != nil {
-			return derr
+			return errors.Join(err, derr)
 		}
 		t := time.NewTimer(delay)
 		select {
@@ -192,6 +197,11 @@ func (c *Client) attempt(ctx context.Context, client HTTPClient, o Options, endp
 		return err
 	}
 	resp, err := client.Do(r)
+	if err != nil && ctx.Err() != nil {
+		// The caller's deadline or cancellation, which no retry can
+		// help: the SDK's shape, never retried.
+		return &smithy.CanceledError{Err: ctx.Err()}
+	}
 	if err != nil {
 		// The SDK's shape for no answer: the retryer retries it, and
 		// awsclient.Classify calls it unavailable.

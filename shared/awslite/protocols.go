@@ -130,7 +130,7 @@ func sanitizeCode(code string) string {
 	if i := strings.IndexByte(code, ':'); i >= 0 {
 		code = code[:i]
 	}
-	if i := strings.LastIndexByte(code, '#'); i >= 0 {
+	if i := strings.IndexByte(code, '#'); i >= 0 {
 		code = code[i+1:]
 	}
 	return strings.TrimSpace(code)
