@@ -7,7 +7,7 @@ require (
 	github.com/aws/aws-sdk-go-v2 v1.48.0
 	github.com/aws/aws-sdk-go-v2/config v1.33.16
 	github.com/aws/aws-sdk-go-v2/credentials v1.20.16
-	github.com/aws/aws-sdk-go-v2/service/dynamodb v1.68.0 // not v1.69+: its schema tables cost every function 3 ms of init
+	github.com/aws/aws-sdk-go-v2/service/dynamodb v1.68.0 // the functions link only its types (shared/awslite/dynamodb); the client is the tests' reference
 	github.com/aws/aws-sdk-go-v2/service/kms v1.60.0
 	github.com/aws/aws-sdk-go-v2/service/rds v1.132.2 // the functions link only its types (shared/awslite/rds); the client is the tests' reference
 	github.com/aws/aws-sdk-go-v2/service/scheduler v1.18.2

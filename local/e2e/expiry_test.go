@@ -9,10 +9,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/dbcreds/provisioner/shared/awslite/dynamodb"
 
 	"github.com/dbcreds/provisioner/local/emulate/invoke"
 	"github.com/dbcreds/provisioner/local/testenv/dbserver"

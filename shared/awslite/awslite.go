@@ -1,15 +1,16 @@
 // Package awslite calls the few operations the functions need of AWS
-// services they use seldom (RDS, KMS, STS, EventBridge Scheduler) without
-// the SDK's per-service packages. Each of those packages builds its
-// endpoint tables and compiles their regular expressions at process start,
-// about 0.4 ms of every cold start each, whether or not a request ever
-// needs the service (BENCHMARKS.md). Signing, credentials, retries and the
-// shape of errors are the SDK's own (aws/signer/v4, aws/retry, smithy
-// errors), so callers and awsclient.Classify see what an SDK client gives.
+// services other than Secrets Manager (DynamoDB, RDS, KMS, STS,
+// EventBridge Scheduler) without the SDK's per-service packages. Each of
+// those packages builds its endpoint tables and compiles their regular
+// expressions at process start, about 0.4 ms of every cold start each,
+// whether or not a request ever needs the service (BENCHMARKS.md).
+// Signing, credentials, retries and the shape of errors are the SDK's own
+// (aws/signer/v4, aws/retry, smithy errors), so callers and
+// awsclient.Classify see what an SDK client gives.
 //
-// The services' packages (kms, rds, scheduler, sts below this one) copy
-// the SDK's method signatures, and use its types packages, which cost
-// nothing at start.
+// The services' packages (dynamodb, kms, rds, scheduler, sts below this
+// one) copy the SDK's method signatures, and use its types packages,
+// which cost nothing at start.
 package awslite
 
 import (
@@ -56,8 +57,9 @@ type Service struct {
 	SigningName string // "kms"
 	Endpoint    string // the host's first label: "kms"
 	// Errors gives the SDK's typed error for a code the caller tells
-	// apart (*types.NotFoundException), or nil for a generic one.
-	Errors func(code, message string) error
+	// apart (*types.NotFoundException), matching codes as the SDK does
+	// (case aside), or nil for a generic one; body is the error answer.
+	Errors func(code, message string, body []byte) error
 }
 
 // Client calls one service.
@@ -227,7 +229,7 @@ func (c *Client) attempt(ctx context.Context, client HTTPClient, o Options, endp
 	code, message := decodeError(resp.Header, body)
 	var apiErr error
 	if code != "" && c.service.Errors != nil {
-		apiErr = c.service.Errors(code, message)
+		apiErr = c.service.Errors(code, message, body)
 	}
 	if apiErr == nil && code != "" {
 		fault := smithy.FaultClient

@@ -17,8 +17,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dbcreds/provisioner/shared/awslite/dynamodb"
 
 	"github.com/dbcreds/provisioner/shared/awsclient"
 	"github.com/dbcreds/provisioner/shared/errcode"

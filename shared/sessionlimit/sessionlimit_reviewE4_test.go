@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/dbcreds/provisioner/shared/awslite/dynamodb"
 
 	"github.com/dbcreds/provisioner/shared/errcode"
 	"github.com/dbcreds/provisioner/shared/sessionlimit"

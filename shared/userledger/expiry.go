@@ -6,8 +6,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dbcreds/provisioner/shared/awslite/dynamodb"
 )
 
 // Expiry is when a secret the provisioner made removes itself, and the

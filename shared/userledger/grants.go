@@ -7,8 +7,9 @@ import (
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/dbcreds/provisioner/shared/awslite/dynamodb"
 
 	"github.com/dbcreds/provisioner/shared/errcode"
 )

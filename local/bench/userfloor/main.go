@@ -25,9 +25,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/dbcreds/provisioner/shared/awslite/dynamodb"
 
 	"github.com/dbcreds/provisioner/shared/dbsession"
 	"github.com/dbcreds/provisioner/shared/dbuser"

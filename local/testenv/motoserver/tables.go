@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/dbcreds/provisioner/shared/idempotency"
+	"github.com/dbcreds/provisioner/shared/awsclient"
 )
 
 // CreateTable makes a DynamoDB table with a string partition key at the
@@ -21,7 +21,7 @@ func CreateTable(ctx context.Context, env map[string]string, region, name, parti
 	if env["AWS_ENDPOINT_URL_DYNAMODB"] == "" {
 		return nil
 	}
-	client, err := idempotency.ClientFromEnvironment(func(k string) string {
+	s, err := awsclient.FromEnvironment(func(k string) string {
 		if k == "AWS_REGION" {
 			return region
 		}
@@ -30,6 +30,8 @@ func CreateTable(ctx context.Context, env map[string]string, region, name, parti
 	if err != nil {
 		return err
 	}
+	// The SDK's client: the functions' own (awslite) makes no tables.
+	client := dynamodb.New(dynamodb.Options{Region: s.Region, Credentials: s.Credentials, BaseEndpoint: s.Endpoint("DYNAMODB"), Retryer: s.Retryer()})
 	_, err = client.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName:            aws.String(name),
 		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(partitionKey), AttributeType: types.ScalarAttributeTypeS}},

@@ -5,6 +5,7 @@ package kms
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -173,31 +174,32 @@ func epoch(seconds *float64) *time.Time {
 	return &t
 }
 
-// typedError is the SDK's error type for the codes callers tell apart.
-func typedError(code, message string) error {
+// typedError is the SDK's error type for the codes callers tell apart,
+// matched as the SDK matches them, case aside.
+func typedError(code, message string, _ []byte) error {
 	m := aws.String(message)
-	switch code {
-	case "NotFoundException":
+	switch strings.ToLower(code) {
+	case "notfoundexception":
 		return &types.NotFoundException{Message: m}
-	case "DisabledException":
+	case "disabledexception":
 		return &types.DisabledException{Message: m}
-	case "KMSInvalidStateException":
+	case "kmsinvalidstateexception":
 		return &types.KMSInvalidStateException{Message: m}
-	case "InvalidArnException":
+	case "invalidarnexception":
 		return &types.InvalidArnException{Message: m}
-	case "LimitExceededException":
+	case "limitexceededexception":
 		return &types.LimitExceededException{Message: m}
-	case "InvalidGrantIdException":
+	case "invalidgrantidexception":
 		return &types.InvalidGrantIdException{Message: m}
-	case "InvalidGrantTokenException":
+	case "invalidgranttokenexception":
 		return &types.InvalidGrantTokenException{Message: m}
-	case "InvalidMarkerException":
+	case "invalidmarkerexception":
 		return &types.InvalidMarkerException{Message: m}
-	case "DependencyTimeoutException":
+	case "dependencytimeoutexception":
 		return &types.DependencyTimeoutException{Message: m}
-	case "KMSInternalException":
+	case "kmsinternalexception":
 		return &types.KMSInternalException{Message: m}
-	case "DryRunOperationException":
+	case "dryrunoperationexception":
 		return &types.DryRunOperationException{Message: m}
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"context"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/rds/types"
@@ -155,13 +156,14 @@ func page(filters []types.Filter, marker *string, max *int32) url.Values {
 	return form
 }
 
-// typedError is the SDK's error type for the codes callers tell apart.
-func typedError(code, message string) error {
+// typedError is the SDK's error type for the codes callers tell apart,
+// matched as the SDK matches them, case aside.
+func typedError(code, message string, _ []byte) error {
 	m := aws.String(message)
-	switch code {
-	case "DBClusterNotFoundFault":
+	switch strings.ToLower(code) {
+	case "dbclusternotfoundfault":
 		return &types.DBClusterNotFoundFault{Message: m}
-	case "DBInstanceNotFound":
+	case "dbinstancenotfound":
 		return &types.DBInstanceNotFoundFault{Message: m}
 	}
 	return nil

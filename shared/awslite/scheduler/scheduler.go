@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -223,21 +224,22 @@ func clientToken(given *string) (string, error) {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:]), nil
 }
 
-// typedError is the SDK's error type for the codes callers tell apart.
-func typedError(code, message string) error {
+// typedError is the SDK's error type for the codes callers tell apart,
+// matched as the SDK matches them, case aside.
+func typedError(code, message string, _ []byte) error {
 	m := aws.String(message)
-	switch code {
-	case "ConflictException":
+	switch strings.ToLower(code) {
+	case "conflictexception":
 		return &types.ConflictException{Message: m}
-	case "ResourceNotFoundException":
+	case "resourcenotfoundexception":
 		return &types.ResourceNotFoundException{Message: m}
-	case "ValidationException":
+	case "validationexception":
 		return &types.ValidationException{Message: m}
-	case "ThrottlingException":
+	case "throttlingexception":
 		return &types.ThrottlingException{Message: m}
-	case "ServiceQuotaExceededException":
+	case "servicequotaexceededexception":
 		return &types.ServiceQuotaExceededException{Message: m}
-	case "InternalServerException":
+	case "internalserverexception":
 		return &types.InternalServerException{Message: m}
 	}
 	return nil
