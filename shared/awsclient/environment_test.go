@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/dbcreds/provisioner/shared/awsclient"
 	"github.com/dbcreds/provisioner/shared/secretstore"
 )
 
@@ -77,5 +78,25 @@ func TestClientFromEnvironment(t *testing.T) {
 	}
 	if c, _ := ClientFromEnvironment(env(map[string]string{"AWS_ENDPOINT_URL_SECRETS_MANAGER": server.URL, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"})); c.Options().BaseEndpoint != nil {
 		t.Fatal("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS was not honoured")
+	}
+}
+
+// TestOneHTTPClient: every client of the process shares one HTTP client,
+// and an SDK client keeps it as it is rather than deriving its own.
+func TestOneHTTPClient(t *testing.T) {
+	env := func(k string) string {
+		return map[string]string{"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"}[k]
+	}
+	a, err := awsclient.FromEnvironment(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := awsclient.FromEnvironment(env)
+	if a.HTTPClient() == nil || a.HTTPClient() != b.HTTPClient() {
+		t.Fatalf("two settings, HTTP clients %p and %p; want one", a.HTTPClient(), b.HTTPClient())
+	}
+	c := secretsmanager.New(secretsmanager.Options{Region: a.Region, Credentials: a.Credentials, HTTPClient: a.HTTPClient()})
+	if got := c.Options().HTTPClient; got != secretsmanager.HTTPClient(a.HTTPClient()) {
+		t.Errorf("the SDK client uses %T %p, want the shared one", got, got)
 	}
 }

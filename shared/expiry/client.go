@@ -27,7 +27,7 @@ func FromEnvironment(getenv func(string) string, records *userledger.Ledger) (*S
 	if err != nil {
 		return nil, err
 	}
-	client := scheduler.New(scheduler.Options{Region: s.Region, Credentials: s.Credentials, BaseEndpoint: s.Endpoint("SCHEDULER"), Retryer: s.Retryer()})
+	client := scheduler.New(scheduler.Options{Region: s.Region, Credentials: s.Credentials, BaseEndpoint: s.Endpoint("SCHEDULER"), Retryer: s.Retryer(), HTTPClient: s.HTTPClient()})
 	account := strings.TrimSpace(getenv(envAccount))
 	if !awsname.IsAccountID(account) || !awsname.IsRegion(s.Region) {
 		return nil, errcode.New(errcode.Internal, "expiry needs the deployment's account (%s) and Region", envAccount)

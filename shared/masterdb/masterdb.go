@@ -291,5 +291,6 @@ func RDSClientFromEnvironment(getenv func(string) string) (*rds.Client, error) {
 		Credentials:  s.Credentials,
 		BaseEndpoint: s.Endpoint("RDS"),
 		Retryer:      s.Retryer(),
+		HTTPClient:   s.HTTPClient(),
 	}), nil
 }

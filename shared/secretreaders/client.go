@@ -28,7 +28,7 @@ func FromEnvironment(getenv func(string) string, policies PolicyAPI) (*Access, e
 	if err != nil {
 		return nil, err
 	}
-	keys := kms.New(kms.Options{Region: s.Region, Credentials: s.Credentials, BaseEndpoint: s.Endpoint("KMS"), Retryer: s.Retryer()})
-	identity := sts.New(sts.Options{Region: s.Region, Credentials: s.Credentials, BaseEndpoint: s.Endpoint("STS"), Retryer: s.Retryer()})
+	keys := kms.New(kms.Options{Region: s.Region, Credentials: s.Credentials, BaseEndpoint: s.Endpoint("KMS"), Retryer: s.Retryer(), HTTPClient: s.HTTPClient()})
+	identity := sts.New(sts.Options{Region: s.Region, Credentials: s.Credentials, BaseEndpoint: s.Endpoint("STS"), Retryer: s.Retryer(), HTTPClient: s.HTTPClient()})
 	return New(policies, keys, userledger.New(dynamo, table), identity)
 }

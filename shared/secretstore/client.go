@@ -36,6 +36,7 @@ func ClientFromEnvironment(getenv func(string) string) (*secretsmanager.Client, 
 		Credentials:  s.Credentials,
 		BaseEndpoint: s.Endpoint("SECRETS_MANAGER"),
 		Retryer:      retryer,
+		HTTPClient:   s.HTTPClient(),
 		APIOptions:   api,
 	}), nil
 }

@@ -103,6 +103,7 @@ func ClientFromEnvironment(getenv func(string) string) (*dynamodb.Client, error)
 		Credentials:  s.Credentials,
 		BaseEndpoint: s.Endpoint("DYNAMODB"),
 		Retryer:      s.Retryer(),
+		HTTPClient:   s.HTTPClient(),
 	}), nil
 }
 
