@@ -125,6 +125,8 @@ func (c *Client) do(ctx context.Context, o Options, req Request, decodeError err
 	if retryer == nil || client == nil {
 		return errors.New("a call took away its client's retryer or HTTP client")
 	}
+	sum := sha256.Sum256(req.Body) // once a call: every attempt sends the same body
+	payloadHash := hex.EncodeToString(sum[:])
 	releaseRetry := func(error) error { return nil }
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
@@ -138,7 +140,7 @@ func (c *Client) do(ctx context.Context, o Options, req Request, decodeError err
 		} else {
 			releaseAttempt = retryer.GetInitialToken()
 		}
-		err = c.attempt(ctx, client, o, endpoint, req, decodeError)
+		err = c.attempt(ctx, client, o, endpoint, req, payloadHash, decodeError)
 		_ = releaseRetry(err)
 		_ = releaseAttempt(err)
 		if err == nil {
@@ -173,7 +175,7 @@ func (c *Client) do(ctx context.Context, o Options, req Request, decodeError err
 }
 
 // attempt makes one signed request.
-func (c *Client) attempt(ctx context.Context, client HTTPClient, o Options, endpoint *url.URL, req Request, decodeError errorDecoder) error {
+func (c *Client) attempt(ctx context.Context, client HTTPClient, o Options, endpoint *url.URL, req Request, payloadHash string, decodeError errorDecoder) error {
 	u := *endpoint
 	u.Path, u.RawPath = strings.TrimSuffix(u.Path, "/")+req.Path, ""
 	if len(req.Query) > 0 {
@@ -194,8 +196,7 @@ func (c *Client) attempt(ctx context.Context, client HTTPClient, o Options, endp
 	if err != nil {
 		return err
 	}
-	sum := sha256.Sum256(req.Body)
-	if err := c.signer.SignHTTP(ctx, creds, r, hex.EncodeToString(sum[:]), c.service.SigningName, o.Region, time.Now().UTC()); err != nil {
+	if err := c.signer.SignHTTP(ctx, creds, r, payloadHash, c.service.SigningName, o.Region, time.Now().UTC()); err != nil {
 		return err
 	}
 	resp, err := client.Do(r)
@@ -255,7 +256,7 @@ func (c *Client) endpoint(o Options) (*url.URL, error) {
 	if !awsname.IsRegion(o.Region) {
 		return nil, fmt.Errorf("%q is not a Region", o.Region)
 	}
-	raw := "https://" + c.service.Endpoint + "." + o.Region + "." + DNSSuffix(o.Region)
+	raw := "https://" + c.service.Endpoint + "." + o.Region + "." + awsname.DNSSuffix(o.Region)
 	if o.BaseEndpoint != nil {
 		raw = *o.BaseEndpoint
 	}
@@ -264,23 +265,4 @@ func (c *Client) endpoint(o Options) (*url.URL, error) {
 		return nil, fmt.Errorf("endpoint %q is not an http(s) URL", raw)
 	}
 	return u, nil
-}
-
-// DNSSuffix is the domain of a Region's partition's endpoints.
-func DNSSuffix(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "amazonaws.com.cn"
-	case strings.HasPrefix(region, "us-isob-"):
-		return "sc2s.sgov.gov"
-	case strings.HasPrefix(region, "us-isof-"):
-		return "csp.hci.ic.gov"
-	case strings.HasPrefix(region, "us-iso-"):
-		return "c2s.ic.gov"
-	case strings.HasPrefix(region, "eu-isoe-"):
-		return "cloud.adc-e.uk"
-	case strings.HasPrefix(region, "eusc-"):
-		return "amazonaws.eu"
-	}
-	return "amazonaws.com"
 }

@@ -292,3 +292,23 @@ func Partition(region string) string {
 	}
 	return "aws"
 }
+
+// DNSSuffix is the domain of the endpoints of a Region's partition, as
+// the SDK's partitions table gives it, the ISO partitions included.
+func DNSSuffix(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "amazonaws.com.cn"
+	case strings.HasPrefix(region, "us-isob-"):
+		return "sc2s.sgov.gov"
+	case strings.HasPrefix(region, "us-isof-"):
+		return "csp.hci.ic.gov"
+	case strings.HasPrefix(region, "us-iso-"):
+		return "c2s.ic.gov"
+	case strings.HasPrefix(region, "eu-isoe-"):
+		return "cloud.adc-e.uk"
+	case strings.HasPrefix(region, "eusc-"):
+		return "amazonaws.eu"
+	}
+	return "amazonaws.com"
+}
