@@ -262,7 +262,8 @@ func (c *Client) endpoint(o Options) (*url.URL, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("endpoint %q is not an http(s) URL", raw)
+		// Not the value: an endpoint URL may carry credentials.
+		return nil, errors.New("the configured endpoint is not an http(s) URL")
 	}
 	return u, nil
 }
